@@ -1,0 +1,43 @@
+// Package fakeclock is a manually driven clock for tests of time-dependent behaviour.
+package fakeclock
+
+import (
+	"sync"
+	"time"
+)
+
+// Clock is a clock that only moves when told to. Its zero value starts at the
+// Unix epoch; New starts it at a fixed, readable date.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// New returns a clock set to t, or to the current wall time when t is zero.
+func New(t time.Time) *Clock {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return &Clock{now: t.Round(0)}
+}
+
+// Now reports the clock's current time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t.Round(0)
+	c.mu.Unlock()
+}

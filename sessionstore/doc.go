@@ -1,0 +1,39 @@
+// Package sessionstore keeps server-side sessions for Gin applications: the
+// session stores (memory, Redis, GORM), the signed cookie that names a session,
+// and the request-level [Session] that tracks what a request changed.
+//
+// # Model
+//
+// A session is named by a 256-bit random [ID] that only the cookie carries. A
+// store never sees it: records are kept under the SHA-256 of the ID (a [Key]),
+// so a leaked store, backup or log line gives nobody a usable cookie. Listings
+// name sessions by a [Key.Handle], which is derived from the key and can be
+// shown to people.
+//
+// A [Record] holds the session's metadata (user, creation, last activity,
+// expiry, IP address, user agent) and the application's values. Values are
+// JSON, so a person can read a session in redis-cli or psql; a type tag kept
+// beside each value that JSON alone would not restore (an int, a time.Time, a
+// registered struct) gives the value back with its Go type. See [Register].
+//
+// # Stores
+//
+// Every store implements [Store] and [UserIndex]. Writes follow three rules:
+//
+//   - a new session is created under a fresh key; it never overwrites one;
+//   - an update is a compare-and-swap on the record's revision, and it never
+//     recreates a record that was destroyed or expired meanwhile;
+//   - a touch refreshes last activity and expiry without rewriting values.
+//
+// The per-user index lets a store list, revoke one of, or revoke all of a
+// user's sessions in one batch. Expired sessions drop out of it.
+//
+// Store errors are returned, never swallowed: a store that cannot be reached
+// answers an error that matches [ErrUnavailable] with errors.Is.
+//
+// # gin-contrib/sessions
+//
+// [NewGinStore] turns any store into a github.com/gin-contrib/sessions Store,
+// so an application that uses sessions.Sessions and sessions.Default keeps
+// working unchanged while gaining server-side revocation.
+package sessionstore

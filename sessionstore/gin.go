@@ -1,0 +1,272 @@
+package sessionstore
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+	"weak"
+
+	"github.com/gin-contrib/sessions"
+	gsessions "github.com/gorilla/sessions"
+)
+
+// GinOptions configures the gin-contrib/sessions adapter. The zero value
+// gives OWASP defaults.
+type GinOptions struct {
+	// Cookie holds the cookie attributes. Zero fields get safe defaults:
+	// Path "/", SameSite Lax, and HttpOnly is always set (no script needs a
+	// session cookie). MaxAge 0 is a browser-session cookie.
+	Cookie sessions.Options
+
+	// Policy holds the server-side lifetime. Defaults: idle 30m, absolute
+	// 24h, touch interval 1m.
+	Policy Policy
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// Logger receives corrupt-record and touch-failure notes. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultPolicy is the policy of the gin adapter and of the auth package
+// when none is given: OWASP's 30-minute idle and 24-hour absolute timeouts,
+// refreshed at most once a minute.
+var DefaultPolicy = Policy{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 24 * time.Hour, TouchInterval: time.Minute}
+
+// GinStore adapts a Store to github.com/gin-contrib/sessions (and so to
+// gorilla/sessions): use it with sessions.Sessions and sessions.Default as
+// any other gin-contrib store. The cookie carries only the signed ID; values
+// live in the store.
+//
+// Differences from cookie-backed stores, all deliberate: values are JSON, so
+// types other than strings, bools, float64, []any and map[string]any must be
+// registered (Register) or Save fails; Session.ID() returns the session's
+// handle, never the secret ID; a request that only reads refreshes the
+// session's expiry once per touch interval, without a Save; Options with
+// MaxAge < 0 followed by Save destroys the session in the store.
+//
+// gin-contrib's middleware logs, rather than returns, a load error and goes
+// on with an empty session. GinStore then refuses to Save that session, so a
+// store outage never replaces a user's session with an empty one.
+type GinStore struct {
+	store  Store
+	codec  *Codec
+	cookie sessions.Options
+	policy Policy
+	now    func() time.Time
+	log    *slog.Logger
+	states ginStates
+}
+
+// ErrUnsafeCookie is returned for cookie attributes that cannot be safe.
+var ErrUnsafeCookie = errors.New("sessionstore: SameSite=None cookies must be Secure")
+
+// NewGinStore returns a gin-contrib/sessions Store on store, with cookies
+// signed by codec.
+func NewGinStore(store Store, codec *Codec, opts GinOptions) (*GinStore, error) {
+	if store == nil || codec == nil {
+		return nil, errors.New("sessionstore: NewGinStore needs a store and a codec")
+	}
+	if opts.Policy == (Policy{}) {
+		opts.Policy = DefaultPolicy
+	}
+	if err := opts.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	g := &GinStore{store: store, codec: codec, policy: opts.Policy, now: clock(opts.Now), log: opts.Logger}
+	if opts.Cookie.SameSite == http.SameSiteNoneMode && !opts.Cookie.Secure {
+		return nil, ErrUnsafeCookie
+	}
+	g.cookie = safeCookie(opts.Cookie)
+	return g, nil
+}
+
+func safeCookie(o sessions.Options) sessions.Options {
+	if o.Path == "" {
+		o.Path = "/"
+	}
+	if o.SameSite == 0 || o.SameSite == http.SameSiteDefaultMode {
+		o.SameSite = http.SameSiteLaxMode
+	}
+	o.HttpOnly = true
+	return o
+}
+
+// Options implements sessions.Store: it replaces the cookie attributes of
+// sessions created from now on, as gin-contrib's stores do (an empty Path
+// sends no Path attribute). HttpOnly stays on, an unset SameSite is Lax, and
+// SameSite=None without Secure falls back to Lax with a warning, since this
+// method cannot refuse.
+func (g *GinStore) Options(o sessions.Options) {
+	if o.SameSite == http.SameSiteNoneMode && !o.Secure {
+		g.log.Warn("ginauth: SameSite=None needs Secure; using SameSite=Lax")
+		o.SameSite = http.SameSiteLaxMode
+	}
+	path := o.Path // as in gin-contrib, Options replaces every attribute, Path too
+	g.cookie = safeCookie(o)
+	g.cookie.Path = path
+}
+
+// ginState is what the adapter knows about one gorilla session.
+type ginState struct {
+	sess   *Session // nil until loaded or first saved
+	broken error    // the load failed: never save over it
+}
+
+// ginStates maps gorilla sessions to their state without keeping them
+// alive: entries go when the gorilla session is collected.
+type ginStates struct{ m sync.Map }
+
+func (t *ginStates) put(gs *gsessions.Session, st *ginState) {
+	wp := weak.Make(gs)
+	t.m.Store(wp, st)
+	runtime.AddCleanup(gs, func(wp weak.Pointer[gsessions.Session]) { t.m.Delete(wp) }, wp)
+}
+
+func (t *ginStates) get(gs *gsessions.Session) *ginState {
+	if v, ok := t.m.Load(weak.Make(gs)); ok {
+		return v.(*ginState)
+	}
+	return nil
+}
+
+// Get implements gorilla's Store: the session of this request, loaded once.
+func (g *GinStore) Get(r *http.Request, name string) (*gsessions.Session, error) {
+	return gsessions.GetRegistry(r).Get(g, name)
+}
+
+// New implements gorilla's Store: it loads the session named by the
+// request's cookie, or starts a new one. A missing, tampered or unknown
+// cookie gives a new session without error; an unreachable store gives a
+// new session and an error matching ErrUnavailable.
+func (g *GinStore) New(r *http.Request, name string) (*gsessions.Session, error) {
+	gs := gsessions.NewSession(g, name)
+	opts := g.cookie.ToGorillaOptions()
+	gs.Options = opts
+	gs.IsNew = true
+	st := &ginState{}
+	g.states.put(gs, st)
+
+	c, err := r.Cookie(name)
+	if err != nil {
+		return gs, nil
+	}
+	id, _, err := g.codec.Decode(name, c.Value)
+	if err != nil {
+		return gs, nil
+	}
+	sess, err := LoadSession(r.Context(), g.store, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return gs, nil
+	case errors.Is(err, ErrCorrupt):
+		g.log.Warn("ginauth: unreadable session record; starting a new session", "session", id, "err", err)
+		return gs, nil
+	case err != nil:
+		st.broken = err
+		return gs, err
+	}
+	rec := sess.Record()
+	for n, v := range rec.Values {
+		x, err := v.Decode()
+		if err != nil {
+			g.log.Warn("ginauth: unreadable session value dropped", "session", id, "value", n, "err", err)
+			continue
+		}
+		gs.Values[n] = x
+	}
+	gs.ID = sess.Handle()
+	gs.IsNew = false
+	st.sess = sess
+	// Sliding expiration without a Save: refresh once per touch interval.
+	if _, err := sess.Commit(r.Context(), g.store, g.now(), g.policy); err != nil {
+		g.log.Warn("ginauth: refreshing session expiry failed", "session", id, "err", err)
+	}
+	return gs, nil
+}
+
+// Save implements gorilla's Store: it writes the values that changed and
+// sets the cookie. With Options.MaxAge < 0 it destroys the session and
+// expires the cookie.
+func (g *GinStore) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Session) error {
+	st := g.states.get(gs)
+	if st == nil {
+		st = &ginState{}
+		g.states.put(gs, st)
+	}
+	if st.broken != nil {
+		return st.broken
+	}
+	if gs.Options == nil {
+		gs.Options = g.cookie.ToGorillaOptions()
+	}
+	now := g.now()
+	if st.sess == nil {
+		st.sess = NewSession(now)
+		st.sess.Client(remoteIP(r), r.UserAgent())
+	}
+	sess := st.sess
+	if gs.Options != nil && gs.Options.MaxAge < 0 {
+		sess.Destroy()
+		if _, err := sess.Commit(r.Context(), g.store, now, g.policy); err != nil {
+			return err
+		}
+		http.SetCookie(w, gsessions.NewCookie(gs.Name(), "", gs.Options))
+		st.sess = nil
+		return nil
+	}
+	seen := make(map[string]bool, len(gs.Values))
+	for k, v := range gs.Values {
+		name, ok := k.(string)
+		if !ok {
+			return fmt.Errorf("%w: session keys must be strings, not %T", ErrEncode, k)
+		}
+		enc, err := EncodeValue(v)
+		if err != nil {
+			return fmt.Errorf("session value %q: %w", name, err)
+		}
+		seen[name] = true
+		sess.Set(name, enc)
+	}
+	for _, name := range sess.Names() {
+		if !seen[name] {
+			sess.Delete(name)
+		}
+	}
+	p := g.policy
+	p.SaveUninitialized = true // an explicit Save stores even an empty session
+	if _, err := sess.Commit(r.Context(), g.store, now, p); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			// Destroyed meanwhile (revoked): never written back.
+			http.SetCookie(w, gsessions.NewCookie(gs.Name(), "", &gsessions.Options{Path: gs.Options.Path, Domain: gs.Options.Domain, MaxAge: -1}))
+			st.sess = nil
+		}
+		return err
+	}
+	value, err := g.codec.Encode(gs.Name(), sess.ID())
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, gsessions.NewCookie(gs.Name(), value, gs.Options))
+	gs.ID = sess.Handle()
+	gs.IsNew = false
+	return nil
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,375 @@
+package sessionstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// GORMOptions configures a GORMStore. The zero value is usable.
+type GORMOptions struct {
+	// Table is the table name. Default "sessions".
+	Table string
+
+	// AutoMigrate creates the table and its indexes when they are missing
+	// (connect-pg-simple's createTableIfMissing).
+	AutoMigrate bool
+
+	// PruneInterval is how often expired rows are deleted in the background.
+	// Default five minutes; a negative value disables pruning (loads still
+	// ignore expired rows).
+	PruneInterval time.Duration
+
+	// PruneBatch is how many rows one prune statement deletes at most, so
+	// that pruning never holds long locks. Default 1000.
+	PruneBatch int
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// Logger receives background prune failures. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// GORMStore keeps sessions in a SQL table through GORM, on any of its
+// dialects (SQLite, PostgreSQL, MySQL/MariaDB). Columns:
+//
+//	key_hash       primary key: the session key, 64 hex digits
+//	user_id        the user ("" when anonymous), indexed: the per-user index
+//	rev            revision, for compare-and-swap updates
+//	last_activity  Unix ms
+//	expires_at     Unix ms, indexed; rows past it are ignored, then pruned
+//	data           the record's JSON body
+//
+// Times are integers so that every dialect compares them alike. A new session
+// is an INSERT of a fresh key; an update is a conditional UPDATE (same key,
+// same revision, not expired), so no write ever brings back a row that was
+// deleted.
+type GORMStore struct {
+	db        *gorm.DB
+	table     string
+	now       func() time.Time
+	batch     int
+	log       *slog.Logger
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// gormRow is the table's shape.
+type gormRow struct {
+	KeyHash      string `gorm:"column:key_hash;primaryKey;size:64"`
+	UserID       string `gorm:"column:user_id;size:191;not null;default:''"`
+	Rev          int64  `gorm:"column:rev;not null"`
+	LastActivity int64  `gorm:"column:last_activity;not null"`
+	ExpiresAt    int64  `gorm:"column:expires_at;not null"`
+	Data         string `gorm:"column:data;not null"`
+}
+
+// MaxGORMUserIDLen is the longest user ID the GORM store indexes.
+const MaxGORMUserIDLen = 191
+
+// NewGORMStore returns a store on db, creating the table first when
+// opts.AutoMigrate is set, and starts the pruner; Close stops it.
+func NewGORMStore(db *gorm.DB, opts GORMOptions) (*GORMStore, error) {
+	if opts.Table == "" {
+		opts.Table = "sessions"
+	}
+	if opts.PruneInterval == 0 {
+		opts.PruneInterval = 5 * time.Minute
+	}
+	if opts.PruneBatch <= 0 {
+		opts.PruneBatch = 1000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &GORMStore{
+		db:    db,
+		table: opts.Table,
+		now:   clock(opts.Now),
+		batch: opts.PruneBatch,
+		log:   opts.Logger,
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	if opts.AutoMigrate {
+		if err := s.migrate(); err != nil {
+			return nil, Unavailable(fmt.Errorf("creating session table %q: %w", s.table, err))
+		}
+	}
+	if opts.PruneInterval > 0 {
+		go s.pruner(opts.PruneInterval)
+	} else {
+		close(s.done)
+	}
+	return s, nil
+}
+
+func (s *GORMStore) migrate() error {
+	if err := s.db.Table(s.table).AutoMigrate(&gormRow{}); err != nil {
+		return err
+	}
+	// Index names carry the table name: on PostgreSQL they share one
+	// namespace per schema.
+	for _, col := range []string{"user_id", "expires_at"} {
+		name := "idx_" + s.table + "_" + col
+		if s.db.Migrator().HasIndex(s.table, name) {
+			continue
+		}
+		err := s.db.Exec("CREATE INDEX ? ON ? (?)",
+			clause.Table{Name: name}, clause.Table{Name: s.table}, clause.Column{Name: col}).Error
+		if err != nil && !s.db.Migrator().HasIndex(s.table, name) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops the pruner and waits for it. It does not close db.
+func (s *GORMStore) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.done
+	return nil
+}
+
+func (s *GORMStore) pruner(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			if _, err := s.Prune(ctx); err != nil {
+				s.log.Warn("ginauth: pruning expired sessions failed", "table", s.table, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Prune deletes expired rows in batches of PruneBatch and returns how many it
+// deleted. The background pruner calls it; tests and jobs may too.
+func (s *GORMStore) Prune(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		now := ms(s.now())
+		var keys []string
+		err := s.q(ctx).Where("expires_at <= ?", now).Limit(s.batch).Pluck("key_hash", &keys).Error
+		if err != nil {
+			return total, Unavailable(err)
+		}
+		if len(keys) == 0 {
+			return total, nil
+		}
+		res := s.q(ctx).Where("key_hash IN ? AND expires_at <= ?", keys, now).Delete(&gormRow{})
+		if res.Error != nil {
+			return total, Unavailable(res.Error)
+		}
+		total += int(res.RowsAffected)
+		if len(keys) < s.batch {
+			return total, nil
+		}
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		default:
+		}
+	}
+}
+
+func (s *GORMStore) q(ctx context.Context) *gorm.DB {
+	return s.db.WithContext(ctx).Table(s.table)
+}
+
+func gormErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return Unavailable(err)
+}
+
+// Load implements Store: one SELECT by primary key.
+func (s *GORMStore) Load(ctx context.Context, key Key) (*Record, error) {
+	var rows []gormRow
+	err := s.q(ctx).Where("key_hash = ? AND expires_at > ?", key.String(), ms(s.now())).Limit(1).Find(&rows).Error
+	if err != nil {
+		return nil, gormErr(err)
+	}
+	if len(rows) == 0 {
+		return nil, ErrNotFound
+	}
+	return rows[0].record()
+}
+
+func (row *gormRow) record() (*Record, error) {
+	rec := &Record{}
+	if err := UnmarshalBody([]byte(row.Data), rec); err != nil {
+		return nil, err
+	}
+	rec.Rev = row.Rev
+	rec.LastActivity = time.UnixMilli(row.LastActivity).UTC()
+	rec.ExpiresAt = time.UnixMilli(row.ExpiresAt).UTC()
+	return rec, nil
+}
+
+func newGORMRow(key Key, rec *Record) (*gormRow, error) {
+	if len(rec.UserID) > MaxGORMUserIDLen {
+		return nil, fmt.Errorf("%w: user ID longer than %d bytes", ErrEncode, MaxGORMUserIDLen)
+	}
+	data, err := MarshalBody(rec)
+	if err != nil {
+		return nil, err
+	}
+	return &gormRow{
+		KeyHash:      key.String(),
+		UserID:       rec.UserID,
+		Rev:          1,
+		LastActivity: ms(rec.LastActivity),
+		ExpiresAt:    ms(rec.ExpiresAt),
+		Data:         string(data),
+	}, nil
+}
+
+// Create implements Store: one INSERT.
+func (s *GORMStore) Create(ctx context.Context, key Key, rec *Record) error {
+	return s.insert(s.q(ctx), key, rec)
+}
+
+func (s *GORMStore) insert(tx *gorm.DB, key Key, rec *Record) error {
+	row, err := newGORMRow(key, rec)
+	if err != nil {
+		return err
+	}
+	if err := tx.Create(row).Error; err != nil {
+		return gormErr(err)
+	}
+	rec.Rev = row.Rev
+	return nil
+}
+
+// notBefore is a portable GREATEST(column, value).
+func notBefore(col string, v int64) clause.Expr {
+	return gorm.Expr("CASE WHEN "+col+" < ? THEN ? ELSE "+col+" END", v, v)
+}
+
+// Update implements Store: one conditional UPDATE (and a SELECT to tell a
+// conflict from a deleted row when it matches nothing).
+func (s *GORMStore) Update(ctx context.Context, key Key, rec *Record) error {
+	data, err := MarshalBody(rec)
+	if err != nil {
+		return err
+	}
+	now := ms(s.now())
+	res := s.q(ctx).Where("key_hash = ? AND rev = ? AND expires_at > ?", key.String(), rec.Rev, now).
+		Updates(map[string]any{
+			"data":          string(data),
+			"rev":           gorm.Expr("rev + 1"),
+			"last_activity": notBefore("last_activity", ms(rec.LastActivity)),
+			"expires_at":    notBefore("expires_at", ms(rec.ExpiresAt)),
+		})
+	if res.Error != nil {
+		return gormErr(res.Error)
+	}
+	if res.RowsAffected == 1 {
+		rec.Rev++
+		return nil
+	}
+	var n int64
+	if err := s.q(ctx).Where("key_hash = ? AND expires_at > ?", key.String(), now).Count(&n).Error; err != nil {
+		return gormErr(err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return ErrConflict
+}
+
+// Touch implements Store: one UPDATE of two columns.
+func (s *GORMStore) Touch(ctx context.Context, key Key, lastActivity, expiresAt time.Time) error {
+	err := s.q(ctx).Where("key_hash = ? AND expires_at > ?", key.String(), ms(s.now())).
+		Updates(map[string]any{
+			"last_activity": notBefore("last_activity", ms(lastActivity)),
+			"expires_at":    notBefore("expires_at", ms(expiresAt)),
+		}).Error
+	return gormErr(err)
+}
+
+// Regenerate implements Store: INSERT and DELETE in one transaction.
+func (s *GORMStore) Regenerate(ctx context.Context, oldKey, newKey Key, rec *Record) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.insert(tx.Table(s.table), newKey, rec); err != nil {
+			return err
+		}
+		return tx.Table(s.table).Where("key_hash = ?", oldKey.String()).Delete(&gormRow{}).Error
+	})
+	if err == nil || errors.Is(err, ErrEncode) || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return gormErr(err)
+}
+
+// Destroy implements Store.
+func (s *GORMStore) Destroy(ctx context.Context, key Key) error {
+	return gormErr(s.q(ctx).Where("key_hash = ?", key.String()).Delete(&gormRow{}).Error)
+}
+
+// List implements UserIndex: one SELECT on the user_id index.
+func (s *GORMStore) List(ctx context.Context, userID string) ([]Info, error) {
+	var rows []gormRow
+	err := s.q(ctx).Where("user_id = ? AND expires_at > ?", userID, ms(s.now())).Find(&rows).Error
+	if err != nil {
+		return nil, gormErr(err)
+	}
+	out := make([]Info, 0, len(rows))
+	for i := range rows {
+		k, err := ParseKey(rows[i].KeyHash)
+		if err != nil {
+			continue
+		}
+		rec, err := rows[i].record()
+		if err != nil {
+			continue
+		}
+		out = append(out, rec.Info(k))
+	}
+	SortInfos(out)
+	return out, nil
+}
+
+// DestroyHandle implements UserIndex: one DELETE.
+func (s *GORMStore) DestroyHandle(ctx context.Context, userID, handle string) error {
+	if !ValidHandle(handle) {
+		return ErrNotFound
+	}
+	res := s.q(ctx).Where("user_id = ? AND key_hash LIKE ? AND expires_at > ?", userID, handle+"%", ms(s.now())).
+		Delete(&gormRow{})
+	if res.Error != nil {
+		return gormErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// DestroyUser implements UserIndex: one DELETE.
+func (s *GORMStore) DestroyUser(ctx context.Context, userID string) (int, error) {
+	res := s.q(ctx).Where("user_id = ? AND expires_at > ?", userID, ms(s.now())).Delete(&gormRow{})
+	if res.Error != nil {
+		return 0, gormErr(res.Error)
+	}
+	return int(res.RowsAffected), nil
+}

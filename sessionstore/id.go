@@ -1,0 +1,98 @@
+package sessionstore
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+)
+
+// IDSize is the size of a session ID in bytes: 256 bits, from crypto/rand.
+const IDSize = 32
+
+// ID is a session ID: the secret that the cookie carries. Its zero value is
+// "no ID". An ID never prints itself: String, GoString and LogValue show only
+// a short hash, so an ID that ends up in a log line or an error leaks nothing.
+type ID struct {
+	b [IDSize]byte
+}
+
+// NewID returns a new random session ID.
+func NewID() ID {
+	var id ID
+	// crypto/rand.Read never returns an error; on a broken system it aborts
+	// the program rather than hand out predictable IDs.
+	_, _ = rand.Read(id.b[:])
+	return id
+}
+
+// IsZero reports whether id is the zero ID.
+func (id ID) IsZero() bool { return id == ID{} }
+
+// Key returns the store key of the session: the SHA-256 of the ID.
+func (id ID) Key() Key { return Key(sha256.Sum256(id.b[:])) }
+
+// String returns a short, non-secret name for the session.
+func (id ID) String() string {
+	if id.IsZero() {
+		return "session(none)"
+	}
+	return "session(" + id.Key().Short() + ")"
+}
+
+// GoString is String, so %#v does not print the secret either.
+func (id ID) GoString() string { return id.String() }
+
+// LogValue makes slog print the short name, never the secret.
+func (id ID) LogValue() slog.Value { return slog.StringValue(id.String()) }
+
+// Key is the name of a session record in a store: the SHA-256 of its ID.
+// Knowing a key does not let anyone present the session.
+type Key [sha256.Size]byte
+
+// String returns the key as 64 lowercase hex digits, the form stores use.
+func (k Key) String() string { return hex.EncodeToString(k[:]) }
+
+// Handle returns the name under which listings show the session: the first
+// 128 bits of the key, in hex. It is stable, unique in practice, and not a
+// credential.
+func (k Key) Handle() string { return hex.EncodeToString(k[:HandleSize]) }
+
+// Short returns the first 8 hex digits of the key, for log lines.
+func (k Key) Short() string { return hex.EncodeToString(k[:4]) }
+
+// LogValue makes slog print the short form.
+func (k Key) LogValue() slog.Value { return slog.StringValue(k.Short()) }
+
+// HandleSize is the number of key bytes a handle shows.
+const HandleSize = 16
+
+// ParseKey parses the 64 hex digit form that Key.String returns.
+func ParseKey(s string) (Key, error) {
+	var k Key
+	if len(s) != hex.EncodedLen(len(k)) {
+		return k, errBadKey
+	}
+	if _, err := hex.Decode(k[:], []byte(s)); err != nil {
+		return k, errBadKey
+	}
+	return k, nil
+}
+
+// ValidHandle reports whether h has the form of a handle: 32 lowercase hex
+// digits. Stores check it before using a handle in a query.
+func ValidHandle(h string) bool {
+	if len(h) != 2*HandleSize {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+var errBadKey = errors.New("sessionstore: malformed session key")

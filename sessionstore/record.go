@@ -1,0 +1,170 @@
+package sessionstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"time"
+)
+
+// Record is what a store keeps for one session.
+//
+// LastActivity, ExpiresAt and Rev change on their own (touch, update); the
+// rest is the record's body, written whole by Create and Update and encoded
+// by MarshalBody. Stores keep the three separately so that a touch never
+// rewrites the body.
+type Record struct {
+	// UserID is the authenticated user, or "" for an anonymous session. A
+	// store indexes the session under it at Create or Regenerate; Update
+	// never moves a session to another user.
+	UserID string
+
+	// CreatedAt is when the session began (for an authenticated session:
+	// the login, since login regenerates the session).
+	CreatedAt time.Time
+
+	// LastActivity is the last time the session was written or touched.
+	LastActivity time.Time
+
+	// ExpiresAt is when the store forgets the session. Loads check it, so an
+	// expired record is gone even before the backend deletes it.
+	ExpiresAt time.Time
+
+	// Deadline is the absolute expiry: ExpiresAt never passes it. Zero means
+	// none. Stores may use it to prune their per-user index without a write
+	// on every touch.
+	Deadline time.Time
+
+	// IPAddress and UserAgent describe the client that created the session.
+	IPAddress string
+	UserAgent string
+
+	// Persistent records that the cookie outlives the browser session
+	// ("remember me").
+	Persistent bool
+
+	// Values are the application's values, by name.
+	Values map[string]Value
+
+	// Rev is the revision a store assigned at the last write. Update succeeds
+	// only if the stored revision still equals it.
+	Rev int64
+}
+
+// Clone returns a copy of r that shares no map with it. Value contents are
+// immutable by convention and are shared.
+func (r *Record) Clone() *Record {
+	c := *r
+	c.Values = maps.Clone(r.Values)
+	return &c
+}
+
+// Info returns the listing entry for the record stored under k.
+func (r *Record) Info(k Key) Info {
+	return Info{
+		Handle:       k.Handle(),
+		UserID:       r.UserID,
+		CreatedAt:    r.CreatedAt,
+		LastActivity: r.LastActivity,
+		ExpiresAt:    r.ExpiresAt,
+		IPAddress:    r.IPAddress,
+		UserAgent:    r.UserAgent,
+	}
+}
+
+// Live reports whether the record is still valid at now.
+func (r *Record) Live(now time.Time) bool { return now.Before(r.ExpiresAt) }
+
+// Info describes one session in a listing. It carries a handle, never the ID
+// or the key.
+type Info struct {
+	Handle       string
+	UserID       string
+	CreatedAt    time.Time
+	LastActivity time.Time
+	ExpiresAt    time.Time
+	IPAddress    string
+	UserAgent    string
+}
+
+// RecordVersion is the version of the body encoding that MarshalBody writes.
+// UnmarshalBody reads every version up to it.
+const RecordVersion = 1
+
+// body is the stored JSON form of a record's body. Field names are short but
+// readable in redis-cli and psql.
+type body struct {
+	V        int                        `json:"v"`
+	UserID   string                     `json:"uid,omitempty"`
+	Created  time.Time                  `json:"created"`
+	Deadline *time.Time                 `json:"deadline,omitempty"`
+	IP       string                     `json:"ip,omitempty"`
+	UA       string                     `json:"ua,omitempty"`
+	Persist  bool                       `json:"persist,omitempty"`
+	Values   map[string]json.RawMessage `json:"values,omitempty"`
+	Types    map[string]string          `json:"types,omitempty"`
+}
+
+// MarshalBody encodes the body of r (everything but LastActivity, ExpiresAt
+// and Rev) as JSON.
+func MarshalBody(r *Record) ([]byte, error) {
+	b := body{
+		V:       RecordVersion,
+		UserID:  r.UserID,
+		Created: r.CreatedAt.UTC(),
+		IP:      r.IPAddress,
+		UA:      r.UserAgent,
+		Persist: r.Persistent,
+	}
+	if !r.Deadline.IsZero() {
+		d := r.Deadline.UTC()
+		b.Deadline = &d
+	}
+	if len(r.Values) > 0 {
+		b.Values = make(map[string]json.RawMessage, len(r.Values))
+		for name, v := range r.Values {
+			b.Values[name] = v.JSON
+			if v.Type != "" {
+				if b.Types == nil {
+					b.Types = make(map[string]string)
+				}
+				b.Types[name] = v.Type
+			}
+		}
+	}
+	out, err := json.Marshal(&b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEncode, err)
+	}
+	return out, nil
+}
+
+// UnmarshalBody decodes a body written by MarshalBody of this or an earlier
+// version into r, leaving LastActivity, ExpiresAt and Rev alone. Anything that
+// is not such a body is an error matching ErrCorrupt.
+func UnmarshalBody(data []byte, r *Record) error {
+	var b body
+	if err := json.Unmarshal(data, &b); err != nil {
+		return Corrupt(err)
+	}
+	if b.V < 1 || b.V > RecordVersion {
+		return Corrupt(fmt.Errorf("unsupported record version %d", b.V))
+	}
+	r.UserID = b.UserID
+	r.CreatedAt = b.Created
+	r.Deadline = time.Time{}
+	if b.Deadline != nil {
+		r.Deadline = *b.Deadline
+	}
+	r.IPAddress = b.IP
+	r.UserAgent = b.UA
+	r.Persistent = b.Persist
+	r.Values = nil
+	if len(b.Values) > 0 {
+		r.Values = make(map[string]Value, len(b.Values))
+		for name, raw := range b.Values {
+			r.Values[name] = Value{JSON: raw, Type: b.Types[name]}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package sessionstore
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps session records by key. Every method is safe for concurrent
+// use. Backend failures are returned wrapped in ErrUnavailable; a record that
+// exists but cannot be decoded is reported as ErrCorrupt.
+type Store interface {
+	// Load returns the live record under key, or ErrNotFound. The caller owns
+	// the returned record.
+	Load(ctx context.Context, key Key) (*Record, error)
+
+	// Create stores a new record under key (a fresh key: it never replaces a
+	// record) and indexes it under rec.UserID when that is set. It sets
+	// rec.Rev.
+	Create(ctx context.Context, key Key, rec *Record) error
+
+	// Update rewrites the record under key if its stored revision still equals
+	// rec.Rev, and sets rec.Rev to the new revision. It answers ErrConflict if
+	// the revision moved, and ErrNotFound if the record was destroyed or
+	// expired: an update never brings a session back.
+	Update(ctx context.Context, key Key, rec *Record) error
+
+	// Touch moves a live record's last activity and expiry forward without
+	// rewriting its body. Touching a record that is gone does nothing: it is
+	// not an error and it does not recreate the record.
+	Touch(ctx context.Context, key Key, lastActivity, expiresAt time.Time) error
+
+	// Regenerate creates rec under newKey and destroys the record under
+	// oldKey, if any, so that the old ID stops working.
+	Regenerate(ctx context.Context, oldKey, newKey Key, rec *Record) error
+
+	// Destroy deletes the record under key. Destroying a missing record is
+	// not an error.
+	Destroy(ctx context.Context, key Key) error
+}
+
+// UserIndex finds sessions by user. Entries of expired or destroyed sessions
+// are pruned, and never listed or counted.
+type UserIndex interface {
+	// List returns the live sessions of the user, oldest first.
+	List(ctx context.Context, userID string) ([]Info, error)
+
+	// DestroyHandle destroys the user's session whose Key.Handle is handle.
+	// It answers ErrNotFound when the user has no live session with that
+	// handle, including when the handle names another user's session.
+	DestroyHandle(ctx context.Context, userID, handle string) error
+
+	// DestroyUser destroys every session of the user in one batch and returns
+	// how many live sessions it destroyed.
+	DestroyUser(ctx context.Context, userID string) (int, error)
+}
+
+// IndexedStore is a Store with a per-user index. Every store of this package
+// is one.
+type IndexedStore interface {
+	Store
+	UserIndex
+}
+
+// clock returns now, or time.Now when now is nil.
+func clock(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
+
+// ttl returns how long from now until t, at least a millisecond, for backends
+// that take relative expiry.
+func ttl(t, now time.Time) time.Duration {
+	d := t.Sub(now)
+	if d < time.Millisecond {
+		return time.Millisecond
+	}
+	return d
+}
