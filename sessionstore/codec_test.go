@@ -1,0 +1,182 @@
+package sessionstore
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+var (
+	secretA = []byte("codec-test-secret-A-0123456789abcdef")
+	secretB = []byte("codec-test-secret-B-0123456789abcdef")
+)
+
+func mustCodec(t testing.TB, opts CodecOptions, secrets ...[]byte) *Codec {
+	t.Helper()
+	c, err := NewCodec(secrets, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestNewCodecRefusesUnsafeSecrets(t *testing.T) {
+	tests := []struct {
+		name    string
+		secrets [][]byte
+		want    error
+	}{
+		{"none", nil, ErrNoSecret},
+		{"empty list", [][]byte{}, ErrNoSecret},
+		{"empty secret", [][]byte{{}}, ErrShortSecret},
+		{"31 bytes", [][]byte{bytes.Repeat([]byte("x"), 31)}, ErrShortSecret},
+		{"short old secret", [][]byte{secretA, []byte("short")}, ErrShortSecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := NewCodec(tt.secrets, CodecOptions{})
+			if c != nil || !errors.Is(err, tt.want) {
+				t.Errorf("NewCodec = %v, %v; want %v", c, err, tt.want)
+			}
+		})
+	}
+	if _, err := NewCodec([][]byte{bytes.Repeat([]byte("x"), 32)}, CodecOptions{}); err != nil {
+		t.Errorf("a 32-byte secret was refused: %v", err)
+	}
+}
+
+func TestCodecRoundTripAndRotation(t *testing.T) {
+	for _, enc := range []bool{false, true} {
+		t.Run(fmt.Sprintf("encrypt=%v", enc), func(t *testing.T) {
+			opts := CodecOptions{Encrypt: enc}
+			id := NewID()
+			oldOnly := mustCodec(t, opts, secretA)
+			cookie, err := oldOnly.Encode("sid", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, stale, err := oldOnly.Decode("sid", cookie)
+			if err != nil || got != id || stale {
+				t.Fatalf("Decode = %v, %v, %v", got, stale, err)
+			}
+			rotated := mustCodec(t, opts, secretB, secretA)
+			got, stale, err = rotated.Decode("sid", cookie)
+			if err != nil || got != id || !stale {
+				t.Fatalf("after rotation Decode = %v, stale %v, %v; want the ID, stale", got, stale, err)
+			}
+			fresh, _ := rotated.Encode("sid", id)
+			if _, stale, err := rotated.Decode("sid", fresh); err != nil || stale {
+				t.Errorf("cookie from the newest secret: stale %v, %v", stale, err)
+			}
+			newOnly := mustCodec(t, opts, secretB)
+			if _, _, err := newOnly.Decode("sid", cookie); !errors.Is(err, ErrBadCookie) {
+				t.Errorf("old cookie after the old secret was removed: %v", err)
+			}
+			if _, _, err := oldOnly.Decode("other", cookie); !errors.Is(err, ErrBadCookie) {
+				t.Errorf("cookie accepted under another name: %v", err)
+			}
+			if strings.Contains(cookie, hex.EncodeToString(id.b[:])) {
+				t.Error("the cookie shows the raw ID in hex")
+			}
+		})
+	}
+}
+
+func TestCodecEncryptionIsNotInterchangeable(t *testing.T) {
+	signed := mustCodec(t, CodecOptions{}, secretA)
+	sealed := mustCodec(t, CodecOptions{Encrypt: true}, secretA)
+	c, _ := sealed.Encode("sid", NewID())
+	if _, _, err := signed.Decode("sid", c); err == nil {
+		t.Error("a signing-only codec accepted an encrypted cookie")
+	}
+}
+
+func TestIDNeverPrintsItself(t *testing.T) {
+	id := NewID()
+	raw := hex.EncodeToString(id.b[:])
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "id", id, "key", id.Key())
+	j, _ := json.Marshal(struct{ ID ID }{id})
+	for _, s := range []string{
+		fmt.Sprint(id), fmt.Sprintf("%v %+v %#v %s %q", id, id, id, id, id), logs.String(), string(j),
+		fmt.Sprintf("%v", []any{id}), fmt.Sprintf("%+v", struct{ ID ID }{id}),
+	} {
+		if strings.Contains(s, raw) || strings.Contains(s, raw[:16]) {
+			t.Errorf("the raw ID leaks in %q", s)
+		}
+	}
+	if !strings.Contains(logs.String(), id.Key().Short()) {
+		t.Errorf("log line lacks the short key: %s", logs.String())
+	}
+	if NewID() == id {
+		t.Error("two IDs are equal")
+	}
+	if (ID{}).String() != "session(none)" {
+		t.Error("zero ID")
+	}
+}
+
+func TestCodecRejectsZeroAndWrongSizeIDs(t *testing.T) {
+	c := mustCodec(t, CodecOptions{}, secretA)
+	zero, _ := c.codecs[0].Encode("sid", make([]byte, IDSize))
+	short, _ := c.codecs[0].Encode("sid", []byte("short"))
+	for _, v := range []string{zero, short} {
+		if _, _, err := c.Decode("sid", v); !errors.Is(err, ErrBadCookie) {
+			t.Errorf("Decode(%q) = %v; want ErrBadCookie", v, err)
+		}
+	}
+}
+
+func TestParseKeyAndHandle(t *testing.T) {
+	k := NewID().Key()
+	got, err := ParseKey(k.String())
+	if err != nil || got != k {
+		t.Fatalf("ParseKey = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "zz", k.String()[:63], k.String() + "0", strings.ToUpper(k.String())[:63] + "g"} {
+		if _, err := ParseKey(bad); err == nil {
+			t.Errorf("ParseKey(%q) succeeded", bad)
+		}
+	}
+	if !ValidHandle(k.Handle()) || len(k.Handle()) != 32 || !strings.HasPrefix(k.String(), k.Handle()) {
+		t.Errorf("handle %q", k.Handle())
+	}
+	for _, bad := range []string{"", k.String(), strings.ToUpper(k.Handle()), k.Handle()[:31] + "%", k.Handle()[:31] + "_"} {
+		if ValidHandle(bad) {
+			t.Errorf("ValidHandle(%q) = true", bad)
+		}
+	}
+}
+
+// FuzzCodecDecode feeds arbitrary cookie values to Decode: it must never
+// panic, and must accept nothing that the codec did not issue.
+func FuzzCodecDecode(f *testing.F) {
+	c := mustCodec(f, CodecOptions{}, secretA, secretB)
+	var goodID ID // fixed: fuzz workers rebuild this setup and must agree
+	copy(goodID.b[:], "fuzz-session-id-0123456789abcdef")
+	good, _ := c.Encode("sid", goodID)
+	f.Add(good)
+	f.Add("")
+	f.Add(good[:len(good)/2])
+	f.Add(strings.Repeat("A", 300))
+	f.Add("MTcwMDAwMDAwMHxBQUFBfGFiYw==")
+	f.Fuzz(func(t *testing.T, value string) {
+		id, _, err := c.Decode("sid", value)
+		if err != nil {
+			if !errors.Is(err, ErrBadCookie) || !id.IsZero() {
+				t.Fatalf("Decode failed with %v and ID %v", err, id)
+			}
+			return
+		}
+		// Only a value carrying a valid MAC verifies: whatever the fuzzer
+		// changed, an accepted value can only name the one ID we issued.
+		if id != goodID {
+			t.Fatalf("accepted %q as a different ID", value)
+		}
+	})
+}
