@@ -78,32 +78,43 @@ func NewCodec(secrets [][]byte, opts CodecOptions) (*Codec, error) {
 	return c, nil
 }
 
-// Encode returns the cookie value for id under the cookie name, signed with
-// the newest secret.
-func (c *Codec) Encode(name string, id ID) (string, error) {
-	return c.codecs[0].Encode(name, id.b[:])
+// Flags are signed facts a cookie carries beside the ID.
+type Flags uint8
+
+// FlagSignedIn records that the session was signed in when the cookie was
+// issued, so that a cookie whose session is gone can be told apart as an
+// ended sign-in (session expired) rather than an anonymous visit.
+const FlagSignedIn Flags = 1
+
+// Encode returns the cookie value for id and flags under the cookie name,
+// signed with the newest secret.
+func (c *Codec) Encode(name string, id ID, flags Flags) (string, error) {
+	var b [IDSize + 1]byte
+	copy(b[:], id.b[:])
+	b[IDSize] = byte(flags)
+	return c.codecs[0].Encode(name, b[:])
 }
 
-// Decode verifies a cookie value and returns the ID it carries. stale reports
-// that an older secret verified it, so the caller should issue the cookie
-// again with the newest. Any failure is ErrBadCookie.
-func (c *Codec) Decode(name, value string) (id ID, stale bool, err error) {
+// Decode verifies a cookie value and returns the ID and flags it carries.
+// stale reports that an older secret verified it, so the caller should issue
+// the cookie again with the newest. Any failure is ErrBadCookie.
+func (c *Codec) Decode(name, value string) (id ID, flags Flags, stale bool, err error) {
 	if value == "" || len(value) > maxCookieLen {
-		return ID{}, false, ErrBadCookie
+		return ID{}, 0, false, ErrBadCookie
 	}
 	for i, sc := range c.codecs {
 		var b []byte
 		if sc.Decode(name, value, &b) != nil {
 			continue
 		}
-		if len(b) != IDSize {
-			return ID{}, false, ErrBadCookie
+		if len(b) != IDSize+1 {
+			return ID{}, 0, false, ErrBadCookie
 		}
 		copy(id.b[:], b)
 		if id.IsZero() {
-			return ID{}, false, ErrBadCookie
+			return ID{}, 0, false, ErrBadCookie
 		}
-		return id, i > 0, nil
+		return id, Flags(b[IDSize]), i > 0, nil
 	}
-	return ID{}, false, ErrBadCookie
+	return ID{}, 0, false, ErrBadCookie
 }

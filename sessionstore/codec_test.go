@@ -56,28 +56,28 @@ func TestCodecRoundTripAndRotation(t *testing.T) {
 			opts := CodecOptions{Encrypt: enc}
 			id := NewID()
 			oldOnly := mustCodec(t, opts, secretA)
-			cookie, err := oldOnly.Encode("sid", id)
+			cookie, err := oldOnly.Encode("sid", id, FlagSignedIn)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, stale, err := oldOnly.Decode("sid", cookie)
-			if err != nil || got != id || stale {
-				t.Fatalf("Decode = %v, %v, %v", got, stale, err)
+			got, flags, stale, err := oldOnly.Decode("sid", cookie)
+			if err != nil || got != id || stale || flags != FlagSignedIn {
+				t.Fatalf("Decode = %v, %v, %v, %v", got, flags, stale, err)
 			}
 			rotated := mustCodec(t, opts, secretB, secretA)
-			got, stale, err = rotated.Decode("sid", cookie)
+			got, _, stale, err = rotated.Decode("sid", cookie)
 			if err != nil || got != id || !stale {
 				t.Fatalf("after rotation Decode = %v, stale %v, %v; want the ID, stale", got, stale, err)
 			}
-			fresh, _ := rotated.Encode("sid", id)
-			if _, stale, err := rotated.Decode("sid", fresh); err != nil || stale {
-				t.Errorf("cookie from the newest secret: stale %v, %v", stale, err)
+			fresh, _ := rotated.Encode("sid", id, 0)
+			if _, flags, stale, err := rotated.Decode("sid", fresh); err != nil || stale || flags != 0 {
+				t.Errorf("cookie from the newest secret: flags %v stale %v, %v", flags, stale, err)
 			}
 			newOnly := mustCodec(t, opts, secretB)
-			if _, _, err := newOnly.Decode("sid", cookie); !errors.Is(err, ErrBadCookie) {
+			if _, _, _, err := newOnly.Decode("sid", cookie); !errors.Is(err, ErrBadCookie) {
 				t.Errorf("old cookie after the old secret was removed: %v", err)
 			}
-			if _, _, err := oldOnly.Decode("other", cookie); !errors.Is(err, ErrBadCookie) {
+			if _, _, _, err := oldOnly.Decode("other", cookie); !errors.Is(err, ErrBadCookie) {
 				t.Errorf("cookie accepted under another name: %v", err)
 			}
 			if strings.Contains(cookie, hex.EncodeToString(id.b[:])) {
@@ -90,8 +90,8 @@ func TestCodecRoundTripAndRotation(t *testing.T) {
 func TestCodecEncryptionIsNotInterchangeable(t *testing.T) {
 	signed := mustCodec(t, CodecOptions{}, secretA)
 	sealed := mustCodec(t, CodecOptions{Encrypt: true}, secretA)
-	c, _ := sealed.Encode("sid", NewID())
-	if _, _, err := signed.Decode("sid", c); err == nil {
+	c, _ := sealed.Encode("sid", NewID(), 0)
+	if _, _, _, err := signed.Decode("sid", c); err == nil {
 		t.Error("a signing-only codec accepted an encrypted cookie")
 	}
 }
@@ -123,10 +123,12 @@ func TestIDNeverPrintsItself(t *testing.T) {
 
 func TestCodecRejectsZeroAndWrongSizeIDs(t *testing.T) {
 	c := mustCodec(t, CodecOptions{}, secretA)
-	zero, _ := c.codecs[0].Encode("sid", make([]byte, IDSize))
+	zero, _ := c.codecs[0].Encode("sid", make([]byte, IDSize+1))
 	short, _ := c.codecs[0].Encode("sid", []byte("short"))
-	for _, v := range []string{zero, short} {
-		if _, _, err := c.Decode("sid", v); !errors.Is(err, ErrBadCookie) {
+	legacy := NewID()
+	bare, _ := c.codecs[0].Encode("sid", legacy.b[:])
+	for _, v := range []string{zero, short, bare} {
+		if _, _, _, err := c.Decode("sid", v); !errors.Is(err, ErrBadCookie) {
 			t.Errorf("Decode(%q) = %v; want ErrBadCookie", v, err)
 		}
 	}
@@ -159,14 +161,14 @@ func FuzzCodecDecode(f *testing.F) {
 	c := mustCodec(f, CodecOptions{}, secretA, secretB)
 	var goodID ID // fixed: fuzz workers rebuild this setup and must agree
 	copy(goodID.b[:], "fuzz-session-id-0123456789abcdef")
-	good, _ := c.Encode("sid", goodID)
+	good, _ := c.Encode("sid", goodID, FlagSignedIn)
 	f.Add(good)
 	f.Add("")
 	f.Add(good[:len(good)/2])
 	f.Add(strings.Repeat("A", 300))
 	f.Add("MTcwMDAwMDAwMHxBQUFBfGFiYw==")
 	f.Fuzz(func(t *testing.T, value string) {
-		id, _, err := c.Decode("sid", value)
+		id, _, _, err := c.Decode("sid", value)
 		if err != nil {
 			if !errors.Is(err, ErrBadCookie) || !id.IsZero() {
 				t.Fatalf("Decode failed with %v and ID %v", err, id)

@@ -161,7 +161,7 @@ func (g *GinStore) New(r *http.Request, name string) (*gsessions.Session, error)
 	if err != nil {
 		return gs, nil
 	}
-	id, _, err := g.codec.Decode(name, c.Value)
+	id, _, _, err := g.codec.Decode(name, c.Value)
 	if err != nil {
 		return gs, nil
 	}
@@ -253,7 +253,7 @@ func (g *GinStore) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Se
 		}
 		return err
 	}
-	value, err := g.codec.Encode(gs.Name(), sess.ID())
+	value, err := g.codec.Encode(gs.Name(), sess.ID(), 0)
 	if err != nil {
 		return err
 	}

@@ -132,6 +132,35 @@ func (s *Session) Record() *Record {
 	return s.rec.Clone()
 }
 
+// Meta is a session's record without its values.
+type Meta struct {
+	UserID       string
+	CreatedAt    time.Time
+	LastActivity time.Time
+	ExpiresAt    time.Time
+	Deadline     time.Time
+	IPAddress    string
+	UserAgent    string
+	Persistent   bool
+}
+
+// Meta returns the session's metadata without copying its values.
+func (s *Session) Meta() Meta {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rec
+	return Meta{
+		UserID:       r.UserID,
+		CreatedAt:    r.CreatedAt,
+		LastActivity: r.LastActivity,
+		ExpiresAt:    r.ExpiresAt,
+		Deadline:     r.Deadline,
+		IPAddress:    r.IPAddress,
+		UserAgent:    r.UserAgent,
+		Persistent:   r.Persistent,
+	}
+}
+
 // UserID returns the user the session belongs to, or "".
 func (s *Session) UserID() string {
 	s.mu.Lock()

@@ -222,7 +222,7 @@ func testGinOldSecret(t *testing.T, h *Harness) {
 		t.Fatal("the cookie was not re-issued")
 	}
 	// The re-issued cookie verifies with the new secret alone.
-	if _, _, err := codec(t, SecretNew).Decode(cookieName, reissued.Value); err != nil {
+	if _, _, _, err := codec(t, SecretNew).Decode(cookieName, reissued.Value); err != nil {
 		t.Errorf("re-issued cookie does not verify with the newest secret: %v", err)
 	}
 	newOnly := router(t, ginStore(t, h, codec(t, SecretNew), nil))
@@ -243,7 +243,7 @@ func testGinCorrupt(t *testing.T, h *Harness) {
 	c := codec(t, SecretNew)
 	r := router(t, ginStore(t, h, c, log))
 	cookie := sessionCookie(t, do(r, "/count"))
-	id, _, err := c.Decode(cookieName, cookie.Value)
+	id, _, _, err := c.Decode(cookieName, cookie.Value)
 	if err != nil {
 		t.Fatal(err)
 	}

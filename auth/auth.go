@@ -1,0 +1,141 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/sessionstore"
+)
+
+// Auth is the login flow of one application for users of type U (for
+// example *models.User, or a pointer to your type that embeds models.User).
+// Create it once with New; it is safe for concurrent use.
+type Auth[U models.Authenticatable] struct {
+	*core
+	users models.UserStore[U]
+	cache *expirable.LRU[string, U] // nil when disabled
+}
+
+// core is the part of Auth that does not depend on the user type; the
+// request state points to it.
+type core struct {
+	cfg      coreConfig
+	store    sessionstore.IndexedStore
+	codec    *sessionstore.Codec
+	policy   sessionstore.Policy
+	proxies  proxies
+	hasher   *hasher
+	keep     func(string) bool
+	now      func() time.Time
+	log      *slog.Logger
+
+	insecureWarning sync.Once // the Secure-cookie-over-HTTP warning
+}
+
+// coreConfig is the part of Config the core reads.
+type coreConfig struct {
+	cookie            Cookie
+	rolling           bool
+	saveUninitialized bool
+	loginPath         string
+	minPassword       int
+	idle, absolute    time.Duration
+}
+
+// New checks cfg and returns an Auth. It refuses, with an error wrapping
+// ErrConfig, any configuration that cannot be safe: no secret, a secret
+// under 32 bytes, SameSite=None without Secure, sessions that never end,
+// weak bcrypt costs.
+func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	codec, err := sessionstore.NewCodec(cfg.Secrets, sessionstore.CodecOptions{Encrypt: cfg.Cookie.Encrypt})
+	if err != nil {
+		return nil, errors.Join(ErrConfig, err)
+	}
+	px, err := parseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, configErr("%v", err)
+	}
+	policy := sessionstore.Policy{
+		IdleTimeout:       cfg.IdleTimeout,
+		AbsoluteTimeout:   cfg.AbsoluteTimeout,
+		TouchInterval:     cfg.TouchInterval,
+		SaveUninitialized: cfg.SaveUninitialized,
+	}
+	if err := policy.Validate(); err != nil {
+		return nil, errors.Join(ErrConfig, err)
+	}
+	keep := slices.Clone(cfg.KeepOnRegenerate)
+	a := &Auth[U]{
+		core: &core{
+			cfg: coreConfig{
+				cookie:            cfg.Cookie,
+				rolling:           cfg.Rolling,
+				saveUninitialized: cfg.SaveUninitialized,
+				loginPath:         cfg.LoginPath,
+				minPassword:       cfg.MinPasswordLength,
+				idle:              cfg.IdleTimeout,
+				absolute:          cfg.AbsoluteTimeout,
+			},
+			store:   cfg.Store,
+			codec:   codec,
+			policy:  policy,
+			proxies: px,
+			hasher:  newHasher(cfg.BcryptCost, newGate(runtime.GOMAXPROCS(0), 2*time.Second)),
+			keep:    func(name string) bool { return slices.Contains(keep, name) },
+			now:     cfg.Now,
+			log:     cfg.Logger,
+		},
+		users: cfg.Users,
+	}
+	if cfg.UserCacheSize > 0 {
+		a.cache = expirable.NewLRU[string, U](cfg.UserCacheSize, nil, cfg.UserCacheTTL)
+	}
+	return a, nil
+}
+
+// LoginPath is where browsers are sent to sign in.
+func (a *Auth[U]) LoginPath() string { return a.cfg.loginPath }
+
+// user returns the user with the ID, from the cache when it holds it: no
+// user store query on a hit.
+func (a *Auth[U]) user(ctx context.Context, id string) (U, error) {
+	if a.cache != nil {
+		if u, ok := a.cache.Get(id); ok {
+			return u, nil
+		}
+	}
+	u, err := a.users.FindByID(ctx, id)
+	if err != nil {
+		var zero U
+		if !errors.Is(err, models.ErrUserNotFound) {
+			err = errors.Join(sessionstore.ErrUnavailable, err)
+		}
+		return zero, err
+	}
+	if a.cache != nil {
+		a.cache.Add(id, u)
+	}
+	return u, nil
+}
+
+// InvalidateUser drops the user from this Auth's cache, so the next request
+// reads it from the user store again. Call it after you update or delete a
+// user (Passport's userCache.delete). The cache is per process: other
+// instances drop the user when their cache entry expires (UserCacheTTL).
+func (a *Auth[U]) InvalidateUser(id string) {
+	if a.cache != nil {
+		a.cache.Remove(id)
+	}
+}

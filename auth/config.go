@@ -1,0 +1,265 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/sessionstore"
+)
+
+// Config configures an Auth. Store, Users and Secrets are required; every
+// other field has a default that follows OWASP's session management advice,
+// and the field comments say what express-session or Passport option it
+// stands for.
+type Config[U models.Authenticatable] struct {
+	// Store keeps the sessions (express-session's store).
+	Store sessionstore.IndexedStore
+
+	// Users finds and saves users.
+	Users models.UserStore[U]
+
+	// Secrets sign the session cookie, newest first (express-session's
+	// secret, string or array). Each must be at least 32 bytes. Cookies are
+	// issued with the first and accepted with any, so secrets rotate
+	// without logging anybody out.
+	Secrets [][]byte
+
+	// Cookie holds the cookie's name and attributes (express-session's name
+	// and cookie.*).
+	Cookie Cookie
+
+	// IdleTimeout ends a session after this long without activity. Default
+	// 30 minutes.
+	IdleTimeout time.Duration
+
+	// AbsoluteTimeout ends a session this long after login, however active.
+	// Default 24 hours.
+	AbsoluteTimeout time.Duration
+
+	// TouchInterval is how often a request that changes nothing refreshes the
+	// session's last activity and expiry in the store (express-session's
+	// touch; connect-mongo's touchAfter). A read-only request inside it
+	// writes nothing. Default one minute; it must be shorter than
+	// IdleTimeout, and idle expiry is accurate to within it.
+	TouchInterval time.Duration
+
+	// Rolling sends the cookie again on every response that has a session
+	// (express-session's rolling). Expiry slides either way.
+	Rolling bool
+
+	// SaveUninitialized stores a new session, and sends its cookie, even
+	// when nothing was put in it (express-session's saveUninitialized).
+	// Default false.
+	SaveUninitialized bool
+
+	// KeepOnRegenerate lists the values that survive the regeneration of a
+	// session at login and password change. Default: "returnTo". Set it to
+	// an empty, non-nil slice to keep nothing.
+	KeepOnRegenerate []string
+
+	// BcryptCost is the cost of new password hashes. Default 12. Hashes of
+	// another cost are re-hashed at the next successful login. Costs below
+	// 10 are refused unless AllowLowBcryptCost is set.
+	BcryptCost int
+
+	// AllowLowBcryptCost permits BcryptCost below 10. For tests only.
+	AllowLowBcryptCost bool
+
+	// MinPasswordLength is the shortest password accepted at registration
+	// and change, in characters. Default 8; lower is refused.
+	MinPasswordLength int
+
+	// UserCacheSize and UserCacheTTL size the cache of users that requests
+	// resolve their user from (Passport's deserializeUser with an LRU
+	// cache). Defaults 500 and 5 minutes. A negative size disables the
+	// cache: every authenticated request then queries the user store.
+	UserCacheSize int
+	UserCacheTTL  time.Duration
+
+	// LoginPath is where browsers are sent to sign in. Default "/login".
+	LoginPath string
+
+	// TrustedProxies lists the proxies (IP addresses or CIDR ranges) whose
+	// X-Forwarded-For and X-Forwarded-Proto headers are believed (express's
+	// "trust proxy"). Default none: the client is the TCP peer.
+	TrustedProxies []string
+
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+
+	// Logger receives warnings and, at debug level, one line per session
+	// operation naming sessions by a short hash, never by ID. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Cookie is the session cookie's name and attributes. HttpOnly is always
+// set: no script needs the session cookie.
+type Cookie struct {
+	// Name of the cookie. Default "sid".
+	Name string
+
+	// HostPrefix names the cookie "__Host-" + Name, which browsers only
+	// accept when it is Secure, has Path "/" and no Domain: the cookie is
+	// then bound to this exact host. It requires Secure.
+	HostPrefix bool
+
+	// Path and Domain scope the cookie. Default Path "/", no Domain.
+	Path   string
+	Domain string
+
+	// MaxAge is the lifetime of a "remember me" cookie (a persistent one).
+	// Default AbsoluteTimeout. Without remember-me the cookie is a browser
+	// session cookie. Either way the server's timeouts apply.
+	MaxAge time.Duration
+
+	// Secure sends the cookie over HTTPS only. Set it in production. A
+	// request that did not arrive over HTTPS (directly, or through a trusted
+	// proxy saying so) then gets no cookie, and one warning is logged.
+	Secure bool
+
+	// SameSite defaults to Lax. None requires Secure.
+	SameSite http.SameSite
+
+	// Partitioned asks for CHIPS partitioned storage. It requires Secure.
+	Partitioned bool
+
+	// Encrypt encrypts the session ID in the cookie as well as signing it.
+	Encrypt bool
+}
+
+// ErrConfig is wrapped by every error New returns for a configuration that
+// cannot be safe.
+var ErrConfig = errors.New("auth: unsafe or invalid configuration")
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+}
+
+// withDefaults fills in defaults and refuses what cannot be safe.
+func (cfg Config[U]) withDefaults() (Config[U], error) {
+	if cfg.Store == nil {
+		return cfg, configErr("no session store")
+	}
+	if cfg.Users == nil {
+		return cfg, configErr("no user store")
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
+	if cfg.AbsoluteTimeout == 0 {
+		cfg.AbsoluteTimeout = 24 * time.Hour
+	}
+	if cfg.TouchInterval == 0 {
+		cfg.TouchInterval = min(time.Minute, cfg.IdleTimeout/2)
+	}
+	if cfg.IdleTimeout < 0 || cfg.AbsoluteTimeout < 0 || cfg.TouchInterval < 0 {
+		return cfg, configErr("timeouts must be positive: sessions must end")
+	}
+	if cfg.TouchInterval >= cfg.IdleTimeout {
+		return cfg, configErr("TouchInterval (%v) must be shorter than IdleTimeout (%v)", cfg.TouchInterval, cfg.IdleTimeout)
+	}
+	if cfg.IdleTimeout > cfg.AbsoluteTimeout {
+		return cfg, configErr("IdleTimeout (%v) is longer than AbsoluteTimeout (%v)", cfg.IdleTimeout, cfg.AbsoluteTimeout)
+	}
+	if cfg.KeepOnRegenerate == nil {
+		cfg.KeepOnRegenerate = []string{"returnTo"}
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = 12
+	}
+	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
+		return cfg, configErr("BcryptCost %d is outside %d..%d", cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	if cfg.BcryptCost < 10 && !cfg.AllowLowBcryptCost {
+		return cfg, configErr("BcryptCost %d is below 10; set AllowLowBcryptCost for tests", cfg.BcryptCost)
+	}
+	if cfg.MinPasswordLength == 0 {
+		cfg.MinPasswordLength = 8
+	}
+	if cfg.MinPasswordLength < 8 {
+		return cfg, configErr("MinPasswordLength %d is below 8", cfg.MinPasswordLength)
+	}
+	if cfg.UserCacheSize == 0 {
+		cfg.UserCacheSize = 500
+	}
+	if cfg.UserCacheTTL <= 0 {
+		cfg.UserCacheTTL = 5 * time.Minute
+	}
+	if cfg.LoginPath == "" {
+		cfg.LoginPath = "/login"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &cfg.Cookie
+	if c.Name == "" {
+		c.Name = "sid"
+	}
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = cfg.AbsoluteTimeout
+	}
+	if c.MaxAge < 0 {
+		return cfg, configErr("Cookie.MaxAge must be positive")
+	}
+	if c.SameSite == 0 || c.SameSite == http.SameSiteDefaultMode {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	if c.SameSite == http.SameSiteNoneMode && !c.Secure {
+		return cfg, configErr("SameSite=None cookies must be Secure")
+	}
+	if c.Partitioned && !c.Secure {
+		return cfg, configErr("Partitioned cookies must be Secure")
+	}
+	if c.HostPrefix {
+		if !c.Secure || c.Path != "/" || c.Domain != "" {
+			return cfg, configErr("__Host- cookies must be Secure, with Path \"/\" and no Domain")
+		}
+	}
+	if !validCookieName(c.Name) {
+		return cfg, configErr("cookie name %q is not a valid token", c.Name)
+	}
+	return cfg, nil
+}
+
+func validCookieName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		b := n[i]
+		if b <= ' ' || b >= 0x7f || containsByte("()<>@,;:\\\"/[]?={}", b) {
+			return false
+		}
+	}
+	return true
+}
+
+func containsByte(s string, b byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == b {
+			return true
+		}
+	}
+	return false
+}
+
+// cookieName is the name on the wire, with the __Host- prefix if asked.
+func (c Cookie) cookieName() string {
+	if c.HostPrefix {
+		return "__Host-" + c.Name
+	}
+	return c.Name
+}

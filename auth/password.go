@@ -1,0 +1,110 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
+)
+
+// MaxPasswordBytes is bcrypt's limit. Longer passwords are refused at
+// registration and change, never silently truncated.
+const MaxPasswordBytes = 72
+
+// normalizePassword puts a password in NFKC form, as NIST SP 800-63B
+// advises, so that the same password typed on two systems (composed or
+// decomposed accents) hashes alike.
+func normalizePassword(pw string) string { return norm.NFKC.String(pw) }
+
+// checkNewPassword validates a password about to be hashed and returns its
+// normalized form.
+func checkNewPassword(pw string, minRunes int) (string, error) {
+	if !utf8.ValidString(pw) {
+		return "", ErrBadRequest.With("The password is not valid UTF-8.")
+	}
+	pw = normalizePassword(pw)
+	if utf8.RuneCountInString(pw) < minRunes {
+		return "", ErrWeakPassword.With(fmt.Sprintf("The password must be at least %d characters.", minRunes))
+	}
+	if len(pw) > MaxPasswordBytes {
+		return "", ErrPasswordTooLong
+	}
+	return pw, nil
+}
+
+// hasher does bcrypt work at one cost.
+type hasher struct {
+	cost  int
+	dummy []byte // a well-formed hash of that cost that no password matches
+	gate  *gate
+}
+
+func newHasher(cost int, g *gate) *hasher {
+	return &hasher{cost: cost, dummy: dummyHash(cost), gate: g}
+}
+
+// dummyHash builds a well-formed bcrypt hash of the cost from random bytes,
+// without hashing anything: comparing a password against it costs a full
+// bcrypt run and always fails. Unknown usernames are compared against it,
+// so that they take as long as known ones.
+func dummyHash(cost int) []byte {
+	const alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	raw := make([]byte, 40)
+	_, _ = rand.Read(raw)
+	enc := base64.NewEncoding(alphabet).WithPadding(base64.NoPadding).EncodeToString(raw)
+	return fmt.Appendf(nil, "$2a$%02d$%s", cost, enc[:53])
+}
+
+func (h *hasher) hash(ctx context.Context, pw string) (string, error) {
+	release, err := h.gate.enter(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	b, err := bcrypt.GenerateFromPassword([]byte(pw), h.cost)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// compare reports whether pw matches hash. A malformed stored hash matches
+// nothing. An empty hash is compared against the dummy, so that the time
+// spent does not tell a missing user from a wrong password.
+func (h *hasher) compare(ctx context.Context, hash, pw string) (bool, error) {
+	release, err := h.gate.enter(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	stored := []byte(hash)
+	if hash == "" {
+		stored = h.dummy
+	}
+	pw = normalizePassword(pw)
+	if len(pw) > MaxPasswordBytes {
+		// Never accepted at registration, so it cannot match; spend the
+		// same time anyway.
+		_ = bcrypt.CompareHashAndPassword(h.dummy, []byte(pw[:MaxPasswordBytes]))
+		return false, nil
+	}
+	err = bcrypt.CompareHashAndPassword(stored, []byte(pw))
+	switch {
+	case err == nil:
+		return hash != "", nil
+	case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
+		return false, nil
+	}
+	return false, nil // malformed stored hash
+}
+
+// stale reports whether hash should be re-hashed at the current cost.
+func (h *hasher) stale(hash string) bool {
+	c, err := bcrypt.Cost([]byte(hash))
+	return err == nil && c != h.cost
+}

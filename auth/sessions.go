@@ -1,0 +1,124 @@
+package auth
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ginauth/ginauth/sessionstore"
+)
+
+// SessionInfo describes one of a user's sessions in a listing. ID is a
+// handle derived from the session's store key: it can be shown and sent
+// back to revoke the session, and it is never the session ID.
+type SessionInfo struct {
+	ID           string    `json:"id"`
+	Current      bool      `json:"current"`
+	CreatedAt    time.Time `json:"createdAt"`
+	LastActivity time.Time `json:"lastActivity"`
+	IPAddress    string    `json:"ipAddress"`
+	UserAgent    string    `json:"userAgent"`
+}
+
+// Sessions lists the signed-in user's live sessions, oldest first, marking
+// the request's own.
+func (a *Auth[U]) Sessions(c *gin.Context) ([]SessionInfo, error) {
+	st, uid, err := a.signedIn(c)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := a.store.List(st.ctx, uid)
+	if err != nil {
+		return nil, ErrStoreUnavailable.wrap(err)
+	}
+	current := a.currentHandle(st)
+	out := make([]SessionInfo, len(infos))
+	for i, in := range infos {
+		out[i] = SessionInfo{
+			ID:           in.Handle,
+			Current:      in.Handle == current,
+			CreatedAt:    in.CreatedAt,
+			LastActivity: in.LastActivity,
+			IPAddress:    in.IPAddress,
+			UserAgent:    in.UserAgent,
+		}
+	}
+	return out, nil
+}
+
+func (a *Auth[U]) currentHandle(st *state) string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.sess == nil {
+		return ""
+	}
+	return st.sess.Handle()
+}
+
+// RevokeSession destroys the signed-in user's session with the handle (an
+// ID from Sessions). It answers ErrNotFound for a handle that names no live
+// session of this user, another user's included. Revoking the current
+// session logs this request out.
+func (a *Auth[U]) RevokeSession(c *gin.Context, handle string) error {
+	st, uid, err := a.signedIn(c)
+	if err != nil {
+		return err
+	}
+	err = a.store.DestroyHandle(st.ctx, uid, handle)
+	switch {
+	case errors.Is(err, sessionstore.ErrNotFound):
+		return ErrNotFound
+	case err != nil:
+		return ErrStoreUnavailable.wrap(err)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.sess != nil && st.sess.Handle() == handle {
+		st.sess.Destroy()
+		st.user, st.userID = nil, ""
+	}
+	return nil
+}
+
+// CurrentSession describes the request's own session (GET /session-info).
+type CurrentSession struct {
+	LoginTime         time.Time `json:"loginTime"`
+	LastActivity      time.Time `json:"lastActivity"`
+	IPAddress         string    `json:"ipAddress"`
+	UserAgent         string    `json:"userAgent"`
+	ExpiresAt         time.Time `json:"expiresAt"`
+	AbsoluteExpiresAt time.Time `json:"absoluteExpiresAt"`
+	Persistent        bool      `json:"persistent"`
+}
+
+// SessionInfo returns the signed-in request's session data: login time, last
+// recorded activity (at most one touch interval behind), the client that
+// logged in, and when the session expires if idle from now on and at the
+// latest.
+func (a *Auth[U]) SessionInfo(c *gin.Context) (CurrentSession, error) {
+	st, _, err := a.signedIn(c)
+	if err != nil {
+		return CurrentSession{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.sess == nil {
+		return CurrentSession{}, ErrUnauthenticated
+	}
+	m := st.sess.Meta()
+	last := m.LastActivity
+	deadline := m.Deadline
+	if deadline.IsZero() {
+		deadline = a.policy.Deadline(m.CreatedAt)
+	}
+	return CurrentSession{
+		LoginTime:         m.CreatedAt,
+		LastActivity:      last,
+		IPAddress:         m.IPAddress,
+		UserAgent:         m.UserAgent,
+		ExpiresAt:         a.policy.Expiry(last, deadline),
+		AbsoluteExpiresAt: deadline,
+		Persistent:        m.Persistent,
+	}, nil
+}

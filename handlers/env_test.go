@@ -1,0 +1,382 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/glebarez/sqlite"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/handlers"
+	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/internal/testenv"
+	"github.com/ginauth/ginauth/middleware"
+	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/sessionstore"
+)
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+var testSecret = []byte("handlers-test-secret-0123456789abcdef")
+
+// Account is an application's own user type, extending the base model.
+type Account struct {
+	models.User
+	Email string `json:"email"`
+}
+
+type userStore = models.GORMStore[Account, *Account]
+
+// backend is a place to keep sessions (and users) for the end-to-end tests.
+type backend struct {
+	name string
+	// open returns a session store on the clock, and the database for users.
+	open func(t *testing.T, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB)
+}
+
+func sqliteDB(t testing.TB) *gorm.DB {
+	db, err := gorm.Open(sqlite.Open(filepath.Join(t.TempDir(), "e2e.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	sqlDB.SetMaxOpenConns(1)
+	t.Cleanup(func() { _ = sqlDB.Close() })
+	return db
+}
+
+func postgresDB(t testing.TB) *gorm.DB {
+	base := testenv.PostgresURL(t)
+	admin, err := gorm.Open(postgres.Open(base), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		testenv.Missing(t, "PostgreSQL", err.Error())
+	}
+	adminDB, _ := admin.DB()
+	if err := adminDB.Ping(); err != nil {
+		testenv.Missing(t, "PostgreSQL", err.Error())
+	}
+	// Each test gets a schema of its own: its own users and sessions tables.
+	schema := "e2e_" + testenv.Unique()
+	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	db, err := gorm.Open(postgres.Open(base+sep+"search_path="+schema), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if inner, err := db.DB(); err == nil {
+			_ = inner.Close()
+		}
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		_ = adminDB.Close()
+	})
+	return db
+}
+
+func redisClient(t testing.TB) (*redis.Client, string) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		testenv.Missing(t, "Redis", err.Error())
+	}
+	prefix := "ginauth-e2e:" + testenv.Unique() + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := c.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+		_ = c.Close()
+	})
+	return c, prefix
+}
+
+func gormStore(t testing.TB, db *gorm.DB, clock *fakeclock.Clock) sessionstore.IndexedStore {
+	s, err := sessionstore.NewGORMStore(db, sessionstore.GORMOptions{AutoMigrate: true, Now: clock.Now, PruneInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+var backends = []backend{
+	{"memory", func(t *testing.T, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
+		m := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{Now: clock.Now})
+		t.Cleanup(func() { _ = m.Close() })
+		return m, sqliteDB(t)
+	}},
+	{"redis", func(t *testing.T, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
+		c, prefix := redisClient(t)
+		return sessionstore.NewRedisStore(c, sessionstore.RedisOptions{Prefix: prefix, Now: clock.Now}), sqliteDB(t)
+	}},
+	{"sqlite", func(t *testing.T, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
+		db := sqliteDB(t)
+		return gormStore(t, db, clock), db
+	}},
+	{"postgres", func(t *testing.T, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
+		db := postgresDB(t)
+		return gormStore(t, db, clock), db
+	}},
+}
+
+// eachBackend runs fn against every backend.
+func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { fn(t, b) })
+	}
+}
+
+// app is one instance of an application: a router with the prebuilt routes
+// and a few routes of its own, served over real HTTP.
+type app struct {
+	t     *testing.T
+	a     *auth.Auth[*Account]
+	users *userStore
+	store sessionstore.IndexedStore
+	clock *fakeclock.Clock
+	srv   *httptest.Server
+}
+
+type authConfig = auth.Config[*Account]
+
+type appOption func(*authConfig)
+
+// newApp builds an application instance on a session store and user
+// database; two apps on the same ones behave as two instances of a
+// deployment.
+func newApp(t *testing.T, store sessionstore.IndexedStore, db *gorm.DB, clock *fakeclock.Clock, opts ...appOption) *app {
+	t.Helper()
+	users := models.NewGORMStore[Account](db)
+	if err := users.Migrate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := auth.Config[*Account]{
+		Store:              store,
+		Users:              users,
+		Secrets:            [][]byte{testSecret},
+		BcryptCost:         4, // speed: the cost is a parameter, not what is tested here
+		AllowLowBcryptCost: true,
+		Now:                clock.Now,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a, err := auth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(middleware.Session(a))
+	handlers.Mount(r.Group("/"), a, handlers.WithRegister())
+	r.GET("/private", middleware.RequireAuth(a), func(c *gin.Context) {
+		u, _ := a.User(c)
+		c.String(http.StatusOK, "hello "+u.Username)
+	})
+	r.GET("/public", func(c *gin.Context) {
+		u, ok := a.User(c)
+		if !ok {
+			c.String(http.StatusOK, "anonymous")
+			return
+		}
+		c.String(http.StatusOK, "signed in as "+u.Username)
+	})
+	type cart struct {
+		Items []string  `json:"items"`
+		At    time.Time `json:"at"`
+		N     int       `json:"n"`
+	}
+	r.POST("/cart", func(c *gin.Context) {
+		cur, _ := auth.Get[cart](c, "cart")
+		cur.Items = append(cur.Items, c.Query("item"))
+		cur.N++
+		cur.At = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		if err := auth.Set(c, "cart", cur); err != nil {
+			auth.WriteProblem(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, cur)
+	})
+	r.GET("/cart", func(c *gin.Context) {
+		cur, ok := auth.Get[cart](c, "cart")
+		c.JSON(http.StatusOK, gin.H{"ok": ok, "cart": cur})
+	})
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return &app{t: t, a: a, users: users, store: store, clock: clock, srv: srv}
+}
+
+// newEnv builds one application on the backend.
+func newEnv(t *testing.T, b backend, opts ...appOption) *app {
+	clock := fakeclock.New(time.Time{})
+	store, db := b.open(t, clock)
+	return newApp(t, store, db, clock, opts...)
+}
+
+// client is a browser or API client with a cookie jar.
+type client struct {
+	t    *testing.T
+	base string
+	http *http.Client
+	jar  http.CookieJar
+}
+
+func (a *app) client(t *testing.T) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: a.srv.URL, jar: jar, http: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// on returns a client of another application instance sharing this
+// client's cookies.
+func (cl *client) on(other *app) *client {
+	c := *cl
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(other.srv.URL)
+	from, _ := url.Parse(cl.base)
+	jar.SetCookies(u, cl.jar.Cookies(from))
+	c.jar, c.base = jar, other.srv.URL
+	c.http = &http.Client{Jar: jar, CheckRedirect: cl.http.CheckRedirect}
+	return &c
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+func (r *response) code() string {
+	s, _ := r.json["code"].(string)
+	return s
+}
+
+func (r *response) cookie(name string) *http.Cookie {
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// do sends a request; body may be nil, a string (sent as is, with
+// contentType), or anything else (sent as JSON).
+func (cl *client) do(method, path string, body any, headers ...string) *response {
+	cl.t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case url.Values:
+		rd, ct = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	default:
+		data, _ := json.Marshal(b)
+		rd, ct = bytes.NewReader(data), "application/json"
+	}
+	req, err := http.NewRequest(method, cl.base+path, rd)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := cl.http.Do(req)
+	if err != nil {
+		cl.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	out := &response{status: res.StatusCode, header: res.Header}
+	out.body, _ = io.ReadAll(res.Body)
+	_ = json.Unmarshal(out.body, &out.json)
+	return out
+}
+
+func (cl *client) want(r *response, status int, code string) {
+	cl.t.Helper()
+	if r.status != status || (code != "" && r.code() != code) {
+		cl.t.Fatalf("got %d %s, want %d %s", r.status, r.body, status, code)
+	}
+}
+
+func creds(user, pw string) map[string]any { return map[string]any{"username": user, "password": pw} }
+
+func (cl *client) register(user, pw string) *response {
+	cl.t.Helper()
+	r := cl.do("POST", "/register", creds(user, pw))
+	cl.want(r, http.StatusCreated, "")
+	return r
+}
+
+func (cl *client) login(user, pw string) *response {
+	cl.t.Helper()
+	r := cl.do("POST", "/login", creds(user, pw))
+	cl.want(r, http.StatusOK, "")
+	return r
+}
+
+// sessionCookie returns the client's current session cookie, or nil.
+func (cl *client) sessionCookie() *http.Cookie {
+	u, _ := url.Parse(cl.base)
+	for _, c := range cl.jar.Cookies(u) {
+		if c.Name == "sid" {
+			return c
+		}
+	}
+	return nil
+}
+
+// withCookie returns a fresh client that carries only the given cookie, as
+// an attacker replaying a stolen one would.
+func (a *app) withCookie(t *testing.T, c *http.Cookie) *client {
+	cl := a.client(t)
+	u, _ := url.Parse(a.srv.URL)
+	cl.jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value}})
+	return cl
+}
+
+// plantedCookie is a correctly signed cookie for an ID the server never
+// issued: what an attacker who knows the secret's output format, or a
+// leaked cookie of a destroyed session, would present.
+func plantedCookie(t testing.TB) *http.Cookie {
+	codec, err := sessionstore.NewCodec([][]byte{testSecret}, sessionstore.CodecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := codec.Encode("sid", sessionstore.NewID(), sessionstore.FlagSignedIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Cookie{Name: "sid", Value: v}
+}

@@ -1,0 +1,246 @@
+// Package handlers mounts ginauth's prebuilt routes on any Gin router
+// group: register, login, logout, logout-all, me, session-info, the list of
+// one's sessions, revoking one, and password change.
+//
+//	handlers.Mount(r.Group("/auth"), a, handlers.WithRegister())
+//
+// The routes speak JSON; errors are {"error": "...", "code": "..."} with
+// the status of the HTTP contract in the package README. Browsers posting
+// HTML forms to /login, /register, /logout, /logout-all and /password get
+// 303 redirects instead: to the saved return address (or "/") on success,
+// and back to the login page with ?error= on failure.
+//
+// Every route carries Cache-Control: no-store, reads at most 64 KiB of body
+// (413 payload_too_large past it), and installs the session middleware for
+// itself, so mounting works whether or not the application installed it
+// globally.
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/middleware"
+	"github.com/ginauth/ginauth/models"
+)
+
+// DefaultBodyLimit bounds the request bodies of the prebuilt routes.
+const DefaultBodyLimit = 64 << 10
+
+// Option changes what Mount mounts.
+type Option func(*options)
+
+type options struct {
+	register  bool
+	bodyLimit int64
+	extra     []gin.HandlerFunc
+}
+
+// WithRegister mounts POST /register, which creates a user and signs them
+// in. It is off by default: many applications create users elsewhere.
+func WithRegister() Option { return func(o *options) { o.register = true } }
+
+// WithBodyLimit sets the body limit of the routes (default 64 KiB).
+func WithBodyLimit(n int64) Option { return func(o *options) { o.bodyLimit = n } }
+
+// WithMiddleware runs extra handlers before every route's own, after the
+// session is loaded (for example a rate limiter or an audit log).
+func WithMiddleware(h ...gin.HandlerFunc) Option {
+	return func(o *options) { o.extra = append(o.extra, h...) }
+}
+
+// Mount registers the prebuilt routes on g:
+//
+//	POST   /register      (WithRegister) create a user, sign in: 201 {"user"}
+//	POST   /login         {"username","password","remember"}: 200 {"user"}
+//	POST   /logout        204
+//	POST   /logout-all    200 {"message","revoked"}
+//	GET    /me            200 {"user"}
+//	GET    /session-info  200 {"loginTime","lastActivity","ipAddress","userAgent","expiresAt","absoluteExpiresAt"}
+//	GET    /sessions      200 {"sessions":[{"id","current","createdAt","lastActivity","ipAddress","userAgent"}]}
+//	DELETE /sessions/:id  204
+//	POST   /password      {"currentPassword","newPassword"}: 200 {"revoked"}
+func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts ...Option) {
+	o := options{bodyLimit: DefaultBodyLimit}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	h := &routes[U]{a: a}
+	chain := func(guard bool, last gin.HandlerFunc) []gin.HandlerFunc {
+		hs := []gin.HandlerFunc{middleware.NoStore(), middleware.BodyLimit(o.bodyLimit), middleware.Session(a)}
+		hs = append(hs, o.extra...)
+		if guard {
+			hs = append(hs, middleware.RequireAuth(a))
+		}
+		return append(hs, last)
+	}
+	if o.register {
+		g.POST("/register", chain(false, h.register)...)
+	}
+	g.POST("/login", chain(false, h.login)...)
+	g.POST("/logout", chain(false, h.logout)...)
+	g.POST("/logout-all", chain(true, h.logoutAll)...)
+	g.GET("/me", chain(true, h.me)...)
+	g.GET("/session-info", chain(true, h.sessionInfo)...)
+	g.GET("/sessions", chain(true, h.sessions)...)
+	g.DELETE("/sessions/:id", chain(true, h.revoke)...)
+	g.POST("/password", chain(true, h.password)...)
+}
+
+type routes[U models.Authenticatable] struct {
+	a *auth.Auth[U]
+}
+
+// fail answers err: to a browser's form post with a redirect to the login
+// page (for what the person can fix), to everyone else with JSON.
+func (h *routes[U]) fail(c *gin.Context, form bool, err error) {
+	p := auth.AsProblem(err)
+	if form && p.Status < 500 && p.Status != http.StatusRequestEntityTooLarge {
+		code := "1"
+		if !errors.Is(err, auth.ErrInvalidCredentials) {
+			code = p.Code
+		}
+		c.Redirect(http.StatusSeeOther, h.a.LoginPath()+"?error="+code)
+		c.Abort()
+		return
+	}
+	auth.WriteProblem(c, err)
+}
+
+func (h *routes[U]) register(c *gin.Context) {
+	var username, password string
+	form, err := readBody(c,
+		field{name: "username", str: &username, required: true},
+		field{name: "password", str: &password, required: true})
+	if err != nil {
+		h.fail(c, form, err)
+		return
+	}
+	user, err := h.a.Register(c, username, password)
+	if err != nil {
+		h.fail(c, form, err)
+		return
+	}
+	if err := h.a.Login(c, user, auth.LoginOptions{}); err != nil {
+		h.fail(c, form, err)
+		return
+	}
+	if form {
+		c.Redirect(http.StatusSeeOther, auth.TakeReturnTo(c))
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"user": user})
+}
+
+func (h *routes[U]) login(c *gin.Context) {
+	var username, password string
+	var remember bool
+	form, err := readBody(c,
+		field{name: "username", str: &username, required: true},
+		field{name: "password", str: &password, required: true},
+		field{name: "remember", flag: &remember})
+	if err != nil {
+		h.fail(c, form, err)
+		return
+	}
+	user, err := h.a.Authenticate(c, username, password)
+	if err != nil {
+		h.fail(c, form, err)
+		return
+	}
+	if err := h.a.Login(c, user, auth.LoginOptions{Remember: remember}); err != nil {
+		h.fail(c, form, err)
+		return
+	}
+	if form {
+		c.Redirect(http.StatusSeeOther, auth.TakeReturnTo(c))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"user": user})
+}
+
+// isForm reports a browser's form post (for the routes without a body to
+// parse).
+func isForm(c *gin.Context) bool {
+	return c.ContentType() == "application/x-www-form-urlencoded"
+}
+
+func (h *routes[U]) logout(c *gin.Context) {
+	if err := h.a.Logout(c); err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
+	if isForm(c) {
+		c.Redirect(http.StatusSeeOther, h.a.LoginPath())
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *routes[U]) logoutAll(c *gin.Context) {
+	n, err := h.a.LogoutAll(c)
+	if err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
+	if isForm(c) {
+		c.Redirect(http.StatusSeeOther, h.a.LoginPath())
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"message": "Logged out everywhere", "revoked": n})
+}
+
+func (h *routes[U]) me(c *gin.Context) {
+	u, _ := h.a.User(c) // RequireAuth let only signed-in requests through
+	c.JSON(http.StatusOK, gin.H{"user": u})
+}
+
+func (h *routes[U]) sessionInfo(c *gin.Context) {
+	info, err := h.a.SessionInfo(c)
+	if err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, info)
+}
+
+func (h *routes[U]) sessions(c *gin.Context) {
+	list, err := h.a.Sessions(c)
+	if err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"sessions": list})
+}
+
+func (h *routes[U]) revoke(c *gin.Context) {
+	if err := h.a.RevokeSession(c, c.Param("id")); err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (h *routes[U]) password(c *gin.Context) {
+	var current, next string
+	form, err := readBody(c,
+		field{name: "currentPassword", str: &current, required: true},
+		field{name: "newPassword", str: &next, required: true})
+	if err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
+	n, err := h.a.ChangePassword(c, current, next)
+	if err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
+	if form {
+		c.Redirect(http.StatusSeeOther, auth.TakeReturnTo(c))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"revoked": n})
+}

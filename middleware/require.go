@@ -1,0 +1,84 @@
+package middleware
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ginauth/ginauth/auth"
+)
+
+// RequireAuth lets only signed-in requests through. Others get 401 JSON
+// (code session_expired when their session timed out, unauthenticated
+// otherwise), or, when the client asks for HTML, a 303 to the login page,
+// with ?expired=true after a timeout and the page they wanted saved as the
+// return address. Its responses, and those of the routes it guards, carry
+// Cache-Control: no-store.
+func RequireAuth(a Authenticator) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "no-store")
+		if _, ok := c.Get(begunKey); !ok {
+			slog.Default().Error("ginauth: RequireAuth without middleware.Session before it", "path", c.FullPath())
+			auth.WriteProblem(c, auth.ErrNoSessionMiddleware)
+			return
+		}
+		if a.IsAuthenticated(c) {
+			c.Next()
+			return
+		}
+		expired := a.SessionExpired(c)
+		if WantsHTML(c) {
+			if m := c.Request.Method; m == http.MethodGet || m == http.MethodHead {
+				if err := auth.SaveReturnTo(c, c.Request.URL.RequestURI()); err != nil {
+					auth.WriteProblem(c, err)
+					return
+				}
+			}
+			loc := a.LoginPath()
+			if expired {
+				loc += "?expired=true"
+			}
+			c.Redirect(http.StatusSeeOther, loc)
+			c.Abort()
+			return
+		}
+		if expired {
+			auth.WriteProblem(c, auth.ErrSessionExpired)
+			return
+		}
+		auth.WriteProblem(c, auth.ErrUnauthenticated)
+	}
+}
+
+// WantsHTML reports whether the client prefers HTML to JSON, as a browser
+// navigating does. API clients, and clients that send no Accept header, get
+// JSON.
+func WantsHTML(c *gin.Context) bool {
+	return c.GetHeader("Accept") != "" && c.NegotiateFormat(gin.MIMEJSON, gin.MIMEHTML) == gin.MIMEHTML
+}
+
+// NoStore marks responses uncacheable: auth responses must not be kept by
+// browsers or proxies.
+func NoStore() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("Cache-Control", "no-store")
+		c.Next()
+	}
+}
+
+// BodyLimit refuses request bodies over n bytes with 413
+// payload_too_large: at once when Content-Length says so, and while reading
+// otherwise (the handler's read then fails with *http.MaxBytesError).
+func BodyLimit(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > n {
+			auth.WriteProblem(c, auth.ErrPayloadTooLarge)
+			return
+		}
+		if c.Request.Body != nil {
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		}
+		c.Next()
+	}
+}

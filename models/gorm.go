@@ -1,0 +1,155 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"sync"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
+)
+
+// GORMStore is a UserStore on a GORM table of T (for example User, or your
+// type that embeds User); the users it returns are *T.
+type GORMStore[T any, P interface {
+	*T
+	Authenticatable
+}] struct {
+	db *gorm.DB
+
+	once   sync.Once
+	pk     *schema.Field
+	pkErr  error
+	unameC string // column names of Username and PasswordHash
+	hashC  string
+}
+
+// NewGORMStore returns a user store for T on db. Call Migrate to create or
+// update the table.
+func NewGORMStore[T any, P interface {
+	*T
+	Authenticatable
+}](db *gorm.DB) *GORMStore[T, P] {
+	return &GORMStore[T, P]{db: db}
+}
+
+// Migrate creates or updates the table of T (GORM's AutoMigrate).
+func (s *GORMStore[T, P]) Migrate() error { return s.db.AutoMigrate(new(T)) }
+
+// DB returns the store's database handle.
+func (s *GORMStore[T, P]) DB() *gorm.DB { return s.db }
+
+func (s *GORMStore[T, P]) schema() (*schema.Field, string, error) {
+	s.once.Do(func() {
+		stmt := &gorm.Statement{DB: s.db}
+		if err := stmt.Parse(new(T)); err != nil {
+			s.pkErr = err
+			return
+		}
+		s.pk = stmt.Schema.PrioritizedPrimaryField
+		if s.pk == nil {
+			s.pkErr = fmt.Errorf("models: %T has no primary key", new(T))
+			return
+		}
+		uf, hf := stmt.Schema.LookUpField("Username"), stmt.Schema.LookUpField("PasswordHash")
+		if uf == nil || hf == nil {
+			s.pkErr = fmt.Errorf("models: %T needs Username and PasswordHash fields (embed models.User)", new(T))
+			return
+		}
+		s.unameC, s.hashC = uf.DBName, hf.DBName
+	})
+	return s.pk, s.unameC, s.pkErr
+}
+
+// pkValue converts an AuthID back to the primary key's type; ok is false for a
+// string that cannot be one.
+func pkValue(f *schema.Field, id string) (any, bool) {
+	switch f.FieldType.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := strconv.ParseUint(id, 10, 64)
+		return n, err == nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(id, 10, 64)
+		return n, err == nil
+	}
+	return id, true
+}
+
+// FindByID implements UserStore.
+func (s *GORMStore[T, P]) FindByID(ctx context.Context, id string) (P, error) {
+	pk, _, err := s.schema()
+	if err != nil {
+		return nil, err
+	}
+	v, ok := pkValue(pk, id)
+	if !ok {
+		return nil, ErrUserNotFound
+	}
+	return s.find(ctx, pk.DBName, v)
+}
+
+// FindByUsername implements UserStore.
+func (s *GORMStore[T, P]) FindByUsername(ctx context.Context, username string) (P, error) {
+	_, col, err := s.schema()
+	if err != nil {
+		return nil, err
+	}
+	return s.find(ctx, col, username)
+}
+
+func (s *GORMStore[T, P]) find(ctx context.Context, col string, v any) (P, error) {
+	var rows []T
+	if err := s.db.WithContext(ctx).Where(map[string]any{col: v}).Limit(1).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, ErrUserNotFound
+	}
+	return P(&rows[0]), nil
+}
+
+// Create implements UserStore.
+func (s *GORMStore[T, P]) Create(ctx context.Context, username, passwordHash string) (P, error) {
+	u := P(new(T))
+	u.SetCredentials(username, passwordHash)
+	err := s.db.WithContext(ctx).Create(u).Error
+	if err == nil {
+		return u, nil
+	}
+	if t, ok := s.db.Dialector.(gorm.ErrorTranslator); ok && errors.Is(t.Translate(err), gorm.ErrDuplicatedKey) {
+		return nil, ErrUsernameTaken
+	}
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return nil, ErrUsernameTaken
+	}
+	// Dialects without a translator: a user that exists now means the insert
+	// lost to a concurrent registration of the same name.
+	if _, ferr := s.FindByUsername(ctx, username); ferr == nil {
+		return nil, ErrUsernameTaken
+	}
+	return nil, err
+}
+
+// SetPasswordHash implements UserStore.
+func (s *GORMStore[T, P]) SetPasswordHash(ctx context.Context, id, passwordHash string) error {
+	pk, _, err := s.schema()
+	if err != nil {
+		return err
+	}
+	v, ok := pkValue(pk, id)
+	if !ok {
+		return ErrUserNotFound
+	}
+	var zero T
+	res := s.db.WithContext(ctx).Model(&zero).Where(map[string]any{pk.DBName: v}).Update(s.hashC, passwordHash)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrUserNotFound
+	}
+	return nil
+}
