@@ -27,15 +27,15 @@ type Auth[U models.Authenticatable] struct {
 // core is the part of Auth that does not depend on the user type; the
 // request state points to it.
 type core struct {
-	cfg      coreConfig
-	store    sessionstore.IndexedStore
-	codec    *sessionstore.Codec
-	policy   sessionstore.Policy
-	proxies  proxies
-	hasher   *hasher
-	keep     func(string) bool
-	now      func() time.Time
-	log      *slog.Logger
+	cfg     coreConfig
+	store   sessionstore.IndexedStore
+	codec   *sessionstore.Codec
+	policy  sessionstore.Policy
+	proxies proxies
+	hasher  *hasher
+	keep    func(string) bool
+	now     func() time.Time
+	log     *slog.Logger
 
 	insecureWarning sync.Once // the Secure-cookie-over-HTTP warning
 }
