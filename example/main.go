@@ -1,74 +1,126 @@
-// Command example is a small Gin app that counts visits in a session kept in
-// the GORM session store on SQLite (pure Go: nothing to install).
+// Command example is a small web application on ginauth: people register,
+// sign in (with "remember me"), see and revoke their sessions, and sign out
+// here or everywhere. The JSON API of the prebuilt routes is mounted at the
+// root too, so curl works as well as a browser.
 //
 //	go run ./example
+//
+// It keeps users and sessions in SQLite (pure Go, no cgo) by default, so it
+// runs on a machine with nothing but Go. It is a module of its own (tied to
+// the library by the repository's go.work), so that the library's users do
+// not download the MongoDB driver it can use. Environment:
+//
+//	ADDR              listen address (default 127.0.0.1:8080)
+//	DATABASE_URL      a postgres:// URL, or a SQLite file path (default ginauth-example.db)
+//	SESSION_STORE     gorm (default: the database above), redis, mongo, or memory
+//	REDIS_URL         for SESSION_STORE=redis (default redis://127.0.0.1:6379/0)
+//	MONGODB_URL       for SESSION_STORE=mongo (default mongodb://127.0.0.1:27017/ginauth)
+//	SESSION_SECRET    comma-separated secrets, newest first, 32+ bytes each;
+//	                  unset: a random one, so sessions end when the app stops
+//	IDLE_TIMEOUT      Go duration (default 30m)
+//	ABSOLUTE_TIMEOUT  Go duration (default 24h)
+//	TOUCH_INTERVAL    Go duration (default 1m)
+//	COOKIE_SECURE     true to send the cookie over HTTPS only
+//	TRUSTED_PROXIES   comma-separated IPs/CIDRs of proxies whose X-Forwarded-* to believe
 package main
 
 import (
-	"crypto/rand"
+	"context"
+	"errors"
+	"fmt"
 	"log"
+	"log/slog"
 	"net/http"
 	"os"
-	"strings"
+	"os/signal"
+	"syscall"
+	"time"
 
-	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
-	"github.com/glebarez/sqlite"
-	"gorm.io/gorm"
 
-	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/handlers"
+	"github.com/ginauth/ginauth/middleware"
+	"github.com/ginauth/ginauth/models"
 )
 
 func main() {
-	addr := envOr("ADDR", "127.0.0.1:8080")
-	db, err := gorm.Open(sqlite.Open(envOr("DATABASE_URL", "ginauth-example.db")), &gorm.Config{})
-	if err != nil {
+	if err := run(); err != nil {
 		log.Fatal(err)
 	}
-	store, err := sessionstore.NewGORMStore(db, sessionstore.GORMOptions{AutoMigrate: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer store.Close()
-
-	var secrets [][]byte
-	for _, s := range strings.Split(os.Getenv("SESSION_SECRET"), ",") {
-		if s != "" {
-			secrets = append(secrets, []byte(s))
-		}
-	}
-	if len(secrets) == 0 {
-		secrets = [][]byte{[]byte(rand.Text() + rand.Text())}
-		log.Print("SESSION_SECRET is not set: using a random secret, so sessions end when the app stops")
-	}
-	codec, err := sessionstore.NewCodec(secrets, sessionstore.CodecOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	gs, err := sessionstore.NewGinStore(store, codec, sessionstore.GinOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
-
-	r := gin.Default()
-	r.Use(sessions.Sessions("sid", gs))
-	r.GET("/", func(c *gin.Context) {
-		s := sessions.Default(c)
-		n, _ := s.Get("visits").(int)
-		s.Set("visits", n+1)
-		if err := s.Save(); err != nil {
-			c.String(http.StatusServiceUnavailable, "session store unavailable")
-			return
-		}
-		c.String(http.StatusOK, "visits: %d\n", n+1)
-	})
-	log.Printf("listening on http://%s", addr)
-	log.Fatal(r.Run(addr))
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
+func run() error {
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		return err
 	}
-	return def
+	db, err := openDatabase(cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	users := models.NewGORMStore[models.User](db)
+	if err := users.Migrate(); err != nil {
+		return fmt.Errorf("creating the users table: %w", err)
+	}
+	store, closeStore, err := openSessionStore(cfg, db)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	if cfg.randomSecret {
+		log.Print("SESSION_SECRET is not set: using a random secret, so sessions end when the app stops")
+	}
+	a, err := auth.New(auth.Config[*models.User]{
+		Store:           store,
+		Users:           users,
+		Secrets:         cfg.secrets,
+		IdleTimeout:     cfg.idle,
+		AbsoluteTimeout: cfg.absolute,
+		TouchInterval:   cfg.touch,
+		TrustedProxies:  cfg.proxies,
+		Cookie:          auth.Cookie{Secure: cfg.secure},
+		Logger:          slog.Default(),
+	})
+	if err != nil {
+		return err
+	}
+
+	r := newRouter(a)
+	srv := &http.Server{Addr: cfg.addr, Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Printf("ginauth example listening on http://%s (sessions: %s)", cfg.addr, cfg.storeName)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// newRouter mounts the prebuilt routes and the example's pages.
+func newRouter(a *auth.Auth[*models.User]) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Logger(), gin.Recovery())
+	r.Use(middleware.Session(a))
+	handlers.Mount(r.Group("/"), a, handlers.WithRegister())
+
+	p := &pages{a: a}
+	r.GET("/", p.home)
+	r.GET("/login", p.login)
+	r.GET("/register", p.register)
+	account := r.Group("/account", middleware.RequireAuth(a))
+	account.GET("/sessions", p.sessions)
+	account.POST("/sessions/:id/revoke", p.revoke)
+	return r
 }

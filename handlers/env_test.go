@@ -46,7 +46,7 @@ type userStore = models.GORMStore[Account, *Account]
 type backend struct {
 	name string
 	// open returns a session store on the clock, and the database for users.
-	open func(t *testing.T, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB)
+	open func(t testing.TB, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB)
 }
 
 func sqliteDB(t testing.TB) *gorm.DB {
@@ -124,20 +124,20 @@ func gormStore(t testing.TB, db *gorm.DB, clock *fakeclock.Clock) sessionstore.I
 }
 
 var backends = []backend{
-	{"memory", func(t *testing.T, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
+	{"memory", func(t testing.TB, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
 		m := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{Now: clock.Now})
 		t.Cleanup(func() { _ = m.Close() })
 		return m, sqliteDB(t)
 	}},
-	{"redis", func(t *testing.T, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
+	{"redis", func(t testing.TB, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
 		c, prefix := redisClient(t)
 		return sessionstore.NewRedisStore(c, sessionstore.RedisOptions{Prefix: prefix, Now: clock.Now}), sqliteDB(t)
 	}},
-	{"sqlite", func(t *testing.T, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
+	{"sqlite", func(t testing.TB, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
 		db := sqliteDB(t)
 		return gormStore(t, db, clock), db
 	}},
-	{"postgres", func(t *testing.T, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
+	{"postgres", func(t testing.TB, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
 		db := postgresDB(t)
 		return gormStore(t, db, clock), db
 	}},
@@ -153,7 +153,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 // app is one instance of an application: a router with the prebuilt routes
 // and a few routes of its own, served over real HTTP.
 type app struct {
-	t     *testing.T
+	t     testing.TB
 	a     *auth.Auth[*Account]
 	users *userStore
 	store sessionstore.IndexedStore
@@ -168,7 +168,7 @@ type appOption func(*authConfig)
 // newApp builds an application instance on a session store and user
 // database; two apps on the same ones behave as two instances of a
 // deployment.
-func newApp(t *testing.T, store sessionstore.IndexedStore, db *gorm.DB, clock *fakeclock.Clock, opts ...appOption) *app {
+func newApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *fakeclock.Clock, opts ...appOption) *app {
 	t.Helper()
 	users := models.NewGORMStore[Account](db)
 	if err := users.Migrate(); err != nil {
@@ -238,13 +238,13 @@ func newEnv(t *testing.T, b backend, opts ...appOption) *app {
 
 // client is a browser or API client with a cookie jar.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	http *http.Client
 	jar  http.CookieJar
 }
 
-func (a *app) client(t *testing.T) *client {
+func (a *app) client(t testing.TB) *client {
 	jar, _ := cookiejar.New(nil)
 	return &client{t: t, base: a.srv.URL, jar: jar, http: &http.Client{
 		Jar:           jar,
@@ -359,7 +359,7 @@ func (cl *client) sessionCookie() *http.Cookie {
 
 // withCookie returns a fresh client that carries only the given cookie, as
 // an attacker replaying a stolen one would.
-func (a *app) withCookie(t *testing.T, c *http.Cookie) *client {
+func (a *app) withCookie(t testing.TB, c *http.Cookie) *client {
 	cl := a.client(t)
 	u, _ := url.Parse(a.srv.URL)
 	cl.jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value}})
@@ -379,4 +379,12 @@ func plantedCookie(t testing.TB) *http.Cookie {
 		t.Fatal(err)
 	}
 	return &http.Cookie{Name: "sid", Value: v}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }

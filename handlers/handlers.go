@@ -6,9 +6,12 @@
 //
 // The routes speak JSON; errors are {"error": "...", "code": "..."} with
 // the status of the HTTP contract in the package README. Browsers posting
-// HTML forms to /login, /register, /logout, /logout-all and /password get
-// 303 redirects instead: to the saved return address (or "/") on success,
-// and back to the login page with ?error= on failure.
+// HTML forms (application/x-www-form-urlencoded) get 303 redirects instead:
+// after /login, /register and /password to the saved return address (or
+// "/"), after /logout and /logout-all to the login page; a failed /login
+// goes back to the login page with ?error=1 (wrong credentials) or
+// ?error=<code>, a failed /register to GET of its own path with
+// ?error=<code>.
 //
 // Every route carries Cache-Control: no-store, reads at most 64 KiB of body
 // (413 payload_too_large past it), and installs the session middleware for
@@ -94,16 +97,17 @@ type routes[U models.Authenticatable] struct {
 	a *auth.Auth[U]
 }
 
-// fail answers err: to a browser's form post with a redirect to the login
-// page (for what the person can fix), to everyone else with JSON.
-func (h *routes[U]) fail(c *gin.Context, form bool, err error) {
+// fail answers err: to a browser's form post with a redirect back to the
+// form's page (page, with ?error=code) for what the person can fix, to
+// everyone else with JSON.
+func (h *routes[U]) fail(c *gin.Context, form bool, page string, err error) {
 	p := auth.AsProblem(err)
 	if form && p.Status < 500 && p.Status != http.StatusRequestEntityTooLarge {
-		code := "1"
-		if !errors.Is(err, auth.ErrInvalidCredentials) {
-			code = p.Code
+		code := p.Code
+		if errors.Is(err, auth.ErrInvalidCredentials) {
+			code = "1"
 		}
-		c.Redirect(http.StatusSeeOther, h.a.LoginPath()+"?error="+code)
+		c.Redirect(http.StatusSeeOther, page+"?error="+code)
 		c.Abort()
 		return
 	}
@@ -115,17 +119,18 @@ func (h *routes[U]) register(c *gin.Context) {
 	form, err := readBody(c,
 		field{name: "username", str: &username, required: true},
 		field{name: "password", str: &password, required: true})
+	page := c.Request.URL.Path // the registration form's page, by convention
 	if err != nil {
-		h.fail(c, form, err)
+		h.fail(c, form, page, err)
 		return
 	}
 	user, err := h.a.Register(c, username, password)
 	if err != nil {
-		h.fail(c, form, err)
+		h.fail(c, form, page, err)
 		return
 	}
 	if err := h.a.Login(c, user, auth.LoginOptions{}); err != nil {
-		h.fail(c, form, err)
+		h.fail(c, form, page, err)
 		return
 	}
 	if form {
@@ -142,17 +147,18 @@ func (h *routes[U]) login(c *gin.Context) {
 		field{name: "username", str: &username, required: true},
 		field{name: "password", str: &password, required: true},
 		field{name: "remember", flag: &remember})
+	page := h.a.LoginPath()
 	if err != nil {
-		h.fail(c, form, err)
+		h.fail(c, form, page, err)
 		return
 	}
 	user, err := h.a.Authenticate(c, username, password)
 	if err != nil {
-		h.fail(c, form, err)
+		h.fail(c, form, page, err)
 		return
 	}
 	if err := h.a.Login(c, user, auth.LoginOptions{Remember: remember}); err != nil {
-		h.fail(c, form, err)
+		h.fail(c, form, page, err)
 		return
 	}
 	if form {

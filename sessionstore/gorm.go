@@ -253,8 +253,12 @@ func (s *GORMStore) insert(tx *gorm.DB, key Key, rec *Record) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Create(row).Error; err != nil {
-		return gormErr(err)
+	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(row)
+	if res.Error != nil {
+		return gormErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return errExists
 	}
 	rec.Rev = row.Rev
 	return nil
@@ -273,7 +277,7 @@ func (s *GORMStore) Update(ctx context.Context, key Key, rec *Record) error {
 		return err
 	}
 	now := ms(s.now())
-	res := s.q(ctx).Where("key_hash = ? AND rev = ? AND expires_at > ?", key.String(), rec.Rev, now).
+	res := s.q(ctx).Where("key_hash = ? AND rev = ? AND user_id = ? AND expires_at > ?", key.String(), rec.Rev, rec.UserID, now).
 		Updates(map[string]any{
 			"data":          string(data),
 			"rev":           gorm.Expr("rev + 1"),
@@ -315,7 +319,7 @@ func (s *GORMStore) Regenerate(ctx context.Context, oldKey, newKey Key, rec *Rec
 		}
 		return tx.Table(s.table).Where("key_hash = ?", oldKey.String()).Delete(&gormRow{}).Error
 	})
-	if err == nil || errors.Is(err, ErrEncode) || errors.Is(err, ErrUnavailable) {
+	if err == nil || errors.Is(err, ErrEncode) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConflict) {
 		return err
 	}
 	return gormErr(err)
@@ -328,6 +332,9 @@ func (s *GORMStore) Destroy(ctx context.Context, key Key) error {
 
 // List implements UserIndex: one SELECT on the user_id index.
 func (s *GORMStore) List(ctx context.Context, userID string) ([]Info, error) {
+	if userID == "" {
+		return nil, nil // anonymous sessions are not indexed
+	}
 	var rows []gormRow
 	err := s.q(ctx).Where("user_id = ? AND expires_at > ?", userID, ms(s.now())).Find(&rows).Error
 	if err != nil {
@@ -351,7 +358,7 @@ func (s *GORMStore) List(ctx context.Context, userID string) ([]Info, error) {
 
 // DestroyHandle implements UserIndex: one DELETE.
 func (s *GORMStore) DestroyHandle(ctx context.Context, userID, handle string) error {
-	if !ValidHandle(handle) {
+	if !ValidHandle(handle) || userID == "" {
 		return ErrNotFound
 	}
 	res := s.q(ctx).Where("user_id = ? AND key_hash LIKE ? AND expires_at > ?", userID, handle+"%", ms(s.now())).
@@ -367,6 +374,9 @@ func (s *GORMStore) DestroyHandle(ctx context.Context, userID, handle string) er
 
 // DestroyUser implements UserIndex: one DELETE.
 func (s *GORMStore) DestroyUser(ctx context.Context, userID string) (int, error) {
+	if userID == "" {
+		return 0, nil
+	}
 	res := s.q(ctx).Where("user_id = ? AND expires_at > ?", userID, ms(s.now())).Delete(&gormRow{})
 	if res.Error != nil {
 		return 0, gormErr(res.Error)

@@ -137,8 +137,8 @@ func (m *MemoryStore) Create(_ context.Context, key Key, rec *Record) error {
 }
 
 func (m *MemoryStore) create(key Key, rec *Record) error {
-	if e, ok := m.byKey[key]; ok {
-		m.remove(key, e) // a fresh key never collides; stay consistent if it does
+	if _, ok := m.byKey[key]; ok {
+		return errExists
 	}
 	for len(m.byKey) >= m.max {
 		oldest := m.order.Front()
@@ -180,12 +180,11 @@ func (m *MemoryStore) Update(_ context.Context, key Key, rec *Record) error {
 	if !ok || !e.rec.Live(now) {
 		return ErrNotFound
 	}
-	if e.rec.Rev != rec.Rev {
+	if e.rec.Rev != rec.Rev || e.rec.UserID != rec.UserID {
 		return ErrConflict
 	}
 	rec.Rev++
 	next := msPrecision(rec.Clone())
-	next.UserID = e.rec.UserID // an update never moves a session to another user
 	if e.rec.LastActivity.After(next.LastActivity) {
 		next.LastActivity = e.rec.LastActivity // a concurrent touch may be newer
 	}

@@ -87,10 +87,10 @@ end
 return 1`)
 
 	redisUpdate = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 'rev', 'exp', 'seen')
+local cur = redis.call('HMGET', KEYS[1], 'rev', 'exp', 'seen', 'uid')
 local exp = tonumber(cur[2])
 if not cur[1] or not exp or exp <= tonumber(ARGV[6]) then return -1 end
-if cur[1] ~= ARGV[1] then return 0 end
+if cur[1] ~= ARGV[1] or (cur[4] or '') ~= ARGV[7] then return 0 end
 local rev = tonumber(cur[1]) + 1
 local seen = math.max(tonumber(ARGV[3]), tonumber(cur[3]) or 0)
 redis.call('HSET', KEYS[1], 'rec', ARGV[2], 'rev', rev, 'seen', seen)
@@ -206,6 +206,9 @@ func (r *RedisStore) regenerate(ctx context.Context, oldKey *Key, key Key, rec *
 			return redisErr(err)
 		}
 	}
+	if created, _ := writes[0].(*redis.Cmd).Int64(); created != 1 {
+		return errExists
+	}
 	if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
 		return redisErr(err)
 	}
@@ -228,7 +231,7 @@ func (r *RedisStore) Update(ctx context.Context, key Key, rec *Record) error {
 	}
 	now := r.now()
 	rev, err := redisUpdate.Run(ctx, r.c, []string{r.sessKey(key)},
-		rec.Rev, data, ms(rec.LastActivity), ms(rec.ExpiresAt), ttl(rec.ExpiresAt, now).Milliseconds(), ms(now)).Int64()
+		rec.Rev, data, ms(rec.LastActivity), ms(rec.ExpiresAt), ttl(rec.ExpiresAt, now).Milliseconds(), ms(now), rec.UserID).Int64()
 	if err != nil {
 		return redisErr(err)
 	}
@@ -274,6 +277,9 @@ func isWrongType(err error) bool {
 
 // members returns the keys in the user's index.
 func (r *RedisStore) members(ctx context.Context, userID string) ([]string, error) {
+	if userID == "" {
+		return nil, nil // anonymous sessions are not indexed
+	}
 	m, err := r.c.ZRange(ctx, r.userKey(userID), 0, -1).Result()
 	return m, redisErr(err)
 }

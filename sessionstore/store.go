@@ -2,6 +2,7 @@ package sessionstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -13,15 +14,17 @@ type Store interface {
 	// the returned record.
 	Load(ctx context.Context, key Key) (*Record, error)
 
-	// Create stores a new record under key (a fresh key: it never replaces a
-	// record) and indexes it under rec.UserID when that is set. It sets
-	// rec.Rev.
+	// Create stores a new record under key and indexes it under rec.UserID
+	// when that is set. It sets rec.Rev. It never replaces a record: a key
+	// already in use (which a fresh 256-bit key never is) answers an error
+	// matching ErrConflict and changes nothing.
 	Create(ctx context.Context, key Key, rec *Record) error
 
 	// Update rewrites the record under key if its stored revision still equals
 	// rec.Rev, and sets rec.Rev to the new revision. It answers ErrConflict if
-	// the revision moved, and ErrNotFound if the record was destroyed or
-	// expired: an update never brings a session back.
+	// the revision moved (or rec.UserID differs from the stored user: an
+	// update never moves a session to another user), and ErrNotFound if the
+	// record was destroyed or expired: an update never brings a session back.
 	Update(ctx context.Context, key Key, rec *Record) error
 
 	// Touch moves a live record's last activity and expiry forward without
@@ -39,7 +42,8 @@ type Store interface {
 }
 
 // UserIndex finds sessions by user. Entries of expired or destroyed sessions
-// are pruned, and never listed or counted.
+// are pruned, and never listed or counted. Anonymous sessions (user "") are
+// not indexed: the empty user ID lists, revokes and counts nothing.
 type UserIndex interface {
 	// List returns the live sessions of the user, oldest first.
 	List(ctx context.Context, userID string) ([]Info, error)
@@ -60,6 +64,9 @@ type IndexedStore interface {
 	Store
 	UserIndex
 }
+
+// errExists is what Create answers for a key already in use.
+var errExists = fmt.Errorf("%w: a session already exists under that key", ErrConflict)
 
 // clock returns now, or time.Now when now is nil.
 func clock(now func() time.Time) func() time.Time {

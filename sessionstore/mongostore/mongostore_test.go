@@ -242,8 +242,8 @@ func TestFerretDB(t *testing.T) {
 	})
 }
 
-// mongoURL returns MONGODB_URL after checking that a server answers there.
-// Unset, the test is skipped; set but unreachable, it is skipped, or fails
+// mongoClient connects to MONGODB_URL after checking that a server answers
+// there. Unset, the test is skipped; set but unreachable, it is skipped, or fails
 // when REQUIRE_SERVICES=1.
 func mongoClient(t testing.TB) (*mongo.Client, string) {
 	t.Helper()
@@ -580,8 +580,8 @@ func TestDamagedDocuments(t *testing.T) {
 	}
 }
 
-// An update never moves a session to another user, and the user_id field
-// decides whom a session belongs to.
+// An update never moves a session to another user (it is refused as a
+// conflict), and the user_id field decides whom a session belongs to.
 func TestUpdateKeepsUser(t *testing.T) {
 	clock := storetest.NewClock()
 	s := newStore(t, ferret.client.Database(testDB), mongostore.Options{Now: clock.Now, SweepInterval: -1})
@@ -592,11 +592,11 @@ func TestUpdateKeepsUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.UserID = "mallory"
-	if err := s.Update(bg, k, rec); err != nil {
-		t.Fatal(err)
+	if err := s.Update(bg, k, rec); !errors.Is(err, sessionstore.ErrConflict) {
+		t.Fatalf("Update with another user = %v, want ErrConflict", err)
 	}
-	if got, err := s.Load(bg, k); err != nil || got.UserID != "alice" || got.Rev != 2 {
-		t.Errorf("Load = %+v, %v; want alice's session at rev 2", got, err)
+	if got, err := s.Load(bg, k); err != nil || got.UserID != "alice" || got.Rev != 1 {
+		t.Errorf("Load = %+v, %v; want alice's session unchanged at rev 1", got, err)
 	}
 	if infos, _ := s.List(bg, "mallory"); len(infos) != 0 {
 		t.Errorf("the session moved to mallory: %v", infos)

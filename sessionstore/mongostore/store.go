@@ -1,6 +1,6 @@
-// Package mongostore keeps ginauth sessions in MongoDB, or in any server that
-// speaks its wire protocol (FerretDB, Amazon DocumentDB), through the official
-// Go driver go.mongodb.org/mongo-driver/v2.
+// Package mongostore keeps ginauth sessions in MongoDB, or in a server that
+// speaks its wire protocol such as FerretDB, through the official Go driver
+// go.mongodb.org/mongo-driver/v2.
 //
 // It lives in a module of its own so that applications using the memory,
 // Redis or SQL stores never download the driver. [Store] implements
@@ -35,7 +35,7 @@
 // # Guarantees
 //
 //   - Create is one insert of a fresh key; it never replaces a document.
-//   - Update is one update filtered on key, revision and "not expired": it
+//   - Update is one update filtered on key, revision, user and "not expired": it
 //     never recreates a destroyed or expired session, and a lost race answers
 //     sessionstore.ErrConflict.
 //   - Touch is one update that only moves last_activity and expires_at
@@ -53,7 +53,7 @@
 // # Expiry
 //
 // Expired documents are removed by a TTL index on expires_at where the server
-// has them (MongoDB, DocumentDB). Where the server answers that TTL indexes
+// has them (MongoDB). Where the server answers that TTL indexes
 // are not implemented (FerretDB), the store falls back to a background sweep
 // that deletes expired documents in batches. [Store.ExpiryMode] reports which
 // of the two is in use; see [ExpiryMode] and [Options.Expiry].
@@ -65,6 +65,13 @@
 // a timeout, a command error) matches sessionstore.ErrUnavailable. A document
 // under a key that cannot be decoded as a session matches
 // sessionstore.ErrCorrupt.
+//
+// # Client settings
+//
+// The client is the application's, with the driver's options. Keep the
+// default primary read preference for the database the store uses: a load
+// from a lagging secondary could return a session that was just revoked, or
+// a revision that is already stale.
 package mongostore
 
 import (
@@ -97,9 +104,16 @@ const DefaultCollection = "sessions"
 
 // Defaults of the background sweep.
 const (
+	// DefaultSweepInterval is how often the store sweeps when
+	// Options.SweepInterval is zero.
 	DefaultSweepInterval = 5 * time.Minute
-	DefaultSweepBatch    = 1000
-	maxSweepBatch        = 100_000
+
+	// DefaultSweepBatch is how many documents one sweep delete removes at
+	// most when Options.SweepBatch is zero. Larger values are capped at
+	// 100,000.
+	DefaultSweepBatch = 1000
+
+	maxSweepBatch = 100_000
 )
 
 // Options configures a Store. The zero value is usable.
@@ -225,7 +239,7 @@ func New(ctx context.Context, db *mongo.Database, opts Options) (*Store, error) 
 
 // Close stops the background sweep, if any, and waits for it to return. It is
 // idempotent and safe to call concurrently. It does not disconnect the
-// client. The store must not be used after Close.
+// client; the other methods keep working, only the background sweep ends.
 func (s *Store) Close() error {
 	s.close()
 	<-s.done
@@ -359,7 +373,7 @@ func (s *Store) Update(ctx context.Context, key sessionstore.Key, rec *sessionst
 	now := s.nowDate()
 	k := key.String()
 	res, err := s.coll.UpdateOne(ctx,
-		bson.D{{Key: fieldKey, Value: k}, {Key: fieldRev, Value: rec.Rev}, live(now)},
+		bson.D{{Key: fieldKey, Value: k}, {Key: fieldRev, Value: rec.Rev}, {Key: fieldUser, Value: rec.UserID}, live(now)},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: fieldData, Value: string(data)}}},
 			{Key: "$inc", Value: bson.D{{Key: fieldRev, Value: int64(1)}}},

@@ -71,6 +71,7 @@ func Run(t *testing.T, newHarness Factory) {
 		{"Destroy", testDestroy},
 		{"Regenerate", testRegenerate},
 		{"NoResurrection", testNoResurrection},
+		{"Contract", testContract},
 		{"ConflictMerge", testConflictMerge},
 		{"SameSessionHammer", testSameSessionHammer},
 		{"ConcurrentDistinct", testConcurrentDistinct},
@@ -423,6 +424,52 @@ func testNoResurrection(t *testing.T, h *Harness) {
 		t.Errorf("Update of a destroyed record = %v, want ErrNotFound", err)
 	}
 	wantNotFound(t, h, s.Key(), "after writes to a destroyed session")
+}
+
+// testContract pins down the edges every store must agree on.
+func testContract(t *testing.T, h *Harness) {
+	v, _ := sessionstore.EncodeValue("original")
+	rec := record(h.Clock, "owner", time.Hour)
+	rec.Values = map[string]sessionstore.Value{"v": v}
+	k := mustCreate(t, h, rec)
+
+	// Create never replaces a record.
+	dup := record(h.Clock, "intruder", time.Hour)
+	if err := h.Store.Create(ctx, k, dup); !errors.Is(err, sessionstore.ErrConflict) {
+		t.Errorf("Create on a used key = %v, want ErrConflict", err)
+	}
+	if got := mustLoad(t, h, k); got.UserID != "owner" || !got.Values["v"].Equal(v) {
+		t.Errorf("Create on a used key changed the record: %+v", got)
+	}
+	if infos, _ := h.Store.List(ctx, "intruder"); len(infos) != 0 {
+		t.Errorf("Create on a used key indexed it under the other user")
+	}
+
+	// Update never moves a session to another user.
+	moved := mustLoad(t, h, k)
+	moved.UserID = "intruder"
+	if err := h.Store.Update(ctx, k, moved); !errors.Is(err, sessionstore.ErrConflict) {
+		t.Errorf("Update with another user = %v, want ErrConflict", err)
+	}
+	if got := mustLoad(t, h, k); got.UserID != "owner" {
+		t.Errorf("Update moved the session to %q", got.UserID)
+	}
+	if infos, _ := h.Store.List(ctx, "owner"); len(infos) != 1 {
+		t.Errorf("owner lists %d sessions after a refused move, want 1", len(infos))
+	}
+
+	// Anonymous sessions are not indexed: the empty user ID reaches none.
+	anon := mustCreate(t, h, record(h.Clock, "", time.Hour))
+	if infos, err := h.Store.List(ctx, ""); err != nil || len(infos) != 0 {
+		t.Errorf("List(\"\") = %d, %v; want none", len(infos), err)
+	}
+	if err := h.Store.DestroyHandle(ctx, "", anon.Handle()); !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Errorf("DestroyHandle(\"\", anonymous) = %v, want ErrNotFound", err)
+	}
+	if n, err := h.Store.DestroyUser(ctx, ""); err != nil || n != 0 {
+		t.Errorf("DestroyUser(\"\") = %d, %v; want 0", n, err)
+	}
+	mustLoad(t, h, anon)
 }
 
 func testConflictMerge(t *testing.T, h *Harness) {

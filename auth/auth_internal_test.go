@@ -1,0 +1,275 @@
+package auth
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/sessionstore"
+)
+
+type nopUsers struct{ models.UserStore[*models.User] }
+
+func validConfig() Config[*models.User] {
+	return Config[*models.User]{
+		Store:   sessionstore.NewMemoryStore(sessionstore.MemoryOptions{SweepInterval: -1}),
+		Users:   nopUsers{},
+		Secrets: [][]byte{[]byte("auth-test-secret-0123456789abcdef!!")},
+	}
+}
+
+func TestNewRefusesUnsafeConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config[*models.User])
+	}{
+		{"no store", func(c *Config[*models.User]) { c.Store = nil }},
+		{"no users", func(c *Config[*models.User]) { c.Users = nil }},
+		{"no secret", func(c *Config[*models.User]) { c.Secrets = nil }},
+		{"short secret", func(c *Config[*models.User]) { c.Secrets = [][]byte{[]byte("too short")} }},
+		{"short old secret", func(c *Config[*models.User]) { c.Secrets = append(c.Secrets, []byte("old")) }},
+		{"SameSite=None without Secure", func(c *Config[*models.User]) { c.Cookie.SameSite = http.SameSiteNoneMode }},
+		{"Partitioned without Secure", func(c *Config[*models.User]) { c.Cookie.Partitioned = true }},
+		{"__Host- without Secure", func(c *Config[*models.User]) { c.Cookie.HostPrefix = true }},
+		{"__Host- with Domain", func(c *Config[*models.User]) {
+			c.Cookie.HostPrefix, c.Cookie.Secure, c.Cookie.Domain = true, true, "example.com"
+		}},
+		{"__Host- with Path", func(c *Config[*models.User]) {
+			c.Cookie.HostPrefix, c.Cookie.Secure, c.Cookie.Path = true, true, "/app"
+		}},
+		{"bad cookie name", func(c *Config[*models.User]) { c.Cookie.Name = "s id;" }},
+		{"negative idle", func(c *Config[*models.User]) { c.IdleTimeout = -time.Minute }},
+		{"touch >= idle", func(c *Config[*models.User]) { c.IdleTimeout, c.TouchInterval = time.Minute, time.Minute }},
+		{"idle > absolute", func(c *Config[*models.User]) { c.IdleTimeout, c.AbsoluteTimeout = 2*time.Hour, time.Hour }},
+		{"weak bcrypt", func(c *Config[*models.User]) { c.BcryptCost = 8 }},
+		{"invalid bcrypt", func(c *Config[*models.User]) { c.BcryptCost, c.AllowLowBcryptCost = 2, true }},
+		{"short passwords", func(c *Config[*models.User]) { c.MinPasswordLength = 6 }},
+		{"bad proxy", func(c *Config[*models.User]) { c.TrustedProxies = []string{"not-an-ip"} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := validConfig()
+			tt.edit(&cfg)
+			a, err := New(cfg)
+			if a != nil || !errors.Is(err, ErrConfig) {
+				t.Errorf("New = %v, %v; want an ErrConfig", a, err)
+			}
+		})
+	}
+	a, err := New(validConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// OWASP defaults.
+	c := a.cfg
+	if c.idle != 30*time.Minute || c.absolute != 24*time.Hour || a.hasher.cost != 12 ||
+		c.cookie.SameSite != http.SameSiteLaxMode || c.cookie.Name != "sid" || c.minPassword != 8 ||
+		a.policy.TouchInterval != time.Minute || c.cookie.MaxAge != 24*time.Hour {
+		t.Errorf("defaults: %+v, cost %d", c, a.hasher.cost)
+	}
+	if a.cache == nil {
+		t.Error("no user cache by default")
+	}
+}
+
+func TestNormalizeUsername(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"alice", "alice", true},
+		{"  Alice ", "alice", true},
+		{"ＡＬＩＣＥ", "alice", true}, // fullwidth
+		{"ﬁona", "fiona", true},     // ligature
+		{"bob.smith+tag@example.org", "bob.smith+tag@example.org", true},
+		{"Ĵosé", "ĵosé", true},
+		{"jose\u0301", "josé", true}, // decomposed accent composes
+		{"дмитрий", "дмитрий", true},
+		{"山田", "山田", true},
+		{"", "", false},
+		{"   ", "", false},
+		{"a b", "", false},
+		{"a\x00b", "", false},
+		{"bad\xffutf8", "", false},
+		{"semi;colon", "", false},
+		{"slash/", "", false},
+		{"pаypal", "", false}, // Cyrillic а among Latin letters
+		{"αlpha", "", false},  // Greek with Latin
+		{strings.Repeat("a", 64), strings.Repeat("a", 64), true},
+		{strings.Repeat("a", 65), "", false},
+		{strings.Repeat("山", 64), "", false}, // 192 bytes
+	}
+	for _, tt := range tests {
+		got, err := NormalizeUsername(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("NormalizeUsername(%q) = %q, %v; want %q ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidUsername) {
+			t.Errorf("error %v is not ErrInvalidUsername", err)
+		}
+	}
+}
+
+func TestCheckNewPassword(t *testing.T) {
+	tests := []struct {
+		in   string
+		want error
+	}{
+		{"12345678", nil},
+		{"1234567", ErrWeakPassword},
+		{"", ErrWeakPassword},
+		{"ééééééé", ErrWeakPassword}, // 7 characters, 14 bytes
+		{"éééééééé", nil},
+		{strings.Repeat("x", 72), nil},
+		{strings.Repeat("x", 73), ErrPasswordTooLong},
+		{strings.Repeat("é", 37), ErrPasswordTooLong}, // 74 bytes: never truncated
+		{"bad\xffutf8 pw", ErrBadRequest},
+	}
+	for _, tt := range tests {
+		_, err := checkNewPassword(tt.in, 8)
+		if !errors.Is(err, tt.want) && (err != nil || tt.want != nil) {
+			t.Errorf("checkNewPassword(%q) = %v, want %v", tt.in, err, tt.want)
+		}
+	}
+	// Composed and decomposed spellings are one password.
+	a, _ := checkNewPassword("caf\u00e9 au lait", 8)
+	b, _ := checkNewPassword("cafe\u0301 au lait", 8)
+	if a != b {
+		t.Errorf("NFKC: %q != %q", a, b)
+	}
+}
+
+func TestDummyHashCostsAsMuchAsARealOne(t *testing.T) {
+	for _, cost := range []int{4, 10, 12} {
+		d := dummyHash(cost)
+		if c, err := bcrypt.Cost(d); err != nil || c != cost {
+			t.Errorf("dummy hash cost = %d, %v; want %d", c, err, cost)
+		}
+		// A well-formed hash: the comparison runs bcrypt and fails on the
+		// result, not on the format.
+		if err := bcrypt.CompareHashAndPassword(d, []byte("anything")); !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
+			t.Errorf("comparing with the dummy: %v", err)
+		}
+	}
+	h := newHasher(4, newGate(2, time.Second))
+	for _, pw := range []string{"", "x", strings.Repeat("y", 100)} {
+		if ok, err := h.compare(context.Background(), "", pw); ok || err != nil {
+			t.Errorf("compare against no hash = %v, %v", ok, err)
+		}
+	}
+	good, _ := h.hash(context.Background(), "right password")
+	if ok, _ := h.compare(context.Background(), good, "right password"); !ok {
+		t.Error("right password refused")
+	}
+	if ok, _ := h.compare(context.Background(), "$2a$04$garbage", "right password"); ok {
+		t.Error("a malformed stored hash matched")
+	}
+}
+
+func TestGateBoundsConcurrentHashing(t *testing.T) {
+	g := newGate(2, 5*time.Millisecond)
+	ctx := context.Background()
+	r1, err1 := g.enter(ctx)
+	r2, err2 := g.enter(ctx)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	_, err := g.enter(ctx)
+	var p *Problem
+	if !errors.As(err, &p) || !errors.Is(err, ErrBusy) || p.RetryAfter <= 0 || p.Status != http.StatusServiceUnavailable {
+		t.Fatalf("third hash while two run = %v; want ErrBusy with Retry-After", err)
+	}
+	r1()
+	r3, err := g.enter(ctx)
+	if err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	r2()
+	r3()
+}
+
+func TestClientIPAndScheme(t *testing.T) {
+	px, err := parseProxies([]string{"10.0.0.0/8", "192.168.1.1", "::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, peer, xff, proto string
+		tls                    bool
+		ip                     string
+		https                  bool
+	}{
+		{"direct", "203.0.113.5:1234", "", "", false, "203.0.113.5", false},
+		{"untrusted peer's headers are ignored", "203.0.113.5:1234", "1.2.3.4", "https", false, "203.0.113.5", false},
+		{"trusted proxy", "10.1.2.3:80", "198.51.100.7", "https", false, "198.51.100.7", true},
+		{"spoofed hop before the real client", "10.1.2.3:80", "6.6.6.6, 198.51.100.7", "https", false, "198.51.100.7", true},
+		{"chain of trusted proxies", "10.1.2.3:80", "198.51.100.7, 192.168.1.1, 10.9.9.9", "https", false, "198.51.100.7", true},
+		{"garbage hop", "10.1.2.3:80", "junk, 10.9.9.9", "http", false, "10.9.9.9", false},
+		{"no header from a trusted proxy", "10.1.2.3:80", "", "", false, "10.1.2.3", false},
+		{"IPv6 loopback proxy", "[::1]:80", "2001:db8::1", "https", false, "2001:db8::1", true},
+		{"direct TLS", "203.0.113.5:1234", "", "", true, "203.0.113.5", true},
+		{"XFP list takes the first", "10.1.2.3:80", "198.51.100.7", "https, http", false, "198.51.100.7", true},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.peer
+		if tt.xff != "" {
+			r.Header.Set("X-Forwarded-For", tt.xff)
+		}
+		if tt.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", tt.proto)
+		}
+		if tt.tls {
+			r.TLS = &tls.ConnectionState{}
+		}
+		if got := px.clientIP(r); got != tt.ip {
+			t.Errorf("%s: clientIP = %q, want %q", tt.name, got, tt.ip)
+		}
+		if got := px.https(r); got != tt.https {
+			t.Errorf("%s: https = %v, want %v", tt.name, got, tt.https)
+		}
+	}
+	var none proxies
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.1.2.3:80"
+	r.Header.Set("X-Forwarded-For", "1.2.3.4")
+	if got := none.clientIP(r); got != "10.1.2.3" {
+		t.Errorf("with no trusted proxies clientIP = %q", got)
+	}
+}
+
+func TestLocalPath(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/": true, "/account?x=1#y": true, "/a/b": true,
+		"": false, "account": false, "//evil.example": false, "/\\evil.example": false,
+		"https://evil.example": false, "/a\nb": false, "/a\\b": false, "/" + strings.Repeat("a", 3000): false,
+	} {
+		if LocalPath(p) != want {
+			t.Errorf("LocalPath(%q) = %v", p, !want)
+		}
+	}
+}
+
+func TestProblems(t *testing.T) {
+	p := ErrTooManyAttempts.WithRetry(3 * time.Second)
+	if !errors.Is(p, ErrTooManyAttempts) || errors.Is(p, ErrBusy) {
+		t.Error("WithRetry broke errors.Is")
+	}
+	if !errors.Is(ErrBadRequest.With("x"), ErrBadRequest) || errors.Is(ErrBadRequest.With("x"), ErrInvalidUsername) {
+		t.Error("With broke errors.Is")
+	}
+	if AsProblem(sessionstore.Unavailable(errors.New("down"))).Status != 503 {
+		t.Error("store failures are not 503")
+	}
+	if AsProblem(errors.New("boom")).Status != 500 {
+		t.Error("unknown errors are not 500")
+	}
+}

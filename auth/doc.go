@@ -1,0 +1,47 @@
+// Package auth is the session-based login flow of ginauth: local
+// username/password login with bcrypt, session regeneration on login,
+// typed session values, idle and absolute timeouts with sliding expiration,
+// logout, logout everywhere, listing and revoking one's sessions, and
+// password change, for any user type that embeds models.User.
+//
+// # Setting up
+//
+//	users := models.NewGORMStore[models.User](db)
+//	a, err := auth.New(auth.Config[*models.User]{
+//		Store:   sessionstore.NewRedisStore(rdb, sessionstore.RedisOptions{}),
+//		Users:   users,
+//		Secrets: [][]byte{secret}, // 32+ bytes, newest first
+//	})
+//	r.Use(middleware.Session(a))
+//	handlers.Mount(r.Group("/auth"), a, handlers.WithRegister())
+//	r.GET("/account", middleware.RequireAuth(a), func(c *gin.Context) {
+//		user, _ := a.User(c) // *models.User, no type assertion
+//		...
+//	})
+//
+// # What a request costs
+//
+// The session middleware verifies the cookie, loads the record by the
+// SHA-256 of its ID (one store round trip), checks the timeouts in process,
+// and takes the user from an LRU cache (no user store query on a hit). After
+// the handler it writes only what changed; a read-only request inside the
+// touch interval writes nothing.
+//
+// # Decisions worth knowing
+//
+//   - Usernames are normalized (NormalizeUsername) at registration and login
+//     alike: NFKC, lower case, trimmed. Passwords are NFKC-normalized too,
+//     must be 8 characters or more, and at most 72 bytes: bcrypt's limit,
+//     enforced rather than silently truncated.
+//   - Login always regenerates the session: new ID, old record destroyed,
+//     only Config.KeepOnRegenerate values carried (default "returnTo").
+//   - A cookie whose session is gone is answered session_expired when it
+//     was issued to a signed-in session (the cookie says so, signed), and
+//     unauthenticated otherwise.
+//   - The client IP is the TCP peer unless it is a configured trusted proxy;
+//     ginauth does not use Gin's engine setting, which trusts every proxy by
+//     default.
+//   - Sessions are never cached in process, so a revoked session is refused
+//     by every instance at its next request. Users are cached (5 minutes by
+//     default); call InvalidateUser after changing one.
+package auth

@@ -1,0 +1,75 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/middleware"
+)
+
+// A commit that fails never reports success: the handler's 200 becomes 503
+// store_unavailable, and nothing the handler set (its cookie, its body) goes
+// out.
+func TestFailedCommitReplacesTheResponse(t *testing.T) {
+	clock := fakeclock.New(time.Time{})
+	db := sqliteDB(t)
+	store := gormStore(t, db, clock)
+	a := newApp(t, store, db, clock)
+	cl := a.client(t)
+	cl.register("quinn", "quinn's password")
+
+	r := gin.New()
+	r.Use(middleware.Session(a.a))
+	r.POST("/save", func(c *gin.Context) {
+		if err := auth.Set(c, "k", "v"); err != nil {
+			t.Error(err)
+		}
+		// The database goes away between load and commit.
+		sqlDB, _ := db.DB()
+		_ = sqlDB.Close()
+		c.Header("X-Handler", "ran")
+		c.SetCookie("app", "x", 0, "/", "", false, true)
+		c.String(http.StatusOK, "saved!")
+	})
+	req := httptest.NewRequest("POST", "/save", nil)
+	for _, c := range cl.jar.Cookies(mustURL(a.srv.URL)) {
+		req.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"code":"store_unavailable"`) {
+		t.Fatalf("commit failure answered %d %s", w.Code, w.Body)
+	}
+	if strings.Contains(w.Body.String(), "saved!") || w.Header().Get("X-Handler") != "" || len(w.Result().Cookies()) != 0 {
+		t.Errorf("the handler's response leaked out: %v %s", w.Header(), w.Body)
+	}
+	// And with the database still gone, loading answers 503 too: an outage
+	// never looks like a logout.
+	w = httptest.NewRecorder()
+	req = httptest.NewRequest("GET", "/me", nil)
+	for _, c := range cl.jar.Cookies(mustURL(a.srv.URL)) {
+		req.AddCookie(c)
+	}
+	a.srv.Config.Handler.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("load during an outage: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestRequireAuthWithoutSessionMiddleware(t *testing.T) {
+	a := newEnv(t, backends[0])
+	r := gin.New()
+	r.GET("/x", middleware.RequireAuth(a.a), func(c *gin.Context) { c.String(200, "no") })
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
+	if w.Code != http.StatusInternalServerError {
+		t.Errorf("RequireAuth without the session middleware: %d", w.Code)
+	}
+}
