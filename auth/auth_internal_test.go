@@ -88,7 +88,7 @@ func TestNormalizeUsername(t *testing.T) {
 		{"alice", "alice", true},
 		{"  Alice ", "alice", true},
 		{"ＡＬＩＣＥ", "alice", true}, // fullwidth
-		{"ﬁona", "fiona", true},     // ligature
+		{"ﬁona", "fiona", true},  // ligature
 		{"bob.smith+tag@example.org", "bob.smith+tag@example.org", true},
 		{"Ĵosé", "ĵosé", true},
 		{"jose\u0301", "josé", true}, // decomposed accent composes
