@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"runtime"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/expirable"
 
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/sessionstore"
@@ -21,7 +19,7 @@ import (
 type Auth[U models.Authenticatable] struct {
 	*core
 	users models.UserStore[U]
-	cache *expirable.LRU[string, U] // nil when disabled
+	cache *userCache[U] // nil when disabled
 }
 
 // core is the part of Auth that does not depend on the user type; the
@@ -36,6 +34,10 @@ type core struct {
 	keep    func(string) bool
 	now     func() time.Time
 	log     *slog.Logger
+
+	throttle Throttle
+	cop      *http.CrossOriginProtection
+	onEvent  func(Event)
 
 	insecureWarning sync.Once // the Secure-cookie-over-HTTP warning
 }
@@ -76,6 +78,12 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 	if err := policy.Validate(); err != nil {
 		return nil, errors.Join(ErrConfig, err)
 	}
+	cop := http.NewCrossOriginProtection()
+	for _, o := range cfg.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return nil, configErr("trusted origin: %v", err)
+		}
+	}
 	keep := slices.Clone(cfg.KeepOnRegenerate)
 	a := &Auth[U]{
 		core: &core{
@@ -88,22 +96,30 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 				idle:              cfg.IdleTimeout,
 				absolute:          cfg.AbsoluteTimeout,
 			},
-			store:   cfg.Store,
-			codec:   codec,
-			policy:  policy,
-			proxies: px,
-			hasher:  newHasher(cfg.BcryptCost, newGate(runtime.GOMAXPROCS(0), 2*time.Second)),
-			keep:    func(name string) bool { return slices.Contains(keep, name) },
-			now:     cfg.Now,
-			log:     cfg.Logger,
+			store:    cfg.Store,
+			codec:    codec,
+			policy:   policy,
+			proxies:  px,
+			hasher:   newHasher(cfg.BcryptCost, newGate(cfg.MaxConcurrentHashes, cfg.HashQueueTimeout)),
+			keep:     func(name string) bool { return slices.Contains(keep, name) },
+			now:      cfg.Now,
+			log:      cfg.Logger,
+			throttle: cfg.Throttle,
+			cop:      cop,
+			onEvent:  cfg.OnEvent,
 		},
 		users: cfg.Users,
 	}
 	if cfg.UserCacheSize > 0 {
-		a.cache = expirable.NewLRU[string, U](cfg.UserCacheSize, nil, cfg.UserCacheTTL)
+		a.cache = newUserCache[U](cfg.UserCacheSize, cfg.UserCacheTTL, cfg.Now)
 	}
 	return a, nil
 }
+
+// CrossOriginProtection returns the protection against cross-origin
+// requests that the prebuilt routes use, with Config.TrustedOrigins; give it
+// to middleware.CrossOrigin for the application's own routes.
+func (a *Auth[U]) CrossOriginProtection() *http.CrossOriginProtection { return a.cop }
 
 // LoginPath is where browsers are sent to sign in.
 func (a *Auth[U]) LoginPath() string { return a.cfg.loginPath }
@@ -112,7 +128,7 @@ func (a *Auth[U]) LoginPath() string { return a.cfg.loginPath }
 // user store query on a hit.
 func (a *Auth[U]) user(ctx context.Context, id string) (U, error) {
 	if a.cache != nil {
-		if u, ok := a.cache.Get(id); ok {
+		if u, ok := a.cache.get(id); ok {
 			return u, nil
 		}
 	}
@@ -125,7 +141,7 @@ func (a *Auth[U]) user(ctx context.Context, id string) (U, error) {
 		return zero, err
 	}
 	if a.cache != nil {
-		a.cache.Add(id, u)
+		a.cache.add(id, u)
 	}
 	return u, nil
 }
@@ -136,6 +152,6 @@ func (a *Auth[U]) user(ctx context.Context, id string) (U, error) {
 // instances drop the user when their cache entry expires (UserCacheTTL).
 func (a *Auth[U]) InvalidateUser(id string) {
 	if a.cache != nil {
-		a.cache.Remove(id)
+		a.cache.remove(id)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -84,6 +85,30 @@ type Config[U models.Authenticatable] struct {
 
 	// LoginPath is where browsers are sent to sign in. Default "/login".
 	LoginPath string
+
+	// Throttle limits failed logins per username and per client IP, with
+	// exponential backoff. The zero value throttles with the defaults, in
+	// memory; see Throttle.
+	Throttle Throttle
+
+	// MaxConcurrentHashes bounds how many bcrypt computations run at once,
+	// so that a flood of logins cannot starve the other requests. Default
+	// GOMAXPROCS. A login that finds no slot within HashQueueTimeout
+	// (default 2s) answers 503 busy with Retry-After.
+	MaxConcurrentHashes int
+	HashQueueTimeout    time.Duration
+
+	// TrustedOrigins are other origins ("https://app.example.com") allowed
+	// to send unsafe cross-origin requests to the prebuilt routes and to
+	// middleware.CrossOrigin. Default none: same-origin requests and
+	// non-browser clients only.
+	TrustedOrigins []string
+
+	// OnEvent, when set, is called with every account event (login success
+	// and failure, lockout, logout, logout-all, password change, register,
+	// session revoked), for audit logs. It is called synchronously on the
+	// request's goroutine: keep it quick, or hand off.
+	OnEvent func(Event)
 
 	// TrustedProxies lists the proxies (IP addresses or CIDR ranges) whose
 	// X-Forwarded-For and X-Forwarded-Proto headers are believed (express's
@@ -191,6 +216,21 @@ func (cfg Config[U]) withDefaults() (Config[U], error) {
 	}
 	if cfg.UserCacheTTL <= 0 {
 		cfg.UserCacheTTL = 5 * time.Minute
+	}
+	if cfg.MaxConcurrentHashes == 0 {
+		cfg.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	if cfg.MaxConcurrentHashes < 0 {
+		return cfg, configErr("MaxConcurrentHashes must be positive")
+	}
+	if cfg.HashQueueTimeout <= 0 {
+		cfg.HashQueueTimeout = 2 * time.Second
+	}
+	if !cfg.Throttle.Disabled {
+		cfg.Throttle = cfg.Throttle.withDefaults()
+		if !cfg.Throttle.PerUsername.valid() || !cfg.Throttle.PerIP.valid() {
+			return cfg, configErr("throttle rules need positive Failures, Window and BaseDelay (or set Disabled)")
+		}
 	}
 	if cfg.LoginPath == "" {
 		cfg.LoginPath = "/login"

@@ -1,13 +1,14 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/ginauth/ginauth/models"
-	"github.com/ginauth/ginauth/sessionstore"
 )
 
 // maxUserAgent bounds the user agent kept in a session.
@@ -51,12 +52,23 @@ func (a *Auth[U]) SessionExpired(c *gin.Context) bool {
 // hash of the same cost, so that every failure takes as long as a wrong
 // password and all answer ErrInvalidCredentials. A successful check of a
 // hash of another cost re-hashes the password at the configured cost.
+//
+// Attempts are throttled (Config.Throttle) per username, known or not, and
+// per client IP: a locked-out attempt answers ErrTooManyAttempts with the
+// time to wait, whether or not the password is right, before any bcrypt
+// work. A success clears the username's failures.
 func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, error) {
 	var zero U
 	ctx := c.Request.Context()
+	name, nameErr := NormalizeUsername(username)
+	keys := a.throttleKeys(c, name, username)
+	if err := a.checkThrottle(c, keys, name); err != nil {
+		return zero, err
+	}
 	var user U
 	found := false
-	if name, err := NormalizeUsername(username); err == nil {
+	if nameErr == nil {
+		var err error
 		user, err = a.users.FindByUsername(ctx, name)
 		switch {
 		case err == nil:
@@ -74,12 +86,61 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 		return zero, err
 	}
 	if !ok {
+		a.failed(c, keys, Event{Type: EventLoginFailure, Username: name})
 		return zero, ErrInvalidCredentials
+	}
+	if !a.throttle.Disabled {
+		if err := a.throttle.Store.Reset(ctx, keys[:1]); err != nil {
+			a.log.Warn("ginauth: clearing login failures failed", "err", err)
+		}
 	}
 	if a.hasher.stale(hash) {
 		a.rehash(c, user, password)
 	}
 	return user, nil
+}
+
+// throttleKeys are the keys an attempt on a username counts against: the
+// username (hashed, so that the throttle store holds no usernames and
+// garbage input has a bounded size) and the client's address.
+func (a *Auth[U]) throttleKeys(c *gin.Context, normalized, raw string) []ThrottleKey {
+	if a.throttle.Disabled {
+		return nil
+	}
+	if normalized == "" {
+		normalized = "\x00invalid:" + raw
+	}
+	sum := sha256.Sum256([]byte(normalized))
+	return []ThrottleKey{
+		{Key: "u:" + hex.EncodeToString(sum[:16]), Rule: a.throttle.PerUsername},
+		{Key: "ip:" + a.proxies.clientIP(c.Request), Rule: a.throttle.PerIP},
+	}
+}
+
+// checkThrottle answers ErrTooManyAttempts while any key is locked out.
+func (a *Auth[U]) checkThrottle(c *gin.Context, keys []ThrottleKey, name string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	wait, err := a.throttle.Store.Locked(c.Request.Context(), a.now(), keys)
+	if err != nil {
+		return ErrStoreUnavailable.wrap(err)
+	}
+	if wait <= 0 {
+		return nil
+	}
+	a.emit(c, Event{Type: EventLockout, Username: name, RetryAfter: wait})
+	return ErrTooManyAttempts.WithRetry(wait)
+}
+
+// failed records a failed password check against the keys and reports it.
+func (a *Auth[U]) failed(c *gin.Context, keys []ThrottleKey, e Event) {
+	if len(keys) > 0 {
+		if _, err := a.throttle.Store.Fail(c.Request.Context(), a.now(), keys); err != nil {
+			a.log.Warn("ginauth: recording a failed login failed", "err", err)
+		}
+	}
+	a.emit(c, e)
 }
 
 // rehash stores the password's hash at the configured cost. It is best
@@ -117,6 +178,7 @@ func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	a.loginLocked(c, st, user, opts.Remember)
+	a.emit(c, Event{Type: EventLoginSuccess, UserID: user.AuthID(), Username: user.AuthUsername(), Session: st.sess.Handle()})
 	return nil
 }
 
@@ -127,7 +189,7 @@ func (a *Auth[U]) loginLocked(c *gin.Context, st *state, user U, remember bool) 
 	sess.Client(a.proxies.clientIP(c.Request), truncateUTF8(c.Request.UserAgent(), maxUserAgent))
 	st.user, st.userID, st.expired = user, user.AuthID(), false
 	if a.cache != nil {
-		a.cache.Add(user.AuthID(), user)
+		a.cache.add(user.AuthID(), user)
 	}
 }
 
@@ -141,6 +203,9 @@ func (a *Auth[U]) Logout(c *gin.Context) error {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if st.userID != "" {
+		a.emit(c, Event{Type: EventLogout, UserID: st.userID, Session: st.sess.Handle()})
+	}
 	if st.sess != nil {
 		st.sess.Destroy()
 	}
@@ -160,6 +225,7 @@ func (a *Auth[U]) LogoutAll(c *gin.Context) (int, error) {
 	if err != nil {
 		return 0, ErrStoreUnavailable.wrap(err)
 	}
+	a.emit(c, Event{Type: EventLogoutAll, UserID: uid, Revoked: n})
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.sess != nil {
@@ -210,6 +276,7 @@ func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error)
 	case err != nil:
 		return zero, ErrStoreUnavailable.wrap(err)
 	}
+	a.emit(c, Event{Type: EventRegister, UserID: u.AuthID(), Username: name})
 	return u, nil
 }
 
@@ -235,11 +302,16 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 		}
 		return 0, ErrStoreUnavailable.wrap(err)
 	}
+	keys := a.throttleKeys(c, user.AuthUsername(), "")
+	if err := a.checkThrottle(c, keys, user.AuthUsername()); err != nil {
+		return 0, err
+	}
 	ok, err := a.hasher.compare(ctx, user.AuthPasswordHash(), current)
 	if err != nil {
 		return 0, err
 	}
 	if !ok {
+		a.failed(c, keys, Event{Type: EventLoginFailure, UserID: uid, Username: user.AuthUsername()})
 		return 0, ErrInvalidCredentials.With("The current password is wrong.")
 	}
 	hash, err := a.hasher.hash(ctx, pw)
@@ -262,7 +334,9 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 	defer st.mu.Unlock()
 	remember := st.sess != nil && st.sess.Meta().Persistent
 	a.loginLocked(c, st, fresh, remember)
-	return max(n-1, 0), nil
+	revoked := max(n-1, 0)
+	a.emit(c, Event{Type: EventPasswordChange, UserID: uid, Username: fresh.AuthUsername(), Session: st.sess.Handle(), Revoked: revoked})
+	return revoked, nil
 }
 
 func truncateUTF8(s string, n int) string {
@@ -275,5 +349,13 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// compile-time check that the session store type is what the core expects.
-var _ sessionstore.IndexedStore = (*sessionstore.MemoryStore)(nil)
+// emit reports an account event to Config.OnEvent.
+func (c *core) emit(gc *gin.Context, e Event) {
+	if c.onEvent == nil {
+		return
+	}
+	e.Time = c.now()
+	e.IPAddress = c.proxies.clientIP(gc.Request)
+	e.UserAgent = truncateUTF8(gc.Request.UserAgent(), maxUserAgent)
+	c.onEvent(e)
+}

@@ -72,6 +72,7 @@ func (a *Auth[U]) RevokeSession(c *gin.Context, handle string) error {
 	case err != nil:
 		return ErrStoreUnavailable.wrap(err)
 	}
+	a.emit(c, Event{Type: EventSessionRevoked, UserID: uid, Session: handle})
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.sess != nil && st.sess.Handle() == handle {

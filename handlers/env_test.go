@@ -224,6 +224,20 @@ func newApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 		cur, ok := auth.Get[cart](c, "cart")
 		c.JSON(http.StatusOK, gin.H{"ok": ok, "cart": cur})
 	})
+	r.POST("/set", func(c *gin.Context) {
+		if err := auth.Set(c, c.Query("k"), c.Query("v")); err != nil {
+			auth.WriteProblem(c, err)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	r.GET("/get", func(c *gin.Context) {
+		v, ok := auth.Get[string](c, c.Query("k"))
+		c.JSON(http.StatusOK, gin.H{"ok": ok, "v": v})
+	})
+	r.POST("/app-action", middleware.CrossOrigin(a.CrossOriginProtection()), func(c *gin.Context) {
+		c.Status(http.StatusNoContent)
+	})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return &app{t: t, a: a, users: users, store: store, clock: clock, srv: srv}

@@ -13,10 +13,11 @@
 // ?error=<code>, a failed /register to GET of its own path with
 // ?error=<code>.
 //
-// Every route carries Cache-Control: no-store, reads at most 64 KiB of body
-// (413 payload_too_large past it), and installs the session middleware for
-// itself, so mounting works whether or not the application installed it
-// globally.
+// Every route carries Cache-Control: no-store, refuses cross-origin unsafe
+// requests (403 cross_origin; trusted origins in auth.Config), reads at most
+// 64 KiB of body (413 payload_too_large past it), and installs the session
+// middleware for itself, so mounting works whether or not the application
+// installed it globally.
 package handlers
 
 import (
@@ -72,8 +73,9 @@ func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts .
 		opt(&o)
 	}
 	h := &routes[U]{a: a}
+	cross := middleware.CrossOrigin(a.CrossOriginProtection())
 	chain := func(guard bool, last gin.HandlerFunc) []gin.HandlerFunc {
-		hs := []gin.HandlerFunc{middleware.NoStore(), middleware.BodyLimit(o.bodyLimit), middleware.Session(a)}
+		hs := []gin.HandlerFunc{middleware.NoStore(), cross, middleware.BodyLimit(o.bodyLimit), middleware.Session(a)}
 		hs = append(hs, o.extra...)
 		if guard {
 			hs = append(hs, middleware.RequireAuth(a))

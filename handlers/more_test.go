@@ -41,6 +41,17 @@ func TestUserCache(t *testing.T) {
 			t.Errorf("email after invalidation = %v", got)
 		}
 
+		// Without invalidation, an entry lasts UserCacheTTL (5 minutes).
+		db.Model(&Account{}).Where("id = ?", id).Update("email", "grace@example.net")
+		a.clock.Advance(4 * time.Minute)
+		if got := cl.do("GET", "/me", nil).json["user"].(map[string]any)["email"]; got != "grace@example.org" {
+			t.Errorf("email inside the cache TTL = %v; want the cached one", got)
+		}
+		a.clock.Advance(time.Minute)
+		if got := cl.do("GET", "/me", nil).json["user"].(map[string]any)["email"]; got != "grace@example.net" {
+			t.Errorf("email once the cache entry expired = %v", got)
+		}
+
 		// A deleted user is logged out at the next request.
 		if err := db.Exec("DELETE FROM accounts WHERE id = ?", id).Error; err != nil {
 			t.Fatal(err)

@@ -31,6 +31,7 @@ type MemoryStore struct {
 	now   func() time.Time
 	max   int
 	mu    sync.Mutex
+	peak  int // the most sessions held since the maps were last rebuilt
 	byKey map[Key]*memEntry
 	order *list.List // of Key, oldest first
 	users map[string]map[Key]struct{}
@@ -106,7 +107,30 @@ func (m *MemoryStore) Sweep() int {
 			n++
 		}
 	}
+	m.shrink()
 	return n
+}
+
+// shrink rebuilds the maps once they hold a quarter of their peak: Go maps
+// never give memory back, so without it a burst of sessions would keep its
+// memory for the life of the process.
+func (m *MemoryStore) shrink() {
+	if m.peak < 1024 || len(m.byKey) > m.peak/4 {
+		return
+	}
+	byKey := make(map[Key]*memEntry, len(m.byKey))
+	for k, e := range m.byKey {
+		byKey[k] = e
+	}
+	users := make(map[string]map[Key]struct{}, len(m.users))
+	for uid, set := range m.users {
+		c := make(map[Key]struct{}, len(set))
+		for k := range set {
+			c[k] = struct{}{}
+		}
+		users[uid] = c
+	}
+	m.byKey, m.users, m.peak = byKey, users, len(byKey)
 }
 
 // Len returns the number of sessions held, expired ones not yet swept
@@ -147,6 +171,7 @@ func (m *MemoryStore) create(key Key, rec *Record) error {
 	}
 	rec.Rev = 1
 	m.byKey[key] = &memEntry{rec: msPrecision(rec.Clone()), elem: m.order.PushBack(key)}
+	m.peak = max(m.peak, len(m.byKey))
 	if rec.UserID != "" {
 		set := m.users[rec.UserID]
 		if set == nil {

@@ -2,6 +2,7 @@ package sessionstore_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -72,4 +73,50 @@ func TestMemoryStoreSweeper(t *testing.T) {
 	if after := runtime.NumGoroutine(); after > before {
 		t.Errorf("goroutines: %d before, %d after Close", before, after)
 	}
+}
+
+// The figures of a burst: 100,000 sessions created, then expired and swept.
+// Memory must come back and no goroutine may be left behind.
+func TestMemoryStoreBurst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates 100,000 sessions")
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	goroutines := runtime.NumGoroutine()
+	base := heap()
+	clock := storetest.NewClock()
+	m := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{Now: clock.Now, SweepInterval: -1})
+	ctx := context.Background()
+	const n = 100_000
+	for i := range n {
+		now := clock.Now()
+		s := sessionstore.NewSession(now)
+		_ = s.SetUser(fmt.Sprint(i%1000), false)
+		v, _ := sessionstore.EncodeValue("/return/path")
+		s.Set("returnTo", v)
+		if _, err := s.Commit(ctx, m, now, sessionstore.DefaultPolicy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full := heap()
+	clock.Advance(25 * time.Hour)
+	if swept := m.Sweep(); swept != n {
+		t.Fatalf("swept %d, want %d", swept, n)
+	}
+	after := heap()
+	t.Logf("heap: %d KiB before, %d KiB with %d sessions (%d B each), %d KiB after they expired; goroutines %d -> %d",
+		base>>10, full>>10, n, (full-base)/n, after>>10, goroutines, runtime.NumGoroutine())
+	if after > base+1<<20 { // without shrinking the maps, some 6 MiB stay
+		t.Errorf("after the sessions expired the heap is %d KiB, %d KiB over its start: memory was not given back", after>>10, (after-base)>>10)
+	}
+	if got := runtime.NumGoroutine(); got > goroutines {
+		t.Errorf("goroutines: %d before, %d after", goroutines, got)
+	}
+	runtime.KeepAlive(m)
 }

@@ -1,0 +1,40 @@
+package auth
+
+import "time"
+
+// EventType names an account event.
+type EventType string
+
+// The account events.
+const (
+	EventLoginSuccess   EventType = "login_success"
+	EventLoginFailure   EventType = "login_failure"
+	EventLockout        EventType = "lockout" // a login refused by throttling
+	EventLogout         EventType = "logout"
+	EventLogoutAll      EventType = "logout_all"
+	EventPasswordChange EventType = "password_change"
+	EventRegister       EventType = "register"
+	EventSessionRevoked EventType = "session_revoked"
+)
+
+// Event describes something that happened to an account, for audit logs. It
+// never carries a password, a hash or a session ID.
+type Event struct {
+	Type EventType
+	Time time.Time
+	// UserID is the account's ID when it is known (not for a failed login).
+	UserID string
+	// Username is the normalized username given, for login events; it is
+	// what the client typed, so it may name no account.
+	Username  string
+	IPAddress string
+	UserAgent string
+	// Session is the handle of the session concerned, when there is one:
+	// the new session at login, the revoked one for session_revoked.
+	Session string
+	// Revoked counts the sessions that logout_all and password_change
+	// ended.
+	Revoked int
+	// RetryAfter is how long a lockout lasts.
+	RetryAfter time.Duration
+}

@@ -1,0 +1,49 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ginauth/ginauth/auth"
+)
+
+// FuzzLoginBody feeds arbitrary bodies, under each content type, to the
+// parser of the login route: it must never panic, and must answer either
+// fields or a 4xx problem.
+func FuzzLoginBody(f *testing.F) {
+	f.Add(uint8(0), []byte(`{"username":"alice","password":"secret","remember":true}`))
+	f.Add(uint8(0), []byte(`{"username":"a","username":"b"}`))
+	f.Add(uint8(0), []byte(`{"username":"\u0000","password":5} trailing`))
+	f.Add(uint8(1), []byte("username=alice&password=secret&remember=on"))
+	f.Add(uint8(1), []byte("username=%zz&username=b"))
+	f.Add(uint8(2), []byte("<xml/>"))
+	f.Fuzz(func(t *testing.T, kind uint8, body []byte) {
+		ct := []string{"application/json", "application/x-www-form-urlencoded", "text/plain", "application/ld+json; charset=utf-8"}[int(kind)%4]
+		w := httptest.NewRecorder()
+		c, _ := gin.CreateTestContext(w)
+		c.Request = httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(string(body)))
+		c.Request.Header.Set("Content-Type", ct)
+		c.Request.Body = http.MaxBytesReader(w, c.Request.Body, DefaultBodyLimit)
+		var username, password string
+		var remember bool
+		_, err := readBody(c,
+			field{name: "username", str: &username, required: true},
+			field{name: "password", str: &password, required: true},
+			field{name: "remember", flag: &remember})
+		if err != nil {
+			var p *auth.Problem
+			if !errors.As(err, &p) || p.Status < 400 || p.Status > 499 {
+				t.Fatalf("error %v is not a client problem", err)
+			}
+			return
+		}
+		if username == "" || password == "" {
+			t.Fatalf("accepted a body without credentials: %q", body)
+		}
+	})
+}
