@@ -15,6 +15,9 @@ import (
 const maxUserAgent = 512
 
 // User returns the request's signed-in user, of the application's own type.
+// The value may be shared, through the user cache, with other requests:
+// read it, but load the user from the store to change it (then call
+// InvalidateUser).
 func (a *Auth[U]) User(c *gin.Context) (U, bool) {
 	var zero U
 	st := getState(c)

@@ -172,6 +172,10 @@ func (c *core) commit(gc *gin.Context, st *state) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	w := gc.Writer
+	if st.sess == nil && c.cfg.saveUninitialized {
+		st.sess = sessionstore.NewSession(c.now()) // express-session's saveUninitialized
+		st.sess.Client(c.proxies.clientIP(gc.Request), truncateUTF8(gc.Request.UserAgent(), maxUserAgent))
+	}
 	if st.sess == nil {
 		if st.clear {
 			c.expireCookie(w, st)
@@ -278,4 +282,20 @@ func (c *core) expireCookie(w http.ResponseWriter, st *state) {
 	w.Header().Set("Cache-Control", "no-store")
 	st.sentValue = "-"
 	st.clear = false
+}
+
+// SessionName returns a short, non-secret name for the request's session
+// ("session(1a2b3c4d)": the first 8 hex digits of its store key), for log
+// lines; "" when the request has none.
+func SessionName(c *gin.Context) string {
+	st := getState(c)
+	if st == nil {
+		return ""
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.sess == nil {
+		return ""
+	}
+	return st.sess.ID().String()
 }

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/sessionstore"
@@ -454,6 +456,55 @@ func TestFormLoginRedirects(t *testing.T) {
 	for _, bad := range []string{"//evil.example/", "/\\evil.example", "https://evil.example/", "/ok\r\nX: y"} {
 		if auth.LocalPath(bad) {
 			t.Errorf("LocalPath(%q) = true", bad)
+		}
+	}
+}
+
+func TestSaveUninitialized(t *testing.T) {
+	a := newEnv(t, backends[0], func(c *authConfig) { c.SaveUninitialized = true })
+	cl := a.client(t)
+	r := cl.do("GET", "/public", nil)
+	if r.cookie("sid") == nil {
+		t.Fatal("SaveUninitialized: an anonymous visit got no cookie")
+	}
+	if n := a.store.(*sessionstore.MemoryStore).Len(); n != 1 {
+		t.Errorf("%d records, want 1", n)
+	}
+	// The same visitor keeps that one session.
+	cl.do("GET", "/public", nil)
+	if n := a.store.(*sessionstore.MemoryStore).Len(); n != 1 {
+		t.Errorf("%d records after a second visit, want 1", n)
+	}
+}
+
+// The debug log names sessions by a short hash, never by the cookie or ID.
+func TestDebugLog(t *testing.T) {
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a := newEnv(t, backends[0], func(c *authConfig) { c.Logger = logger })
+	r := gin.New()
+	r.Use(middleware.Debug(a.a, logger), middleware.Session(a.a))
+	handlers.Mount(r.Group("/"), a.a, handlers.WithRegister())
+	a.srv.Config.Handler = r
+	cl := a.client(t)
+	cl.register("dora", "dora's password")
+	cookie := cl.sessionCookie().Value
+	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
+	cl.want(cl.do("POST", "/logout", nil), http.StatusNoContent, "")
+	out := logs.String()
+	for _, want := range []string{"route=/me", "status=200", "signedIn=true", "session=session(", "session created", "session destroyed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("debug log lacks %q:\n%s", want, out)
+		}
+	}
+	codec, _ := sessionstore.NewCodec([][]byte{testSecret}, sessionstore.CodecOptions{})
+	id, _, _, _ := codec.Decode("sid", cookie)
+	if !strings.Contains(out, id.Key().Short()) {
+		t.Errorf("debug log does not name the session by its short hash %s", id.Key().Short())
+	}
+	for _, secret := range []string{cookie, id.Key().String(), "dora's password"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("debug log carries a secret: %.20s…", secret)
 		}
 	}
 }

@@ -20,14 +20,21 @@ import (
 type dialect struct {
 	name string
 	open func(t testing.TB) gorm.Dialector
+	// down is the dialect pointed at a port where nothing listens; nil for
+	// SQLite, whose outage is a closed pool.
+	down func(t testing.TB) gorm.Dialector
 }
 
 var dialects = []dialect{
 	{"SQLite", func(t testing.TB) gorm.Dialector {
 		return sqlite.Open(filepath.Join(t.TempDir(), "sessions.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
 	}},
-	{"PostgreSQL", func(t testing.TB) gorm.Dialector { return postgres.Open(testenv.PostgresURL(t)) }},
-	{"MySQL", func(t testing.TB) gorm.Dialector { return mysql.Open(testenv.MySQLDSN(t)) }},
+	{"PostgreSQL", func(t testing.TB) gorm.Dialector { return postgres.Open(testenv.PostgresURL(t)) },
+		func(t testing.TB) gorm.Dialector {
+			return postgres.Open("postgres://postgres@" + closedAddr(t) + "/test?sslmode=disable&connect_timeout=2")
+		}},
+	{"MySQL", func(t testing.TB) gorm.Dialector { return mysql.Open(testenv.MySQLDSN(t)) },
+		func(t testing.TB) gorm.Dialector { return mysql.Open("root@tcp(" + closedAddr(t) + ")/test?timeout=2s") }},
 }
 
 // openGORM opens the dialect's database and returns it with a table name of
@@ -91,8 +98,24 @@ func TestGORMStore(t *testing.T) {
 						}
 					},
 					Down: func(t testing.TB) sessionstore.IndexedStore {
-						// A pool that has been closed: what a lost database looks like
-						// to the store.
+						if d.down != nil {
+							// A server that does not answer: a closed port.
+							db2, err := gorm.Open(d.down(t), &gorm.Config{Logger: logger.Discard, DisableAutomaticPing: true})
+							if err != nil {
+								t.Fatal(err)
+							}
+							t.Cleanup(func() {
+								if sqlDB, err := db2.DB(); err == nil {
+									_ = sqlDB.Close()
+								}
+							})
+							down, err := sessionstore.NewGORMStore(db2, sessionstore.GORMOptions{PruneInterval: -1})
+							if err != nil {
+								t.Fatal(err)
+							}
+							return down
+						}
+						// SQLite: a pool that has been closed.
 						db2, table2 := openGORM(t, d)
 						down, err := sessionstore.NewGORMStore(db2, sessionstore.GORMOptions{Table: table2, AutoMigrate: true, PruneInterval: -1})
 						if err != nil {
