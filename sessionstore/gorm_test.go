@@ -28,13 +28,15 @@ type dialect struct {
 var dialects = []dialect{
 	{"SQLite", func(t testing.TB) gorm.Dialector {
 		return sqlite.Open(filepath.Join(t.TempDir(), "sessions.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
-	}},
+	}, nil},
 	{"PostgreSQL", func(t testing.TB) gorm.Dialector { return postgres.Open(testenv.PostgresURL(t)) },
 		func(t testing.TB) gorm.Dialector {
 			return postgres.Open("postgres://postgres@" + closedAddr(t) + "/test?sslmode=disable&connect_timeout=2")
 		}},
 	{"MySQL", func(t testing.TB) gorm.Dialector { return mysql.Open(testenv.MySQLDSN(t)) },
-		func(t testing.TB) gorm.Dialector { return mysql.Open("root@tcp(" + closedAddr(t) + ")/test?timeout=2s") }},
+		func(t testing.TB) gorm.Dialector {
+			return mysql.Open("root@tcp(" + closedAddr(t) + ")/test?timeout=2s")
+		}},
 }
 
 // openGORM opens the dialect's database and returns it with a table name of
