@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/internal/testenv"
 )
@@ -26,22 +24,7 @@ func TestThrottleRuleDelay(t *testing.T) {
 var throttleStores = map[string]func(t *testing.T) ThrottleStore{
 	"memory": func(*testing.T) ThrottleStore { return NewMemoryThrottle(0) },
 	"redis": func(t *testing.T) ThrottleStore {
-		opts, err := redis.ParseURL(testenv.RedisURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := redis.NewClient(opts)
-		if err := c.Ping(context.Background()).Err(); err != nil {
-			testenv.Missing(t, "Redis", err.Error())
-		}
-		prefix := "ginauth-throttle-test:" + testenv.Unique() + ":"
-		t.Cleanup(func() {
-			keys, _ := c.Keys(context.Background(), prefix+"*").Result()
-			if len(keys) > 0 {
-				c.Del(context.Background(), keys...)
-			}
-			_ = c.Close()
-		})
+		c, prefix := testenv.RedisClient(t)
 		return NewRedisThrottle(c, prefix)
 	},
 }

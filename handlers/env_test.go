@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -93,26 +92,7 @@ func postgresDB(t testing.TB) *gorm.DB {
 	return db
 }
 
-func redisClient(t testing.TB) (*redis.Client, string) {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		testenv.Missing(t, "Redis", err.Error())
-	}
-	prefix := "ginauth-e2e:" + testenv.Unique() + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := c.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-		_ = c.Close()
-	})
-	return c, prefix
-}
+func redisClient(t testing.TB) (*redis.Client, string) { return testenv.RedisClient(t) }
 
 func gormStore(t testing.TB, db *gorm.DB, clock *fakeclock.Clock) sessionstore.IndexedStore {
 	s, err := sessionstore.NewGORMStore(db, sessionstore.GORMOptions{AutoMigrate: true, Now: clock.Now, PruneInterval: -1})

@@ -13,12 +13,12 @@ import (
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/sessionstore"
 )
@@ -342,7 +342,7 @@ func TestHostileBodies(t *testing.T) {
 // interval on Redis: exactly one command (the load), no write.
 func TestRedisCommandsPerRequest(t *testing.T) {
 	c, prefix := redisClient(t)
-	counter := &commandCounter{}
+	counter := &testenv.CommandCounter{}
 	c.AddHook(counter)
 	clock := fakeclock.New(time.Time{})
 	store := sessionstore.NewRedisStore(c, sessionstore.RedisOptions{Prefix: prefix, Now: clock.Now})
@@ -351,49 +351,17 @@ func TestRedisCommandsPerRequest(t *testing.T) {
 	cl.register("nina", "nina's password")
 	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
 
-	counter.take()
+	counter.Take()
 	clock.Advance(10 * time.Second)
 	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
-	if got := counter.take(); strings.Join(got, " ") != "HGETALL" {
+	if got := counter.Take(); strings.Join(got, " ") != "HGETALL" {
 		t.Errorf("a read-only request inside the touch interval sent %v; want [HGETALL]", got)
 	}
 	clock.Advance(2 * time.Minute)
 	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
-	if got := counter.take(); strings.Join(got, " ") != "HGETALL EVALSHA" {
+	if got := counter.Take(); strings.Join(got, " ") != "HGETALL EVALSHA" {
 		t.Errorf("a read-only request after the touch interval sent %v; want [HGETALL EVALSHA]", got)
 	}
-}
-
-type commandCounter struct {
-	mu    sync.Mutex
-	names []string
-}
-
-func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.mu.Lock()
-		c.names = append(c.names, strings.ToUpper(cmd.Name()))
-		c.mu.Unlock()
-		return next(ctx, cmd)
-	}
-}
-func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.mu.Lock()
-		for _, cmd := range cmds {
-			c.names = append(c.names, strings.ToUpper(cmd.Name()))
-		}
-		c.mu.Unlock()
-		return next(ctx, cmds)
-	}
-}
-func (c *commandCounter) take() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.names
-	c.names = nil
-	return n
 }
 
 // Code written for gin-contrib/sessions runs unchanged on ginauth's

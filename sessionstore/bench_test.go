@@ -3,62 +3,20 @@ package sessionstore_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/sessionstore"
 	"github.com/ginauth/ginauth/sessionstore/storetest"
 )
-
-// CommandCounter is a go-redis hook that counts the commands a client sends,
-// pipelined ones included.
-type CommandCounter struct {
-	mu    sync.Mutex
-	names []string
-}
-
-func (c *CommandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *CommandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.add(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *CommandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			c.add(cmd)
-		}
-		return next(ctx, cmds)
-	}
-}
-
-func (c *CommandCounter) add(cmd redis.Cmder) {
-	c.mu.Lock()
-	c.names = append(c.names, strings.ToUpper(cmd.Name()))
-	c.mu.Unlock()
-}
-
-// Take returns the commands counted since the last call.
-func (c *CommandCounter) Take() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.names
-	c.names = nil
-	return n
-}
 
 // The hot path budget on Redis: a load is one command, a touch one, an
 // update one; a request that changes nothing inside the touch interval sends
 // nothing after its load.
 func TestRedisCommandBudget(t *testing.T) {
 	c, prefix := redisClient(t)
-	counter := &CommandCounter{}
+	counter := &testenv.CommandCounter{}
 	c.AddHook(counter)
 	ctx := context.Background()
 	clock := storetest.NewClock()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -52,14 +51,12 @@ type GORMOptions struct {
 // same revision, not expired), so no write ever brings back a row that was
 // deleted.
 type GORMStore struct {
-	db        *gorm.DB
-	table     string
-	now       func() time.Time
-	batch     int
-	log       *slog.Logger
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	db    *gorm.DB
+	table string
+	now   func() time.Time
+	batch int
+	log   *slog.Logger
+	bg    *janitor
 }
 
 // gormRow is the table's shape.
@@ -96,19 +93,19 @@ func NewGORMStore(db *gorm.DB, opts GORMOptions) (*GORMStore, error) {
 		now:   clock(opts.Now),
 		batch: opts.PruneBatch,
 		log:   opts.Logger,
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
 	}
 	if opts.AutoMigrate {
 		if err := s.migrate(); err != nil {
 			return nil, Unavailable(fmt.Errorf("creating session table %q: %w", s.table, err))
 		}
 	}
-	if opts.PruneInterval > 0 {
-		go s.pruner(opts.PruneInterval)
-	} else {
-		close(s.done)
-	}
+	s.bg = startJanitor(opts.PruneInterval, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opts.PruneInterval)
+		defer cancel()
+		if _, err := s.Prune(ctx); err != nil {
+			s.log.Warn("ginauth: pruning expired sessions failed", "table", s.table, "err", err)
+		}
+	})
 	return s, nil
 }
 
@@ -134,27 +131,8 @@ func (s *GORMStore) migrate() error {
 
 // Close stops the pruner and waits for it. It does not close db.
 func (s *GORMStore) Close() error {
-	s.closeOnce.Do(func() { close(s.stop) })
-	<-s.done
+	s.bg.close()
 	return nil
-}
-
-func (s *GORMStore) pruner(every time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), every)
-			if _, err := s.Prune(ctx); err != nil {
-				s.log.Warn("ginauth: pruning expired sessions failed", "table", s.table, "err", err)
-			}
-			cancel()
-		}
-	}
 }
 
 // Prune deletes expired rows in batches of PruneBatch and returns how many it

@@ -35,10 +35,7 @@ type MemoryStore struct {
 	byKey map[Key]*memEntry
 	order *list.List // of Key, oldest first
 	users map[string]map[Key]struct{}
-
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	bg    *janitor
 }
 
 type memEntry struct {
@@ -61,37 +58,16 @@ func NewMemoryStore(opts MemoryOptions) *MemoryStore {
 		byKey: make(map[Key]*memEntry),
 		order: list.New(),
 		users: make(map[string]map[Key]struct{}),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
 	}
-	if opts.SweepInterval > 0 {
-		go m.sweeper(opts.SweepInterval)
-	} else {
-		close(m.done)
-	}
+	m.bg = startJanitor(opts.SweepInterval, func() { m.Sweep() })
 	return m
 }
 
 // Close stops the sweeper and waits for it. The store keeps working without
 // it. Close is idempotent.
 func (m *MemoryStore) Close() error {
-	m.closeOnce.Do(func() { close(m.stop) })
-	<-m.done
+	m.bg.close()
 	return nil
-}
-
-func (m *MemoryStore) sweeper(every time.Duration) {
-	defer close(m.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-			m.Sweep()
-		}
-	}
 }
 
 // Sweep removes every expired session now and returns how many it removed.

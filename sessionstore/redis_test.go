@@ -13,34 +13,7 @@ import (
 	"github.com/ginauth/ginauth/sessionstore/storetest"
 )
 
-// redisClient connects to REDIS_URL and removes the test's keys afterwards.
-func redisClient(t testing.TB) (*redis.Client, string) {
-	t.Helper()
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatalf("REDIS_URL: %v", err)
-	}
-	c := redis.NewClient(opts)
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		testenv.Missing(t, "Redis", err.Error())
-	}
-	prefix := "ginauth-test:" + testenv.Unique() + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		for len(keys) > 0 {
-			n := min(len(keys), 1000)
-			c.Del(ctx, keys[:n]...)
-			keys = keys[n:]
-		}
-		_ = c.Close()
-	})
-	return c, prefix
-}
+func redisClient(t testing.TB) (*redis.Client, string) { return testenv.RedisClient(t) }
 
 // closedAddr returns a loopback address where nothing listens.
 func closedAddr(t testing.TB) string {

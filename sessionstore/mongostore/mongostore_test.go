@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"runtime"
@@ -153,67 +151,11 @@ func harness(t *testing.T, db *mongo.Database, down func(t testing.TB) sessionst
 	}
 }
 
-// proxy forwards TCP connections to a server until it is closed; then
-// nothing listens on its port any more.
-type proxy struct {
-	l     net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-func newProxy(t testing.TB, target string) *proxy {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{l: l}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			p.wg.Add(2)
-			go func() { defer p.wg.Done(); _, _ = io.Copy(s, c); _ = s.Close() }()
-			go func() { defer p.wg.Done(); _, _ = io.Copy(c, s); _ = c.Close() }()
-		}
-	}()
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *proxy) Addr() string { return p.l.Addr().String() }
-
-// Close stops listening, cuts every forwarded connection and waits for the
-// copying goroutines.
-func (p *proxy) Close() {
-	_ = p.l.Close()
-	p.mu.Lock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
 // downFerret returns a store whose server went away: it was created through
 // a proxy to FerretDB, and the proxy is gone, so its client points at a
 // closed loopback port.
 func downFerret(t testing.TB) sessionstore.IndexedStore {
-	p := newProxy(t, ferret.addr)
+	p := testenv.NewProxy(t, ferret.addr)
 	c, err := mongo.Connect(options.Client().
 		ApplyURI("mongodb://" + p.Addr() + "/?directConnection=true").
 		SetServerSelectionTimeout(300 * time.Millisecond).
@@ -223,7 +165,7 @@ func downFerret(t testing.TB) sessionstore.IndexedStore {
 	}
 	t.Cleanup(func() { _ = c.Disconnect(bg) })
 	s := newStore(t, c.Database(testDB), mongostore.Options{SweepInterval: -1})
-	p.Close()
+	p.Cut()
 	return s
 }
 
@@ -681,8 +623,8 @@ func TestUnavailable(t *testing.T) {
 	}
 
 	// New needs the server for its indexes.
-	p := newProxy(t, ferret.addr)
-	p.Close()
+	p := testenv.NewProxy(t, ferret.addr)
+	p.Cut()
 	c2, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + p.Addr() + "/").SetServerSelectionTimeout(200 * time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
