@@ -273,3 +273,27 @@ func TestProblems(t *testing.T) {
 		t.Error("unknown errors are not 500")
 	}
 }
+
+func TestAddressBlock(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7":          "203.0.113.7",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1": "2001:db8:1:2::/64",
+		"::ffff:203.0.113.7":   "::ffff:203.0.113.7/64",
+		"":                     "",
+		"not an address":       "not an address",
+	} {
+		if got := addressBlock(in); got != want {
+			t.Errorf("addressBlock(%q) = %q, want %q", in, got, want)
+		}
+	}
+	cfg := validConfig()
+	cfg.AbsoluteTimeout = 10 * time.Minute
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatalf("a short absolute timeout with the default idle timeout: %v", err)
+	}
+	if a.cfg.idle != 10*time.Minute {
+		t.Errorf("idle = %v, want the absolute timeout", a.cfg.idle)
+	}
+}

@@ -36,7 +36,7 @@ type Config[U models.Authenticatable] struct {
 	Cookie Cookie
 
 	// IdleTimeout ends a session after this long without activity. Default
-	// 30 minutes.
+	// 30 minutes (or AbsoluteTimeout, when that is shorter).
 	IdleTimeout time.Duration
 
 	// AbsoluteTimeout ends a session this long after login, however active.
@@ -178,11 +178,11 @@ func (cfg Config[U]) withDefaults() (Config[U], error) {
 	if cfg.Users == nil {
 		return cfg, configErr("no user store")
 	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = 30 * time.Minute
-	}
 	if cfg.AbsoluteTimeout == 0 {
 		cfg.AbsoluteTimeout = 24 * time.Hour
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = min(30*time.Minute, max(cfg.AbsoluteTimeout, 0))
 	}
 	if cfg.TouchInterval == 0 {
 		cfg.TouchInterval = min(time.Minute, cfg.IdleTimeout/2)

@@ -112,7 +112,11 @@ func AsProblem(err error) *Problem {
 func WriteProblem(c *gin.Context, err error) {
 	p := AsProblem(err)
 	if p.Status >= 500 && p.cause != nil {
-		slog.Default().Warn("ginauth: request failed", "status", p.Status, "code", p.Code, "path", c.FullPath(), "err", p.cause)
+		log := slog.Default()
+		if st := getState(c); st != nil {
+			log = st.core.log
+		}
+		log.Warn("ginauth: request failed", "status", p.Status, "code", p.Code, "path", c.FullPath(), "err", p.cause)
 	}
 	if p.RetryAfter > 0 {
 		secs := int(p.RetryAfter.Round(time.Second) / time.Second)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/netip"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -116,8 +117,23 @@ func (a *Auth[U]) throttleKeys(c *gin.Context, normalized, raw string) []Throttl
 	sum := sha256.Sum256([]byte(normalized))
 	return []ThrottleKey{
 		{Key: "u:" + hex.EncodeToString(sum[:16]), Rule: a.throttle.PerUsername},
-		{Key: "ip:" + a.proxies.clientIP(c.Request), Rule: a.throttle.PerIP},
+		{Key: "ip:" + addressBlock(a.proxies.clientIP(c.Request)), Rule: a.throttle.PerIP},
 	}
+}
+
+// addressBlock is what the per-IP throttle counts against: an IPv4 address,
+// or the /64 network of an IPv6 one, since a single IPv6 client usually
+// holds a whole /64 and could otherwise rotate through it.
+func addressBlock(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // checkThrottle answers ErrTooManyAttempts while any key is locked out.

@@ -83,6 +83,7 @@ type Session struct {
 	changes   map[string]*Value // per value since load; nil means deleted
 	created   bool              // metadata changed: only before the first store
 	destroyed bool
+	gone      bool // found destroyed or expired at commit: never written again
 }
 
 // NewSession returns a session with a fresh ID that is not yet stored.
@@ -295,6 +296,7 @@ func (s *Session) Regenerate(now time.Time, keep func(name string) bool) {
 	s.changes = nil
 	s.created = true
 	s.destroyed = false
+	s.gone = false
 }
 
 // Destroy marks the session for destruction at Commit.
@@ -342,6 +344,8 @@ func (s *Session) Commit(ctx context.Context, store Store, now time.Time, p Poli
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
+	case s.gone && !s.destroyed:
+		return Outcome{}, ErrNotFound
 	case s.destroyed:
 		var out Outcome
 		for _, k := range s.storedKeys() {
@@ -410,7 +414,7 @@ func (s *Session) update(ctx context.Context, store Store, now time.Time, p Poli
 		}
 		if !errors.Is(err, ErrConflict) || attempt == maxAttempts {
 			if errors.Is(err, ErrNotFound) {
-				s.stored = false
+				s.gone = true
 			}
 			return Outcome{}, err
 		}
@@ -421,7 +425,7 @@ func (s *Session) update(ctx context.Context, store Store, now time.Time, p Poli
 		fresh, err := store.Load(ctx, key)
 		if err != nil {
 			if errors.Is(err, ErrNotFound) {
-				s.stored = false
+				s.gone = true
 			}
 			return Outcome{}, err
 		}

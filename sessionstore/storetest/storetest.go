@@ -416,6 +416,11 @@ func testNoResurrection(t *testing.T, h *Harness) {
 	if _, err := early.Commit(ctx, h.Store, h.Clock.Now(), p); !errors.Is(err, sessionstore.ErrNotFound) {
 		t.Errorf("Commit of a destroyed session = %v, want ErrNotFound", err)
 	}
+	// Trying again must not recreate it under the same ID either.
+	early.Set("n", v)
+	if _, err := early.Commit(ctx, h.Store, h.Clock.Now(), p); !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Errorf("second Commit of a destroyed session = %v, want ErrNotFound", err)
+	}
 	h.Clock.Advance(2 * time.Minute)
 	if _, err := toucher.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
 		t.Errorf("touching a destroyed session = %v, want nil", err)
