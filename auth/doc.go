@@ -37,7 +37,8 @@
 //     only Config.KeepOnRegenerate values carried (default "returnTo").
 //   - A cookie whose session is gone is answered session_expired when it
 //     was issued to a signed-in session (the cookie says so, signed), and
-//     unauthenticated otherwise.
+//     unauthenticated otherwise. Only RequireAuth answers it: on other
+//     routes the request goes on signed out, and its cookie is expired.
 //   - The client IP is the TCP peer unless it is a configured trusted proxy;
 //     ginauth does not use Gin's engine setting, which trusts every proxy by
 //     default.
