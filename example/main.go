@@ -112,6 +112,7 @@ func newRouter(a *auth.Auth[*models.User]) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(gin.Logger(), gin.Recovery())
+	r.Use(middleware.CrossOrigin(a.CrossOriginProtection())) // every form post of the app, not only the auth routes
 	r.Use(middleware.Session(a))
 	handlers.Mount(r.Group("/"), a, handlers.WithRegister())
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"weak"
 
@@ -58,7 +59,7 @@ var DefaultPolicy = Policy{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 24 * 
 type GinStore struct {
 	store  Store
 	codec  *Codec
-	cookie sessions.Options
+	cookie atomic.Pointer[sessions.Options] // Options may be called while requests run
 	policy Policy
 	now    func() time.Time
 	log    *slog.Logger
@@ -87,7 +88,8 @@ func NewGinStore(store Store, codec *Codec, opts GinOptions) (*GinStore, error) 
 	if opts.Cookie.SameSite == http.SameSiteNoneMode && !opts.Cookie.Secure {
 		return nil, ErrUnsafeCookie
 	}
-	g.cookie = safeCookie(opts.Cookie)
+	c := safeCookie(opts.Cookie)
+	g.cookie.Store(&c)
 	return g, nil
 }
 
@@ -113,8 +115,9 @@ func (g *GinStore) Options(o sessions.Options) {
 		o.SameSite = http.SameSiteLaxMode
 	}
 	path := o.Path // as in gin-contrib, Options replaces every attribute, Path too
-	g.cookie = safeCookie(o)
-	g.cookie.Path = path
+	c := safeCookie(o)
+	c.Path = path
+	g.cookie.Store(&c)
 }
 
 // ginState is what the adapter knows about one gorilla session.
@@ -151,8 +154,7 @@ func (g *GinStore) Get(r *http.Request, name string) (*gsessions.Session, error)
 // new session and an error matching ErrUnavailable.
 func (g *GinStore) New(r *http.Request, name string) (*gsessions.Session, error) {
 	gs := gsessions.NewSession(g, name)
-	opts := g.cookie.ToGorillaOptions()
-	gs.Options = opts
+	gs.Options = g.cookie.Load().ToGorillaOptions()
 	gs.IsNew = true
 	st := &ginState{}
 	g.states.put(gs, st)
@@ -208,7 +210,7 @@ func (g *GinStore) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Se
 		return st.broken
 	}
 	if gs.Options == nil {
-		gs.Options = g.cookie.ToGorillaOptions()
+		gs.Options = g.cookie.Load().ToGorillaOptions()
 	}
 	now := g.now()
 	if st.sess == nil {
