@@ -73,3 +73,45 @@ func TestRequireAuthWithoutSessionMiddleware(t *testing.T) {
 		t.Errorf("RequireAuth without the session middleware: %d", w.Code)
 	}
 }
+
+// A session destroyed by another request (logout elsewhere) while this one
+// changed it: the change is not written, the client is told its session
+// ended, and its cookie is expired.
+func TestCommitOnADestroyedSession(t *testing.T) {
+	a := newEnv(t, backends[0])
+	cl := a.client(t)
+	cl.register("sara", "sara's password")
+	r := gin.New()
+	r.Use(middleware.Session(a.a))
+	r.POST("/write", func(c *gin.Context) {
+		u, _ := a.a.User(c)
+		if _, err := a.store.DestroyUser(c.Request.Context(), u.AuthID()); err != nil { // elsewhere, meanwhile
+			t.Error(err)
+		}
+		if err := auth.Set(c, "k", "v"); err != nil {
+			t.Error(err)
+		}
+		c.Header("X-Handler", "ran")
+		c.String(http.StatusOK, "written!")
+	})
+	req := httptest.NewRequest("POST", "/write", nil)
+	for _, c := range cl.jar.Cookies(mustURL(a.srv.URL)) {
+		req.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), `"code":"session_expired"`) {
+		t.Fatalf("write to a destroyed session answered %d %s", w.Code, w.Body)
+	}
+	if w.Header().Get("X-Handler") != "" || strings.Contains(w.Body.String(), "written!") {
+		t.Error("the handler's response leaked out")
+	}
+	var expired bool
+	for _, c := range w.Result().Cookies() {
+		expired = expired || (c.Name == "sid" && c.MaxAge < 0)
+	}
+	if !expired {
+		t.Errorf("the session cookie was not expired: %v", w.Header().Values("Set-Cookie"))
+	}
+	cl.want(cl.do("GET", "/me", nil), http.StatusUnauthorized, "")
+}

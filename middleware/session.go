@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
@@ -70,10 +71,17 @@ func (w *commitWriter) commit() bool {
 		return !w.failed
 	}
 	w.done = true
+	h := w.ResponseWriter.Header()
+	before := len(h.Values("Set-Cookie"))
 	if err := w.a.Commit(w.c); err != nil {
 		w.failed = true
-		h := w.ResponseWriter.Header()
-		clear(h) // nothing the handler set goes out with the error
+		// Nothing the handler set goes out with the error; what the commit
+		// set (an expired session cookie) does.
+		committed := slices.Clone(h.Values("Set-Cookie")[before:])
+		clear(h)
+		for _, c := range committed {
+			h.Add("Set-Cookie", c)
+		}
 		w.c.Writer = w.ResponseWriter
 		auth.WriteProblem(w.c, err)
 		w.c.Writer = w
