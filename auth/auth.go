@@ -20,6 +20,11 @@ type Auth[U models.Authenticatable] struct {
 	*core
 	users models.UserStore[U]
 	cache *userCache[U] // nil when disabled
+
+	bus       UserInvalidation
+	stopBus   context.CancelFunc
+	busDone   chan struct{}
+	closeOnce sync.Once
 }
 
 // core is the part of Auth that does not depend on the user type; the
@@ -113,7 +118,40 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 	if cfg.UserCacheSize > 0 {
 		a.cache = newUserCache[U](cfg.UserCacheSize, cfg.UserCacheTTL, cfg.Now)
 	}
+	if cfg.UserInvalidation != nil && a.cache != nil {
+		a.listen(cfg.UserInvalidation)
+	}
 	return a, nil
+}
+
+// listen drops the users that other instances invalidate, until Close.
+func (a *Auth[U]) listen(bus UserInvalidation) {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.bus, a.stopBus, a.busDone = bus, cancel, make(chan struct{})
+	go func() {
+		defer close(a.busDone)
+		for ctx.Err() == nil {
+			if err := bus.Subscribe(ctx, a.cache.remove); err != nil && ctx.Err() == nil {
+				a.log.Warn("ginauth: user invalidation subscription failed; retrying", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+}
+
+// Close stops listening for user invalidations (Config.UserInvalidation).
+// The stores are the caller's to close. Close is idempotent.
+func (a *Auth[U]) Close() error {
+	a.closeOnce.Do(func() {
+		if a.stopBus != nil {
+			a.stopBus()
+			<-a.busDone
+		}
+	})
+	return nil
 }
 
 // CrossOriginProtection returns the protection against cross-origin
@@ -146,12 +184,21 @@ func (a *Auth[U]) user(ctx context.Context, id string) (U, error) {
 	return u, nil
 }
 
-// InvalidateUser drops the user from this Auth's cache, so the next request
-// reads it from the user store again. Call it after you update or delete a
-// user (Passport's userCache.delete). The cache is per process: other
-// instances drop the user when their cache entry expires (UserCacheTTL).
+// InvalidateUser drops the user from the cache, so the next request reads
+// it from the user store again. Call it after you update or delete a user
+// (Passport's userCache.delete). With Config.UserInvalidation it reaches
+// every instance; without it, this process only, and other instances drop
+// the user when their entry expires (UserCacheTTL).
 func (a *Auth[U]) InvalidateUser(id string) {
-	if a.cache != nil {
-		a.cache.remove(id)
+	if a.cache == nil {
+		return
+	}
+	a.cache.remove(id)
+	if a.bus != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := a.bus.Publish(ctx, id); err != nil {
+			a.log.Warn("ginauth: publishing a user invalidation failed; other instances drop the user when their cache entry expires", "err", err)
+		}
 	}
 }

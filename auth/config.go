@@ -83,6 +83,13 @@ type Config[U models.Authenticatable] struct {
 	UserCacheSize int
 	UserCacheTTL  time.Duration
 
+	// UserInvalidation, when set, carries InvalidateUser to every instance
+	// of the application (NewRedisUserInvalidation), so that a user changed
+	// or deleted on one instance is dropped from every cache. Without it
+	// InvalidateUser reaches this process only, and other instances notice
+	// when their entry expires (UserCacheTTL). Call Close to stop listening.
+	UserInvalidation UserInvalidation
+
 	// LoginPath is where browsers are sent to sign in. Default "/login".
 	LoginPath string
 

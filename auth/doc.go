@@ -44,5 +44,6 @@
 //     default.
 //   - Sessions are never cached in process, so a revoked session is refused
 //     by every instance at its next request. Users are cached (5 minutes by
-//     default); call InvalidateUser after changing one.
+//     default); call InvalidateUser after changing one, and set
+//     Config.UserInvalidation so that the call reaches every instance.
 package auth

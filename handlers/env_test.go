@@ -169,6 +169,7 @@ func newApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = a.Close() })
 	r := gin.New()
 	r.Use(middleware.Session(a))
 	handlers.Mount(r.Group("/"), a, handlers.WithRegister())

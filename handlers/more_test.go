@@ -476,3 +476,40 @@ func TestDebugLog(t *testing.T) {
 		}
 	}
 }
+
+// InvalidateUser on one instance reaches the caches of the others.
+func TestUserInvalidationAcrossInstances(t *testing.T) {
+	noLeaks(t)
+	c, prefix := redisClient(t)
+	clock := fakeclock.New(time.Time{})
+	store := sessionstore.NewRedisStore(c, sessionstore.RedisOptions{Prefix: prefix, Now: clock.Now})
+	db := sqliteDB(t)
+	bus := func(cfg *authConfig) { cfg.UserInvalidation = auth.NewRedisUserInvalidation(c, prefix+"invalidate") }
+	one, two := newApp(t, store, db, clock, bus), newApp(t, store, db, clock, bus)
+	cl := one.client(t)
+	cl.register("tess", "tess's password")
+	other := cl.on(two)
+	email := func() any { return other.do("GET", "/me", nil).json["user"].(map[string]any)["email"] }
+	if got := email(); got != "" {
+		t.Fatalf("email = %v", got)
+	}
+	id := one.userID(t, "tess")
+	db.Model(&Account{}).Where("id = ?", id).Update("email", "tess@example.org")
+	if got := email(); got != "" {
+		t.Fatalf("the other instance did not cache the user: %v", got)
+	}
+	// Invalidate on instance one; instance two drops its copy. The message
+	// travels through Redis, so wait for it (at most a few seconds).
+	deadline := time.Now().Add(5 * time.Second)
+	for email() != "tess@example.org" {
+		if time.Now().After(deadline) {
+			t.Fatal("the invalidation never reached the other instance")
+		}
+		one.a.InvalidateUser(id)
+		time.Sleep(20 * time.Millisecond) // waiting for a message, not timing the test
+	}
+	_ = one.a.Close()
+	_ = two.a.Close()
+	one.srv.Close()
+	two.srv.Close()
+}
