@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
@@ -76,5 +75,5 @@ func waitFor(t testing.TB, what string, ready func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatal(fmt.Sprintf("%s did not become ready", what))
+	t.Fatalf("%s did not become ready", what)
 }
