@@ -38,12 +38,7 @@ func TestFailedCommitReplacesTheResponse(t *testing.T) {
 		c.SetCookie("app", "x", 0, "/", "", false, true)
 		c.String(http.StatusOK, "saved!")
 	})
-	req := httptest.NewRequest("POST", "/save", nil)
-	for _, c := range cl.jar.Cookies(mustURL(a.srv.URL)) {
-		req.AddCookie(c)
-	}
-	w := httptest.NewRecorder()
-	r.ServeHTTP(w, req)
+	w := cl.serve(r, "POST", "/save")
 	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"code":"store_unavailable"`) {
 		t.Fatalf("commit failure answered %d %s", w.Code, w.Body)
 	}
@@ -52,12 +47,7 @@ func TestFailedCommitReplacesTheResponse(t *testing.T) {
 	}
 	// And with the database still gone, loading answers 503 too: an outage
 	// never looks like a logout.
-	w = httptest.NewRecorder()
-	req = httptest.NewRequest("GET", "/me", nil)
-	for _, c := range cl.jar.Cookies(mustURL(a.srv.URL)) {
-		req.AddCookie(c)
-	}
-	a.srv.Config.Handler.ServeHTTP(w, req)
+	w = cl.serve(a.srv.Config.Handler, "GET", "/me")
 	if w.Code != http.StatusServiceUnavailable {
 		t.Errorf("load during an outage: %d %s", w.Code, w.Body)
 	}
@@ -94,12 +84,7 @@ func TestCommitOnADestroyedSession(t *testing.T) {
 		c.Header("X-Handler", "ran")
 		c.String(http.StatusOK, "written!")
 	})
-	req := httptest.NewRequest("POST", "/write", nil)
-	for _, c := range cl.jar.Cookies(mustURL(a.srv.URL)) {
-		req.AddCookie(c)
-	}
-	w := httptest.NewRecorder()
-	r.ServeHTTP(w, req)
+	w := cl.serve(r, "POST", "/write")
 	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), `"code":"session_expired"`) {
 		t.Fatalf("write to a destroyed session answered %d %s", w.Code, w.Body)
 	}

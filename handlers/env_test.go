@@ -383,3 +383,15 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+// serve sends a request with the client's cookies straight to h (a router
+// built for one test) and returns the recorded response.
+func (cl *client) serve(h http.Handler, method, path string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, nil)
+	for _, c := range cl.jar.Cookies(mustURL(cl.base)) {
+		req.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}

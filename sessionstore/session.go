@@ -237,14 +237,6 @@ func apply(rec *Record, name string, v *Value) {
 	rec.Values[name] = *v
 }
 
-// Changed reports whether the request changed anything that Commit would
-// write (values, or a new or regenerated session).
-func (s *Session) Changed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.changes) > 0 || s.created
-}
-
 // Client records the client that creates the session. It only takes effect
 // on a session that is not stored yet (a new or regenerated one).
 func (s *Session) Client(ip, userAgent string) {

@@ -35,7 +35,7 @@ func StartRedisCluster(t testing.TB) []string {
 			_ = cmd.Wait()
 		})
 		addr := "127.0.0.1:" + strconv.Itoa(port)
-		waitFor(t, addr, func() bool { return redisCLI(addr, "PING") == "PONG" })
+		Eventually(t, addr+" answers", func() bool { return redisCLI(addr, "PING") == "PONG" })
 		addrs = append(addrs, addr)
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
@@ -44,7 +44,7 @@ func StartRedisCluster(t testing.TB) []string {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	for _, a := range addrs {
-		waitFor(t, a, func() bool { return strings.Contains(redisCLI(a, "CLUSTER", "INFO"), "cluster_state:ok") })
+		Eventually(t, "the cluster is up", func() bool { return strings.Contains(redisCLI(a, "CLUSTER", "INFO"), "cluster_state:ok") })
 	}
 	return addrs
 }
@@ -64,16 +64,18 @@ func redisCLI(addr string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// waitFor polls ready until it holds or ten seconds pass: it waits for a
-// process to come up, it does not time the test.
-func waitFor(t testing.TB, what string, ready func() bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// Eventually polls cond until it holds, failing the test after twenty
+// seconds. It waits for something outside the test's control (a process
+// coming up, a client reconnecting, a message arriving); it never times
+// the code under test.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for ctx.Err() == nil {
-		if ready() {
-			return
+	for !cond() {
+		if ctx.Err() != nil {
+			t.Fatalf("%s: still not so after 20s", what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("%s did not become ready", what)
 }

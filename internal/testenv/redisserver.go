@@ -1,12 +1,10 @@
 package testenv
 
 import (
-	"context"
 	"net"
 	"os/exec"
 	"strconv"
 	"testing"
-	"time"
 )
 
 // RedisServer is a redis-server process of a test's own, so that the test
@@ -22,11 +20,9 @@ type RedisServer struct {
 // StartRedisServer starts redis-server on a free loopback port, or skips
 // (fails with REQUIRE_SERVICES=1) when the binary is missing.
 func StartRedisServer(t testing.TB) *RedisServer {
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
+	if _, err := exec.LookPath("redis-server"); err != nil {
 		Missing(t, "redis-server", "the binary is not on PATH")
 	}
-	_ = path
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,22 +46,7 @@ func (s *RedisServer) Start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		c, err := net.Dial("tcp", s.Addr())
-		if err == nil {
-			_, _ = c.Write([]byte("PING\r\n"))
-			buf := make([]byte, 7)
-			n, _ := c.Read(buf)
-			_ = c.Close()
-			if string(buf[:n]) == "+PONG\r\n" {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond) // polling a process start, not timing a test
-	}
-	s.t.Fatal("redis-server did not come up")
+	Eventually(s.t, "redis-server answers", func() bool { return redisCLI(s.Addr(), "PING") == "PONG" })
 }
 
 // Stop kills the server and waits for it to exit.

@@ -338,18 +338,6 @@ func goroutines() int {
 	}
 }
 
-// eventually waits until cond holds, or fails the test after a while.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestSweeper(t *testing.T) {
 	db := ferret.client.Database(testDB)
 	clock := storetest.NewClock()
@@ -393,7 +381,7 @@ func TestSweeper(t *testing.T) {
 		t.Fatalf("%d documents, want 5", n)
 	}
 	clock.Advance(2 * time.Minute)
-	eventually(t, "the background sweep to delete the 4 expired sessions", func() bool { return count() == 1 })
+	testenv.Eventually(t, "the background sweep to delete the 4 expired sessions", func() bool { return count() == 1 })
 
 	// Close stops the sweeper, is idempotent, and is safe to call
 	// concurrently.
@@ -408,7 +396,7 @@ func TestSweeper(t *testing.T) {
 	}
 	// Close waited for the sweeper to return; its last frames may still be
 	// unwinding.
-	eventually(t, "the sweeper goroutine to exit", func() bool { return goroutines() == before })
+	testenv.Eventually(t, "the sweeper goroutine to exit", func() bool { return goroutines() == before })
 }
 
 func TestSweepBatches(t *testing.T) {
