@@ -93,7 +93,7 @@ func TestRedisStoreCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Redis Cluster")
 	}
-	addrs := testenv.StartRedisCluster(t)
+	addrs := testenv.StartRedisCluster(t, 0).Masters
 	storetest.Run(t, func(t *testing.T) *storetest.Harness {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 		t.Cleanup(func() { _ = c.Close() })
