@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/schema"
 )
 
@@ -36,8 +39,56 @@ func NewGORMStore[T any, P interface {
 	return &GORMStore[T, P]{db: db}
 }
 
-// Migrate creates or updates the table of T (GORM's AutoMigrate).
-func (s *GORMStore[T, P]) Migrate() error { return s.db.AutoMigrate(new(T)) }
+// Migrate creates or updates the table of T (GORM's AutoMigrate). On
+// MySQL and MariaDB it also gives the username column a binary collation
+// without padding (utf8mb4_nopad_bin on MariaDB, utf8mb4_0900_bin on MySQL
+// 8, utf8mb4_bin where neither exists): under the default,
+// utf8mb4_general_ci, "âlice" and "alice" are equal, so a lookup by one
+// name would find the other's user and a unique index would refuse a
+// look-alike as taken. PostgreSQL's and SQLite's default comparisons are
+// exact already.
+func (s *GORMStore[T, P]) Migrate() error {
+	if err := s.db.AutoMigrate(new(T)); err != nil {
+		return err
+	}
+	if s.db.Dialector.Name() != "mysql" {
+		return nil
+	}
+	stmt := &gorm.Statement{DB: s.db}
+	if err := stmt.Parse(new(T)); err != nil {
+		return err
+	}
+	_, col, err := s.schema()
+	if err != nil {
+		return err
+	}
+	var info struct {
+		Collation string `gorm:"column:COLLATION_NAME"`
+		Type      string `gorm:"column:COLUMN_TYPE"`
+	}
+	err = s.db.Raw(`SELECT COLLATION_NAME, COLUMN_TYPE FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`, stmt.Schema.Table, col).Scan(&info).Error
+	if err != nil || !strings.HasPrefix(info.Type, "varchar(") {
+		return err
+	}
+	var have []string
+	err = s.db.Raw(`SELECT COLLATION_NAME FROM information_schema.COLLATIONS
+		WHERE COLLATION_NAME IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')`).Scan(&have).Error
+	if err != nil {
+		return err
+	}
+	want := "utf8mb4_bin"
+	if len(have) > 0 {
+		slices.Sort(have)
+		want = have[len(have)-1] // utf8mb4_nopad_bin, else utf8mb4_0900_bin
+	}
+	if info.Collation == want {
+		return nil
+	}
+	// The column's own type (varchar(191) for User), with the collation.
+	return s.db.Exec("ALTER TABLE ? MODIFY ? "+info.Type+" CHARACTER SET utf8mb4 COLLATE "+want+" NOT NULL",
+		clause.Table{Name: stmt.Schema.Table}, clause.Column{Name: col}).Error
+}
 
 // DB returns the store's database handle.
 func (s *GORMStore[T, P]) DB() *gorm.DB { return s.db }

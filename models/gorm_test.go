@@ -92,6 +92,19 @@ func TestGORMStore(t *testing.T) {
 			if _, err := s.FindByUsername(ctx, "nobody"); !errors.Is(err, models.ErrUserNotFound) {
 				t.Errorf("FindByUsername(nobody) = %v", err)
 			}
+			// Names are compared exactly, whatever the database's default
+			// collation: a look-alike is no match, and an account of its own.
+			for _, v := range []string{"nóra", "nora ", "NORA", "nôra"} {
+				if got, err := s.FindByUsername(ctx, v); !errors.Is(err, models.ErrUserNotFound) {
+					t.Errorf("FindByUsername(%q) = %v, %v; want ErrUserNotFound", v, got, err)
+				}
+			}
+			if _, err := s.Create(ctx, "nóra", "$2a$04$other"); err != nil {
+				t.Errorf("creating the look-alike nóra: %v", err)
+			}
+			if err := s.Migrate(); err != nil {
+				t.Errorf("migrating again: %v", err)
+			}
 			if err := s.SetPasswordHash(ctx, u.AuthID(), "$2a$04$new"); err != nil {
 				t.Fatal(err)
 			}
