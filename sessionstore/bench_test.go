@@ -24,7 +24,7 @@ func TestRedisCommandBudget(t *testing.T) {
 	p := sessionstore.DefaultPolicy
 
 	s := sessionstore.NewSession(clock.Now())
-	_ = s.SetUser("u1", false)
+	_ = s.SetUser("u1", "", false)
 	v, _ := sessionstore.EncodeValue("x")
 	s.Set("a", v)
 	if _, err := s.Commit(ctx, store, clock.Now(), p); err != nil {
@@ -125,7 +125,7 @@ func BenchmarkStore(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			store := benchStores(b)[name](b)
 			s := sessionstore.NewSession(time.Now())
-			_ = s.SetUser("bench", false)
+			_ = s.SetUser("bench", "", false)
 			v, _ := sessionstore.EncodeValue("/somewhere")
 			s.Set("returnTo", v)
 			n, _ := sessionstore.EncodeValue(1)

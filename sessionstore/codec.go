@@ -86,11 +86,21 @@ type Flags uint8
 // ended sign-in (session expired) rather than an anonymous visit.
 const FlagSignedIn Flags = 1
 
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Encode returns the cookie value for id and flags under the cookie name,
 // signed with the newest secret.
 func (c *Codec) Encode(name string, id ID, flags Flags) (string, error) {
 	var b [IDSize + 1]byte
-	copy(b[:], id.b[:])
+	raw := id.bytes()
+	copy(b[:], raw[:])
 	b[IDSize] = byte(flags)
 	return c.codecs[0].Encode(name, b[:])
 }
@@ -110,8 +120,7 @@ func (c *Codec) Decode(name, value string) (id ID, flags Flags, stale bool, err 
 		if len(b) != IDSize+1 {
 			return ID{}, 0, false, ErrBadCookie
 		}
-		copy(id.b[:], b)
-		if id.IsZero() {
+		if id = idFromBytes(b[:IDSize]); id.IsZero() || allZero(b[:IDSize]) {
 			return ID{}, 0, false, ErrBadCookie
 		}
 		return id, Flags(b[IDSize]), i > 0, nil

@@ -80,7 +80,7 @@ func TestCodecRoundTripAndRotation(t *testing.T) {
 			if _, _, _, err := oldOnly.Decode("other", cookie); !errors.Is(err, ErrBadCookie) {
 				t.Errorf("cookie accepted under another name: %v", err)
 			}
-			if strings.Contains(cookie, hex.EncodeToString(id.b[:])) {
+			if raw := id.bytes(); strings.Contains(cookie, hex.EncodeToString(raw[:])) {
 				t.Error("the cookie shows the raw ID in hex")
 			}
 		})
@@ -96,22 +96,53 @@ func TestCodecEncryptionIsNotInterchangeable(t *testing.T) {
 	}
 }
 
+// No verb of fmt, and no slog handler, prints the 32 secret bytes of an
+// ID, whether it is printed alone, through a pointer, inside a Session, or
+// in an exported field of another struct.
 func TestIDNeverPrintsItself(t *testing.T) {
 	id := NewID()
-	raw := hex.EncodeToString(id.b[:])
-	var logs bytes.Buffer
-	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "id", id, "key", id.Key())
-	j, _ := json.Marshal(struct{ ID ID }{id})
-	for _, s := range []string{
-		fmt.Sprint(id), fmt.Sprintf("%v %+v %#v %s %q", id, id, id, id, id), logs.String(), string(j),
-		fmt.Sprintf("%v", []any{id}), fmt.Sprintf("%+v", struct{ ID ID }{id}),
-	} {
-		if strings.Contains(s, raw) || strings.Contains(s, raw[:16]) {
-			t.Errorf("the raw ID leaks in %q", s)
+	sess := &Session{id: id, rec: &Record{}}
+	raw := id.bytes()
+	leaks := func(s string) bool {
+		// The bytes in every base fmt can print them in.
+		for _, form := range []string{"%x", "%X", "%v", "%d", "%o", "%b", "%q", "% x", "%c"} {
+			enc := fmt.Sprintf(form, raw[:6])
+			enc = strings.Trim(enc, "[]\"")
+			if len(enc) >= 6 && strings.Contains(s, enc) {
+				return true
+			}
 		}
+		return strings.Contains(s, string(raw[:6]))
+	}
+	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "% x", "%#x", "%d", "%o", "%O",
+		"%b", "%c", "%U", "%e", "%E", "%f", "%F", "%g", "%G", "%t", "%p", "%10.4v", "%-40s", "%08d"}
+	values := map[string]any{
+		"ID": id, "*ID": &id, "*Session": sess, "Session in a slice": []any{sess},
+		"ID in an exported field": struct{ ID ID }{id}, "ID in a map": map[string]ID{"k": id},
+	}
+	for name, v := range values {
+		for _, verb := range verbs {
+			if out := fmt.Sprintf(verb, v); leaks(out) {
+				t.Errorf("%s with %s prints the secret: %s", name, verb, out)
+			}
+		}
+	}
+	var logs bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&logs, nil), slog.NewTextHandler(&logs, nil)} {
+		slog.New(h).Info("x", "id", id, "key", id.Key(), "session", sess, "any", any(id), "ptr", &id)
+	}
+	if leaks(logs.String()) {
+		t.Errorf("a log line prints the secret: %s", logs.String())
 	}
 	if !strings.Contains(logs.String(), id.Key().Short()) {
 		t.Errorf("log line lacks the short key: %s", logs.String())
+	}
+	j, _ := json.Marshal(struct{ ID ID }{id})
+	if leaks(string(j)) {
+		t.Errorf("JSON prints the secret: %s", j)
+	}
+	if got, want := fmt.Sprintf("%v|%d|%x", id, id, sess), strings.Repeat(id.String()+"|", 2)+id.String(); got != want {
+		t.Errorf("prints %q, want %q", got, want)
 	}
 	if NewID() == id {
 		t.Error("two IDs are equal")
@@ -125,9 +156,11 @@ func TestCodecRejectsZeroAndWrongSizeIDs(t *testing.T) {
 	c := mustCodec(t, CodecOptions{}, secretA)
 	zero, _ := c.codecs[0].Encode("sid", make([]byte, IDSize+1))
 	short, _ := c.codecs[0].Encode("sid", []byte("short"))
-	legacy := NewID()
-	bare, _ := c.codecs[0].Encode("sid", legacy.b[:])
-	for _, v := range []string{zero, short, bare} {
+	legacy := NewID().bytes()
+	bare, _ := c.codecs[0].Encode("sid", legacy[:])
+	// The one secret whose masked form is the zero ID.
+	maskID, _ := c.codecs[0].Encode("sid", append(idMask[:], 0))
+	for _, v := range []string{zero, short, bare, maskID} {
 		if _, _, _, err := c.Decode("sid", v); !errors.Is(err, ErrBadCookie) {
 			t.Errorf("Decode(%q) = %v; want ErrBadCookie", v, err)
 		}
@@ -159,8 +192,8 @@ func TestParseKeyAndHandle(t *testing.T) {
 // panic, and must accept nothing that the codec did not issue.
 func FuzzCodecDecode(f *testing.F) {
 	c := mustCodec(f, CodecOptions{}, secretA, secretB)
-	var goodID ID // fixed: fuzz workers rebuild this setup and must agree
-	copy(goodID.b[:], "fuzz-session-id-0123456789abcdef")
+	// Fixed: fuzz workers rebuild this setup and must agree.
+	goodID := idFromBytes([]byte("fuzz-session-id-0123456789abcdef"))
 	good, _ := c.Encode("sid", goodID, FlagSignedIn)
 	f.Add(good)
 	f.Add("")

@@ -66,7 +66,7 @@ func ExampleUserIndex() {
 	ctx := context.Background()
 	for range 3 { // three devices log in
 		s := sessionstore.NewSession(time.Now())
-		_ = s.SetUser("42", false)
+		_ = s.SetUser("42", "", false)
 		if _, err := s.Commit(ctx, store, time.Now(), sessionstore.DefaultPolicy); err != nil {
 			panic(err)
 		}

@@ -272,3 +272,52 @@ func remoteIP(r *http.Request) string {
 	}
 	return host
 }
+
+// ErrNotRegenerable is returned by Regenerate for a session that no store of
+// this package, and not ginauth's session middleware, keeps.
+var ErrNotRegenerable = errors.New("sessionstore: Regenerate needs a session of a GinStore or of ginauth's session middleware")
+
+// Regenerate gives a gin-contrib/sessions session a new ID, keeping its
+// values, and destroys the record under the old ID, so that an ID planted
+// in the browser before login is worthless after it (session fixation).
+// Call it when the user signs in, before Set and Save:
+//
+//	s := sessions.Default(c)
+//	if err := sessionstore.Regenerate(s); err != nil { ... }
+//	s.Set("user", id)
+//	err := s.Save() // the new ID is stored and sent; the old record is gone
+//
+// It works on the sessions of a GinStore and on those of ginauth's session
+// middleware (which also keeps the signed-in user); any other session gets
+// ErrNotRegenerable. A session that is not stored yet needs nothing: Save
+// gives it a fresh ID anyway.
+func Regenerate(s sessions.Session) error {
+	switch v := s.(type) {
+	case interface{ Regenerate() error }: // ginauth's middleware session
+		return v.Regenerate()
+	case interface{ Session() *gsessions.Session }: // gin-contrib's session
+		gs := v.Session()
+		if gs == nil {
+			return ErrNotRegenerable
+		}
+		g, ok := gs.Store().(*GinStore)
+		if !ok {
+			return ErrNotRegenerable
+		}
+		return g.regenerate(gs)
+	}
+	return ErrNotRegenerable
+}
+
+func (g *GinStore) regenerate(gs *gsessions.Session) error {
+	st := g.states.get(gs)
+	if st != nil && st.broken != nil {
+		return st.broken
+	}
+	if st == nil || st.sess == nil {
+		return nil // new: Save creates it under a fresh ID
+	}
+	st.sess.Regenerate(g.now(), func(string) bool { return true })
+	gs.ID = st.sess.Handle()
+	return nil
+}

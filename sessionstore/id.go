@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 )
 
@@ -12,26 +14,59 @@ import (
 const IDSize = 32
 
 // ID is a session ID: the secret that the cookie carries. Its zero value is
-// "no ID". An ID never prints itself: String, GoString and LogValue show only
-// a short hash, so an ID that ends up in a log line or an error leaks nothing.
+// "no ID". An ID never prints itself: under every verb of fmt (it is a
+// fmt.Formatter), as a Stringer and to slog (a slog.LogValuer) it shows only
+// "session(" and the first 8 hex digits of its key, so an ID that ends up in
+// a log line or an error leaks nothing. In memory the bytes are kept masked
+// (XORed with a random mask made at start-up), so that what fmt prints by
+// reflection (for %p, or an ID in an unexported field of another struct) is
+// noise, not the secret.
 type ID struct {
-	b [IDSize]byte
+	masked [IDSize]byte
 }
+
+// idMask is what IDs are XORed with in memory. The zero ID (all zero masked
+// bytes) stands for the secret equal to the mask, which NewID never draws in
+// practice (one chance in 2^256) and the codec refuses.
+var idMask = func() (m [IDSize]byte) {
+	_, _ = rand.Read(m[:])
+	return m
+}()
 
 // NewID returns a new random session ID.
 func NewID() ID {
-	var id ID
+	var raw [IDSize]byte
 	// crypto/rand.Read never returns an error; on a broken system it aborts
 	// the program rather than hand out predictable IDs.
-	_, _ = rand.Read(id.b[:])
+	_, _ = rand.Read(raw[:])
+	return idFromBytes(raw[:])
+}
+
+// idFromBytes makes an ID of IDSize secret bytes.
+func idFromBytes(raw []byte) ID {
+	var id ID
+	for i := range id.masked {
+		id.masked[i] = raw[i] ^ idMask[i]
+	}
 	return id
+}
+
+// bytes returns the secret: only the cookie codec and Key read it.
+func (id ID) bytes() (raw [IDSize]byte) {
+	for i := range raw {
+		raw[i] = id.masked[i] ^ idMask[i]
+	}
+	return raw
 }
 
 // IsZero reports whether id is the zero ID.
 func (id ID) IsZero() bool { return id == ID{} }
 
 // Key returns the store key of the session: the SHA-256 of the ID.
-func (id ID) Key() Key { return Key(sha256.Sum256(id.b[:])) }
+func (id ID) Key() Key {
+	raw := id.bytes()
+	return Key(sha256.Sum256(raw[:]))
+}
 
 // String returns a short, non-secret name for the session.
 func (id ID) String() string {
@@ -41,8 +76,9 @@ func (id ID) String() string {
 	return "session(" + id.Key().Short() + ")"
 }
 
-// GoString is String, so %#v does not print the secret either.
-func (id ID) GoString() string { return id.String() }
+// Format implements fmt.Formatter: every verb, flag and width prints String,
+// so that %d, %x or %v of an ID never print the secret bytes.
+func (id ID) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, id.String()) }
 
 // LogValue makes slog print the short name, never the secret.
 func (id ID) LogValue() slog.Value { return slog.StringValue(id.String()) }

@@ -3,6 +3,7 @@ package sessionstore
 import (
 	"container/list"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -11,8 +12,11 @@ import (
 
 // MemoryOptions configures a MemoryStore. The zero value is usable.
 type MemoryOptions struct {
-	// MaxSessions bounds the number of sessions kept; past it, the oldest
-	// session (by creation) is evicted. Default 100,000.
+	// MaxSessions bounds the number of sessions kept. Past it, the oldest
+	// anonymous session (by creation) is evicted; a signed-in session is
+	// never evicted to admit an anonymous one (that create fails with
+	// ErrUnavailable instead), only to admit another signed-in one when
+	// no anonymous session is left. Default 100,000.
 	MaxSessions int
 
 	// SweepInterval is how often expired sessions are removed in the
@@ -33,15 +37,20 @@ type MemoryStore struct {
 	mu    sync.Mutex
 	peak  int // the most sessions held since the maps were last rebuilt
 	byKey map[Key]*memEntry
-	order *list.List // of Key, oldest first
+	anon  *list.List // of Key: anonymous sessions, oldest first
 	users map[string]map[Key]struct{}
+	order *list.List // of Key: signed-in sessions, oldest first
 	bg    *janitor
 }
 
 type memEntry struct {
 	rec  *Record
-	elem *list.Element
+	elem *list.Element // in anon or order, as rec.UserID says
 }
+
+// errFull is what an anonymous Create gets from a store full of signed-in
+// sessions.
+var errFull = Unavailable(errors.New("the memory store is full of signed-in sessions"))
 
 // NewMemoryStore returns a memory store and starts its sweeper; Close stops
 // it.
@@ -56,6 +65,7 @@ func NewMemoryStore(opts MemoryOptions) *MemoryStore {
 		now:   clock(opts.Now),
 		max:   opts.MaxSessions,
 		byKey: make(map[Key]*memEntry),
+		anon:  list.New(),
 		order: list.New(),
 		users: make(map[string]map[Key]struct{}),
 	}
@@ -141,12 +151,22 @@ func (m *MemoryStore) create(key Key, rec *Record) error {
 		return errExists
 	}
 	for len(m.byKey) >= m.max {
-		oldest := m.order.Front()
+		oldest := m.anon.Front()
+		if oldest == nil {
+			if rec.UserID == "" {
+				return errFull // never evict a signed-in session for an anonymous one
+			}
+			oldest = m.order.Front()
+		}
 		k := oldest.Value.(Key)
 		m.remove(k, m.byKey[k])
 	}
 	rec.Rev = 1
-	m.byKey[key] = &memEntry{rec: msPrecision(rec.Clone()), elem: m.order.PushBack(key)}
+	l := m.order
+	if rec.UserID == "" {
+		l = m.anon
+	}
+	m.byKey[key] = &memEntry{rec: msPrecision(rec.Clone()), elem: l.PushBack(key)}
 	m.peak = max(m.peak, len(m.byKey))
 	if rec.UserID != "" {
 		set := m.users[rec.UserID]
@@ -161,7 +181,11 @@ func (m *MemoryStore) create(key Key, rec *Record) error {
 
 func (m *MemoryStore) remove(key Key, e *memEntry) {
 	delete(m.byKey, key)
-	m.order.Remove(e.elem)
+	if e.rec.UserID == "" {
+		m.anon.Remove(e.elem)
+	} else {
+		m.order.Remove(e.elem)
+	}
 	if uid := e.rec.UserID; uid != "" {
 		if set := m.users[uid]; set != nil {
 			delete(set, key)

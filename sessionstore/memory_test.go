@@ -2,6 +2,7 @@ package sessionstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
@@ -50,6 +51,56 @@ func TestMemoryStoreBound(t *testing.T) {
 	}
 }
 
+// Anonymous sessions, which clients can make at will, never displace a
+// signed-in one: past the bound the oldest anonymous session goes, and an
+// anonymous session that would need a signed-in one evicted is refused.
+func TestMemoryStoreEvictsAnonymousFirst(t *testing.T) {
+	clock := storetest.NewClock()
+	m := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{MaxSessions: 4, Now: clock.Now, SweepInterval: -1})
+	defer m.Close()
+	ctx := context.Background()
+	create := func(uid string) (sessionstore.Key, error) {
+		k := sessionstore.NewID().Key()
+		now := clock.Now()
+		clock.Advance(time.Second)
+		return k, m.Create(ctx, k, &sessionstore.Record{UserID: uid, CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)})
+	}
+	victim, _ := create("victim")
+	var anon []sessionstore.Key
+	for range 1000 {
+		k, err := create("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		anon = append(anon, k)
+	}
+	if _, err := m.Load(ctx, victim); err != nil {
+		t.Fatalf("the signed-in session was evicted by anonymous ones: %v", err)
+	}
+	if _, err := m.Load(ctx, anon[len(anon)-1]); err != nil {
+		t.Errorf("the newest anonymous session is gone: %v", err)
+	}
+	if _, err := m.Load(ctx, anon[0]); err == nil {
+		t.Error("the oldest anonymous session is still there")
+	}
+	// Signed-in sessions take the place of anonymous ones, then of the
+	// oldest signed-in one; then there is no room for an anonymous one.
+	for i := range 4 {
+		if _, err := create(fmt.Sprint("user", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Load(ctx, victim); err == nil {
+		t.Error("a full store of signed-in sessions kept the oldest past the bound")
+	}
+	if _, err := create(""); !errors.Is(err, sessionstore.ErrUnavailable) {
+		t.Errorf("anonymous Create in a store full of signed-in sessions = %v, want ErrUnavailable", err)
+	}
+	if m.Len() != 4 {
+		t.Errorf("Len = %d, want 4", m.Len())
+	}
+}
+
 func TestMemoryStoreSweeper(t *testing.T) {
 	before := runtime.NumGoroutine()
 	clock := storetest.NewClock()
@@ -93,7 +144,7 @@ func TestMemoryStoreBurst(t *testing.T) {
 	for i := range n {
 		now := clock.Now()
 		s := sessionstore.NewSession(now)
-		_ = s.SetUser(fmt.Sprint(i%1000), false)
+		_ = s.SetUser(fmt.Sprint(i%1000), "", false)
 		v, _ := sessionstore.EncodeValue("/return/path")
 		s.Set("returnTo", v)
 		if _, err := s.Commit(ctx, m, now, sessionstore.DefaultPolicy); err != nil {

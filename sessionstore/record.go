@@ -43,6 +43,12 @@ type Record struct {
 	// ("remember me").
 	Persistent bool
 
+	// Credential fingerprints the credentials the user signed in with (the
+	// auth package derives it from the password hash), so that a session
+	// made with credentials that have since changed can be told apart and
+	// ended. Empty for anonymous sessions.
+	Credential string
+
 	// Values are the application's values, by name.
 	Values map[string]Value
 
@@ -101,6 +107,7 @@ type body struct {
 	IP       string                     `json:"ip,omitempty"`
 	UA       string                     `json:"ua,omitempty"`
 	Persist  bool                       `json:"persist,omitempty"`
+	Cred     string                     `json:"cred,omitempty"`
 	Values   map[string]json.RawMessage `json:"values,omitempty"`
 	Types    map[string]string          `json:"types,omitempty"`
 }
@@ -115,6 +122,7 @@ func MarshalBody(r *Record) ([]byte, error) {
 		IP:      r.IPAddress,
 		UA:      r.UserAgent,
 		Persist: r.Persistent,
+		Cred:    r.Credential,
 	}
 	if !r.Deadline.IsZero() {
 		d := r.Deadline.UTC()
@@ -159,6 +167,7 @@ func UnmarshalBody(data []byte, r *Record) error {
 	r.IPAddress = b.IP
 	r.UserAgent = b.UA
 	r.Persistent = b.Persist
+	r.Credential = b.Cred
 	r.Values = nil
 	if len(b.Values) > 0 {
 		r.Values = make(map[string]Value, len(b.Values))

@@ -133,12 +133,30 @@ func TestPolicyValidate(t *testing.T) {
 	}
 	p := Policy{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: time.Hour}
 	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d := p.Deadline(created)
+	d := p.Deadline(created, "u1")
 	if got := p.Expiry(created.Add(10*time.Minute), d); !got.Equal(created.Add(40 * time.Minute)) {
 		t.Errorf("idle expiry = %v", got)
 	}
 	if got := p.Expiry(created.Add(50*time.Minute), d); !got.Equal(d) {
 		t.Errorf("expiry past the deadline = %v, want the deadline", got)
+	}
+	// Anonymous sessions end sooner, never later.
+	p.AnonymousTimeout = 20 * time.Minute
+	for _, tt := range []struct {
+		anon, abs time.Duration
+		user      string
+		want      time.Duration
+	}{
+		{20 * time.Minute, time.Hour, "", 20 * time.Minute},
+		{20 * time.Minute, time.Hour, "u1", time.Hour},
+		{2 * time.Hour, time.Hour, "", time.Hour},
+		{0, time.Hour, "", time.Hour},
+		{20 * time.Minute, 0, "", 20 * time.Minute},
+	} {
+		p := Policy{IdleTimeout: 10 * time.Minute, AbsoluteTimeout: tt.abs, AnonymousTimeout: tt.anon}
+		if got := p.Deadline(created, tt.user); !got.Equal(created.Add(tt.want)) {
+			t.Errorf("Deadline(%+v, user %q) = %v, want +%v", p, tt.user, got.Sub(created), tt.want)
+		}
 	}
 }
 

@@ -3,6 +3,8 @@ package sessionstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -28,6 +30,12 @@ type Policy struct {
 	// (express-session's saveUninitialized). The default, false, gives an
 	// anonymous visitor who stores nothing neither a record nor a cookie.
 	SaveUninitialized bool
+
+	// AnonymousTimeout ends a session without a user this long after it
+	// began, when shorter than AbsoluteTimeout: anonymous clients can make
+	// sessions at will, so theirs are short-lived. Zero means the absolute
+	// timeout applies to them too.
+	AnonymousTimeout time.Duration
 }
 
 // ErrPolicy is returned by Policy.Validate.
@@ -37,7 +45,7 @@ var ErrPolicy = errors.New("sessionstore: invalid session policy")
 // be refreshed less often than they expire.
 func (p Policy) Validate() error {
 	switch {
-	case p.IdleTimeout < 0 || p.AbsoluteTimeout < 0 || p.TouchInterval < 0:
+	case p.IdleTimeout < 0 || p.AbsoluteTimeout < 0 || p.TouchInterval < 0 || p.AnonymousTimeout < 0:
 		return errors.Join(ErrPolicy, errors.New("durations must not be negative"))
 	case p.IdleTimeout == 0 && p.AbsoluteTimeout == 0:
 		return errors.Join(ErrPolicy, errors.New("a session needs an idle or an absolute timeout"))
@@ -47,12 +55,17 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-// Deadline returns the absolute expiry of a session created at created.
-func (p Policy) Deadline(created time.Time) time.Time {
-	if p.AbsoluteTimeout <= 0 {
+// Deadline returns the absolute expiry of a session created at created,
+// for the user userID ("" for an anonymous session).
+func (p Policy) Deadline(created time.Time, userID string) time.Time {
+	d := p.AbsoluteTimeout
+	if userID == "" && p.AnonymousTimeout > 0 && (d <= 0 || p.AnonymousTimeout < d) {
+		d = p.AnonymousTimeout
+	}
+	if d <= 0 {
 		return time.Time{}
 	}
-	return created.Add(p.AbsoluteTimeout)
+	return created.Add(d)
 }
 
 // Expiry returns when a session last active at last, with the given
@@ -110,6 +123,13 @@ func LoadSession(ctx context.Context, store Store, id ID) (*Session, error) {
 	return &Session{id: id, rec: rec, stored: true}, nil
 }
 
+// Format implements fmt.Formatter: a Session prints as its ID does (the
+// short name of its key) under every verb, never its fields.
+func (s *Session) Format(f fmt.State, verb rune) { s.id.Format(f, verb) }
+
+// LogValue implements slog.LogValuer: the short name of the session's key.
+func (s *Session) LogValue() slog.Value { return s.id.LogValue() }
+
 // ID returns the session ID. Only the cookie codec needs it.
 func (s *Session) ID() ID { return s.id }
 
@@ -143,6 +163,7 @@ type Meta struct {
 	IPAddress    string
 	UserAgent    string
 	Persistent   bool
+	Credential   string
 }
 
 // Meta returns the session's metadata without copying its values.
@@ -159,6 +180,7 @@ func (s *Session) Meta() Meta {
 		IPAddress:    r.IPAddress,
 		UserAgent:    r.UserAgent,
 		Persistent:   r.Persistent,
+		Credential:   r.Credential,
 	}
 }
 
@@ -251,16 +273,19 @@ func (s *Session) Client(ip, userAgent string) {
 // regenerated session is set on a stored one.
 var ErrStored = errors.New("sessionstore: session is already stored; regenerate it first")
 
-// SetUser makes the session belong to userID. Only a session that is not
-// stored yet can take a user: regenerate a loaded session first, so that a
-// login never keeps a pre-login ID (session fixation).
-func (s *Session) SetUser(userID string, persistent bool) error {
+// SetUser makes the session belong to userID, signed in with the
+// credentials that credential fingerprints (see Record.Credential). Only a
+// session that is not stored yet can take a user: regenerate a loaded
+// session first, so that a login never keeps a pre-login ID (session
+// fixation).
+func (s *Session) SetUser(userID, credential string, persistent bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stored {
 		return ErrStored
 	}
 	s.rec.UserID = userID
+	s.rec.Credential = credential
 	s.rec.Persistent = persistent
 	return nil
 }
@@ -358,7 +383,7 @@ func (s *Session) Commit(ctx context.Context, store Store, now time.Time, p Poli
 		}
 		rec := s.rec.Clone()
 		rec.LastActivity = now
-		rec.Deadline = p.Deadline(rec.CreatedAt)
+		rec.Deadline = p.Deadline(rec.CreatedAt, rec.UserID)
 		rec.ExpiresAt = p.Expiry(now, rec.Deadline)
 		var err error
 		if s.oldKey != nil {

@@ -86,6 +86,7 @@ func runGin(t *testing.T, newHarness Factory) {
 	t.Run("Corrupt", func(t *testing.T) { testGinCorrupt(t, newHarness(t)) })
 	t.Run("Down", func(t *testing.T) { testGinDown(t, newHarness(t)) })
 	t.Run("ReadOnlyNoCookie", func(t *testing.T) { testGinReadOnly(t, newHarness(t)) })
+	t.Run("RegenerateDropsPlantedID", func(t *testing.T) { testGinRegenerate(t, newHarness(t)) })
 }
 
 // router has /set (stores the values of roundTripValues), /get (checks
@@ -310,5 +311,64 @@ func testGinReadOnly(t *testing.T, h *Harness) {
 	h.Clock.Advance(31 * time.Minute)
 	if w := do(r, "/peek", cookie); w.Body.String() != "0" {
 		t.Errorf("session outlived its idle timeout: count %s", w.Body)
+	}
+}
+
+// testGinRegenerate plays session fixation against an application that
+// signs in the gin-contrib way: the attacker gets a session, plants its
+// cookie in the victim's browser, and the victim signs in. Regenerate at
+// login gives the victim a new ID, keeps the values and destroys the
+// attacker's record.
+func testGinRegenerate(t *testing.T, h *Harness) {
+	r := gin.New()
+	r.Use(sessions.Sessions(cookieName, ginStore(t, h, codec(t, SecretNew), nil)))
+	r.GET("/visit", func(c *gin.Context) {
+		s := sessions.Default(c)
+		s.Set("theme", "dark")
+		if err := s.Save(); err != nil {
+			c.String(http.StatusServiceUnavailable, err.Error())
+		}
+	})
+	r.GET("/login", func(c *gin.Context) {
+		s := sessions.Default(c)
+		if err := sessionstore.Regenerate(s); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+			return
+		}
+		s.Set("user", "victim")
+		if err := s.Save(); err != nil {
+			c.String(http.StatusServiceUnavailable, err.Error())
+		}
+	})
+	r.GET("/whoami", func(c *gin.Context) {
+		s := sessions.Default(c)
+		c.String(http.StatusOK, "%v %v", s.Get("user"), s.Get("theme"))
+	})
+	planted := sessionCookie(t, do(r, "/visit"))
+	w := do(r, "/login", planted)
+	if w.Code != http.StatusOK {
+		t.Fatalf("/login: %d %s", w.Code, w.Body)
+	}
+	fresh := sessionCookie(t, w)
+	if fresh.Value == planted.Value {
+		t.Fatal("login kept the planted session ID")
+	}
+	if got := do(r, "/whoami", fresh).Body.String(); got != "victim dark" {
+		t.Errorf("victim after login: %q, want the user and the values kept", got)
+	}
+	if got := do(r, "/whoami", planted).Body.String(); got != "<nil> <nil>" {
+		t.Errorf("the planted cookie after the victim's login: %q, want an empty session", got)
+	}
+	id, _, _, err := codec(t, SecretNew).Decode(cookieName, planted.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Store.Load(ctx, id.Key()); !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Errorf("the planted session's record survived: %v", err)
+	}
+	// Regenerate on something that is not a session of this package
+	// says so.
+	if err := sessionstore.Regenerate(nil); err == nil {
+		t.Error("Regenerate(nil) succeeded")
 	}
 }

@@ -349,7 +349,7 @@ func testRegenerate(t *testing.T, h *Harness) {
 			}
 			keep := func(name string) bool { return keepAll || name == "returnTo" }
 			loaded.Regenerate(h.Clock.Now(), keep)
-			if err := loaded.SetUser("user-9", false); err != nil {
+			if err := loaded.SetUser("user-9", "", false); err != nil {
 				t.Fatalf("SetUser: %v", err)
 			}
 			out, err := loaded.Commit(ctx, h.Store, h.Clock.Now(), p)
@@ -373,7 +373,7 @@ func testRegenerate(t *testing.T, h *Harness) {
 
 			// Regenerating an indexed session moves its index entry.
 			loaded.Regenerate(h.Clock.Now(), nil)
-			if err := loaded.SetUser("user-9", false); err != nil {
+			if err := loaded.SetUser("user-9", "", false); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := loaded.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
@@ -566,7 +566,7 @@ func testConcurrentDistinct(t *testing.T, h *Harness) {
 			for i := range each {
 				uid := fmt.Sprintf("user-%d", w)
 				s := sessionstore.NewSession(h.Clock.Now())
-				_ = s.SetUser(uid, false)
+				_ = s.SetUser(uid, "", false)
 				x, _ := sessionstore.EncodeValue(fmt.Sprintf("%d/%d", w, i))
 				s.Set("who", x)
 				if _, err := s.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
