@@ -55,6 +55,7 @@ type coreConfig struct {
 	loginPath         string
 	minPassword       int
 	idle, absolute    time.Duration
+	anonymous         time.Duration
 }
 
 // New checks cfg and returns an Auth. It refuses, with an error wrapping
@@ -79,6 +80,7 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 		AbsoluteTimeout:   cfg.AbsoluteTimeout,
 		TouchInterval:     cfg.TouchInterval,
 		SaveUninitialized: cfg.SaveUninitialized,
+		AnonymousTimeout:  cfg.AnonymousTimeout,
 	}
 	if err := policy.Validate(); err != nil {
 		return nil, errors.Join(ErrConfig, err)
@@ -100,6 +102,7 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 				minPassword:       cfg.MinPasswordLength,
 				idle:              cfg.IdleTimeout,
 				absolute:          cfg.AbsoluteTimeout,
+				anonymous:         cfg.AnonymousTimeout,
 			},
 			store:    cfg.Store,
 			codec:    codec,
@@ -162,13 +165,15 @@ func (a *Auth[U]) CrossOriginProtection() *http.CrossOriginProtection { return a
 // LoginPath is where browsers are sent to sign in.
 func (a *Auth[U]) LoginPath() string { return a.cfg.loginPath }
 
-// user returns the user with the ID, from the cache when it holds it: no
-// user store query on a hit.
-func (a *Auth[U]) user(ctx context.Context, id string) (U, error) {
+// user returns the user with the ID and the fingerprint of its credentials,
+// from the cache when it holds it: no user store query on a hit.
+func (a *Auth[U]) user(ctx context.Context, id string) (U, string, error) {
+	var epoch uint64
 	if a.cache != nil {
-		if u, ok := a.cache.get(id); ok {
-			return u, nil
+		if e, ok := a.cache.get(id); ok {
+			return e.user, e.credential, nil
 		}
+		epoch = a.cache.begin()
 	}
 	u, err := a.users.FindByID(ctx, id)
 	if err != nil {
@@ -176,12 +181,22 @@ func (a *Auth[U]) user(ctx context.Context, id string) (U, error) {
 		if !errors.Is(err, models.ErrUserNotFound) {
 			err = errors.Join(sessionstore.ErrUnavailable, err)
 		}
-		return zero, err
+		return zero, "", err
 	}
+	cred := credentialOf(u.AuthPasswordHash())
 	if a.cache != nil {
-		a.cache.add(id, u)
+		a.cache.addIf(id, u, cred, epoch)
 	}
-	return u, nil
+	return u, cred, nil
+}
+
+// cacheEpoch is the user cache's epoch before a user is read from the store
+// (see userCache.addIf).
+func (a *Auth[U]) cacheEpoch() uint64 {
+	if a.cache == nil {
+		return 0
+	}
+	return a.cache.begin()
 }
 
 // InvalidateUser drops the user from the cache, so the next request reads

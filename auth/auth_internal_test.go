@@ -118,6 +118,23 @@ func TestNormalizeUsername(t *testing.T) {
 	}
 }
 
+// New names must also be valid under RFC 8265's UsernameCaseMapped; names
+// accepted before that check still normalize (and so sign in).
+func TestNormalizeNewUsername(t *testing.T) {
+	for in, want := range map[string]string{
+		"Alice": "alice", "ｊｏｓé": "josé", "user.name+tag@example.org": "user.name+tag@example.org",
+		"abʹ": "", "abˆ": "", "a\u034fb": "",
+	} {
+		got, err := normalizeNewUsername(in)
+		if (err != nil) != (want == "") || got != want {
+			t.Errorf("normalizeNewUsername(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if got, err := NormalizeUsername("abʹ"); err != nil || got != "abʹ" {
+		t.Errorf("a name registered before the PRECIS check no longer normalizes: %q, %v", got, err)
+	}
+}
+
 func TestCheckNewPassword(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -132,6 +149,10 @@ func TestCheckNewPassword(t *testing.T) {
 		{strings.Repeat("x", 73), ErrPasswordTooLong},
 		{strings.Repeat("é", 37), ErrPasswordTooLong}, // 74 bytes: never truncated
 		{"bad\xffutf8 pw", ErrBadRequest},
+		{"ﷺ", ErrWeakPassword},                       // one character as typed, 18 after NFKC
+		{"ﬃﬃﬃﬃ", ErrWeakPassword},                    // four ligatures, twelve letters after NFKC
+		{strings.Repeat("ﷺ", 8), ErrPasswordTooLong}, // long enough as typed, over 72 bytes hashed
+		{"ｐａｓｓｗｏｒｄ", nil},                            // 8 fullwidth characters
 	}
 	for _, tt := range tests {
 		_, err := checkNewPassword(tt.in, 8)
@@ -216,7 +237,8 @@ func TestClientIPAndScheme(t *testing.T) {
 		{"no header from a trusted proxy", "10.1.2.3:80", "", "", false, "10.1.2.3", false},
 		{"IPv6 loopback proxy", "[::1]:80", "2001:db8::1", "https", false, "2001:db8::1", true},
 		{"direct TLS", "203.0.113.5:1234", "", "", true, "203.0.113.5", true},
-		{"XFP list takes the first", "10.1.2.3:80", "198.51.100.7", "https, http", false, "198.51.100.7", true},
+		{"XFP: the nearest proxy's value wins over the client's", "10.1.2.3:80", "198.51.100.7", "https, http", false, "198.51.100.7", false},
+		{"XFP appended by the nearest proxy", "10.1.2.3:80", "198.51.100.7", "http, https", false, "198.51.100.7", true},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest("GET", "/", nil)

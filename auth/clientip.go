@@ -9,7 +9,14 @@ import (
 )
 
 // proxies decides whose forwarding headers to believe.
-type proxies []netip.Prefix
+type proxies struct {
+	nets []netip.Prefix
+	unix bool // a peer on a Unix socket is a trusted proxy
+}
+
+// TrustUnixSocket is the TrustedProxies entry that trusts a peer on a Unix
+// socket: a reverse proxy that reaches the application through one.
+const TrustUnixSocket = "unix"
 
 func parseProxies(list []string) (proxies, error) {
 	var out proxies
@@ -18,22 +25,26 @@ func parseProxies(list []string) (proxies, error) {
 		if s == "" {
 			continue
 		}
+		if s == TrustUnixSocket {
+			out.unix = true
+			continue
+		}
 		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
+			out.nets = append(out.nets, p.Masked())
 			continue
 		}
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, fmt.Errorf("trusted proxy %q is not an IP address or CIDR range", s)
+			return proxies{}, fmt.Errorf("trusted proxy %q is not an IP address, a CIDR range or %q", s, TrustUnixSocket)
 		}
-		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		out.nets = append(out.nets, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
 }
 
 func (ps proxies) trusted(a netip.Addr) bool {
 	a = a.Unmap()
-	for _, p := range ps {
+	for _, p := range ps.nets {
 		if p.Contains(a) {
 			return true
 		}
@@ -41,26 +52,44 @@ func (ps proxies) trusted(a netip.Addr) bool {
 	return false
 }
 
-func peerAddr(r *http.Request) (netip.Addr, bool) {
+// peer is the request's direct peer: its IP address, or none (ok false)
+// when it has none, and whether it is a trusted proxy.
+func (ps proxies) peer(r *http.Request) (a netip.Addr, ok, trusted bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	a, err := netip.ParseAddr(host)
-	return a.Unmap(), err == nil
+	if a, err := netip.ParseAddr(host); err == nil {
+		a = a.Unmap()
+		return a, true, ps.trusted(a)
+	}
+	return netip.Addr{}, false, ps.unix && onUnixSocket(r)
 }
 
-// clientIP returns the client's address: the TCP peer, or, when the peer is
-// a trusted proxy, the first address in X-Forwarded-For (read from the
-// right) that is not a trusted proxy. Headers from anyone else are ignored,
-// so a client cannot choose its own IP.
+// onUnixSocket reports whether the request arrived on a Unix socket
+// listener.
+func onUnixSocket(r *http.Request) bool {
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	return ok && (la.Network() == "unix" || la.Network() == "unixpacket")
+}
+
+// clientIP returns the client's address: the peer, or, when the peer is a
+// trusted proxy, the first address in X-Forwarded-For (read from the right)
+// that is not a trusted proxy. Headers from anyone else are ignored, so a
+// client cannot choose its own IP. It returns "" when no address can be
+// known: a peer that is not an IP (a Unix socket not trusted with
+// TrustUnixSocket), or a trusted Unix socket peer that names no client.
 func (ps proxies) clientIP(r *http.Request) string {
-	peer, ok := peerAddr(r)
-	if !ok {
-		return ""
-	}
-	if len(ps) == 0 || !ps.trusted(peer) {
+	peer, ok, trusted := ps.peer(r)
+	if !trusted {
+		if !ok {
+			return ""
+		}
 		return peer.String()
+	}
+	last := ""
+	if ok {
+		last = peer.String()
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
@@ -72,24 +101,29 @@ func (ps proxies) clientIP(r *http.Request) string {
 		if !ps.trusted(a) {
 			return a.String()
 		}
-		peer = a
+		last = a.String()
 	}
-	return peer.String()
+	return last
 }
 
 // https reports whether the request reached us over HTTPS: directly, or
-// through a trusted proxy that says so in X-Forwarded-Proto.
+// through a trusted proxy whose X-Forwarded-Proto says so. Of several
+// values (proxies that append), the last is the one the nearest proxy set:
+// the ones before it came from further away, the client included.
 func (ps proxies) https(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	peer, ok := peerAddr(r)
-	if !ok || !ps.trusted(peer) {
+	if _, _, trusted := ps.peer(r); !trusted {
 		return false
 	}
-	proto := r.Header.Get("X-Forwarded-Proto")
-	if i := strings.IndexByte(proto, ','); i >= 0 {
-		proto = proto[:i] // the proxy nearest the client comes first
+	vals := r.Header.Values("X-Forwarded-Proto")
+	if len(vals) == 0 {
+		return false
+	}
+	proto := vals[len(vals)-1]
+	if i := strings.LastIndexByte(proto, ','); i >= 0 {
+		proto = proto[i+1:]
 	}
 	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }

@@ -60,9 +60,16 @@ type Config[U models.Authenticatable] struct {
 	SaveUninitialized bool
 
 	// KeepOnRegenerate lists the values that survive the regeneration of a
-	// session at login and password change. Default: "returnTo". Set it to
-	// an empty, non-nil slice to keep nothing.
+	// session at login and password change (a shopping cart, say). Default:
+	// none, as express-session's regenerate keeps nothing.
 	KeepOnRegenerate []string
+
+	// AnonymousTimeout ends a session that has no signed-in user this long
+	// after it began (when the application stores values for an anonymous
+	// visitor). Anonymous clients can make such sessions at will, so they
+	// are short-lived. Default one hour (or AbsoluteTimeout, when that is
+	// shorter).
+	AnonymousTimeout time.Duration
 
 	// BcryptCost is the cost of new password hashes. Default 12. Hashes of
 	// another cost are re-hashed at the next successful login. Costs below
@@ -122,7 +129,11 @@ type Config[U models.Authenticatable] struct {
 
 	// TrustedProxies lists the proxies (IP addresses or CIDR ranges) whose
 	// X-Forwarded-For and X-Forwarded-Proto headers are believed (express's
-	// "trust proxy"). Default none: the client is the TCP peer.
+	// "trust proxy"). TrustUnixSocket ("unix") trusts a peer on a Unix
+	// socket, as a reverse proxy that reaches the application through one.
+	// Default none: the client is the TCP peer. A peer that is not an IP
+	// address and not trusted has no known address: its requests are not
+	// throttled per address (rather than pooled with everybody's).
 	TrustedProxies []string
 
 	// Now is the clock. Default time.Now.
@@ -203,8 +214,11 @@ func (cfg Config[U]) withDefaults() (Config[U], error) {
 	if cfg.IdleTimeout > cfg.AbsoluteTimeout {
 		return cfg, configErr("IdleTimeout (%v) is longer than AbsoluteTimeout (%v)", cfg.IdleTimeout, cfg.AbsoluteTimeout)
 	}
-	if cfg.KeepOnRegenerate == nil {
-		cfg.KeepOnRegenerate = []string{"returnTo"}
+	if cfg.AnonymousTimeout == 0 {
+		cfg.AnonymousTimeout = min(time.Hour, cfg.AbsoluteTimeout)
+	}
+	if cfg.AnonymousTimeout < 0 {
+		return cfg, configErr("AnonymousTimeout must be positive")
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = 12
@@ -238,7 +252,10 @@ func (cfg Config[U]) withDefaults() (Config[U], error) {
 	}
 	if !cfg.Throttle.Disabled {
 		cfg.Throttle = cfg.Throttle.withDefaults()
-		if !cfg.Throttle.PerUsername.valid() || !cfg.Throttle.PerIP.valid() {
+		if !cfg.Throttle.PerAccount.valid() || !cfg.Throttle.PerIP.valid() {
+			return cfg, configErr("throttle rules need positive Failures, Window and BaseDelay (or set Disabled)")
+		}
+		if !cfg.Throttle.Registrations.valid() {
 			return cfg, configErr("throttle rules need positive Failures, Window and BaseDelay (or set Disabled)")
 		}
 	}

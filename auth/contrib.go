@@ -14,7 +14,8 @@ import (
 // session. The session middleware installs it under sessions.DefaultKey.
 //
 // Save writes at once and returns the store's error; without it the
-// middleware writes before the response goes out. ID returns the session's
+// middleware writes before the response goes out. sessionstore.Regenerate
+// gives it a new ID (keeping values and user). ID returns the session's
 // handle, never its ID. Options with MaxAge < 0 destroys the session; other
 // options are ignored (the cookie is configured in Config.Cookie).
 func ContribSession(c *gin.Context) sessions.Session {
@@ -133,6 +134,27 @@ func (s *contrib) Options(o sessions.Options) {
 			sess.Destroy()
 		}
 	}
+}
+
+// Regenerate gives the session a new ID, keeping its values and its
+// signed-in user, and destroys the old record when the session is
+// committed; sessionstore.Regenerate calls it.
+func (s *contrib) Regenerate() error {
+	if s.st == nil {
+		return ErrNoSessionMiddleware
+	}
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	sess := s.st.sess
+	if sess == nil || sess.Destroyed() {
+		return nil // nothing stored yet: it gets a fresh ID anyway
+	}
+	m := sess.Meta()
+	sess.Regenerate(s.st.core.now(), func(string) bool { return true })
+	if m.UserID != "" {
+		_ = sess.SetUser(m.UserID, m.Credential, m.Persistent) // cannot fail: just regenerated
+	}
+	return nil
 }
 
 func (s *contrib) Save() error {

@@ -30,11 +30,19 @@
 // # Decisions worth knowing
 //
 //   - Usernames are normalized (NormalizeUsername) at registration and login
-//     alike: NFKC, lower case, trimmed. Passwords are NFKC-normalized too,
-//     must be 8 characters or more, and at most 72 bytes: bcrypt's limit,
-//     enforced rather than silently truncated.
+//     alike: NFKC, lower case, trimmed; a new name must also be valid under
+//     RFC 8265's UsernameCaseMapped profile. A user is found only under
+//     exactly that name. Passwords are NFKC-normalized (NIST SP 800-63B),
+//     must be 8 characters or more as typed, and at most 72 bytes once
+//     normalized: bcrypt's limit, enforced rather than silently truncated.
 //   - Login always regenerates the session: new ID, old record destroyed,
-//     only Config.KeepOnRegenerate values carried (default "returnTo").
+//     only Config.KeepOnRegenerate values carried (default none). Each
+//     signed-in session keeps a fingerprint of the credentials it signed in
+//     with; once they change, it ends at its next request.
+//   - Nothing an anonymous client does through ginauth stores a session:
+//     the page a browser asked for rides on the login redirect
+//     (ReturnToParam). Sessions the application starts for anonymous
+//     visitors live at most Config.AnonymousTimeout.
 //   - A cookie whose session is gone is answered session_expired when it
 //     was issued to a signed-in session (the cookie says so, signed), and
 //     unauthenticated otherwise. Only RequireAuth answers it: on other

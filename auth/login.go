@@ -38,8 +38,9 @@ func (a *Auth[U]) IsAuthenticated(c *gin.Context) bool {
 }
 
 // SessionExpired reports whether the request brought a signed-in session
-// that had timed out (idle or absolute), so that the client can be told
-// session_expired rather than unauthenticated.
+// that had ended (timed out, revoked, or signed in with credentials that
+// have changed since), so that the client can be told session_expired
+// rather than unauthenticated.
 func (a *Auth[U]) SessionExpired(c *gin.Context) bool {
 	st := getState(c)
 	if st == nil {
@@ -51,35 +52,47 @@ func (a *Auth[U]) SessionExpired(c *gin.Context) bool {
 }
 
 // Authenticate checks a username and password: Passport's local strategy.
-// The username is normalized (NormalizeUsername) and the password compared
-// with bcrypt. An unknown or malformed username is compared against a dummy
-// hash of the same cost, so that every failure takes as long as a wrong
-// password and all answer ErrInvalidCredentials. A successful check of a
-// hash of another cost re-hashes the password at the configured cost.
+// The username is normalized (NormalizeUsername) and looked up; a user is
+// found only under exactly that name, whatever the user store's collation.
+// The password is compared with bcrypt. An unknown or malformed username is
+// compared against a dummy hash of the same cost, so that every failure
+// takes as long as a wrong password and all answer ErrInvalidCredentials. A
+// successful check of a hash of another cost re-hashes the password at the
+// configured cost.
 //
-// Attempts are throttled (Config.Throttle) per username, known or not, and
-// per client IP: a locked-out attempt answers ErrTooManyAttempts with the
-// time to wait, whether or not the password is right, before any bcrypt
-// work. A success clears the username's failures.
+// Attempts are throttled (Config.Throttle) per account (the user's ID, or
+// the normalized name when it names nobody) and per client address. An
+// attempt reserves its place before any bcrypt work, atomically with the
+// check, so that a burst of parallel attempts gets no more comparisons than
+// the rule allows; a locked-out attempt answers ErrTooManyAttempts with the
+// time to wait, whether or not the password is right. A success clears the
+// account's failures.
 func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, error) {
 	var zero U
 	ctx := c.Request.Context()
 	name, nameErr := NormalizeUsername(username)
-	keys := a.throttleKeys(c, name, username)
-	if err := a.checkThrottle(c, keys, name); err != nil {
-		return zero, err
-	}
+	epoch := a.cacheEpoch()
 	var user U
 	found := false
 	if nameErr == nil {
-		var err error
-		user, err = a.users.FindByUsername(ctx, name)
+		u, err := a.users.FindByUsername(ctx, name)
 		switch {
 		case err == nil:
-			found = true
+			// A store whose collation folds accents or case may return
+			// another name's user: that is not this name.
+			found = u.AuthUsername() == name
+			user = u
 		case !errors.Is(err, models.ErrUserNotFound):
 			return zero, ErrStoreUnavailable.wrap(err)
 		}
+	}
+	account := nameKey(name, username)
+	if found {
+		account = "id:" + user.AuthID()
+	}
+	keys := a.throttleKeys(c, account, a.throttle.PerAccount)
+	if err := a.reserve(c, keys, Event{Type: EventLockout, Username: name}); err != nil {
+		return zero, err
 	}
 	hash := ""
 	if found {
@@ -87,38 +100,45 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 	}
 	ok, err := a.hasher.compare(ctx, hash, password)
 	if err != nil {
+		a.release(c, keys, false)
 		return zero, err
 	}
 	if !ok {
-		a.failed(c, keys, Event{Type: EventLoginFailure, Username: name})
+		a.emit(c, Event{Type: EventLoginFailure, Username: name})
 		return zero, ErrInvalidCredentials
 	}
-	if !a.throttle.Disabled {
-		if err := a.throttle.Store.Reset(ctx, keys[:1]); err != nil {
-			a.log.Warn("ginauth: clearing login failures failed", "err", err)
-		}
-	}
+	a.release(c, keys, true)
 	if a.hasher.stale(hash) {
 		a.rehash(c, user, password)
 	}
+	a.remember(c, user.AuthID(), epoch)
 	return user, nil
 }
 
-// throttleKeys are the keys an attempt on a username counts against: the
-// username (hashed, so that the throttle store holds no usernames and
-// garbage input has a bounded size) and the client's address.
-func (a *Auth[U]) throttleKeys(c *gin.Context, normalized, raw string) []ThrottleKey {
-	if a.throttle.Disabled {
-		return nil
-	}
+// nameKey is the throttle key of a name that names no account: its hash, so
+// that the throttle store holds no usernames and garbage input has a
+// bounded size.
+func nameKey(normalized, raw string) string {
 	if normalized == "" {
 		normalized = "\x00invalid:" + raw
 	}
 	sum := sha256.Sum256([]byte(normalized))
-	return []ThrottleKey{
-		{Key: "u:" + hex.EncodeToString(sum[:16]), Rule: a.throttle.PerUsername},
-		{Key: "ip:" + addressBlock(a.proxies.clientIP(c.Request)), Rule: a.throttle.PerIP},
+	return "u:" + hex.EncodeToString(sum[:16])
+}
+
+// throttleKeys are the keys an attempt counts against: the account under
+// rule, and the client's address under the per-IP rule when the address is
+// known (a peer that is not an IP, such as a Unix socket not listed in
+// TrustedProxies, is not pooled with everybody else's).
+func (a *Auth[U]) throttleKeys(c *gin.Context, account string, rule ThrottleRule) []ThrottleKey {
+	if a.throttle.Disabled {
+		return nil
 	}
+	keys := []ThrottleKey{{Key: account, Rule: rule, Account: true}}
+	if ip := a.proxies.clientIP(c.Request); ip != "" {
+		keys = append(keys, ThrottleKey{Key: "ip:" + addressBlock(ip), Rule: a.throttle.PerIP})
+	}
+	return keys
 }
 
 // addressBlock is what the per-IP throttle counts against: an IPv4 address,
@@ -136,34 +156,40 @@ func addressBlock(ip string) string {
 	return p.String()
 }
 
-// checkThrottle answers ErrTooManyAttempts while any key is locked out.
-func (a *Auth[U]) checkThrottle(c *gin.Context, keys []ThrottleKey, name string) error {
+// reserve reserves an attempt on keys, or answers ErrTooManyAttempts (and
+// reports the lockout) while any is locked. A throttle store that cannot
+// answer refuses the attempt (503): throttling fails closed.
+func (c *core) reserve(gc *gin.Context, keys []ThrottleKey, lockout Event) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	wait, err := a.throttle.Store.Locked(c.Request.Context(), a.now(), keys)
+	wait, err := c.throttle.Store.Reserve(gc.Request.Context(), c.now(), keys)
 	if err != nil {
 		return ErrStoreUnavailable.wrap(err)
 	}
 	if wait <= 0 {
 		return nil
 	}
-	a.emit(c, Event{Type: EventLockout, Username: name, RetryAfter: wait})
+	lockout.RetryAfter = wait
+	c.emit(gc, lockout)
 	return ErrTooManyAttempts.WithRetry(wait)
 }
 
-// failed records a failed password check against the keys and reports it.
-func (a *Auth[U]) failed(c *gin.Context, keys []ThrottleKey, e Event) {
-	if len(keys) > 0 {
-		if _, err := a.throttle.Store.Fail(c.Request.Context(), a.now(), keys); err != nil {
-			a.log.Warn("ginauth: recording a failed login failed", "err", err)
-		}
+// release gives back an attempt that did not fail. It is best effort: a
+// throttle store that cannot answer leaves the attempt counted as a
+// failure, which errs on the safe side.
+func (c *core) release(gc *gin.Context, keys []ThrottleKey, succeeded bool) {
+	if len(keys) == 0 {
+		return
 	}
-	a.emit(c, e)
+	if err := c.throttle.Store.Release(gc.Request.Context(), c.now(), keys, succeeded); err != nil {
+		c.log.Warn("ginauth: releasing a throttle reservation failed", "err", err)
+	}
 }
 
 // rehash stores the password's hash at the configured cost. It is best
-// effort: the login succeeds even if it fails.
+// effort: the login succeeds even if it fails. The user's other sessions,
+// signed in with the old hash, end at their next request.
 func (a *Auth[U]) rehash(c *gin.Context, user U, password string) {
 	h, err := a.hasher.hash(c.Request.Context(), normalizePassword(password))
 	if err == nil {
@@ -173,7 +199,19 @@ func (a *Auth[U]) rehash(c *gin.Context, user U, password string) {
 		a.log.Warn("ginauth: re-hashing a password at the new cost failed", "err", err)
 		return
 	}
+	user.SetCredentials(user.AuthUsername(), h) // the user was read for this request alone
 	a.InvalidateUser(user.AuthID())
+}
+
+// remember notes, for Login, that this request read the user from the store
+// at the cache's epoch, so that Login may cache it (unless the user was
+// invalidated meanwhile).
+func (a *Auth[U]) remember(c *gin.Context, id string, epoch uint64) {
+	if st := getState(c); st != nil {
+		st.mu.Lock()
+		st.readID, st.readEpoch = id, epoch
+		st.mu.Unlock()
+	}
 }
 
 // LoginOptions are the choices a login makes.
@@ -187,8 +225,9 @@ type LoginOptions struct {
 // req.session.regenerate): the session gets a new ID, the old record is
 // destroyed, and only the values listed in KeepOnRegenerate carry over, so
 // a session ID planted before login is worthless after it. The session
-// records the user, the login time, the client's IP address and user agent,
-// and is indexed under the user. The cookie is sent when the response is.
+// records the user, a fingerprint of the credentials it signed in with,
+// the login time, the client's IP address and user agent, and is indexed
+// under the user. The cookie is sent when the response is.
 func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 	st, err := mustState(c)
 	if err != nil {
@@ -202,13 +241,14 @@ func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 }
 
 func (a *Auth[U]) loginLocked(c *gin.Context, st *state, user U, remember bool) {
+	id, cred := user.AuthID(), credentialOf(user.AuthPasswordHash())
 	sess := st.session()
 	sess.Regenerate(a.now(), a.keep)
-	_ = sess.SetUser(user.AuthID(), remember) // cannot fail: just regenerated
+	_ = sess.SetUser(id, cred, remember) // cannot fail: just regenerated
 	sess.Client(a.proxies.clientIP(c.Request), truncateUTF8(c.Request.UserAgent(), maxUserAgent))
-	st.user, st.userID, st.expired = user, user.AuthID(), false
-	if a.cache != nil {
-		a.cache.add(user.AuthID(), user)
+	st.user, st.userID, st.expired = user, id, false
+	if a.cache != nil && st.readID == id {
+		a.cache.addIf(id, user, cred, st.readEpoch)
 	}
 }
 
@@ -272,11 +312,13 @@ func (a *Auth[U]) signedIn(c *gin.Context) (*state, string, error) {
 
 // Register creates a user with the username (normalized) and password
 // (hashed with bcrypt). It answers ErrInvalidUsername, ErrWeakPassword,
-// ErrPasswordTooLong or ErrUsernameTaken for what a client must fix. It
-// does not sign the user in: call Login for that.
+// ErrPasswordTooLong or ErrUsernameTaken for what a client must fix, and
+// ErrTooManyAttempts when the client's address asked for taken names too
+// often (Throttle.Registrations: that answer tells whether an account
+// exists). It does not sign the user in: call Login for that.
 func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error) {
 	var zero U
-	name, err := NormalizeUsername(username)
+	name, err := normalizeNewUsername(username)
 	if err != nil {
 		return zero, err
 	}
@@ -284,17 +326,29 @@ func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error)
 	if err != nil {
 		return zero, err
 	}
+	var keys []ThrottleKey
+	if ip := a.proxies.clientIP(c.Request); ip != "" && !a.throttle.Disabled {
+		keys = []ThrottleKey{{Key: "reg:" + addressBlock(ip), Rule: a.throttle.Registrations}}
+	}
+	if err := a.reserve(c, keys, Event{Type: EventLockout, Username: name}); err != nil {
+		return zero, err
+	}
+	epoch := a.cacheEpoch()
 	hash, err := a.hasher.hash(c.Request.Context(), pw)
 	if err != nil {
+		a.release(c, keys, false)
 		return zero, err
 	}
 	u, err := a.users.Create(c.Request.Context(), name, hash)
 	switch {
 	case errors.Is(err, models.ErrUsernameTaken):
-		return zero, ErrUsernameTaken
+		return zero, ErrUsernameTaken // counted against the address
 	case err != nil:
+		a.release(c, keys, false)
 		return zero, ErrStoreUnavailable.wrap(err)
 	}
+	a.release(c, keys, true)
+	a.remember(c, u.AuthID(), epoch)
 	a.emit(c, Event{Type: EventRegister, UserID: u.AuthID(), Username: name})
 	return u, nil
 }
@@ -302,7 +356,8 @@ func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error)
 // ChangePassword changes the signed-in user's password after checking the
 // current one, revokes the user's other sessions, and regenerates this one
 // (a new ID, still signed in). It returns how many other sessions it
-// revoked.
+// revoked. Sessions signed in with the old password, a login that was
+// already in flight included, end at their next request on every instance.
 func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, error) {
 	st, uid, err := a.signedIn(c)
 	if err != nil {
@@ -321,18 +376,20 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 		}
 		return 0, ErrStoreUnavailable.wrap(err)
 	}
-	keys := a.throttleKeys(c, user.AuthUsername(), "")
-	if err := a.checkThrottle(c, keys, user.AuthUsername()); err != nil {
+	keys := a.throttleKeys(c, "id:"+uid, a.throttle.PerAccount)
+	if err := a.reserve(c, keys, Event{Type: EventLockout, UserID: uid, Username: user.AuthUsername()}); err != nil {
 		return 0, err
 	}
 	ok, err := a.hasher.compare(ctx, user.AuthPasswordHash(), current)
 	if err != nil {
+		a.release(c, keys, false)
 		return 0, err
 	}
 	if !ok {
-		a.failed(c, keys, Event{Type: EventLoginFailure, UserID: uid, Username: user.AuthUsername()})
+		a.emit(c, Event{Type: EventLoginFailure, UserID: uid, Username: user.AuthUsername()})
 		return 0, ErrInvalidCredentials.With("The current password is wrong.")
 	}
+	a.release(c, keys, true)
 	hash, err := a.hasher.hash(ctx, pw)
 	if err != nil {
 		return 0, err
@@ -345,10 +402,13 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 	if err != nil {
 		return 0, ErrStoreUnavailable.wrap(err)
 	}
+	epoch := a.cacheEpoch()
 	fresh, err := a.users.FindByID(ctx, uid)
 	if err != nil {
 		fresh = user
+		fresh.SetCredentials(user.AuthUsername(), hash)
 	}
+	a.remember(c, uid, epoch)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	remember := st.sess != nil && st.sess.Meta().Persistent

@@ -17,20 +17,25 @@ import (
 const MaxPasswordBytes = 72
 
 // normalizePassword puts a password in NFKC form, as NIST SP 800-63B
-// advises, so that the same password typed on two systems (composed or
-// decomposed accents) hashes alike.
+// (5.1.1.2) advises, so that the same password typed on two systems
+// (composed or decomposed accents, fullwidth letters) hashes alike. RFC
+// 8265's OpaqueString profile uses NFC instead, which would tell "ｐａｓｓ"
+// from "pass" and no longer match the hashes stored so far.
 func normalizePassword(pw string) string { return norm.NFKC.String(pw) }
 
 // checkNewPassword validates a password about to be hashed and returns its
-// normalized form.
+// normalized form. Its length is counted as typed: normalization can turn
+// one character into eighteen (U+FDFA), which is not a longer password.
+// bcrypt's 72-byte limit applies to the normalized form, which is what is
+// hashed.
 func checkNewPassword(pw string, minRunes int) (string, error) {
 	if !utf8.ValidString(pw) {
 		return "", ErrBadRequest.With("The password is not valid UTF-8.")
 	}
-	pw = normalizePassword(pw)
 	if utf8.RuneCountInString(pw) < minRunes {
 		return "", ErrWeakPassword.With(fmt.Sprintf("The password must be at least %d characters.", minRunes))
 	}
+	pw = normalizePassword(pw)
 	if len(pw) > MaxPasswordBytes {
 		return "", ErrPasswordTooLong
 	}

@@ -111,7 +111,7 @@ func (a *Auth[U]) SessionInfo(c *gin.Context) (CurrentSession, error) {
 	last := m.LastActivity
 	deadline := m.Deadline
 	if deadline.IsZero() {
-		deadline = a.policy.Deadline(m.CreatedAt)
+		deadline = a.policy.Deadline(m.CreatedAt, m.UserID)
 	}
 	return CurrentSession{
 		LoginTime:         m.CreatedAt,

@@ -31,6 +31,9 @@ type state struct {
 	reissue   bool   // the cookie was signed with an older secret
 	https     bool   // the request came over HTTPS (directly or via a trusted proxy)
 	sentValue string // the cookie value already set on this response
+
+	readID    string // the user this request read from the user store,
+	readEpoch uint64 // at this user cache epoch (see Auth.remember)
 }
 
 func getState(c *gin.Context) *state {
@@ -128,13 +131,21 @@ func (a *Auth[U]) Begin(c *gin.Context) error {
 	if meta.UserID == "" {
 		return nil
 	}
-	u, err := a.user(st.ctx, meta.UserID)
+	u, cred, err := a.user(st.ctx, meta.UserID)
 	if err != nil {
 		if errors.Is(err, sessionstore.ErrUnavailable) {
 			return ErrStoreUnavailable.wrap(err)
 		}
 		// The user no longer exists: the session ends with it.
 		a.log.Debug("ginauth: session of a deleted user ended", "session", id)
+		sess.Destroy()
+		return nil
+	}
+	if !sameCredential(meta.Credential, cred) {
+		// Signed in with credentials that have changed since (a password
+		// change that raced with this session's login, say).
+		a.log.Debug("ginauth: session signed in with superseded credentials ended", "session", id)
+		st.expired = true
 		sess.Destroy()
 		return nil
 	}
@@ -149,6 +160,9 @@ func (c *core) timedOut(m sessionstore.Meta, now time.Time) bool {
 		return true
 	}
 	if !m.CreatedAt.IsZero() && now.Sub(m.CreatedAt) >= c.cfg.absolute {
+		return true
+	}
+	if m.UserID == "" && !m.CreatedAt.IsZero() && now.Sub(m.CreatedAt) >= c.cfg.anonymous {
 		return true
 	}
 	return !m.Deadline.IsZero() && !now.Before(m.Deadline)

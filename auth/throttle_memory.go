@@ -8,27 +8,35 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 )
 
-// MemoryThrottle keeps login failure counts in this process's memory, in an
-// LRU of bounded size, so that a flood of distinct usernames or addresses
-// cannot grow it without limit (the least recently failed are forgotten
-// first). It suits a single instance; several share NewRedisThrottle.
+// MemoryThrottleOptions configures a MemoryThrottle. The zero value is
+// usable.
+type MemoryThrottleOptions struct {
+	// Size bounds how many keys are remembered: past it, the least
+	// recently attempted are forgotten first, so that a flood of distinct
+	// usernames or addresses cannot grow the throttle without limit.
+	// Default 100,000.
+	Size int
+}
+
+// MemoryThrottle keeps login failure counts in this process's memory, in a
+// bounded LRU. It suits a single instance; several share a Redis throttle
+// (redisauth.NewThrottle).
 type MemoryThrottle struct {
 	mu    sync.Mutex
 	cache *lru.Cache[string, *throttleState]
 }
 
-// NewMemoryThrottle returns a throttle store holding up to size keys
-// (default 100,000).
-func NewMemoryThrottle(size int) *MemoryThrottle {
-	if size <= 0 {
-		size = 100_000
+// NewMemoryThrottle returns an in-process throttle store.
+func NewMemoryThrottle(opts MemoryThrottleOptions) *MemoryThrottle {
+	if opts.Size <= 0 {
+		opts.Size = 100_000
 	}
-	c, _ := lru.New[string, *throttleState](size) // only fails for size <= 0
+	c, _ := lru.New[string, *throttleState](opts.Size) // only fails for size <= 0
 	return &MemoryThrottle{cache: c}
 }
 
-// Locked implements ThrottleStore.
-func (m *MemoryThrottle) Locked(_ context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
+// Reserve implements ThrottleStore.
+func (m *MemoryThrottle) Reserve(_ context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var wait time.Duration
@@ -37,32 +45,32 @@ func (m *MemoryThrottle) Locked(_ context.Context, now time.Time, keys []Throttl
 			wait = max(wait, s.lockedUntil.Sub(now))
 		}
 	}
-	return wait, nil
-}
-
-// Fail implements ThrottleStore.
-func (m *MemoryThrottle) Fail(_ context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var wait time.Duration
+	if wait > 0 {
+		return wait, nil
+	}
 	for _, k := range keys {
 		s, ok := m.cache.Get(k.Key)
-		if !ok || s.expired(now, k.Rule) {
+		if !ok {
 			s = &throttleState{}
 			m.cache.Add(k.Key, s)
 		}
-		s.fail(now, k.Rule)
-		wait = max(wait, s.lockedUntil.Sub(now))
+		s.reserve(now, k.Rule)
 	}
-	return wait, nil
+	return 0, nil
 }
 
-// Reset implements ThrottleStore.
-func (m *MemoryThrottle) Reset(_ context.Context, keys []ThrottleKey) error {
+// Release implements ThrottleStore.
+func (m *MemoryThrottle) Release(_ context.Context, now time.Time, keys []ThrottleKey, succeeded bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, k := range keys {
-		m.cache.Remove(k.Key)
+		if succeeded && k.Account {
+			m.cache.Remove(k.Key)
+			continue
+		}
+		if s, ok := m.cache.Peek(k.Key); ok {
+			s.release(now)
+		}
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,9 +11,16 @@ import (
 
 // RedisThrottle keeps login failure counts in Redis, shared by every
 // instance of an application. Each key is a small hash
-// (<prefix><key>: count, last, until) that expires when there is nothing
-// left to remember; each operation is one pipelined batch of single-key Lua
-// scripts, so it works on Redis Cluster.
+// (<prefix>{throttle}<key>: count, last, until, prev) that expires when
+// there is nothing left to remember. An attempt's check and count are one
+// Lua script over all of its keys, so that parallel attempts cannot slip
+// past one check; on Redis Cluster the "{throttle}" hash tag keeps every
+// throttle key in one slot for that reason (login traffic is small next to
+// what one node serves).
+//
+// It fails closed: when Redis cannot answer, Reserve returns an error
+// (answered 503 store_unavailable), never "not locked", so that taking a
+// Redis node down does not turn throttling off.
 type RedisThrottle struct {
 	c      redis.UniversalClient
 	prefix string
@@ -26,87 +32,103 @@ func NewRedisThrottle(c redis.UniversalClient, prefix string) *RedisThrottle {
 	if prefix == "" {
 		prefix = "throttle:"
 	}
-	return &RedisThrottle{c: c, prefix: prefix}
+	return &RedisThrottle{c: c, prefix: prefix + "{throttle}"}
 }
 
-// redisThrottleFail applies one failure: the same arithmetic as
-// throttleState.fail, on Unix milliseconds.
-// ARGV: now, window, failures, base delay, max delay (ms / count).
-var redisThrottleFail = redis.NewScript(`
-local now, window, failures = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local base, maxd = tonumber(ARGV[4]), tonumber(ARGV[5])
-local s = redis.call('HMGET', KEYS[1], 'count', 'last', 'until')
-local count, last, untl = tonumber(s[1]) or 0, tonumber(s[2]) or 0, tonumber(s[3]) or 0
-if last > 0 and now - last > window and now >= untl then count = 0 end
-count = count + 1
-if count >= failures then
-  local d = base
-  for i = failures, count - 1 do
-    if d >= maxd then break end
-    d = d * 2
-  end
-  if d > maxd then d = maxd end
-  untl = now + d
+// redisThrottleReserve is ThrottleStore.Reserve: throttleState.reserve on
+// Unix milliseconds, for every key, unless one is locked.
+// ARGV: now, then per key: window, failures, base delay, max delay.
+var redisThrottleReserve = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local st, wait = {}, 0
+for i, k in ipairs(KEYS) do
+  local s = redis.call('HMGET', k, 'count', 'last', 'until', 'prev')
+  st[i] = {tonumber(s[1]) or 0, tonumber(s[2]) or 0, tonumber(s[3]) or 0, tonumber(s[4]) or 0}
+  if st[i][3] - now > wait then wait = st[i][3] - now end
 end
-redis.call('HSET', KEYS[1], 'count', count, 'last', now, 'until', untl)
-local keep = math.max(now + window, untl) - now
-redis.call('PEXPIRE', KEYS[1], math.max(keep, 1))
-return math.max(untl - now, 0)`)
+if wait > 0 then return wait end
+for i, k in ipairs(KEYS) do
+  local a = 2 + (i - 1) * 4
+  local window, failures = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local base, maxd = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local count, last, untl, prev = st[i][1], st[i][2], st[i][3], st[i][4]
+  if last > 0 and now - last > window and now >= untl then count = 0 end
+  count = count + 1
+  if count >= failures then
+    local d = base
+    for j = failures, count - 1 do
+      if d >= maxd then break end
+      d = d * 2
+    end
+    if d > maxd then d = maxd end
+    prev, untl = untl, now + d
+  end
+  redis.call('HSET', k, 'count', count, 'last', now, 'until', untl, 'prev', prev)
+  redis.call('PEXPIRE', k, math.max(math.max(now + window, untl) - now, 1))
+end
+return 0`)
+
+// redisThrottleRelease is ThrottleStore.Release: throttleState.release, or
+// DEL for an account key of a success. ARGV: now, then per key 1 to forget
+// it, 0 to give the attempt back.
+var redisThrottleRelease = redis.NewScript(`
+local now = tonumber(ARGV[1])
+for i, k in ipairs(KEYS) do
+  if ARGV[i + 1] == '1' then
+    redis.call('DEL', k)
+  else
+    local s = redis.call('HMGET', k, 'count', 'until', 'prev')
+    if s[1] then
+      local untl = tonumber(s[2]) or 0
+      if untl > now then untl = tonumber(s[3]) or 0 end
+      redis.call('HSET', k, 'count', math.max((tonumber(s[1]) or 0) - 1, 0), 'until', untl)
+    end
+  end
+end
+return 0`)
 
 func msOf(d time.Duration) int64 { return d.Milliseconds() }
 
-// Locked implements ThrottleStore: one pipelined HGET per key.
-func (r *RedisThrottle) Locked(ctx context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
-	cmds := make([]*redis.StringCmd, len(keys))
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			cmds[i] = p.HGet(ctx, r.prefix+k.Key, "until")
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, sessionstore.Unavailable(err)
+func (r *RedisThrottle) keys(keys []ThrottleKey) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = r.prefix + k.Key
 	}
-	var wait time.Duration
-	for _, c := range cmds {
-		if until, err := c.Int64(); err == nil {
-			wait = max(wait, time.Duration(until-now.UnixMilli())*time.Millisecond)
-		}
-	}
-	return wait, nil
+	return out
 }
 
-// Fail implements ThrottleStore: one pipelined script per key.
-func (r *RedisThrottle) Fail(ctx context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
-	cmds := make([]*redis.Cmd, len(keys))
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			cmds[i] = redisThrottleFail.Eval(ctx, p, []string{r.prefix + k.Key},
-				now.UnixMilli(), msOf(k.Rule.Window), k.Rule.Failures, msOf(k.Rule.BaseDelay), msOf(k.Rule.MaxDelay))
-		}
-		return nil
-	})
+// Reserve implements ThrottleStore: one EVALSHA.
+func (r *RedisThrottle) Reserve(ctx context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	args := make([]any, 0, 1+4*len(keys))
+	args = append(args, now.UnixMilli())
+	for _, k := range keys {
+		args = append(args, msOf(k.Rule.Window), k.Rule.Failures, msOf(k.Rule.BaseDelay), msOf(k.Rule.MaxDelay))
+	}
+	ms, err := redisThrottleReserve.Run(ctx, r.c, r.keys(keys), args...).Int64()
 	if err != nil {
 		return 0, sessionstore.Unavailable(err)
 	}
-	var wait time.Duration
-	for _, c := range cmds {
-		if ms, err := c.Int64(); err == nil {
-			wait = max(wait, time.Duration(ms)*time.Millisecond)
-		}
-	}
-	return wait, nil
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// Reset implements ThrottleStore.
-func (r *RedisThrottle) Reset(ctx context.Context, keys []ThrottleKey) error {
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range keys {
-			p.Del(ctx, r.prefix+k.Key)
-		}
+// Release implements ThrottleStore: one EVALSHA.
+func (r *RedisThrottle) Release(ctx context.Context, now time.Time, keys []ThrottleKey, succeeded bool) error {
+	if len(keys) == 0 {
 		return nil
-	})
-	if err != nil {
+	}
+	args := make([]any, 0, 1+len(keys))
+	args = append(args, now.UnixMilli())
+	for _, k := range keys {
+		forget := 0
+		if succeeded && k.Account {
+			forget = 1
+		}
+		args = append(args, forget)
+	}
+	if err := redisThrottleRelease.Run(ctx, r.c, r.keys(keys), args...).Err(); err != nil {
 		return sessionstore.Unavailable(err)
 	}
 	return nil

@@ -1,118 +1,76 @@
-package auth
+package auth_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
-	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/auth/throttletest"
 	"github.com/ginauth/ginauth/internal/testenv"
+	"github.com/ginauth/ginauth/sessionstore"
 )
 
-func TestThrottleRuleDelay(t *testing.T) {
-	r := ThrottleRule{Failures: 5, Window: 15 * time.Minute, BaseDelay: time.Minute, MaxDelay: 15 * time.Minute}
-	want := map[int]time.Duration{1: 0, 4: 0, 5: time.Minute, 6: 2 * time.Minute, 7: 4 * time.Minute, 8: 8 * time.Minute, 9: 15 * time.Minute, 50: 15 * time.Minute}
-	for count, d := range want {
-		if got := r.delay(count); got != d {
-			t.Errorf("delay(%d) = %v, want %v", count, got, d)
-		}
-	}
+func TestMemoryThrottle(t *testing.T) {
+	throttletest.Run(t, func(*testing.T) auth.ThrottleStore {
+		return auth.NewMemoryThrottle(auth.MemoryThrottleOptions{})
+	})
 }
 
-// throttleStores builds each throttle store the cases run against; a
-// missing Redis skips (or, with REQUIRE_SERVICES=1, fails) its subtest only.
-var throttleStores = map[string]func(t *testing.T) ThrottleStore{
-	"memory": func(*testing.T) ThrottleStore { return NewMemoryThrottle(0) },
-	"redis": func(t *testing.T) ThrottleStore {
+func TestRedisThrottle(t *testing.T) {
+	throttletest.Run(t, func(t *testing.T) auth.ThrottleStore {
 		c, prefix := testenv.RedisClient(t)
-		return NewRedisThrottle(c, prefix)
-	},
-}
-
-func TestThrottleStores(t *testing.T) {
-	rule := ThrottleRule{Failures: 5, Window: 15 * time.Minute, BaseDelay: time.Minute, MaxDelay: 15 * time.Minute}
-	ctx := context.Background()
-	for name, open := range throttleStores {
-		t.Run(name, func(t *testing.T) {
-			s := open(t)
-			clock := fakeclock.New(time.Time{})
-			user := []ThrottleKey{{Key: "u:" + testenv.Unique(), Rule: rule}}
-			locked := func() time.Duration {
-				d, err := s.Locked(ctx, clock.Now(), user)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return d
-			}
-			fail := func() time.Duration {
-				d, err := s.Fail(ctx, clock.Now(), user)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return d
-			}
-			// Four failures a minute apart: no lockout.
-			for range 4 {
-				if d := fail(); d != 0 {
-					t.Fatalf("locked %v before the 5th failure", d)
-				}
-				clock.Advance(time.Minute)
-			}
-			if d := fail(); d != time.Minute {
-				t.Fatalf("5th failure locks for %v, want 1m", d)
-			}
-			if d := locked(); d != time.Minute {
-				t.Fatalf("Locked = %v, want 1m", d)
-			}
-			clock.Advance(30 * time.Second)
-			if d := locked(); d != 30*time.Second {
-				t.Fatalf("Locked after 30s = %v, want 30s", d)
-			}
-			clock.Advance(30 * time.Second)
-			if d := locked(); d > 0 {
-				t.Fatalf("still locked after the delay: %v", d)
-			}
-			// The next failures double the delay, up to the maximum.
-			for _, want := range []time.Duration{2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 15 * time.Minute, 15 * time.Minute} {
-				if d := fail(); d != want {
-					t.Fatalf("lockout %v, want %v", d, want)
-				}
-				clock.Advance(want)
-			}
-			// A success resets the streak.
-			if err := s.Reset(ctx, user); err != nil {
-				t.Fatal(err)
-			}
-			if d := fail(); d != 0 {
-				t.Fatalf("after a reset, one failure locks for %v", d)
-			}
-			// Failures further apart than the window do not add up.
-			for range 6 {
-				clock.Advance(16 * time.Minute)
-				if d := fail(); d != 0 {
-					t.Fatalf("spread-out failures locked for %v", d)
-				}
-			}
-			// Other keys are independent; the longest lockout wins.
-			other := ThrottleKey{Key: "ip:" + testenv.Unique(), Rule: ThrottleRule{Failures: 1, Window: time.Hour, BaseDelay: 3 * time.Minute, MaxDelay: time.Hour}}
-			d, err := s.Fail(ctx, clock.Now(), []ThrottleKey{user[0], other})
-			if err != nil || d != 3*time.Minute {
-				t.Fatalf("two keys: %v, %v; want 3m", d, err)
-			}
-			if d, _ := s.Locked(ctx, clock.Now(), []ThrottleKey{other}); d != 3*time.Minute {
-				t.Fatalf("ip key locked %v", d)
-			}
-		})
-	}
+		return auth.NewRedisThrottle(c, prefix)
+	})
 }
 
 func TestMemoryThrottleIsBounded(t *testing.T) {
-	m := NewMemoryThrottle(100)
-	rule := ThrottleRule{Failures: 5, Window: time.Minute, BaseDelay: time.Minute, MaxDelay: time.Minute}
+	m := auth.NewMemoryThrottle(auth.MemoryThrottleOptions{Size: 100})
 	for i := range 1000 {
-		_, _ = m.Fail(context.Background(), time.Now(), []ThrottleKey{{Key: string(rune('a'+i%26)) + time.Duration(i).String(), Rule: rule}})
+		_, _ = m.Reserve(context.Background(), time.Now(), []auth.ThrottleKey{{Key: fmt.Sprint("u:", i), Rule: throttletest.Rule}})
 	}
 	if m.Len() != 100 {
 		t.Errorf("the throttle holds %d keys, want its bound 100", m.Len())
+	}
+}
+
+// On Redis Cluster every throttle key lives in one slot, checked and
+// counted by one script: a node that is down is an error (the login answers
+// 503), never "not locked", and other nodes going down do not matter.
+func TestRedisThrottleClusterFailsClosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	cl := testenv.StartRedisCluster(t, 0)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Masters, MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	throttletest.Run(t, func(*testing.T) auth.ThrottleStore { return auth.NewRedisThrottle(c, "t:") })
+
+	s := auth.NewRedisThrottle(c, "t:")
+	strict := auth.ThrottleRule{Failures: 1, Window: time.Hour, BaseDelay: time.Hour, MaxDelay: time.Hour}
+	ip := auth.ThrottleKey{Key: "ip:203.0.113.9", Rule: strict}
+	user := auth.ThrottleKey{Key: "u:someone", Rule: strict, Account: true}
+	now := time.Now()
+	if d, err := s.Reserve(context.Background(), now, []auth.ThrottleKey{ip}); err != nil || d != 0 {
+		t.Fatalf("Reserve = %v, %v", d, err)
+	}
+	home := cl.MasterOf("t:{throttle}" + ip.Key)
+	for _, m := range cl.Masters {
+		if m != home {
+			cl.Fail(m)
+			break
+		}
+	}
+	if d, err := s.Reserve(context.Background(), now, []auth.ThrottleKey{user, ip}); err != nil || d != time.Hour {
+		t.Fatalf("with another node down: Reserve = %v, %v; want locked for 1h", d, err)
+	}
+	cl.Stop(home)
+	d, err := s.Reserve(context.Background(), now, []auth.ThrottleKey{user, ip})
+	if !errors.Is(err, sessionstore.ErrUnavailable) {
+		t.Fatalf("with the throttle's node down: Reserve = %v, %v; want ErrUnavailable (fail closed)", d, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/secure/precis"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -52,4 +53,22 @@ func NormalizeUsername(s string) (string, error) {
 		return "", ErrInvalidUsername
 	}
 	return s, nil
+}
+
+// normalizeNewUsername is NormalizeUsername for a name about to be
+// registered, which must also be a valid identifier under RFC 8265's
+// UsernameCaseMapped profile (PRECIS): that refuses, among others, names
+// that end in a modifier letter (ʹ, ˆ) or break the Bidi rule. Every name
+// NormalizeUsername accepts is already in that profile's form (it changes
+// none of them); sign-in applies NormalizeUsername alone, so that the few
+// names accepted before this check was added still sign in.
+func normalizeNewUsername(s string) (string, error) {
+	name, err := NormalizeUsername(s)
+	if err != nil {
+		return "", err
+	}
+	if p, err := precis.UsernameCaseMapped.String(name); err != nil || p != name {
+		return "", ErrInvalidUsername
+	}
+	return name, nil
 }

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"net/url"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/ginauth/ginauth/sessionstore"
@@ -68,28 +70,37 @@ func Delete(c *gin.Context, name string) {
 	}
 }
 
-// ReturnToKey is the session value that holds where to send a browser after
-// it signs in. It survives login by default (Config.KeepOnRegenerate).
-const ReturnToKey = "returnTo"
+// ReturnToParam names the page a browser asked for before it was sent to
+// sign in: the query parameter of the login page's address, and the form
+// field that the login form posts back. It travels with the browser, not in
+// a session, so that an anonymous client cannot make the server store
+// anything by asking for a protected page.
+const ReturnToParam = "returnTo"
 
-// SaveReturnTo remembers a local path to return to after login. Anything
-// that is not a path on this site is ignored, so it cannot redirect
-// elsewhere.
-func SaveReturnTo(c *gin.Context, path string) error {
-	if !LocalPath(path) {
-		return nil
+// LoginURL returns the address of the login page at loginPath for a
+// browser that asked for returnTo (kept only when it is a LocalPath), with
+// expired=true after its session ended.
+func LoginURL(loginPath, returnTo string, expired bool) string {
+	q := url.Values{}
+	if LocalPath(returnTo) && returnTo != "/" {
+		q.Set(ReturnToParam, returnTo)
 	}
-	return Set(c, ReturnToKey, path)
+	if expired {
+		q.Set("expired", "true")
+	}
+	if len(q) == 0 {
+		return loginPath
+	}
+	return loginPath + "?" + q.Encode()
 }
 
-// TakeReturnTo returns the saved return path, or "/", and forgets it.
-func TakeReturnTo(c *gin.Context) string {
-	p, ok := Get[string](c, ReturnToKey)
-	if !ok || !LocalPath(p) {
-		return "/"
+// ReturnTo returns where to send a browser once it has signed in: p when
+// it is a LocalPath, "/" otherwise.
+func ReturnTo(p string) string {
+	if LocalPath(p) {
+		return p
 	}
-	Delete(c, ReturnToKey)
-	return p
+	return "/"
 }
 
 // LocalPath reports whether p is a path on this site: it starts with one

@@ -15,7 +15,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/glebarez/sqlite"
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
+	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -90,6 +92,53 @@ func postgresDB(t testing.TB) *gorm.DB {
 		_ = adminDB.Close()
 	})
 	return db
+}
+
+// mysqlDB returns a database of the test's own on MariaDB/MySQL, dropped at
+// cleanup. Its default collation is the server's (utf8mb4_general_ci on
+// MariaDB), as an application's would be.
+func mysqlDB(t testing.TB) *gorm.DB {
+	dsn := testenv.MySQLDSN(t)
+	admin, err := gorm.Open(mysql.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		testenv.Missing(t, "MySQL/MariaDB", err.Error())
+	}
+	adminDB, _ := admin.DB()
+	if err := adminDB.Ping(); err != nil {
+		testenv.Missing(t, "MySQL/MariaDB", err.Error())
+	}
+	name := "e2e_" + testenv.Unique()
+	if err := admin.Exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4").Error; err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := mysqldriver.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = name
+	db, err := gorm.Open(mysql.Open(cfg.FormatDSN()), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if inner, err := db.DB(); err == nil {
+			_ = inner.Close()
+		}
+		admin.Exec("DROP DATABASE " + name)
+		_ = adminDB.Close()
+	})
+	return db
+}
+
+// userDBs open the databases that users are kept in for the tests of
+// username handling: every SQL dialect, each with its default collation.
+var userDBs = []struct {
+	name string
+	open func(t testing.TB) *gorm.DB
+}{
+	{"sqlite", sqliteDB},
+	{"postgres", postgresDB},
+	{"mariadb", mysqlDB},
 }
 
 func redisClient(t testing.TB) (*redis.Client, string) { return testenv.RedisClient(t) }

@@ -7,11 +7,12 @@
 // The routes speak JSON; errors are {"error": "...", "code": "..."} with
 // the status of the HTTP contract in the package README. Browsers posting
 // HTML forms (application/x-www-form-urlencoded) get 303 redirects instead:
-// after /login, /register and /password to the saved return address (or
-// "/"), after /logout and /logout-all to the login page; a failed /login
-// goes back to the login page with ?error=1 (wrong credentials) or
-// ?error=<code>, a failed /register to GET of its own path with
-// ?error=<code>.
+// after /login, /register and /password to the form's returnTo field when
+// it is a local path (auth.ReturnToParam; the login page copies it from its
+// own address) or "/", after /logout and /logout-all to the login page; a
+// failed /login goes back to the login page with ?error=1 (wrong
+// credentials) or ?error=<code>, a failed /register to GET of its own path
+// with ?error=<code>, both keeping returnTo.
 //
 // Every route carries Cache-Control: no-store, refuses cross-origin unsafe
 // requests (403 cross_origin; trusted origins in auth.Config), reads at most
@@ -23,6 +24,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 
@@ -100,16 +102,19 @@ type routes[U models.Authenticatable] struct {
 }
 
 // fail answers err: to a browser's form post with a redirect back to the
-// form's page (page, with ?error=code) for what the person can fix, to
-// everyone else with JSON.
-func (h *routes[U]) fail(c *gin.Context, form bool, page string, err error) {
+// form's page (page, with ?error=code, keeping returnTo) for what the
+// person can fix, to everyone else with JSON.
+func (h *routes[U]) fail(c *gin.Context, form bool, page, returnTo string, err error) {
 	p := auth.AsProblem(err)
 	if form && p.Status < 500 && p.Status != http.StatusRequestEntityTooLarge {
-		code := p.Code
+		q := url.Values{"error": {p.Code}}
 		if errors.Is(err, auth.ErrInvalidCredentials) {
-			code = "1"
+			q.Set("error", "1")
 		}
-		c.Redirect(http.StatusSeeOther, page+"?error="+code)
+		if auth.LocalPath(returnTo) {
+			q.Set(auth.ReturnToParam, returnTo)
+		}
+		c.Redirect(http.StatusSeeOther, page+"?"+q.Encode())
 		c.Abort()
 		return
 	}
@@ -117,54 +122,56 @@ func (h *routes[U]) fail(c *gin.Context, form bool, page string, err error) {
 }
 
 func (h *routes[U]) register(c *gin.Context) {
-	var username, password string
+	var username, password, returnTo string
 	form, err := readBody(c,
 		field{name: "username", str: &username, required: true},
-		field{name: "password", str: &password, required: true})
+		field{name: "password", str: &password, required: true},
+		field{name: auth.ReturnToParam, str: &returnTo})
 	page := c.Request.URL.Path // the registration form's page, by convention
 	if err != nil {
-		h.fail(c, form, page, err)
+		h.fail(c, form, page, returnTo, err)
 		return
 	}
 	user, err := h.a.Register(c, username, password)
 	if err != nil {
-		h.fail(c, form, page, err)
+		h.fail(c, form, page, returnTo, err)
 		return
 	}
 	if err := h.a.Login(c, user, auth.LoginOptions{}); err != nil {
-		h.fail(c, form, page, err)
+		h.fail(c, form, page, returnTo, err)
 		return
 	}
 	if form {
-		c.Redirect(http.StatusSeeOther, auth.TakeReturnTo(c))
+		c.Redirect(http.StatusSeeOther, auth.ReturnTo(returnTo))
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"user": user})
 }
 
 func (h *routes[U]) login(c *gin.Context) {
-	var username, password string
+	var username, password, returnTo string
 	var remember bool
 	form, err := readBody(c,
 		field{name: "username", str: &username, required: true},
 		field{name: "password", str: &password, required: true},
-		field{name: "remember", flag: &remember})
+		field{name: "remember", flag: &remember},
+		field{name: auth.ReturnToParam, str: &returnTo})
 	page := h.a.LoginPath()
 	if err != nil {
-		h.fail(c, form, page, err)
+		h.fail(c, form, page, returnTo, err)
 		return
 	}
 	user, err := h.a.Authenticate(c, username, password)
 	if err != nil {
-		h.fail(c, form, page, err)
+		h.fail(c, form, page, returnTo, err)
 		return
 	}
 	if err := h.a.Login(c, user, auth.LoginOptions{Remember: remember}); err != nil {
-		h.fail(c, form, page, err)
+		h.fail(c, form, page, returnTo, err)
 		return
 	}
 	if form {
-		c.Redirect(http.StatusSeeOther, auth.TakeReturnTo(c))
+		c.Redirect(http.StatusSeeOther, auth.ReturnTo(returnTo))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"user": user})
@@ -233,10 +240,11 @@ func (h *routes[U]) revoke(c *gin.Context) {
 }
 
 func (h *routes[U]) password(c *gin.Context) {
-	var current, next string
+	var current, next, returnTo string
 	form, err := readBody(c,
 		field{name: "currentPassword", str: &current, required: true},
-		field{name: "newPassword", str: &next, required: true})
+		field{name: "newPassword", str: &next, required: true},
+		field{name: auth.ReturnToParam, str: &returnTo})
 	if err != nil {
 		auth.WriteProblem(c, err)
 		return
@@ -247,7 +255,7 @@ func (h *routes[U]) password(c *gin.Context) {
 		return
 	}
 	if form {
-		c.Redirect(http.StatusSeeOther, auth.TakeReturnTo(c))
+		c.Redirect(http.StatusSeeOther, auth.ReturnTo(returnTo))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"revoked": n})

@@ -401,6 +401,58 @@ func TestGinContribSessionsDefault(t *testing.T) {
 	}
 }
 
+// sessionstore.Regenerate works on ginauth's own session too: a new ID, the
+// values and the signed-in user kept, the planted ID dead.
+func TestGinContribRegenerate(t *testing.T) {
+	clock := fakeclock.New(time.Time{})
+	store, db := backends[0].open(t, clock)
+	a := newApp(t, store, db, clock)
+	r := gin.New()
+	r.Use(middleware.Session(a.a))
+	handlers.Mount(r.Group("/"), a.a, handlers.WithRegister())
+	r.GET("/visit", func(c *gin.Context) {
+		s := sessions.Default(c)
+		s.Set("theme", "dark")
+		_ = s.Save()
+	})
+	r.GET("/regenerate", func(c *gin.Context) {
+		if err := sessionstore.Regenerate(sessions.Default(c)); err != nil {
+			c.String(http.StatusInternalServerError, err.Error())
+		}
+	})
+	r.GET("/whoami", func(c *gin.Context) {
+		u, _ := a.a.User(c)
+		name := "anonymous"
+		if u != nil {
+			name = u.Username
+		}
+		c.String(http.StatusOK, "%s %v", name, sessions.Default(c).Get("theme"))
+	})
+	a.srv.Config.Handler = r
+	cl := a.client(t)
+	cl.do("GET", "/visit", nil)
+	planted := cl.sessionCookie()
+	cl.do("GET", "/regenerate", nil)
+	if c := cl.sessionCookie(); c == nil || c.Value == planted.Value {
+		t.Fatal("Regenerate kept the session ID")
+	}
+	if got := cl.do("GET", "/whoami", nil); string(got.body) != "anonymous dark" {
+		t.Errorf("after Regenerate: %s", got.body)
+	}
+	if got := a.withCookie(t, planted).do("GET", "/whoami", nil); string(got.body) != "anonymous <nil>" {
+		t.Errorf("the old cookie after Regenerate: %s", got.body)
+	}
+	cl.register("gina", "gina's password")
+	before := cl.sessionCookie()
+	cl.do("GET", "/regenerate", nil)
+	if c := cl.sessionCookie(); c == nil || c.Value == before.Value {
+		t.Fatal("Regenerate kept the signed-in session's ID")
+	}
+	if got := cl.do("GET", "/whoami", nil); string(got.body) != "gina <nil>" {
+		t.Errorf("signed-in session after Regenerate: %s", got.body)
+	}
+}
+
 func TestFormLoginRedirects(t *testing.T) {
 	a := newEnv(t, backends[0])
 	a.client(t).register("olga", "olga's password")

@@ -10,10 +10,12 @@ import (
 )
 
 // RequireAuth lets only signed-in requests through. Others get 401 JSON
-// (code session_expired when their session timed out, unauthenticated
-// otherwise), or, when the client asks for HTML, a 303 to the login page,
-// with ?expired=true after a timeout and the page they wanted saved as the
-// return address. Its responses, and those of the routes it guards, carry
+// (code session_expired when their session ended, unauthenticated
+// otherwise), or, when the client asks for HTML, a 303 to the login page
+// (auth.LoginURL): ?returnTo= the page they asked for, and expired=true
+// after their session ended. The return address travels in the redirect,
+// never in a session, so an anonymous client cannot make the server store
+// anything. Its responses, and those of the routes it guards, carry
 // Cache-Control: no-store.
 func RequireAuth(a Authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -29,17 +31,11 @@ func RequireAuth(a Authenticator) gin.HandlerFunc {
 		}
 		expired := a.SessionExpired(c)
 		if WantsHTML(c) {
+			returnTo := ""
 			if m := c.Request.Method; m == http.MethodGet || m == http.MethodHead {
-				if err := auth.SaveReturnTo(c, c.Request.URL.RequestURI()); err != nil {
-					auth.WriteProblem(c, err)
-					return
-				}
+				returnTo = c.Request.URL.RequestURI()
 			}
-			loc := a.LoginPath()
-			if expired {
-				loc += "?expired=true"
-			}
-			c.Redirect(http.StatusSeeOther, loc)
+			c.Redirect(http.StatusSeeOther, auth.LoginURL(a.LoginPath(), returnTo, expired))
 			c.Abort()
 			return
 		}
