@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
+	"io"
+	"log"
 	"strconv"
 	"strings"
 	"time"
@@ -77,8 +79,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 }
 
 // openDatabase opens PostgreSQL for a postgres:// URL and SQLite otherwise.
-func openDatabase(url string) (*gorm.DB, error) {
-	gcfg := &gorm.Config{Logger: logger.Default.LogMode(logger.Warn)}
+func openDatabase(url string, logw io.Writer) (*gorm.DB, error) {
+	// Statements are logged with placeholders, never their values: a
+	// failed INSERT of a user would otherwise print the password hash.
+	gcfg := &gorm.Config{Logger: logger.New(log.New(logw, "", log.LstdFlags), logger.Config{
+		SlowThreshold: 200 * time.Millisecond, LogLevel: logger.Warn, ParameterizedQueries: true,
+	})}
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
 		return gorm.Open(postgres.Open(url), gcfg)
 	}

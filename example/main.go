@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net/http"
@@ -55,45 +56,17 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	db, err := openDatabase(cfg.databaseURL)
+	app, err := newApp(cfg, os.Stderr)
 	if err != nil {
 		return err
 	}
-	users := models.NewGORMStore[models.User](db)
-	if err := users.Migrate(); err != nil {
-		return fmt.Errorf("creating the users table: %w", err)
-	}
-	store, closeStore, err := openSessionStore(cfg, db)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-
-	if cfg.randomSecret {
-		log.Print("SESSION_SECRET is not set: using a random secret, so sessions end when the app stops")
-	}
-	a, err := auth.New(auth.Config[*models.User]{
-		Store:           store,
-		Users:           users,
-		Secrets:         cfg.secrets,
-		IdleTimeout:     cfg.idle,
-		AbsoluteTimeout: cfg.absolute,
-		TouchInterval:   cfg.touch,
-		TrustedProxies:  cfg.proxies,
-		Cookie:          auth.Cookie{Secure: cfg.secure},
-		Logger:          slog.Default(),
-	})
-	if err != nil {
-		return err
-	}
-
-	r := newRouter(a)
-	srv := &http.Server{Addr: cfg.addr, Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	defer app.close()
+	srv := &http.Server{Addr: cfg.addr, Handler: app.handler, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Printf("ginauth example listening on http://%s (sessions: %s)", cfg.addr, cfg.storeName)
+	app.log.Info(fmt.Sprintf("ginauth example listening on http://%s (sessions: %s)", cfg.addr, cfg.storeName))
 	select {
 	case err := <-errc:
 		return err
@@ -107,11 +80,80 @@ func run() error {
 	return nil
 }
 
+// app is the example application wired from its configuration.
+type app struct {
+	handler http.Handler
+	auth    *auth.Auth[*models.User]
+	log     *slog.Logger
+	closers []func()
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// newApp opens the databases and builds the router. Everything the app
+// logs (requests, SQL errors, ginauth's warnings) goes to logw.
+func newApp(cfg config, logw io.Writer) (*app, error) {
+	log := slog.New(slog.NewTextHandler(logw, nil))
+	a := &app{log: log}
+	db, err := openDatabase(cfg.databaseURL, logw)
+	if err != nil {
+		return nil, err
+	}
+	users := models.NewGORMStore[models.User](db)
+	if err := users.Migrate(); err != nil {
+		return nil, fmt.Errorf("creating the users table: %w", err)
+	}
+	store, closeStore, err := openSessionStore(cfg, db)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, closeStore)
+	if cfg.randomSecret {
+		log.Warn("SESSION_SECRET is not set: using a random secret, so sessions end when the app stops")
+	}
+	a.auth, err = auth.New(auth.Config[*models.User]{
+		Store:           store,
+		Users:           users,
+		Secrets:         cfg.secrets,
+		IdleTimeout:     cfg.idle,
+		AbsoluteTimeout: cfg.absolute,
+		TouchInterval:   cfg.touch,
+		TrustedProxies:  cfg.proxies,
+		Cookie:          auth.Cookie{Secure: cfg.secure},
+		Logger:          log,
+	})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	if a.handler, err = newRouter(a.auth, cfg.proxies, logw); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
 // newRouter mounts the prebuilt routes and the example's pages.
-func newRouter(a *auth.Auth[*models.User]) *gin.Engine {
+// Gin's request log names the client by c.ClientIP(), which believes
+// X-Forwarded-For from the proxies it trusts: the same ones as ginauth's
+// (Gin's default trusts every peer).
+func newRouter(a *auth.Auth[*models.User], proxies []string, logw io.Writer) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(gin.Logger(), gin.Recovery())
+	var ipProxies []string
+	for _, p := range proxies {
+		if p != auth.TrustUnixSocket {
+			ipProxies = append(ipProxies, p)
+		}
+	}
+	if err := r.SetTrustedProxies(ipProxies); err != nil {
+		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	r.Use(gin.LoggerWithWriter(logw), gin.RecoveryWithWriter(logw))
 	r.Use(middleware.CrossOrigin(a.CrossOriginProtection())) // every form post of the app, not only the auth routes
 	r.Use(middleware.Session(a))
 	handlers.Mount(r.Group("/"), a, handlers.WithRegister())
@@ -123,5 +165,5 @@ func newRouter(a *auth.Auth[*models.User]) *gin.Engine {
 	account := r.Group("/account", middleware.RequireAuth(a))
 	account.GET("/sessions", p.sessions)
 	account.POST("/sessions/:id/revoke", p.revoke)
-	return r
+	return r, nil
 }

@@ -44,7 +44,7 @@ func TestLoadConfig(t *testing.T) {
 // The example's pages work: register through the form, see the sessions
 // page, revoke another session, sign out everywhere.
 func TestPages(t *testing.T) {
-	db, err := openDatabase(filepath.Join(t.TempDir(), "example.db"))
+	db, err := openDatabase(filepath.Join(t.TempDir(), "example.db"), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,11 @@ func TestPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newRouter(a))
+	r, err := newRouter(a, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(r)
 	defer srv.Close()
 	browser := func() *http.Client {
 		jar, _ := cookiejar.New(nil)
@@ -105,8 +109,12 @@ func TestPages(t *testing.T) {
 	if page := get(two, "/"); !strings.Contains(page, "Sign in") {
 		t.Errorf("the revoked browser is still signed in: %s", page)
 	}
-	if page := get(two, "/account/sessions"); !strings.Contains(page, `name="password"`) {
-		t.Errorf("a signed-out browser asking for the sessions page does not get the login form: %s", page)
+	page = get(two, "/account/sessions")
+	if !strings.Contains(page, `name="password"`) || !strings.Contains(page, `name="returnTo" value="/account/sessions"`) {
+		t.Errorf("a signed-out browser asking for the sessions page does not get the login form for it: %s", page)
+	}
+	if page := post(two, "/login", url.Values{"username": {"uma"}, "password": {"uma's password"}, "returnTo": {"/account/sessions"}}); !strings.Contains(page, "Your sessions") {
+		t.Errorf("after signing in, the browser is not back on the page it asked for: %s", page)
 	}
 	post(one, "/logout-all", nil)
 	if page := get(one, "/"); !strings.Contains(page, "Sign in") {

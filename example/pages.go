@@ -42,6 +42,7 @@ table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;pa
 {{else if eq .Error "too_many_attempts"}}<p class="note">Too many failed attempts. Wait a little, then try again.</p>
 {{else if .Error}}<p class="note">Sign-in failed ({{.Error}}).</p>{{end}}
 <form method="post" action="/login">
+{{if .ReturnTo}}<input type="hidden" name="returnTo" value="{{.ReturnTo}}">{{end}}
 <label>Username <input type="text" name="username" autocomplete="username" required autofocus></label>
 <label>Password <input type="password" name="password" autocomplete="current-password" required></label>
 <label><input type="checkbox" name="remember"> Remember me</label>
@@ -85,7 +86,11 @@ func (p *pages) login(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/")
 		return
 	}
-	render(c, "login", gin.H{"Error": c.Query("error"), "Expired": c.Query("expired") == "true"})
+	returnTo := c.Query(auth.ReturnToParam)
+	if !auth.LocalPath(returnTo) {
+		returnTo = ""
+	}
+	render(c, "login", gin.H{"Error": c.Query("error"), "Expired": c.Query("expired") == "true", "ReturnTo": returnTo})
 }
 
 func (p *pages) register(c *gin.Context) {

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A scripted session against the whole example app, with everything it
+// logs captured: no password, hash, cookie, session ID or secret reaches
+// the log, and neither does an address a client made up.
+func TestLogsCarryNoSecrets(t *testing.T) {
+	const secret = "example-log-test-secret-0123456789abcdef"
+	env := map[string]string{
+		"DATABASE_URL":   filepath.Join(t.TempDir(), "logs.db"),
+		"SESSION_STORE":  "memory",
+		"SESSION_SECRET": secret,
+	}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	app, err := newApp(cfg, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.close()
+	srv := httptest.NewServer(app.handler)
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	var cookies []string
+	send := func(method, path string, body any, want int) {
+		t.Helper()
+		data, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, srv.URL+path, bytes.NewReader(data))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", "6.6.6.6") // made up by the client
+		req.Header.Set("X-Real-IP", "6.6.6.7")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, res.StatusCode, b, want)
+		}
+		for _, c := range res.Cookies() {
+			if c.Value != "" {
+				cookies = append(cookies, c.Value)
+			}
+		}
+	}
+	creds := func(u, p string) map[string]string { return map[string]string{"username": u, "password": p} }
+	send("POST", "/register", creds("uma", "uma's first password"), http.StatusCreated)
+	send("POST", "/register", creds("uma", "a password for a taken name"), http.StatusConflict)
+	send("POST", "/login", creds("uma", "not uma's password"), http.StatusUnauthorized)
+	send("POST", "/login", creds("uma", "uma's first password"), http.StatusOK)
+	send("GET", "/me", nil, http.StatusOK)
+	send("POST", "/password", map[string]string{"currentPassword": "uma's first password", "newPassword": "uma's second password"}, http.StatusOK)
+	send("POST", "/logout", nil, http.StatusNoContent)
+
+	out := logs.String()
+	if !strings.Contains(out, "/register") {
+		t.Fatalf("the request log is missing; captured:\n%s", out)
+	}
+	forbidden := []string{"uma's first password", "a password for a taken name", "not uma's password",
+		"uma's second password", "$2a$", secret, "6.6.6.6", "6.6.6.7"}
+	forbidden = append(forbidden, cookies...)
+	for _, s := range forbidden {
+		if strings.Contains(out, s) {
+			t.Errorf("the log carries %.24q:\n%s", s, out)
+		}
+	}
+}
