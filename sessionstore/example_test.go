@@ -79,3 +79,58 @@ func ExampleUserIndex() {
 	// sessions: 3
 	// revoked: 3
 }
+
+// Signing in the gin-contrib way: Regenerate before setting the user, so
+// that a session ID planted in the browser before login is worthless after
+// it (session fixation).
+func ExampleRegenerate() {
+	codec, _ := sessionstore.NewCodec([][]byte{[]byte("a-secret-of-at-least-32-bytes....")}, sessionstore.CodecOptions{})
+	store := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{})
+	defer store.Close()
+	gs, _ := sessionstore.NewGinStore(store, codec, sessionstore.GinOptions{})
+
+	r := gin.New()
+	r.Use(sessions.Sessions("sid", gs))
+	r.GET("/visit", func(c *gin.Context) {
+		s := sessions.Default(c)
+		s.Set("theme", "dark")
+		_ = s.Save()
+	})
+	r.POST("/login", func(c *gin.Context) {
+		// ... check the username and password first ...
+		s := sessions.Default(c)
+		if err := sessionstore.Regenerate(s); err != nil {
+			c.Status(http.StatusServiceUnavailable)
+			return
+		}
+		s.Set("user", "42")
+		if err := s.Save(); err != nil {
+			c.Status(http.StatusServiceUnavailable)
+			return
+		}
+		c.Status(http.StatusNoContent)
+	})
+	r.GET("/whoami", func(c *gin.Context) {
+		s := sessions.Default(c)
+		c.String(http.StatusOK, "user %v, theme %v", s.Get("user"), s.Get("theme"))
+	})
+	do := func(method, path string, cookie *http.Cookie) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w
+	}
+	planted := do("GET", "/visit", nil).Result().Cookies()[0] // the attacker's session
+	login := do("POST", "/login", planted)                    // the victim signs in with it
+	mine := login.Result().Cookies()[0]
+	fmt.Println("new ID:", mine.Value != planted.Value)
+	fmt.Println("victim:", do("GET", "/whoami", mine).Body)
+	fmt.Println("attacker:", do("GET", "/whoami", planted).Body)
+	// Output:
+	// new ID: true
+	// victim: user 42, theme dark
+	// attacker: user <nil>, theme <nil>
+}
