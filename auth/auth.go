@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/sessionstore"
 )
@@ -32,8 +33,8 @@ type Auth[U models.Authenticatable] struct {
 type core struct {
 	cfg     coreConfig
 	store   sessionstore.IndexedStore
-	codec   *sessionstore.Codec
-	policy  sessionstore.Policy
+	codec   *session.Codec
+	policy  session.Policy
 	proxies proxies
 	hasher  *hasher
 	keep    func(string) bool
@@ -67,24 +68,15 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 	if err != nil {
 		return nil, err
 	}
-	codec, err := sessionstore.NewCodec(cfg.Secrets, sessionstore.CodecOptions{Encrypt: cfg.Cookie.Encrypt})
+	codec, err := session.NewCodec(cfg.Secrets, session.CodecOptions{Encrypt: cfg.Cookie.Encrypt})
 	if err != nil {
-		return nil, errors.Join(ErrConfig, err)
+		return nil, configErr("%v", err)
 	}
 	px, err := parseProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, configErr("%v", err)
 	}
-	policy := sessionstore.Policy{
-		IdleTimeout:       cfg.IdleTimeout,
-		AbsoluteTimeout:   cfg.AbsoluteTimeout,
-		TouchInterval:     cfg.TouchInterval,
-		SaveUninitialized: cfg.SaveUninitialized,
-		AnonymousTimeout:  cfg.AnonymousTimeout,
-	}
-	if err := policy.Validate(); err != nil {
-		return nil, errors.Join(ErrConfig, err)
-	}
+	policy := cfg.policy()
 	cop := http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
 		if err := cop.AddTrustedOrigin(o); err != nil {
@@ -162,8 +154,12 @@ func (a *Auth[U]) Close() error {
 // to middleware.CrossOrigin for the application's own routes.
 func (a *Auth[U]) CrossOriginProtection() *http.CrossOriginProtection { return a.cop }
 
-// LoginPath is where browsers are sent to sign in.
+// LoginPath is where browsers are sent to sign in (Config.LoginPath).
 func (a *Auth[U]) LoginPath() string { return a.cfg.loginPath }
+
+// Logger is where ginauth logs (Config.Logger); the middleware logs there
+// too.
+func (a *Auth[U]) Logger() *slog.Logger { return a.log }
 
 // user returns the user with the ID and the fingerprint of its credentials,
 // from the cache when it holds it: no user store query on a hit.

@@ -14,13 +14,14 @@ import (
 
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/sessionstore/memstore"
 )
 
 type nopUsers struct{ models.UserStore[*models.User] }
 
 func validConfig() Config[*models.User] {
 	return Config[*models.User]{
-		Store:   sessionstore.NewMemoryStore(sessionstore.MemoryOptions{SweepInterval: -1}),
+		Store:   memstore.New(memstore.Options{SweepInterval: -1}),
 		Users:   nopUsers{},
 		Secrets: [][]byte{[]byte("auth-test-secret-0123456789abcdef!!")},
 	}
@@ -53,6 +54,8 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 		{"invalid bcrypt", func(c *Config[*models.User]) { c.BcryptCost, c.AllowLowBcryptCost = 2, true }},
 		{"short passwords", func(c *Config[*models.User]) { c.MinPasswordLength = 6 }},
 		{"bad proxy", func(c *Config[*models.User]) { c.TrustedProxies = []string{"not-an-ip"} }},
+		{"negative anonymous timeout", func(c *Config[*models.User]) { c.AnonymousTimeout = -time.Minute }},
+		{"bad trusted origin", func(c *Config[*models.User]) { c.TrustedOrigins = []string{"::not a url"} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,7 +63,13 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 			tt.edit(&cfg)
 			a, err := New(cfg)
 			if a != nil || !errors.Is(err, ErrConfig) {
-				t.Errorf("New = %v, %v; want an ErrConfig", a, err)
+				t.Fatalf("New = %v, %v; want an ErrConfig", a, err)
+			}
+			// One line, one prefix.
+			msg := err.Error()
+			if strings.Contains(msg, "\n") || strings.Count(msg, ": ") < 1 || !strings.HasPrefix(msg, "auth: unsafe configuration: ") ||
+				strings.Contains(msg[len("auth: unsafe configuration: "):], "auth:") || strings.Contains(msg, "sessionstore:") {
+				t.Errorf("error %q: want one line, one prefix", msg)
 			}
 		})
 	}
@@ -72,7 +81,7 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 	c := a.cfg
 	if c.idle != 30*time.Minute || c.absolute != 24*time.Hour || a.hasher.cost != 12 ||
 		c.cookie.SameSite != http.SameSiteLaxMode || c.cookie.Name != "sid" || c.minPassword != 8 ||
-		a.policy.TouchInterval != time.Minute || c.cookie.MaxAge != 24*time.Hour {
+		a.policy.TouchInterval != time.Minute || c.cookie.MaxAge != 24*time.Hour || c.anonymous != time.Hour {
 		t.Errorf("defaults: %+v, cost %d", c, a.hasher.cost)
 	}
 	if a.cache == nil {

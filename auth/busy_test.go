@@ -15,7 +15,8 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/ginauth/ginauth/models"
-	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/sessionstore/memstore"
 )
 
 // A login flood cannot queue bcrypt work without bound: past the slots, a
@@ -25,11 +26,11 @@ func TestBusyHashing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := models.NewGORMStore[models.User](db)
+	users := gormusers.New[models.User](db)
 	if err := users.Migrate(); err != nil {
 		t.Fatal(err)
 	}
-	store := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{SweepInterval: -1})
+	store := memstore.New(memstore.Options{SweepInterval: -1})
 	a, err := New(Config[*models.User]{
 		Store: store, Users: users, Secrets: [][]byte{[]byte("busy-test-secret-0123456789abcdef!!")},
 		BcryptCost: 4, AllowLowBcryptCost: true, MaxConcurrentHashes: 2, HashQueueTimeout: 10 * time.Millisecond,

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/sessionstore"
 )
@@ -108,10 +109,12 @@ type Config[U models.Authenticatable] struct {
 	// MaxConcurrentHashes bounds how many bcrypt computations run at once,
 	// so that a flood of logins cannot starve the other requests. Default
 	// half of GOMAXPROCS (at least 1): with every core hashing, signed-in
-	// requests wait for the scheduler (measured on 2 cores: GET /me p99 from
-	// 2 ms to 60 ms under a flood; with half the cores, 3 ms). A login that
-	// finds no slot within HashQueueTimeout (default 2s) answers 503 busy
-	// with Retry-After.
+	// requests wait for the scheduler behind bcrypt; with half, they keep
+	// the other half (BenchmarkMeUnderLoginFlood in the handlers package
+	// measures both). Set it to GOMAXPROCS for the most logins per second
+	// when nothing else shares the machine. A login that finds no slot
+	// within HashQueueTimeout (default 2s) answers 503 busy with
+	// Retry-After.
 	MaxConcurrentHashes int
 	HashQueueTimeout    time.Duration
 
@@ -181,8 +184,9 @@ type Cookie struct {
 }
 
 // ErrConfig is wrapped by every error New returns for a configuration that
-// cannot be safe.
-var ErrConfig = errors.New("auth: unsafe or invalid configuration")
+// cannot be safe. Such an error prints on one line: "auth: unsafe
+// configuration: " and what is wrong.
+var ErrConfig = errors.New("auth: unsafe configuration")
 
 func configErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
@@ -196,29 +200,11 @@ func (cfg Config[U]) withDefaults() (Config[U], error) {
 	if cfg.Users == nil {
 		return cfg, configErr("no user store")
 	}
-	if cfg.AbsoluteTimeout == 0 {
-		cfg.AbsoluteTimeout = 24 * time.Hour
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = min(30*time.Minute, max(cfg.AbsoluteTimeout, 0))
-	}
-	if cfg.TouchInterval == 0 {
-		cfg.TouchInterval = min(time.Minute, cfg.IdleTimeout/2)
-	}
-	if cfg.IdleTimeout < 0 || cfg.AbsoluteTimeout < 0 || cfg.TouchInterval < 0 {
-		return cfg, configErr("timeouts must be positive: sessions must end")
-	}
-	if cfg.TouchInterval >= cfg.IdleTimeout {
-		return cfg, configErr("TouchInterval (%v) must be shorter than IdleTimeout (%v)", cfg.TouchInterval, cfg.IdleTimeout)
-	}
-	if cfg.IdleTimeout > cfg.AbsoluteTimeout {
-		return cfg, configErr("IdleTimeout (%v) is longer than AbsoluteTimeout (%v)", cfg.IdleTimeout, cfg.AbsoluteTimeout)
-	}
-	if cfg.AnonymousTimeout == 0 {
-		cfg.AnonymousTimeout = min(time.Hour, cfg.AbsoluteTimeout)
-	}
-	if cfg.AnonymousTimeout < 0 {
-		return cfg, configErr("AnonymousTimeout must be positive")
+	p := cfg.policy().WithDefaults() // the one definition of the defaults
+	cfg.IdleTimeout, cfg.AbsoluteTimeout, cfg.TouchInterval, cfg.AnonymousTimeout =
+		p.IdleTimeout, p.AbsoluteTimeout, p.TouchInterval, p.AnonymousTimeout
+	if err := p.Validate(); err != nil {
+		return cfg, configErr("%v", err)
 	}
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = 12
@@ -295,32 +281,21 @@ func (cfg Config[U]) withDefaults() (Config[U], error) {
 			return cfg, configErr("__Host- cookies must be Secure, with Path \"/\" and no Domain")
 		}
 	}
-	if !validCookieName(c.Name) {
+	if err := (&http.Cookie{Name: c.cookieName()}).Valid(); err != nil {
 		return cfg, configErr("cookie name %q is not a valid token", c.Name)
 	}
 	return cfg, nil
 }
 
-func validCookieName(n string) bool {
-	if n == "" {
-		return false
+// policy is the lifetime of sessions that cfg asks for.
+func (cfg Config[U]) policy() session.Policy {
+	return session.Policy{
+		IdleTimeout:       cfg.IdleTimeout,
+		AbsoluteTimeout:   cfg.AbsoluteTimeout,
+		TouchInterval:     cfg.TouchInterval,
+		SaveUninitialized: cfg.SaveUninitialized,
+		AnonymousTimeout:  cfg.AnonymousTimeout,
 	}
-	for i := 0; i < len(n); i++ {
-		b := n[i]
-		if b <= ' ' || b >= 0x7f || containsByte("()<>@,;:\\\"/[]?={}", b) {
-			return false
-		}
-	}
-	return true
-}
-
-func containsByte(s string, b byte) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == b {
-			return true
-		}
-	}
-	return false
 }
 
 // cookieName is the name on the wire, with the __Host- prefix if asked.

@@ -6,6 +6,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
+	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
@@ -28,7 +29,7 @@ type contrib struct {
 	err error // the first value that could not be encoded
 }
 
-func (s *contrib) sess(create bool) *sessionstore.Session {
+func (s *contrib) sess(create bool) *session.Session {
 	if s.st == nil {
 		return nil
 	}
@@ -60,7 +61,7 @@ func (s *contrib) Get(key any) any {
 	if !ok {
 		return nil
 	}
-	x, err := v.Decode()
+	x, err := session.Decode(v)
 	if err != nil {
 		return nil
 	}
@@ -73,7 +74,7 @@ func (s *contrib) Set(key, val any) {
 		s.fail(fmt.Errorf("%w: session keys must be strings, not %T", sessionstore.ErrEncode, key))
 		return
 	}
-	enc, err := sessionstore.EncodeValue(val)
+	enc, err := session.EncodeValue(val)
 	if err != nil {
 		s.fail(fmt.Errorf("session value %q: %w", name, err))
 		return

@@ -29,7 +29,7 @@ type Problem struct {
 	cause error
 }
 
-// Error returns the message.
+// Error returns the code and the message, as "code: message".
 func (p *Problem) Error() string { return p.Code + ": " + p.Message }
 
 // Unwrap returns the underlying cause, if any (never shown to clients).

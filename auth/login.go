@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -310,13 +311,13 @@ func (a *Auth[U]) signedIn(c *gin.Context) (*state, string, error) {
 	return st, st.userID, nil
 }
 
-// Register creates a user with the username (normalized) and password
-// (hashed with bcrypt). It answers ErrInvalidUsername, ErrWeakPassword,
-// ErrPasswordTooLong or ErrUsernameTaken for what a client must fix, and
-// ErrTooManyAttempts when the client's address asked for taken names too
-// often (Throttle.Registrations: that answer tells whether an account
-// exists). It does not sign the user in: call Login for that.
-func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error) {
+// CreateUser creates a user with the username (normalized) and password
+// (hashed with bcrypt), outside any request: to seed an administrator,
+// import users, or serve a command line. It answers ErrInvalidUsername,
+// ErrWeakPassword or ErrPasswordTooLong for what the caller must fix,
+// ErrUsernameTaken, and an error matching ErrStoreUnavailable when the user
+// store fails. Register is CreateUser for a request.
+func (a *Auth[U]) CreateUser(ctx context.Context, username, password string) (U, error) {
 	var zero U
 	name, err := normalizeNewUsername(username)
 	if err != nil {
@@ -324,6 +325,34 @@ func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error)
 	}
 	pw, err := checkNewPassword(password, a.cfg.minPassword)
 	if err != nil {
+		return zero, err
+	}
+	hash, err := a.hasher.hash(ctx, pw)
+	if err != nil {
+		return zero, err
+	}
+	u, err := a.users.Create(ctx, name, hash)
+	switch {
+	case errors.Is(err, models.ErrUsernameTaken):
+		return zero, ErrUsernameTaken
+	case err != nil:
+		return zero, ErrStoreUnavailable.wrap(err)
+	}
+	return u, nil
+}
+
+// Register creates a user on behalf of a request (POST /register): it is
+// CreateUser, throttled per client address (Throttle.Registrations: a
+// "username taken" answer tells whether an account exists, so one address
+// may get only so many), and reported as a register event. It does not
+// sign the user in: call Login for that.
+func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error) {
+	var zero U
+	name, err := normalizeNewUsername(username)
+	if err != nil {
+		return zero, err
+	}
+	if _, err := checkNewPassword(password, a.cfg.minPassword); err != nil {
 		return zero, err
 	}
 	var keys []ThrottleKey
@@ -334,23 +363,55 @@ func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error)
 		return zero, err
 	}
 	epoch := a.cacheEpoch()
-	hash, err := a.hasher.hash(c.Request.Context(), pw)
-	if err != nil {
-		a.release(c, keys, false)
-		return zero, err
-	}
-	u, err := a.users.Create(c.Request.Context(), name, hash)
+	u, err := a.CreateUser(c.Request.Context(), username, password)
 	switch {
-	case errors.Is(err, models.ErrUsernameTaken):
-		return zero, ErrUsernameTaken // counted against the address
+	case errors.Is(err, ErrUsernameTaken):
+		return zero, err // counted against the address
 	case err != nil:
 		a.release(c, keys, false)
-		return zero, ErrStoreUnavailable.wrap(err)
+		return zero, err
 	}
 	a.release(c, keys, true)
 	a.remember(c, u.AuthID(), epoch)
 	a.emit(c, Event{Type: EventRegister, UserID: u.AuthID(), Username: name})
 	return u, nil
+}
+
+// SetPassword sets a user's password without asking for the current one,
+// outside any request (an administrator's reset, a command line), and ends
+// every session of the user on every instance. It returns how many
+// sessions it revoked. It answers ErrWeakPassword or ErrPasswordTooLong for
+// a password the caller must change, models.ErrUserNotFound for an unknown
+// user, and an error matching ErrStoreUnavailable when a store fails.
+func (a *Auth[U]) SetPassword(ctx context.Context, userID, password string) (int, error) {
+	pw, err := checkNewPassword(password, a.cfg.minPassword)
+	if err != nil {
+		return 0, err
+	}
+	hash, err := a.hasher.hash(ctx, pw)
+	if err != nil {
+		return 0, err
+	}
+	return a.replaceHash(ctx, userID, hash)
+}
+
+// replaceHash stores a new password hash for the user, drops the user from
+// every cache and destroys the user's sessions. Sessions signed in with the
+// old hash that escape the destroy (a login in flight) end at their next
+// request, since their credential fingerprint no longer matches.
+func (a *Auth[U]) replaceHash(ctx context.Context, userID, hash string) (int, error) {
+	if err := a.users.SetPasswordHash(ctx, userID, hash); err != nil {
+		if errors.Is(err, models.ErrUserNotFound) {
+			return 0, err
+		}
+		return 0, ErrStoreUnavailable.wrap(err)
+	}
+	a.InvalidateUser(userID)
+	n, err := a.store.DestroyUser(ctx, userID)
+	if err != nil {
+		return 0, ErrStoreUnavailable.wrap(err)
+	}
+	return n, nil
 }
 
 // ChangePassword changes the signed-in user's password after checking the
@@ -394,27 +455,21 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	if err := a.users.SetPasswordHash(ctx, uid, hash); err != nil {
-		return 0, ErrStoreUnavailable.wrap(err)
-	}
-	a.InvalidateUser(uid)
-	n, err := a.store.DestroyUser(ctx, uid)
+	n, err := a.replaceHash(ctx, uid, hash)
 	if err != nil {
-		return 0, ErrStoreUnavailable.wrap(err)
+		if errors.Is(err, models.ErrUserNotFound) {
+			return 0, ErrUnauthenticated
+		}
+		return 0, err
 	}
-	epoch := a.cacheEpoch()
-	fresh, err := a.users.FindByID(ctx, uid)
-	if err != nil {
-		fresh = user
-		fresh.SetCredentials(user.AuthUsername(), hash)
-	}
-	a.remember(c, uid, epoch)
+	user.SetCredentials(user.AuthUsername(), hash) // read for this request alone
+	a.remember(c, uid, a.cacheEpoch())
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	remember := st.sess != nil && st.sess.Meta().Persistent
-	a.loginLocked(c, st, fresh, remember)
+	a.loginLocked(c, st, user, remember)
 	revoked := max(n-1, 0)
-	a.emit(c, Event{Type: EventPasswordChange, UserID: uid, Username: fresh.AuthUsername(), Session: st.sess.Handle(), Revoked: revoked})
+	a.emit(c, Event{Type: EventPasswordChange, UserID: uid, Username: user.AuthUsername(), Session: st.sess.Handle(), Revoked: revoked})
 	return revoked, nil
 }
 

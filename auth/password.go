@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"unicode/utf8"
 
@@ -98,14 +97,8 @@ func (h *hasher) compare(ctx context.Context, hash, pw string) (bool, error) {
 		_ = bcrypt.CompareHashAndPassword(h.dummy, []byte(pw[:MaxPasswordBytes]))
 		return false, nil
 	}
-	err = bcrypt.CompareHashAndPassword(stored, []byte(pw))
-	switch {
-	case err == nil:
-		return hash != "", nil
-	case errors.Is(err, bcrypt.ErrMismatchedHashAndPassword):
-		return false, nil
-	}
-	return false, nil // malformed stored hash
+	// A mismatch and a malformed stored hash are both "no match".
+	return bcrypt.CompareHashAndPassword(stored, []byte(pw)) == nil && hash != "", nil
 }
 
 // stale reports whether hash should be re-hashed at the current cost.

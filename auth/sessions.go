@@ -82,7 +82,8 @@ func (a *Auth[U]) RevokeSession(c *gin.Context, handle string) error {
 	return nil
 }
 
-// CurrentSession describes the request's own session (GET /session-info).
+// CurrentSession describes the request's own session (GET /session-info);
+// SessionInfo is one row of the list of a user's sessions.
 type CurrentSession struct {
 	LoginTime         time.Time `json:"loginTime"`
 	LastActivity      time.Time `json:"lastActivity"`
@@ -93,11 +94,11 @@ type CurrentSession struct {
 	Persistent        bool      `json:"persistent"`
 }
 
-// SessionInfo returns the signed-in request's session data: login time, last
-// recorded activity (at most one touch interval behind), the client that
-// logged in, and when the session expires if idle from now on and at the
-// latest.
-func (a *Auth[U]) SessionInfo(c *gin.Context) (CurrentSession, error) {
+// CurrentSession returns the signed-in request's own session: login time,
+// last recorded activity (at most one touch interval behind), the client
+// that logged in, and when the session expires if idle from now on and at
+// the latest (GET /session-info).
+func (a *Auth[U]) CurrentSession(c *gin.Context) (CurrentSession, error) {
 	st, _, err := a.signedIn(c)
 	if err != nil {
 		return CurrentSession{}, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
@@ -23,8 +24,8 @@ type state struct {
 	ctx  context.Context
 
 	mu        sync.Mutex
-	sess      *sessionstore.Session // nil: none loaded or started
-	user      any                   // the resolved user (a U), when authenticated
+	sess      *session.Session // nil: none loaded or started
+	user      any              // the resolved user (a U), when authenticated
 	userID    string
 	expired   bool   // the request brought a session that timed out
 	clear     bool   // expire the cookie the request brought
@@ -57,13 +58,13 @@ func mustState(c *gin.Context) (*state, error) {
 
 // session returns the request's session, starting a new one when there is
 // none (or it was destroyed). Callers hold st.mu.
-func (st *state) session() *sessionstore.Session {
+func (st *state) session() *session.Session {
 	if st.sess == nil || st.sess.Destroyed() {
 		// A destroyed session is still committed (destroyed) by the
 		// middleware: keep it as the one regenerated from, so that its
 		// record goes and a new ID is issued.
 		if st.sess == nil {
-			st.sess = sessionstore.NewSession(st.core.now())
+			st.sess = session.New(st.core.now())
 		} else {
 			st.sess.Regenerate(st.core.now(), nil)
 		}
@@ -90,10 +91,10 @@ func (a *Auth[U]) Begin(c *gin.Context) error {
 	if len(cookies) == 0 {
 		return nil
 	}
-	var id sessionstore.ID
-	var flags sessionstore.Flags
+	var id session.ID
+	var flags session.Flags
 	var stale bool
-	var err error = sessionstore.ErrBadCookie
+	var err error = session.ErrBadCookie
 	for _, ck := range cookies { // a repeated cookie: the first that verifies
 		if id, flags, stale, err = a.codec.Decode(name, ck.Value); err == nil {
 			break
@@ -103,13 +104,13 @@ func (a *Auth[U]) Begin(c *gin.Context) error {
 		st.clear = true
 		return nil
 	}
-	sess, err := sessionstore.LoadSession(st.ctx, a.store, id)
+	sess, err := session.Load(st.ctx, a.store, id)
 	switch {
 	case errors.Is(err, sessionstore.ErrNotFound):
 		// A genuine cookie of a signed-in session that is gone: it expired
 		// (or was revoked) since the cookie was issued.
 		st.clear = true
-		st.expired = flags&sessionstore.FlagSignedIn != 0
+		st.expired = flags&session.FlagSignedIn != 0
 		a.log.Debug("ginauth: session not found", "session", id, "signedIn", st.expired)
 		return nil
 	case errors.Is(err, sessionstore.ErrCorrupt):
@@ -187,7 +188,7 @@ func (c *core) commit(gc *gin.Context, st *state) error {
 	defer st.mu.Unlock()
 	w := gc.Writer
 	if st.sess == nil && c.cfg.saveUninitialized {
-		st.sess = sessionstore.NewSession(c.now()) // express-session's saveUninitialized
+		st.sess = session.New(c.now()) // express-session's saveUninitialized
 		st.sess.Client(c.proxies.clientIP(gc.Request), truncateUTF8(gc.Request.UserAgent(), maxUserAgent))
 	}
 	if st.sess == nil {
@@ -254,14 +255,14 @@ func (c *core) baseCookie() *http.Cookie {
 	}
 }
 
-func (c *core) setCookie(w http.ResponseWriter, st *state, sess *sessionstore.Session) {
+func (c *core) setCookie(w http.ResponseWriter, st *state, sess *session.Session) {
 	if !c.cookieAllowed(st) {
 		return
 	}
 	m := sess.Meta()
-	var flags sessionstore.Flags
+	var flags session.Flags
 	if m.UserID != "" {
-		flags = sessionstore.FlagSignedIn
+		flags = session.FlagSignedIn
 	}
 	value, err := c.codec.Encode(c.cfg.cookie.cookieName(), sess.ID(), flags)
 	if err != nil {

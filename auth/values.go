@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/internal/session"
 )
 
 // Get returns the session value stored under name as a T (express-session's
@@ -28,7 +28,7 @@ func Get[T any](c *gin.Context, name string) (v T, ok bool) {
 	if !found {
 		return v, false
 	}
-	if err := raw.DecodeInto(&v); err != nil {
+	if err := session.DecodeInto(raw, &v); err != nil {
 		st.core.log.Warn("ginauth: session value does not decode as the requested type", "value", name, "err", err)
 		var zero T
 		return zero, false
@@ -47,7 +47,7 @@ func Set[T any](c *gin.Context, name string, v T) error {
 	if err != nil {
 		return err
 	}
-	enc, err := sessionstore.EncodeTyped(v)
+	enc, err := session.EncodeTyped(v)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,9 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/sessionstore/gormstore"
+	"github.com/ginauth/ginauth/sessionstore/memstore"
+	"github.com/ginauth/ginauth/sessionstore/redisstore"
 )
 
 type config struct {
@@ -103,7 +106,7 @@ func openDatabase(url string, logw io.Writer) (*gorm.DB, error) {
 func openSessionStore(c config, db *gorm.DB) (sessionstore.IndexedStore, func(), error) {
 	switch c.storeName {
 	case "gorm":
-		s, err := sessionstore.NewGORMStore(db, sessionstore.GORMOptions{AutoMigrate: true})
+		s, err := gormstore.New(db, gormstore.Options{AutoMigrate: true})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -114,9 +117,9 @@ func openSessionStore(c config, db *gorm.DB) (sessionstore.IndexedStore, func(),
 			return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
 		}
 		client := redis.NewClient(opts)
-		return sessionstore.NewRedisStore(client, sessionstore.RedisOptions{}), func() { _ = client.Close() }, nil
+		return redisstore.New(client, redisstore.Options{}), func() { _ = client.Close() }, nil
 	case "memory":
-		s := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{})
+		s := memstore.New(memstore.Options{})
 		return s, func() { _ = s.Close() }, nil
 	case "mongo", "mongodb":
 		return openMongo(c.mongoURL)

@@ -43,6 +43,7 @@ import (
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/models/gormusers"
 )
 
 func main() {
@@ -103,7 +104,7 @@ func newApp(cfg config, logw io.Writer) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	users := models.NewGORMStore[models.User](db)
+	users := gormusers.New[models.User](db)
 	if err := users.Migrate(); err != nil {
 		return nil, fmt.Errorf("creating the users table: %w", err)
 	}

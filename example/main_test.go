@@ -12,7 +12,8 @@ import (
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/models"
-	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/sessionstore/memstore"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -48,11 +49,11 @@ func TestPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := models.NewGORMStore[models.User](db)
+	users := gormusers.New[models.User](db)
 	if err := users.Migrate(); err != nil {
 		t.Fatal(err)
 	}
-	store := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{})
+	store := memstore.New(memstore.Options{})
 	defer store.Close()
 	a, err := auth.New(auth.Config[*models.User]{
 		Store: store, Users: users, Secrets: [][]byte{[]byte("example-test-secret-0123456789abcdef")},

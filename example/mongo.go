@@ -29,9 +29,7 @@ func openMongo(url string) (sessionstore.IndexedStore, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("MONGODB_URL: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	store, err := mongostore.New(ctx, client.Database(dbName), mongostore.Options{})
+	store, err := mongostore.New(client.Database(dbName), mongostore.Options{})
 	if err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, nil, err

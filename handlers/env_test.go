@@ -25,10 +25,15 @@ import (
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/models/gormusers"
 	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/sessionstore/gormstore"
+	"github.com/ginauth/ginauth/sessionstore/memstore"
+	"github.com/ginauth/ginauth/sessionstore/redisstore"
 )
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -41,7 +46,7 @@ type Account struct {
 	Email string `json:"email"`
 }
 
-type userStore = models.GORMStore[Account, *Account]
+type userStore = gormusers.Store[Account, *Account]
 
 // backend is a place to keep sessions (and users) for the end-to-end tests.
 type backend struct {
@@ -144,7 +149,7 @@ var userDBs = []struct {
 func redisClient(t testing.TB) (*redis.Client, string) { return testenv.RedisClient(t) }
 
 func gormStore(t testing.TB, db *gorm.DB, clock *fakeclock.Clock) sessionstore.IndexedStore {
-	s, err := sessionstore.NewGORMStore(db, sessionstore.GORMOptions{AutoMigrate: true, Now: clock.Now, PruneInterval: -1})
+	s, err := gormstore.New(db, gormstore.Options{AutoMigrate: true, Now: clock.Now, PruneInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,13 +159,13 @@ func gormStore(t testing.TB, db *gorm.DB, clock *fakeclock.Clock) sessionstore.I
 
 var backends = []backend{
 	{"memory", func(t testing.TB, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
-		m := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{Now: clock.Now})
+		m := memstore.New(memstore.Options{Now: clock.Now})
 		t.Cleanup(func() { _ = m.Close() })
 		return m, sqliteDB(t)
 	}},
 	{"redis", func(t testing.TB, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
 		c, prefix := redisClient(t)
-		return sessionstore.NewRedisStore(c, sessionstore.RedisOptions{Prefix: prefix, Now: clock.Now}), sqliteDB(t)
+		return redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now}), sqliteDB(t)
 	}},
 	{"sqlite", func(t testing.TB, clock *fakeclock.Clock) (sessionstore.IndexedStore, *gorm.DB) {
 		db := sqliteDB(t)
@@ -199,7 +204,7 @@ type appOption func(*authConfig)
 // deployment.
 func newApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *fakeclock.Clock, opts ...appOption) *app {
 	t.Helper()
-	users := models.NewGORMStore[Account](db)
+	users := gormusers.New[Account](db)
 	if err := users.Migrate(); err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +269,23 @@ func newApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 	r.GET("/get", func(c *gin.Context) {
 		v, ok := auth.Get[string](c, c.Query("k"))
 		c.JSON(http.StatusOK, gin.H{"ok": ok, "v": v})
+	})
+	// The README's way of changing a field of the user: a copy from the
+	// store, written, then the cached copy dropped.
+	r.POST("/profile", middleware.RequireAuth(a), func(c *gin.Context) {
+		me, _ := a.User(c)
+		acct, err := users.FindByID(c, me.AuthID())
+		if err != nil {
+			auth.WriteProblem(c, err)
+			return
+		}
+		acct.Email = c.Query("email")
+		if err := users.Update(c, acct, "Email"); err != nil {
+			auth.WriteProblem(c, err)
+			return
+		}
+		a.InvalidateUser(acct.AuthID())
+		c.Status(http.StatusNoContent)
 	})
 	r.POST("/app-action", middleware.CrossOrigin(a.CrossOriginProtection()), func(c *gin.Context) {
 		c.Status(http.StatusNoContent)
@@ -414,33 +436,13 @@ func (a *app) withCookie(t testing.TB, c *http.Cookie) *client {
 // issued: what an attacker who knows the secret's output format, or a
 // leaked cookie of a destroyed session, would present.
 func plantedCookie(t testing.TB) *http.Cookie {
-	codec, err := sessionstore.NewCodec([][]byte{testSecret}, sessionstore.CodecOptions{})
+	codec, err := session.NewCodec([][]byte{testSecret}, session.CodecOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := codec.Encode("sid", sessionstore.NewID(), sessionstore.FlagSignedIn)
+	v, err := codec.Encode("sid", session.NewID(), session.FlagSignedIn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &http.Cookie{Name: "sid", Value: v}
-}
-
-func mustURL(s string) *url.URL {
-	u, err := url.Parse(s)
-	if err != nil {
-		panic(err)
-	}
-	return u
-}
-
-// serve sends a request with the client's cookies straight to h (a router
-// built for one test) and returns the recorded response.
-func (cl *client) serve(h http.Handler, method, path string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(method, path, nil)
-	for _, c := range cl.jar.Cookies(mustURL(cl.base)) {
-		req.AddCookie(c)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	return w
 }

@@ -18,7 +18,8 @@ import (
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
-	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/sessionstore/memstore"
 )
 
 // A whole application: users in SQLite, sessions in memory, the prebuilt
@@ -27,9 +28,9 @@ func ExampleMount() {
 	dir, _ := os.MkdirTemp("", "ginauth-example")
 	defer os.RemoveAll(dir)
 	db, _ := gorm.Open(sqlite.Open(filepath.Join(dir, "app.db")), &gorm.Config{Logger: logger.Discard})
-	users := models.NewGORMStore[models.User](db)
+	users := gormusers.New[models.User](db)
 	_ = users.Migrate()
-	store := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{})
+	store := memstore.New(memstore.Options{})
 	defer store.Close()
 
 	a, err := auth.New(auth.Config[*models.User]{

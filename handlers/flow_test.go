@@ -220,34 +220,6 @@ func TestTimeouts(t *testing.T) {
 	})
 }
 
-func TestRememberMeCookie(t *testing.T) {
-	a := newEnv(t, backends[0])
-	a.client(t).register("erin", "erin's password")
-	for _, remember := range []bool{false, true} {
-		cl := a.client(t)
-		r := cl.do("POST", "/login", map[string]any{"username": "erin", "password": "erin's password", "remember": remember})
-		cl.want(r, http.StatusOK, "")
-		raw := r.header.Get("Set-Cookie")
-		c := r.cookie("sid")
-		if c == nil {
-			t.Fatal("no cookie")
-		}
-		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
-			t.Errorf("cookie attributes: %s", raw)
-		}
-		hasAge := strings.Contains(raw, "Max-Age=")
-		if hasAge != remember {
-			t.Errorf("remember=%v: cookie %s", remember, raw)
-		}
-		if remember && c.MaxAge != int((24*time.Hour).Seconds()) {
-			t.Errorf("remember-me Max-Age = %d, want the absolute timeout", c.MaxAge)
-		}
-		if r.header.Get("Cache-Control") != "no-store" {
-			t.Error("a response setting the session cookie is cacheable")
-		}
-	}
-}
-
 func TestTypedValues(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		a := newEnv(t, b)

@@ -214,7 +214,7 @@ func (h *routes[U]) me(c *gin.Context) {
 }
 
 func (h *routes[U]) sessionInfo(c *gin.Context) {
-	info, err := h.a.SessionInfo(c)
+	info, err := h.a.CurrentSession(c)
 	if err != nil {
 		auth.WriteProblem(c, err)
 		return

@@ -14,7 +14,7 @@ import (
 
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/internal/testenv"
-	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/sessionstore/redisstore"
 )
 
 // noLeaks checks, after every other cleanup of the test, that no goroutine
@@ -50,7 +50,7 @@ func TestRedisOutage(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), DialTimeout: 300 * time.Millisecond, ReadTimeout: time.Second, MaxRetries: 1})
 	t.Cleanup(func() { _ = c.Close() })
 	clock := fakeclock.New(time.Time{})
-	store := sessionstore.NewRedisStore(c, sessionstore.RedisOptions{Now: clock.Now})
+	store := redisstore.New(c, redisstore.Options{Now: clock.Now})
 	a := newApp(t, store, sqliteDB(t), clock)
 	cl := a.client(t)
 	cl.register("oscar", "oscar's password")

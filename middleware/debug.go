@@ -14,10 +14,11 @@ import (
 // hash of the store key (auth.SessionName), never by ID, and never the
 // session's values. It is the guide's "log session operations" middleware,
 // without the leak. Install it before Session, so that it logs the final
-// status (after the session's commit); a nil logger means slog.Default().
+// status (after the session's commit); a nil logger means the Auth's
+// (Config.Logger).
 func Debug(a Authenticator, logger *slog.Logger) gin.HandlerFunc {
 	if logger == nil {
-		logger = slog.Default()
+		logger = a.Logger()
 	}
 	return func(c *gin.Context) {
 		start := time.Now()

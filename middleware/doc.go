@@ -10,7 +10,11 @@
 //	r.GET("/account", middleware.RequireAuth(a), account)
 package middleware
 
-import "github.com/gin-gonic/gin"
+import (
+	"log/slog"
+
+	"github.com/gin-gonic/gin"
+)
 
 // Authenticator is what the middleware needs from an *auth.Auth[U],
 // whatever the user type U.
@@ -20,4 +24,5 @@ type Authenticator interface {
 	IsAuthenticated(c *gin.Context) bool
 	SessionExpired(c *gin.Context) bool
 	LoginPath() string
+	Logger() *slog.Logger
 }

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -21,7 +20,7 @@ func RequireAuth(a Authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
 		if _, ok := c.Get(begunKey); !ok {
-			slog.Default().Error("ginauth: RequireAuth without middleware.Session before it", "path", c.FullPath())
+			a.Logger().Error("ginauth: RequireAuth without middleware.Session before it", "path", c.FullPath())
 			auth.WriteProblem(c, auth.ErrNoSessionMiddleware)
 			return
 		}

@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"bufio"
-	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -50,7 +49,7 @@ func Session(a Authenticator) gin.HandlerFunc {
 		// Changes made after the response started: the store still gets
 		// them, but no cookie can be sent any more.
 		if err := a.Commit(c); err != nil && !w.failed {
-			slog.Default().Warn("ginauth: session changes after the response started were not saved", "path", c.FullPath(), "err", err)
+			a.Logger().Warn("ginauth: session changes after the response started were not saved", "path", c.FullPath(), "err", err)
 		}
 	}
 }

@@ -1,6 +1,8 @@
-// Package models holds the user model that ginauth authenticates: a GORM base
+// Package models is the user model that ginauth authenticates: the base
 // User that applications extend by embedding, the small interface the auth
-// package needs from any user type, and a GORM-backed user store.
+// package needs from any user type (Authenticatable), and the interface of
+// a user store (UserStore). It imports no database library; the GORM user
+// store is models/gormusers.
 //
 // # Extending the user model
 //
@@ -9,17 +11,19 @@
 //
 //	type Account struct {
 //		models.User
-//		Email string `json:"email"`
-//		Plan  string `json:"plan"`
+//		DisplayName string `json:"displayName"`
 //	}
 //
-//	users := models.NewGORMStore[Account](db)
+//	users := gormusers.New[Account](db)
+//	a, err := auth.New(auth.Config[*Account]{Users: users, ...})
+//	acct, ok := a.User(c) // *Account
 //
 // The password hash never appears in JSON: its field is tagged json:"-".
 //
 // # Other user stores
 //
 // Any storage fits by implementing UserStore. Usernames reach a store
-// already normalized (see auth.NormalizeUsername), so a store compares them
-// exactly.
+// already normalized (see auth.NormalizeUsername), and a store must compare
+// them exactly: no case or accent folding (ginauth also checks the name of
+// the user it gets back).
 package models

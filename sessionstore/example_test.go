@@ -1,136 +1,39 @@
 package sessionstore_test
 
 import (
-	"context"
+	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"time"
-
-	"github.com/gin-contrib/sessions"
-	"github.com/gin-gonic/gin"
 
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
-// A gin-contrib/sessions application keeps its code and gains server-side
-// sessions: here in memory; NewRedisStore or NewGORMStore drop in the same
-// way.
-func ExampleNewGinStore() {
-	codec, err := sessionstore.NewCodec([][]byte{[]byte("a-secret-of-at-least-32-bytes....")}, sessionstore.CodecOptions{})
+// A store keeps a record's body as MarshalBody encodes it: JSON that a
+// person can read in redis-cli, psql or mongosh, and that UnmarshalBody of
+// any later version reads back.
+func ExampleMarshalBody() {
+	created := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	rec := &sessionstore.Record{
+		Meta: sessionstore.Meta{
+			UserID:    "42",
+			CreatedAt: created,
+			Deadline:  created.Add(24 * time.Hour),
+			IPAddress: "198.51.100.4",
+			UserAgent: "Mozilla/5.0",
+		},
+		Values: map[string]sessionstore.Value{"theme": {JSON: json.RawMessage(`"dark"`)}},
+	}
+	body, err := sessionstore.MarshalBody(rec)
 	if err != nil {
 		panic(err)
 	}
-	store := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{})
-	defer store.Close()
-	gs, err := sessionstore.NewGinStore(store, codec, sessionstore.GinOptions{})
-	if err != nil {
+	fmt.Println(string(body))
+	var back sessionstore.Record
+	if err := sessionstore.UnmarshalBody(body, &back); err != nil {
 		panic(err)
 	}
-
-	r := gin.New()
-	r.Use(sessions.Sessions("sid", gs))
-	r.GET("/", func(c *gin.Context) {
-		s := sessions.Default(c)
-		n, _ := s.Get("visits").(int) // ints stay ints
-		s.Set("visits", n+1)
-		if err := s.Save(); err != nil {
-			c.Status(http.StatusServiceUnavailable)
-			return
-		}
-		c.String(http.StatusOK, "visits: %d", n+1)
-	})
-
-	var cookie *http.Cookie
-	for range 3 {
-		req := httptest.NewRequest(http.MethodGet, "/", nil)
-		if cookie != nil {
-			req.AddCookie(cookie)
-		}
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, req)
-		cookie = w.Result().Cookies()[0]
-		fmt.Println(w.Body.String())
-	}
+	fmt.Println(back.UserID, back.Deadline.Sub(back.CreatedAt), string(back.Values["theme"].JSON))
 	// Output:
-	// visits: 1
-	// visits: 2
-	// visits: 3
-}
-
-// Revoking every session of a user (logout everywhere) is one call, and one
-// batch on every store.
-func ExampleUserIndex() {
-	store := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{})
-	defer store.Close()
-	ctx := context.Background()
-	for range 3 { // three devices log in
-		s := sessionstore.NewSession(time.Now())
-		_ = s.SetUser("42", "", false)
-		if _, err := s.Commit(ctx, store, time.Now(), sessionstore.DefaultPolicy); err != nil {
-			panic(err)
-		}
-	}
-	list, _ := store.List(ctx, "42")
-	fmt.Println("sessions:", len(list))
-	n, _ := store.DestroyUser(ctx, "42")
-	fmt.Println("revoked:", n)
-	// Output:
-	// sessions: 3
-	// revoked: 3
-}
-
-// Signing in the gin-contrib way: Regenerate before setting the user, so
-// that a session ID planted in the browser before login is worthless after
-// it (session fixation).
-func ExampleRegenerate() {
-	codec, _ := sessionstore.NewCodec([][]byte{[]byte("a-secret-of-at-least-32-bytes....")}, sessionstore.CodecOptions{})
-	store := sessionstore.NewMemoryStore(sessionstore.MemoryOptions{})
-	defer store.Close()
-	gs, _ := sessionstore.NewGinStore(store, codec, sessionstore.GinOptions{})
-
-	r := gin.New()
-	r.Use(sessions.Sessions("sid", gs))
-	r.GET("/visit", func(c *gin.Context) {
-		s := sessions.Default(c)
-		s.Set("theme", "dark")
-		_ = s.Save()
-	})
-	r.POST("/login", func(c *gin.Context) {
-		// ... check the username and password first ...
-		s := sessions.Default(c)
-		if err := sessionstore.Regenerate(s); err != nil {
-			c.Status(http.StatusServiceUnavailable)
-			return
-		}
-		s.Set("user", "42")
-		if err := s.Save(); err != nil {
-			c.Status(http.StatusServiceUnavailable)
-			return
-		}
-		c.Status(http.StatusNoContent)
-	})
-	r.GET("/whoami", func(c *gin.Context) {
-		s := sessions.Default(c)
-		c.String(http.StatusOK, "user %v, theme %v", s.Get("user"), s.Get("theme"))
-	})
-	do := func(method, path string, cookie *http.Cookie) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(method, path, nil)
-		if cookie != nil {
-			req.AddCookie(cookie)
-		}
-		w := httptest.NewRecorder()
-		r.ServeHTTP(w, req)
-		return w
-	}
-	planted := do("GET", "/visit", nil).Result().Cookies()[0] // the attacker's session
-	login := do("POST", "/login", planted)                    // the victim signs in with it
-	mine := login.Result().Cookies()[0]
-	fmt.Println("new ID:", mine.Value != planted.Value)
-	fmt.Println("victim:", do("GET", "/whoami", mine).Body)
-	fmt.Println("attacker:", do("GET", "/whoami", planted).Body)
-	// Output:
-	// new ID: true
-	// victim: user 42, theme dark
-	// attacker: user <nil>, theme <nil>
+	// {"v":1,"uid":"42","created":"2026-11-28T09:00:00Z","deadline":"2026-11-29T09:00:00Z","ip":"198.51.100.4","ua":"Mozilla/5.0","values":{"theme":"dark"}}
+	// 42 24h0m0s "dark"
 }

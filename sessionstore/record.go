@@ -1,19 +1,17 @@
 package sessionstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
-// Record is what a store keeps for one session.
-//
-// LastActivity, ExpiresAt and Rev change on their own (touch, update); the
-// rest is the record's body, written whole by Create and Update and encoded
-// by MarshalBody. Stores keep the three separately so that a touch never
-// rewrites the body.
-type Record struct {
+// Meta is what a session record says about the session, its values aside.
+type Meta struct {
 	// UserID is the authenticated user, or "" for an anonymous session. A
 	// store indexes the session under it at Create or Regenerate; Update
 	// never moves a session to another user.
@@ -48,6 +46,17 @@ type Record struct {
 	// made with credentials that have since changed can be told apart and
 	// ended. Empty for anonymous sessions.
 	Credential string
+}
+
+// Record is what a store keeps for one session: its Meta, its values and a
+// revision.
+//
+// LastActivity, ExpiresAt and Rev change on their own (touch, update); the
+// rest is the record's body, written whole by Create and Update and encoded
+// by MarshalBody. Stores keep the three separately so that a touch never
+// rewrites the body.
+type Record struct {
+	Meta
 
 	// Values are the application's values, by name.
 	Values map[string]Value
@@ -56,6 +65,17 @@ type Record struct {
 	// only if the stored revision still equals it.
 	Rev int64
 }
+
+// Value is one application value in a session: its JSON encoding and, when
+// JSON alone would not give the Go value back, the name of its Go type.
+// Stores keep values as they are; they never need to decode them.
+type Value struct {
+	JSON json.RawMessage
+	Type string
+}
+
+// Equal reports whether v and o encode the same value.
+func (v Value) Equal(o Value) bool { return v.Type == o.Type && bytes.Equal(v.JSON, o.JSON) }
 
 // Clone returns a copy of r that shares no map with it. Value contents are
 // immutable by convention and are shared.
@@ -91,6 +111,17 @@ type Info struct {
 	ExpiresAt    time.Time
 	IPAddress    string
 	UserAgent    string
+}
+
+// SortInfos orders a listing oldest first, then by handle, so that every
+// store lists the same sessions in the same order.
+func SortInfos(infos []Info) {
+	slices.SortFunc(infos, func(a, b Info) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Handle, b.Handle)
+	})
 }
 
 // RecordVersion is the version of the body encoding that MarshalBody writes.

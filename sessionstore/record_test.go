@@ -1,11 +1,16 @@
-package sessionstore
+package sessionstore_test
 
 import (
+	"crypto/sha256"
 	"errors"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ginauth/ginauth/internal/session"
+	"github.com/ginauth/ginauth/sessionstore"
 )
 
 // Records written by an earlier version of the package must stay readable:
@@ -15,9 +20,9 @@ func TestUnmarshalBodyReadsVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rec Record
-	if err := UnmarshalBody(data, &rec); err != nil {
-		t.Fatalf("UnmarshalBody(v1): %v", err)
+	var rec sessionstore.Record
+	if err := sessionstore.UnmarshalBody(data, &rec); err != nil {
+		t.Fatalf("sessionstore.UnmarshalBody(v1): %v", err)
 	}
 	created := time.Date(2026, 11, 1, 9, 0, 0, 123e6, time.UTC)
 	if rec.UserID != "42" || !rec.CreatedAt.Equal(created) || !rec.Deadline.Equal(created.Add(24*time.Hour)) ||
@@ -32,7 +37,7 @@ func TestUnmarshalBodyReadsVersion1(t *testing.T) {
 		"flags":    []any{true, false},
 	}
 	for name, w := range want {
-		got, err := rec.Values[name].Decode()
+		got, err := session.Decode(rec.Values[name])
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -59,8 +64,8 @@ func TestUnmarshalBodyRefusesWhatItCannotRead(t *testing.T) {
 		"array":          `[1,2]`,
 		"trailing":       `{"v":1} x`,
 	} {
-		var rec Record
-		if err := UnmarshalBody([]byte(body), &rec); !errors.Is(err, ErrCorrupt) {
+		var rec sessionstore.Record
+		if err := sessionstore.UnmarshalBody([]byte(body), &rec); !errors.Is(err, sessionstore.ErrCorrupt) {
 			t.Errorf("%s: err = %v, want ErrCorrupt", name, err)
 		}
 	}
@@ -68,94 +73,41 @@ func TestUnmarshalBodyRefusesWhatItCannotRead(t *testing.T) {
 
 func TestMarshalBodyRoundTrip(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	in := &Record{UserID: "u", CreatedAt: now, Deadline: now.Add(time.Hour), IPAddress: "::1", UserAgent: "ua", Persistent: true,
-		Values: map[string]Value{"a": {JSON: []byte(`1`), Type: "int"}, "b": {JSON: []byte(`"x"`)}}}
-	data, err := MarshalBody(in)
+	in := &sessionstore.Record{
+		Meta:   sessionstore.Meta{UserID: "u", CreatedAt: now, Deadline: now.Add(time.Hour), IPAddress: "::1", UserAgent: "ua", Persistent: true, Credential: "c0ffee"},
+		Values: map[string]sessionstore.Value{"a": {JSON: []byte(`1`), Type: "int"}, "b": {JSON: []byte(`"x"`)}},
+	}
+	data, err := sessionstore.MarshalBody(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out Record
-	if err := UnmarshalBody(data, &out); err != nil {
+	var out sessionstore.Record
+	if err := sessionstore.UnmarshalBody(data, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(in.Values, out.Values) || out.UserID != in.UserID || !out.CreatedAt.Equal(in.CreatedAt) || !out.Deadline.Equal(in.Deadline) {
+	if !reflect.DeepEqual(in.Values, out.Values) || out.UserID != in.UserID || !out.CreatedAt.Equal(in.CreatedAt) ||
+		!out.Deadline.Equal(in.Deadline) || out.Credential != in.Credential || out.Persistent != in.Persistent {
 		t.Errorf("round trip: %+v -> %+v", in, out)
 	}
 }
 
-func TestValueTypes(t *testing.T) {
-	type local struct{ A int }
-	if _, err := EncodeValue(local{1}); !errors.Is(err, ErrEncode) {
-		t.Fatalf("unregistered type: %v", err)
+func TestParseKeyAndHandle(t *testing.T) {
+	k := sessionstore.Key(sha256.Sum256([]byte("a session ID")))
+	got, err := sessionstore.ParseKey(k.String())
+	if err != nil || got != k {
+		t.Fatalf("ParseKey = %v, %v", got, err)
 	}
-	v, err := EncodeTyped(local{1}) // typed access registers the type
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := v.Decode(); err != nil || got != (local{1}) {
-		t.Errorf("Decode = %#v, %v", got, err)
-	}
-	if _, err := EncodeValue(local{2}); err != nil {
-		t.Errorf("after EncodeTyped the type is registered: %v", err)
-	}
-	// A type another process registered but this one did not decodes as
-	// plain JSON rather than failing.
-	unknown := Value{JSON: []byte(`{"A":1}`), Type: "example.com/elsewhere.T"}
-	if got, err := unknown.Decode(); err != nil || !reflect.DeepEqual(got, map[string]any{"A": 1.0}) {
-		t.Errorf("unknown type: %#v, %v", got, err)
-	}
-	var dst local
-	if err := v.DecodeInto(&dst); err != nil || dst.A != 1 {
-		t.Errorf("DecodeInto = %v, %v", dst, err)
-	}
-	if err := (Value{JSON: []byte(`"x"`)}).DecodeInto(&dst); err == nil {
-		t.Error("DecodeInto a mismatched type succeeded")
-	}
-}
-
-func TestPolicyValidate(t *testing.T) {
-	tests := []struct {
-		name string
-		p    Policy
-		ok   bool
-	}{
-		{"default", DefaultPolicy, true},
-		{"absolute only", Policy{AbsoluteTimeout: time.Hour}, true},
-		{"idle only", Policy{IdleTimeout: time.Hour, TouchInterval: time.Minute}, true},
-		{"never ends", Policy{}, false},
-		{"negative", Policy{IdleTimeout: -time.Second, AbsoluteTimeout: time.Hour}, false},
-		{"touch >= idle", Policy{IdleTimeout: time.Minute, TouchInterval: time.Minute}, false},
-	}
-	for _, tt := range tests {
-		if err := tt.p.Validate(); (err == nil) != tt.ok {
-			t.Errorf("%s: Validate = %v", tt.name, err)
+	for _, bad := range []string{"", "zz", k.String()[:63], k.String() + "0", strings.ToUpper(k.String())[:63] + "g"} {
+		if _, err := sessionstore.ParseKey(bad); err == nil {
+			t.Errorf("sessionstore.ParseKey(%q) succeeded", bad)
 		}
 	}
-	p := Policy{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: time.Hour}
-	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	d := p.Deadline(created, "u1")
-	if got := p.Expiry(created.Add(10*time.Minute), d); !got.Equal(created.Add(40 * time.Minute)) {
-		t.Errorf("idle expiry = %v", got)
+	if !sessionstore.ValidHandle(k.Handle()) || len(k.Handle()) != 32 || !strings.HasPrefix(k.String(), k.Handle()) {
+		t.Errorf("handle %q", k.Handle())
 	}
-	if got := p.Expiry(created.Add(50*time.Minute), d); !got.Equal(d) {
-		t.Errorf("expiry past the deadline = %v, want the deadline", got)
-	}
-	// Anonymous sessions end sooner, never later.
-	p.AnonymousTimeout = 20 * time.Minute
-	for _, tt := range []struct {
-		anon, abs time.Duration
-		user      string
-		want      time.Duration
-	}{
-		{20 * time.Minute, time.Hour, "", 20 * time.Minute},
-		{20 * time.Minute, time.Hour, "u1", time.Hour},
-		{2 * time.Hour, time.Hour, "", time.Hour},
-		{0, time.Hour, "", time.Hour},
-		{20 * time.Minute, 0, "", 20 * time.Minute},
-	} {
-		p := Policy{IdleTimeout: 10 * time.Minute, AbsoluteTimeout: tt.abs, AnonymousTimeout: tt.anon}
-		if got := p.Deadline(created, tt.user); !got.Equal(created.Add(tt.want)) {
-			t.Errorf("Deadline(%+v, user %q) = %v, want +%v", p, tt.user, got.Sub(created), tt.want)
+	for _, bad := range []string{"", k.String(), strings.ToUpper(k.Handle()), k.Handle()[:31] + "%", k.Handle()[:31] + "_"} {
+		if sessionstore.ValidHandle(bad) {
+			t.Errorf("sessionstore.ValidHandle(%q) = true", bad)
 		}
 	}
 }
@@ -172,22 +124,22 @@ func FuzzUnmarshalBody(f *testing.F) {
 	f.Add([]byte(`{"v":1,"values":{"a":"x"},"types":{"a":"time.Time"}}`))
 	f.Add([]byte{0xff, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var rec Record
-		if err := UnmarshalBody(data, &rec); err != nil {
-			if !errors.Is(err, ErrCorrupt) {
+		var rec sessionstore.Record
+		if err := sessionstore.UnmarshalBody(data, &rec); err != nil {
+			if !errors.Is(err, sessionstore.ErrCorrupt) {
 				t.Fatalf("error %v does not match ErrCorrupt", err)
 			}
 			return
 		}
 		for _, v := range rec.Values {
-			_, _ = v.Decode() // may fail (a tag that does not fit), must not panic
+			_, _ = session.Decode(v) // may fail (a tag that does not fit), must not panic
 		}
-		again, err := MarshalBody(&rec)
+		again, err := sessionstore.MarshalBody(&rec)
 		if err != nil {
 			t.Fatalf("re-encoding an accepted record: %v", err)
 		}
-		var rec2 Record
-		if err := UnmarshalBody(again, &rec2); err != nil {
+		var rec2 sessionstore.Record
+		if err := sessionstore.UnmarshalBody(again, &rec2); err != nil {
 			t.Fatalf("re-decoding: %v", err)
 		}
 		if len(rec2.Values) != len(rec.Values) || rec2.UserID != rec.UserID {

@@ -2,7 +2,6 @@ package sessionstore
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -33,8 +32,10 @@ type Store interface {
 	Touch(ctx context.Context, key Key, lastActivity, expiresAt time.Time) error
 
 	// Regenerate creates rec under newKey and destroys the record under
-	// oldKey, if any, so that the old ID stops working.
-	Regenerate(ctx context.Context, oldKey, newKey Key, rec *Record) error
+	// oldKey, if any, so that the old ID stops working. oldUserID is the
+	// user the old record belonged to ("" for none), so that a store can
+	// drop it from that user's index in the same batch.
+	Regenerate(ctx context.Context, oldKey Key, oldUserID string, newKey Key, rec *Record) error
 
 	// Destroy deletes the record under key. Destroying a missing record is
 	// not an error.
@@ -58,30 +59,9 @@ type UserIndex interface {
 	DestroyUser(ctx context.Context, userID string) (int, error)
 }
 
-// IndexedStore is a Store with a per-user index. Every store of this package
-// is one.
+// IndexedStore is a Store with a per-user index: what the auth package
+// needs. Every store of ginauth is one.
 type IndexedStore interface {
 	Store
 	UserIndex
-}
-
-// errExists is what Create answers for a key already in use.
-var errExists = fmt.Errorf("%w: a session already exists under that key", ErrConflict)
-
-// clock returns now, or time.Now when now is nil.
-func clock(now func() time.Time) func() time.Time {
-	if now == nil {
-		return time.Now
-	}
-	return now
-}
-
-// ttl returns how long from now until t, at least a millisecond, for backends
-// that take relative expiry.
-func ttl(t, now time.Time) time.Duration {
-	d := t.Sub(now)
-	if d < time.Millisecond {
-		return time.Millisecond
-	}
-	return d
 }

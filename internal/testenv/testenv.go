@@ -110,3 +110,16 @@ func dial(addr string) error {
 	}
 	return c.Close()
 }
+
+// ClosedAddr returns a loopback address where nothing listens: a server
+// that is down.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}

@@ -4,8 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/sessionstore"
 	"github.com/ginauth/ginauth/sessionstore/mongostore"
+	"github.com/ginauth/ginauth/sessionstore/storetest"
 )
 
 // benchSession creates a session with a few values, as a logged-in user's
@@ -15,18 +17,17 @@ func benchSession(b *testing.B) (*mongostore.Store, sessionstore.Key, *sessionst
 	s := newStore(b, ferret.client.Database(testDB), mongostore.Options{SweepInterval: -1})
 	now := time.Now().Truncate(time.Millisecond)
 	rec := &sessionstore.Record{
-		UserID: "42", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour), Deadline: now.Add(24 * time.Hour),
-		IPAddress: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) bench",
+		Meta:   sessionstore.Meta{UserID: "42", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour), Deadline: now.Add(24 * time.Hour), IPAddress: "203.0.113.7", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) bench"},
 		Values: map[string]sessionstore.Value{},
 	}
 	for name, v := range map[string]any{"returnTo": "/account", "cart": []string{"a", "b"}, "n": 7} {
-		ev, err := sessionstore.EncodeValue(v)
+		ev, err := session.EncodeValue(v)
 		if err != nil {
 			b.Fatal(err)
 		}
 		rec.Values[name] = ev
 	}
-	k := sessionstore.NewID().Key()
+	k := storetest.NewKey()
 	if err := s.Create(bg, k, rec); err != nil {
 		b.Fatal(err)
 	}

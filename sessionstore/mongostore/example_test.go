@@ -10,7 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/sessionstore/ginsessions"
 	"github.com/ginauth/ginauth/sessionstore/mongostore"
 )
 
@@ -24,7 +24,7 @@ func Example() {
 	}
 	defer func() { _ = client.Disconnect(ctx) }()
 
-	store, err := mongostore.New(ctx, client.Database("myapp"), mongostore.Options{
+	store, err := mongostore.New(client.Database("myapp"), mongostore.Options{
 		Collection: "sessions", // the default
 	})
 	if err != nil {
@@ -33,11 +33,7 @@ func Example() {
 	defer func() { _ = store.Close() }()
 	log.Printf("sessions in %s", store) // e.g. "expiry ttl-index" on MongoDB, "expiry sweep" on FerretDB
 
-	codec, err := sessionstore.NewCodec([][]byte{[]byte(os.Getenv("SESSION_SECRET"))}, sessionstore.CodecOptions{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	gs, err := sessionstore.NewGinStore(store, codec, sessionstore.GinOptions{})
+	gs, err := ginsessions.NewStore(store, ginsessions.Options{Secrets: [][]byte{[]byte(os.Getenv("SESSION_SECRET"))}})
 	if err != nil {
 		log.Fatal(err)
 	}

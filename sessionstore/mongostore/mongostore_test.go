@@ -19,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/sessionstore"
 	"github.com/ginauth/ginauth/sessionstore/mongostore"
@@ -100,7 +101,7 @@ func newStore(t testing.TB, db *mongo.Database, opts mongostore.Options) *mongos
 	if opts.Logger == nil {
 		opts.Logger = quiet
 	}
-	s, err := mongostore.New(bg, db, opts)
+	s, err := mongostore.New(db, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -303,14 +304,14 @@ func TestExpiryFallback(t *testing.T) {
 	newStore(t, db, mongostore.Options{Collection: name})
 
 	// Insisting on a TTL index fails, and says why.
-	_, err := mongostore.New(bg, db, mongostore.Options{Collection: "sessions_" + testenv.Unique(), Expiry: mongostore.ExpiryTTLIndex, Logger: quiet})
+	_, err := mongostore.New(db, mongostore.Options{Collection: "sessions_" + testenv.Unique(), Expiry: mongostore.ExpiryTTLIndex, Logger: quiet})
 	if err == nil || !strings.Contains(err.Error(), "TTL") || errors.Is(err, sessionstore.ErrUnavailable) {
 		t.Errorf("New with ExpiryTTLIndex on FerretDB = %v; want a configuration error", err)
 	}
-	if _, err := mongostore.New(bg, db, mongostore.Options{Expiry: 42}); err == nil {
+	if _, err := mongostore.New(db, mongostore.Options{Expiry: 42}); err == nil {
 		t.Error("New accepted an unknown expiry mode")
 	}
-	if _, err := mongostore.New(bg, nil, mongostore.Options{}); err == nil {
+	if _, err := mongostore.New(nil, mongostore.Options{}); err == nil {
 		t.Error("New accepted a nil database")
 	}
 }
@@ -342,7 +343,7 @@ func TestSweeper(t *testing.T) {
 	db := ferret.client.Database(testDB)
 	clock := storetest.NewClock()
 	before := goroutines()
-	s, err := mongostore.New(bg, db, mongostore.Options{
+	s, err := mongostore.New(db, mongostore.Options{
 		Collection:    "sessions_" + testenv.Unique(),
 		Now:           clock.Now,
 		SweepInterval: 10 * time.Millisecond,
@@ -365,8 +366,8 @@ func TestSweeper(t *testing.T) {
 		if i == 0 {
 			exp = now.Add(time.Hour)
 		}
-		rec := &sessionstore.Record{UserID: "u", CreatedAt: now, LastActivity: now, ExpiresAt: exp}
-		if err := s.Create(bg, sessionstore.NewID().Key(), rec); err != nil {
+		rec := &sessionstore.Record{Meta: sessionstore.Meta{UserID: "u", CreatedAt: now, LastActivity: now, ExpiresAt: exp}}
+		if err := s.Create(bg, storetest.NewKey(), rec); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -408,7 +409,7 @@ func TestSweepBatches(t *testing.T) {
 		if i%3 == 0 {
 			exp = now.Add(time.Hour)
 		}
-		if err := s.Create(bg, sessionstore.NewID().Key(), &sessionstore.Record{CreatedAt: now, LastActivity: now, ExpiresAt: exp}); err != nil {
+		if err := s.Create(bg, storetest.NewKey(), &sessionstore.Record{Meta: sessionstore.Meta{CreatedAt: now, LastActivity: now, ExpiresAt: exp}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -433,12 +434,12 @@ func TestSweepBatches(t *testing.T) {
 func TestDocumentLayout(t *testing.T) {
 	s := newStore(t, ferret.client.Database(testDB), mongostore.Options{SweepInterval: -1})
 	now := time.Now().Truncate(time.Millisecond)
-	v, _ := sessionstore.EncodeValue(uint64(18446744073709551615))
+	v, _ := session.EncodeValue(uint64(18446744073709551615))
 	rec := &sessionstore.Record{
-		UserID: "42", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour),
-		IPAddress: "203.0.113.9", UserAgent: "test", Values: map[string]sessionstore.Value{"big": v},
+		Meta:   sessionstore.Meta{UserID: "42", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour), IPAddress: "203.0.113.9", UserAgent: "test"},
+		Values: map[string]sessionstore.Value{"big": v},
 	}
-	k := sessionstore.NewID().Key()
+	k := storetest.NewKey()
 	if err := s.Create(bg, k, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +486,7 @@ func TestDamagedDocuments(t *testing.T) {
 		"empty":         {},
 	} {
 		t.Run(name, func(t *testing.T) {
-			k := sessionstore.NewID().Key()
+			k := storetest.NewKey()
 			doc = append(bson.D{{Key: "_id", Value: k.String()}}, doc...)
 			if _, err := s.Collection().InsertOne(bg, doc); err != nil {
 				t.Fatal(err)
@@ -516,8 +517,8 @@ func TestUpdateKeepsUser(t *testing.T) {
 	clock := storetest.NewClock()
 	s := newStore(t, ferret.client.Database(testDB), mongostore.Options{Now: clock.Now, SweepInterval: -1})
 	now := clock.Now()
-	rec := &sessionstore.Record{UserID: "alice", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}
-	k := sessionstore.NewID().Key()
+	rec := &sessionstore.Record{Meta: sessionstore.Meta{UserID: "alice", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}}
+	k := storetest.NewKey()
 	if err := s.Create(bg, k, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -544,11 +545,11 @@ func TestCreateDuplicate(t *testing.T) {
 	clock := storetest.NewClock()
 	s := newStore(t, ferret.client.Database(testDB), mongostore.Options{Now: clock.Now, SweepInterval: -1})
 	now := clock.Now()
-	k := sessionstore.NewID().Key()
-	if err := s.Create(bg, k, &sessionstore.Record{UserID: "a", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	k := storetest.NewKey()
+	if err := s.Create(bg, k, &sessionstore.Record{Meta: sessionstore.Meta{UserID: "a", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Create(bg, k, &sessionstore.Record{UserID: "b", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)})
+	err := s.Create(bg, k, &sessionstore.Record{Meta: sessionstore.Meta{UserID: "b", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}})
 	if !errors.Is(err, sessionstore.ErrConflict) {
 		t.Errorf("second Create = %v, want ErrConflict", err)
 	}
@@ -562,8 +563,8 @@ func TestAnonymousNotIndexed(t *testing.T) {
 	clock := storetest.NewClock()
 	s := newStore(t, ferret.client.Database(testDB), mongostore.Options{Now: clock.Now, SweepInterval: -1})
 	now := clock.Now()
-	k := sessionstore.NewID().Key()
-	if err := s.Create(bg, k, &sessionstore.Record{CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	k := storetest.NewKey()
+	if err := s.Create(bg, k, &sessionstore.Record{Meta: sessionstore.Meta{CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
 	if infos, err := s.List(bg, ""); err != nil || len(infos) != 0 {
@@ -590,15 +591,15 @@ func TestUnavailable(t *testing.T) {
 	if err := c.Disconnect(bg); err != nil {
 		t.Fatal(err)
 	}
-	k := sessionstore.NewID().Key()
+	k := storetest.NewKey()
 	now := time.Now()
-	rec := &sessionstore.Record{UserID: "u", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}
+	rec := &sessionstore.Record{Meta: sessionstore.Meta{UserID: "u", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}}
 	for name, op := range map[string]func() error{
 		"Load":          func() error { _, err := s.Load(bg, k); return err },
 		"Create":        func() error { return s.Create(bg, k, rec.Clone()) },
 		"Update":        func() error { return s.Update(bg, k, rec.Clone()) },
 		"Touch":         func() error { return s.Touch(bg, k, now, now) },
-		"Regenerate":    func() error { return s.Regenerate(bg, k, sessionstore.NewID().Key(), rec.Clone()) },
+		"Regenerate":    func() error { return s.Regenerate(bg, k, "", storetest.NewKey(), rec.Clone()) },
 		"Destroy":       func() error { return s.Destroy(bg, k) },
 		"List":          func() error { _, err := s.List(bg, "u"); return err },
 		"DestroyHandle": func() error { return s.DestroyHandle(bg, "u", k.Handle()) },
@@ -618,7 +619,7 @@ func TestUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = c2.Disconnect(bg) }()
-	if _, err := mongostore.New(bg, c2.Database(testDB), mongostore.Options{Logger: quiet}); !errors.Is(err, sessionstore.ErrUnavailable) {
+	if _, err := mongostore.New(c2.Database(testDB), mongostore.Options{Logger: quiet}); !errors.Is(err, sessionstore.ErrUnavailable) {
 		t.Errorf("New with no server = %v, want ErrUnavailable", err)
 	}
 }
@@ -658,8 +659,8 @@ func TestRoundTrips(t *testing.T) {
 	now := clock.Now()
 	keys := make([]sessionstore.Key, 50)
 	for i := range keys {
-		keys[i] = sessionstore.NewID().Key()
-		if err := s.Create(bg, keys[i], &sessionstore.Record{UserID: "rt", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		keys[i] = storetest.NewKey()
+		if err := s.Create(bg, keys[i], &sessionstore.Record{Meta: sessionstore.Meta{UserID: "rt", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -677,7 +678,7 @@ func TestRoundTrips(t *testing.T) {
 		{"Touch", func() error { return s.Touch(bg, keys[0], now, now.Add(2*time.Hour)) }, map[string]int{"update": 1}},
 		{"Update", func() error { return s.Update(bg, keys[0], rec) }, map[string]int{"update": 1}},
 		{"Create", func() error {
-			return s.Create(bg, sessionstore.NewID().Key(), &sessionstore.Record{CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)})
+			return s.Create(bg, storetest.NewKey(), &sessionstore.Record{Meta: sessionstore.Meta{CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}})
 		}, map[string]int{"insert": 1}},
 		{"Destroy", func() error { return s.Destroy(bg, keys[1]) }, map[string]int{"delete": 1}},
 		{"List", func() error { _, err := s.List(bg, "rt"); return err }, map[string]int{"find": 1}},

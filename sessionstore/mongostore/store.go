@@ -5,7 +5,7 @@
 // It lives in a module of its own so that applications using the memory,
 // Redis or SQL stores never download the driver. [Store] implements
 // sessionstore.IndexedStore, so it can back the auth layer directly or, via
-// sessionstore.NewGinStore, serve as a github.com/gin-contrib/sessions Store.
+// ginsessions.NewStore, serve as a github.com/gin-contrib/sessions Store.
 //
 // # Documents
 //
@@ -146,6 +146,10 @@ type Options struct {
 	// Logger receives background sweep failures and the expiry fallback
 	// notice. Default slog.Default().
 	Logger *slog.Logger
+
+	// SetupTimeout bounds the commands New sends to the server (creating
+	// indexes, asking for its build). Default ten seconds.
+	SetupTimeout time.Duration
 }
 
 // Store keeps sessions in one MongoDB collection. It implements
@@ -169,14 +173,14 @@ var _ sessionstore.IndexedStore = (*Store)(nil)
 // indexes when they are missing (on user_id, and on expires_at: a TTL index
 // where the server supports it), decides the expiry mode, asks the server
 // whether its updates are atomic (see LocksWrites), and starts the background
-// sweep when the store sweeps; Close stops it. ctx bounds these start-up
-// commands only.
+// sweep when the store sweeps; Close stops it. Options.SetupTimeout bounds
+// these start-up commands.
 //
 // New fails when the indexes cannot be created (an error matching
 // sessionstore.ErrUnavailable when the server cannot be reached), and when
 // opts.Expiry is ExpiryTTLIndex and the server has no TTL indexes. The client
 // stays the caller's: Close does not disconnect it.
-func New(ctx context.Context, db *mongo.Database, opts Options) (*Store, error) {
+func New(db *mongo.Database, opts Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("mongostore: nil database")
 	}
@@ -196,6 +200,11 @@ func New(ctx context.Context, db *mongo.Database, opts Options) (*Store, error) 
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.SetupTimeout <= 0 {
+		opts.SetupTimeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opts.SetupTimeout)
+	defer cancel()
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -414,7 +423,7 @@ func (s *Store) Touch(ctx context.Context, key sessionstore.Key, lastActivity, e
 // Regenerate implements sessionstore.Store: an insert of the new session,
 // then a delete of the old one. When the insert fails the old session is
 // left as it was.
-func (s *Store) Regenerate(ctx context.Context, oldKey, newKey sessionstore.Key, rec *sessionstore.Record) error {
+func (s *Store) Regenerate(ctx context.Context, oldKey sessionstore.Key, _ string, newKey sessionstore.Key, rec *sessionstore.Record) error {
 	if err := s.Create(ctx, newKey, rec); err != nil {
 		return err
 	}

@@ -16,7 +16,9 @@ import (
 	"github.com/gin-contrib/sessions/tester"
 	"github.com/gin-gonic/gin"
 
+	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/sessionstore/ginsessions"
 )
 
 // Secrets the suite signs cookies with: the current one and a retired one.
@@ -32,18 +34,22 @@ func init() {
 	gin.DefaultWriter = io.Discard // gin-contrib's tester uses gin.Default's request log
 }
 
-func codec(t testing.TB, secrets ...[]byte) *sessionstore.Codec {
+// secrets lists secrets, newest first.
+func secrets(s ...[]byte) [][]byte { return s }
+
+// codec is what reads the cookies that a store with the secrets issues.
+func codec(t testing.TB, secrets ...[]byte) *session.Codec {
 	t.Helper()
-	c, err := sessionstore.NewCodec(secrets, sessionstore.CodecOptions{})
+	c, err := session.NewCodec(secrets, session.CodecOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func ginStore(t testing.TB, h *Harness, c *sessionstore.Codec, log *slog.Logger) *sessionstore.GinStore {
+func ginStore(t testing.TB, h *Harness, secrets [][]byte, log *slog.Logger) *ginsessions.Store {
 	t.Helper()
-	g, err := sessionstore.NewGinStore(h.Store, c, sessionstore.GinOptions{Now: h.Clock.Now, Logger: log})
+	g, err := ginsessions.NewStore(h.Store, ginsessions.Options{Secrets: secrets, Now: h.Clock.Now, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +76,7 @@ func (b *logBuffer) String() string {
 
 func runGin(t *testing.T, newHarness Factory) {
 	factory := func(t *testing.T) sessions.Store {
-		return ginStore(t, newHarness(t), codec(t, SecretNew), nil)
+		return ginStore(t, newHarness(t), secrets(SecretNew), nil)
 	}
 	// gin-contrib/sessions' own suite: the store is a drop-in.
 	t.Run("tester/GetSet", func(t *testing.T) { tester.GetSet(t, factory) })
@@ -153,7 +159,7 @@ func sessionCookie(t testing.TB, w *httptest.ResponseRecorder) *http.Cookie {
 }
 
 func testGinTyped(t *testing.T, h *Harness) {
-	r := router(t, ginStore(t, h, codec(t, SecretNew), nil))
+	r := router(t, ginStore(t, h, secrets(SecretNew), nil))
 	w := do(r, "/set")
 	if w.Code != http.StatusOK {
 		t.Fatalf("/set: %d %s", w.Code, w.Body)
@@ -162,7 +168,7 @@ func testGinTyped(t *testing.T, h *Harness) {
 }
 
 func testGinTampered(t *testing.T, h *Harness) {
-	r := router(t, ginStore(t, h, codec(t, SecretNew), nil))
+	r := router(t, ginStore(t, h, secrets(SecretNew), nil))
 	w := do(r, "/count")
 	good := sessionCookie(t, w)
 	do(r, "/count", good) // count = 2
@@ -197,7 +203,7 @@ func testGinTampered(t *testing.T, h *Harness) {
 		}
 	}
 	// A cookie signed with a secret that is not configured is not accepted.
-	foreign := ginStore(t, h, codec(t, []byte("some-other-secret-0123456789abcdefgh")), nil)
+	foreign := ginStore(t, h, secrets([]byte("some-other-secret-0123456789abcdefgh")), nil)
 	fw := do(router(t, foreign), "/count")
 	if w := do(r, "/count", sessionCookie(t, fw)); w.Body.String() != "1" {
 		t.Errorf("cookie signed with an unknown secret was accepted: count %s", w.Body)
@@ -209,11 +215,11 @@ func testGinTampered(t *testing.T, h *Harness) {
 }
 
 func testGinOldSecret(t *testing.T, h *Harness) {
-	old := router(t, ginStore(t, h, codec(t, SecretOld), nil))
+	old := router(t, ginStore(t, h, secrets(SecretOld), nil))
 	w := do(old, "/count")
 	oldCookie := sessionCookie(t, w)
 
-	rotated := router(t, ginStore(t, h, codec(t, SecretNew, SecretOld), nil))
+	rotated := router(t, ginStore(t, h, secrets(SecretNew, SecretOld), nil))
 	w = do(rotated, "/count", oldCookie)
 	if w.Body.String() != "2" {
 		t.Fatalf("old-secret cookie after rotation: count %s, want 2", w.Body)
@@ -226,7 +232,7 @@ func testGinOldSecret(t *testing.T, h *Harness) {
 	if _, _, _, err := codec(t, SecretNew).Decode(cookieName, reissued.Value); err != nil {
 		t.Errorf("re-issued cookie does not verify with the newest secret: %v", err)
 	}
-	newOnly := router(t, ginStore(t, h, codec(t, SecretNew), nil))
+	newOnly := router(t, ginStore(t, h, secrets(SecretNew), nil))
 	if w := do(newOnly, "/peek", reissued); w.Body.String() != "2" {
 		t.Errorf("re-issued cookie with only the new secret: count %s, want 2", w.Body)
 	}
@@ -242,7 +248,7 @@ func testGinCorrupt(t *testing.T, h *Harness) {
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	c := codec(t, SecretNew)
-	r := router(t, ginStore(t, h, c, log))
+	r := router(t, ginStore(t, h, secrets(SecretNew), log))
 	cookie := sessionCookie(t, do(r, "/count"))
 	id, _, _, err := c.Decode(cookieName, cookie.Value)
 	if err != nil {
@@ -265,10 +271,10 @@ func testGinDown(t *testing.T, h *Harness) {
 	if h.Down == nil {
 		t.Skip("this store has no backend to lose")
 	}
-	up := router(t, ginStore(t, h, codec(t, SecretNew), nil))
+	up := router(t, ginStore(t, h, secrets(SecretNew), nil))
 	cookie := sessionCookie(t, do(up, "/count"))
 
-	g, err := sessionstore.NewGinStore(h.Down(t), codec(t, SecretNew), sessionstore.GinOptions{Now: h.Clock.Now})
+	g, err := ginsessions.NewStore(h.Down(t), ginsessions.Options{Secrets: secrets(SecretNew), Now: h.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +294,7 @@ func testGinDown(t *testing.T, h *Harness) {
 }
 
 func testGinReadOnly(t *testing.T, h *Harness) {
-	r := router(t, ginStore(t, h, codec(t, SecretNew), nil))
+	r := router(t, ginStore(t, h, secrets(SecretNew), nil))
 	w := do(r, "/peek")
 	if len(w.Result().Cookies()) != 0 {
 		t.Errorf("a request that saved nothing got a cookie: %v", w.Result().Cookies())
@@ -321,7 +327,7 @@ func testGinReadOnly(t *testing.T, h *Harness) {
 // attacker's record.
 func testGinRegenerate(t *testing.T, h *Harness) {
 	r := gin.New()
-	r.Use(sessions.Sessions(cookieName, ginStore(t, h, codec(t, SecretNew), nil)))
+	r.Use(sessions.Sessions(cookieName, ginStore(t, h, secrets(SecretNew), nil)))
 	r.GET("/visit", func(c *gin.Context) {
 		s := sessions.Default(c)
 		s.Set("theme", "dark")
@@ -331,7 +337,7 @@ func testGinRegenerate(t *testing.T, h *Harness) {
 	})
 	r.GET("/login", func(c *gin.Context) {
 		s := sessions.Default(c)
-		if err := sessionstore.Regenerate(s); err != nil {
+		if err := ginsessions.Regenerate(s); err != nil {
 			c.String(http.StatusInternalServerError, err.Error())
 			return
 		}
@@ -368,7 +374,7 @@ func testGinRegenerate(t *testing.T, h *Harness) {
 	}
 	// Regenerate on something that is not a session of this package
 	// says so.
-	if err := sessionstore.Regenerate(nil); err == nil {
+	if err := ginsessions.Regenerate(nil); err == nil {
 		t.Error("Regenerate(nil) succeeded")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
@@ -94,24 +95,29 @@ func Run(t *testing.T, newHarness Factory) {
 
 var ctx = context.Background()
 
+// policy is the lifetime the cases give the sessions they commit: ginauth's
+// defaults, without the shorter one of anonymous sessions.
+var policy = session.Policy{
+	IdleTimeout:     session.DefaultIdleTimeout,
+	AbsoluteTimeout: session.DefaultAbsoluteTimeout,
+	TouchInterval:   session.DefaultTouchInterval,
+}
+
+// NewKey returns a fresh random key, as a new session would have.
+func NewKey() sessionstore.Key { return session.NewID().Key() }
+
 // record returns a record for a session created now that expires after
 // idle, within a deadline of a day.
 func record(c *Clock, userID string, idle time.Duration) *sessionstore.Record {
 	now := c.Now().Truncate(time.Millisecond)
 	return &sessionstore.Record{
-		UserID:       userID,
-		CreatedAt:    now,
-		LastActivity: now,
-		ExpiresAt:    now.Add(idle),
-		Deadline:     now.Add(24 * time.Hour),
-		IPAddress:    "203.0.113.7",
-		UserAgent:    "storetest/1.0",
+		Meta: sessionstore.Meta{UserID: userID, CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(idle), Deadline: now.Add(24 * time.Hour), IPAddress: "203.0.113.7", UserAgent: "storetest/1.0"},
 	}
 }
 
 func mustCreate(t testing.TB, h *Harness, rec *sessionstore.Record) sessionstore.Key {
 	t.Helper()
-	k := sessionstore.NewID().Key()
+	k := NewKey()
 	if err := h.Store.Create(ctx, k, rec); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
@@ -140,7 +146,7 @@ type cart struct {
 	At    time.Time `json:"at"`
 }
 
-func init() { sessionstore.Register(cart{}) }
+func init() { session.Register(cart{}) }
 
 // roundTripValues are values of every kind an application stores.
 func roundTripValues() map[string]any {
@@ -184,7 +190,7 @@ func testRoundTrip(t *testing.T, h *Harness) {
 	rec.Persistent = true
 	rec.Values = map[string]sessionstore.Value{}
 	for name, x := range roundTripValues() {
-		v, err := sessionstore.EncodeValue(x)
+		v, err := session.EncodeValue(x)
 		if err != nil {
 			t.Fatalf("EncodeValue(%s): %v", name, err)
 		}
@@ -201,7 +207,7 @@ func testRoundTrip(t *testing.T, h *Harness) {
 			t.Errorf("value %q lost", name)
 			continue
 		}
-		x, err := v.Decode()
+		x, err := session.Decode(v)
 		if err != nil {
 			t.Errorf("Decode(%s): %v", name, err)
 			continue
@@ -240,10 +246,10 @@ func testRoundTrip(t *testing.T, h *Harness) {
 	}
 
 	// A value that cannot be stored is an error, never a silent drop.
-	if _, err := sessionstore.EncodeValue(struct{ C chan int }{}); !errors.Is(err, sessionstore.ErrEncode) {
+	if _, err := session.EncodeValue(struct{ C chan int }{}); !errors.Is(err, sessionstore.ErrEncode) {
 		t.Errorf("EncodeValue(unregistered struct) = %v, want ErrEncode", err)
 	}
-	if _, err := sessionstore.EncodeValue(make(chan int)); !errors.Is(err, sessionstore.ErrEncode) {
+	if _, err := session.EncodeValue(make(chan int)); !errors.Is(err, sessionstore.ErrEncode) {
 		t.Errorf("EncodeValue(chan) = %v, want ErrEncode", err)
 	}
 }
@@ -269,7 +275,7 @@ func testExpiry(t *testing.T, h *Harness) {
 
 func testTouch(t *testing.T, h *Harness) {
 	rec := record(h.Clock, "", 30*time.Minute)
-	v, _ := sessionstore.EncodeValue("kept")
+	v, _ := session.EncodeValue("kept")
 	rec.Values = map[string]sessionstore.Value{"v": v}
 	k := mustCreate(t, h, rec)
 	before := mustLoad(t, h, k)
@@ -329,12 +335,12 @@ func testDestroy(t *testing.T, h *Harness) {
 }
 
 func testRegenerate(t *testing.T, h *Harness) {
-	p := sessionstore.DefaultPolicy
+	p := policy
 	for _, keepAll := range []bool{true, false} {
 		t.Run(fmt.Sprintf("keep=%v", keepAll), func(t *testing.T) {
-			s := sessionstore.NewSession(h.Clock.Now())
-			a, _ := sessionstore.EncodeValue("carried")
-			b, _ := sessionstore.EncodeValue("dropped")
+			s := session.New(h.Clock.Now())
+			a, _ := session.EncodeValue("carried")
+			b, _ := session.EncodeValue("dropped")
 			s.Set("returnTo", a)
 			s.Set("other", b)
 			if _, err := s.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
@@ -343,7 +349,7 @@ func testRegenerate(t *testing.T, h *Harness) {
 			oldKey := s.Key()
 
 			h.Clock.Advance(time.Minute)
-			loaded, err := sessionstore.LoadSession(ctx, h.Store, s.ID())
+			loaded, err := session.Load(ctx, h.Store, s.ID())
 			if err != nil {
 				t.Fatalf("LoadSession: %v", err)
 			}
@@ -391,19 +397,19 @@ func testRegenerate(t *testing.T, h *Harness) {
 }
 
 func testNoResurrection(t *testing.T, h *Harness) {
-	p := sessionstore.DefaultPolicy
-	s := sessionstore.NewSession(h.Clock.Now())
-	v, _ := sessionstore.EncodeValue(1)
+	p := policy
+	s := session.New(h.Clock.Now())
+	v, _ := session.EncodeValue(1)
 	s.Set("n", v)
 	if _, err := s.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
 		t.Fatal(err)
 	}
 	// Two requests load the session; a logout destroys it; both finish.
-	early, err := sessionstore.LoadSession(ctx, h.Store, s.ID())
+	early, err := session.Load(ctx, h.Store, s.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	toucher, err := sessionstore.LoadSession(ctx, h.Store, s.ID())
+	toucher, err := session.Load(ctx, h.Store, s.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +417,7 @@ func testNoResurrection(t *testing.T, h *Harness) {
 	if err := h.Store.Destroy(ctx, s.Key()); err != nil {
 		t.Fatal(err)
 	}
-	v2, _ := sessionstore.EncodeValue(2)
+	v2, _ := session.EncodeValue(2)
 	early.Set("n", v2)
 	if _, err := early.Commit(ctx, h.Store, h.Clock.Now(), p); !errors.Is(err, sessionstore.ErrNotFound) {
 		t.Errorf("Commit of a destroyed session = %v, want ErrNotFound", err)
@@ -433,7 +439,7 @@ func testNoResurrection(t *testing.T, h *Harness) {
 
 // testContract pins down the edges every store must agree on.
 func testContract(t *testing.T, h *Harness) {
-	v, _ := sessionstore.EncodeValue("original")
+	v, _ := session.EncodeValue("original")
 	rec := record(h.Clock, "owner", time.Hour)
 	rec.Values = map[string]sessionstore.Value{"v": v}
 	k := mustCreate(t, h, rec)
@@ -478,18 +484,18 @@ func testContract(t *testing.T, h *Harness) {
 }
 
 func testConflictMerge(t *testing.T, h *Harness) {
-	p := sessionstore.DefaultPolicy
-	s := sessionstore.NewSession(h.Clock.Now())
-	v, _ := sessionstore.EncodeValue("base")
+	p := policy
+	s := session.New(h.Clock.Now())
+	v, _ := session.EncodeValue("base")
 	s.Set("base", v)
 	s.Set("gone", v)
 	if _, err := s.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := sessionstore.LoadSession(ctx, h.Store, s.ID())
-	b, _ := sessionstore.LoadSession(ctx, h.Store, s.ID())
-	va, _ := sessionstore.EncodeValue("from a")
-	vb, _ := sessionstore.EncodeValue("from b")
+	a, _ := session.Load(ctx, h.Store, s.ID())
+	b, _ := session.Load(ctx, h.Store, s.ID())
+	va, _ := session.EncodeValue("from a")
+	vb, _ := session.EncodeValue("from b")
 	a.Set("a", va)
 	b.Set("b", vb)
 	b.Delete("gone")
@@ -515,9 +521,9 @@ func testConflictMerge(t *testing.T, h *Harness) {
 }
 
 func testSameSessionHammer(t *testing.T, h *Harness) {
-	p := sessionstore.DefaultPolicy
-	s := sessionstore.NewSession(h.Clock.Now())
-	v, _ := sessionstore.EncodeValue(0)
+	p := policy
+	s := session.New(h.Clock.Now())
+	v, _ := session.EncodeValue(0)
 	s.Set("start", v)
 	if _, err := s.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
 		t.Fatal(err)
@@ -529,12 +535,12 @@ func testSameSessionHammer(t *testing.T, h *Harness) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := sessionstore.LoadSession(ctx, h.Store, s.ID())
+			r, err := session.Load(ctx, h.Store, s.ID())
 			if err != nil {
 				errs <- err
 				return
 			}
-			x, _ := sessionstore.EncodeValue(i)
+			x, _ := session.EncodeValue(i)
 			r.Set(fmt.Sprintf("w%d", i), x)
 			if _, err := r.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
 				errs <- err
@@ -555,7 +561,7 @@ func testSameSessionHammer(t *testing.T, h *Harness) {
 }
 
 func testConcurrentDistinct(t *testing.T, h *Harness) {
-	p := sessionstore.DefaultPolicy
+	p := policy
 	const workers, each = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
@@ -565,15 +571,15 @@ func testConcurrentDistinct(t *testing.T, h *Harness) {
 			defer wg.Done()
 			for i := range each {
 				uid := fmt.Sprintf("user-%d", w)
-				s := sessionstore.NewSession(h.Clock.Now())
+				s := session.New(h.Clock.Now())
 				_ = s.SetUser(uid, "", false)
-				x, _ := sessionstore.EncodeValue(fmt.Sprintf("%d/%d", w, i))
+				x, _ := session.EncodeValue(fmt.Sprintf("%d/%d", w, i))
 				s.Set("who", x)
 				if _, err := s.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
 					errs <- err
 					return
 				}
-				r, err := sessionstore.LoadSession(ctx, h.Store, s.ID())
+				r, err := session.Load(ctx, h.Store, s.ID())
 				if err != nil {
 					errs <- err
 					return
@@ -582,7 +588,7 @@ func testConcurrentDistinct(t *testing.T, h *Harness) {
 					errs <- fmt.Errorf("session %d/%d read %s", w, i, got.JSON)
 					return
 				}
-				y, _ := sessionstore.EncodeValue(i)
+				y, _ := session.EncodeValue(i)
 				r.Set("i", y)
 				if _, err := r.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
 					errs <- err
@@ -692,7 +698,7 @@ func createMany(t *testing.T, h *Harness, userID string, n int) []sessionstore.K
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += workers {
-				k := sessionstore.NewID().Key()
+				k := NewKey()
 				if err := h.Store.Create(ctx, k, record(h.Clock, userID, time.Hour)); err != nil {
 					mu.Lock()
 					firstErr = err
@@ -770,14 +776,14 @@ func testDown(t *testing.T, h *Harness) {
 		t.Skip("this store has no backend to lose")
 	}
 	down := h.Down(t)
-	k := sessionstore.NewID().Key()
+	k := NewKey()
 	rec := record(h.Clock, "user-d", time.Hour)
 	ops := map[string]func() error{
 		"Load":          func() error { _, err := down.Load(ctx, k); return err },
 		"Create":        func() error { return down.Create(ctx, k, rec.Clone()) },
 		"Update":        func() error { return down.Update(ctx, k, rec.Clone()) },
 		"Touch":         func() error { return down.Touch(ctx, k, h.Clock.Now(), h.Clock.Now().Add(time.Hour)) },
-		"Regenerate":    func() error { return down.Regenerate(ctx, k, sessionstore.NewID().Key(), rec.Clone()) },
+		"Regenerate":    func() error { return down.Regenerate(ctx, k, "", NewKey(), rec.Clone()) },
 		"Destroy":       func() error { return down.Destroy(ctx, k) },
 		"List":          func() error { _, err := down.List(ctx, "user-d"); return err },
 		"DestroyHandle": func() error { return down.DestroyHandle(ctx, "user-d", k.Handle()) },
@@ -788,7 +794,7 @@ func testDown(t *testing.T, h *Harness) {
 			t.Errorf("%s on a down store = %v, want ErrUnavailable", name, err)
 		}
 	}
-	s, err := sessionstore.LoadSession(ctx, down, sessionstore.NewID())
+	s, err := session.Load(ctx, down, session.NewID())
 	if s != nil || !errors.Is(err, sessionstore.ErrUnavailable) {
 		t.Errorf("LoadSession on a down store = %v, %v; want no session and ErrUnavailable", s, err)
 	}

@@ -1,0 +1,221 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/internal/session"
+	"github.com/ginauth/ginauth/sessionstore"
+)
+
+func TestRememberMeCookie(t *testing.T) {
+	a := newEnv(t, backends[0])
+	a.client(t).register("erin", "erin's password")
+	for _, remember := range []bool{false, true} {
+		cl := a.client(t)
+		r := cl.do("POST", "/login", map[string]any{"username": "erin", "password": "erin's password", "remember": remember})
+		cl.want(r, http.StatusOK, "")
+		raw := r.header.Get("Set-Cookie")
+		c := r.cookie("sid")
+		if c == nil {
+			t.Fatal("no cookie")
+		}
+		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
+			t.Errorf("cookie attributes: %s", raw)
+		}
+		hasAge := strings.Contains(raw, "Max-Age=")
+		if hasAge != remember {
+			t.Errorf("remember=%v: cookie %s", remember, raw)
+		}
+		if remember && c.MaxAge != int((24*time.Hour).Seconds()) {
+			t.Errorf("remember-me Max-Age = %d, want the absolute timeout", c.MaxAge)
+		}
+		if r.header.Get("Cache-Control") != "no-store" {
+			t.Error("a response setting the session cookie is cacheable")
+		}
+	}
+}
+
+func TestSecureCookies(t *testing.T) {
+	logs := captureLog(t)
+	secure := func(c *authConfig) {
+		c.Cookie.Secure = true
+		c.Logger = slog.Default()
+	}
+	t.Run("plain HTTP gets no cookie, and one warning", func(t *testing.T) {
+		a := newEnv(t, backends[0], secure)
+		cl := a.client(t)
+		for range 3 {
+			r := cl.do("POST", "/register", creds(fmt.Sprintf("u%d", time.Now().UnixNano()), "a password!"))
+			cl.want(r, http.StatusCreated, "")
+			if r.header.Get("Set-Cookie") != "" {
+				t.Errorf("a Secure cookie went out over plain HTTP: %s", r.header.Get("Set-Cookie"))
+			}
+		}
+		if n := strings.Count(logs.String(), "not sending the Secure session cookie"); n != 1 {
+			t.Errorf("%d warnings, want exactly one:\n%s", n, logs)
+		}
+	})
+	t.Run("a proxy's X-Forwarded-Proto counts only when trusted", func(t *testing.T) {
+		untrusted := newEnv(t, backends[0], secure)
+		r := untrusted.client(t).do("POST", "/register", creds("victor", "a password!"), "X-Forwarded-Proto", "https")
+		if r.header.Get("Set-Cookie") != "" {
+			t.Errorf("an untrusted X-Forwarded-Proto got a Secure cookie")
+		}
+		trusted := newEnv(t, backends[0], secure, func(c *authConfig) {
+			c.TrustedProxies = []string{"127.0.0.1/32", "::1"}
+			c.Cookie.HostPrefix = true
+		})
+		r = trusted.client(t).do("POST", "/register", creds("wendy", "a password!"), "X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.9")
+		c := r.cookie("__Host-sid")
+		if c == nil || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
+			t.Fatalf("behind a trusted TLS proxy: %q", r.header.Get("Set-Cookie"))
+		}
+		// The session recorded the client the proxy named.
+		cl := trusted.client(t)
+		info := cl.do("GET", "/session-info", nil, "Cookie", "__Host-sid="+c.Value, "X-Forwarded-Proto", "https")
+		if info.json["ipAddress"] != "203.0.113.9" {
+			t.Errorf("ipAddress = %v, want the forwarded client", info.json["ipAddress"])
+		}
+	})
+	t.Run("X-Forwarded-For from an untrusted peer is ignored", func(t *testing.T) {
+		a := newEnv(t, backends[0])
+		cl := a.client(t)
+		cl.do("POST", "/register", creds("xena", "a password!"), "X-Forwarded-For", "203.0.113.9")
+		if ip := cl.do("GET", "/session-info", nil).json["ipAddress"]; ip != "127.0.0.1" {
+			t.Errorf("ipAddress = %v, want the TCP peer", ip)
+		}
+	})
+}
+
+func TestHostileCookies(t *testing.T) {
+	a := newEnv(t, backends[0])
+	owner := a.client(t)
+	owner.register("zack", "zack's password")
+	good := owner.sessionCookie().Value
+	foreign := func() string {
+		codec, _ := session.NewCodec([][]byte{[]byte("a-secret-this-server-never-had-0123")}, session.CodecOptions{})
+		v, _ := codec.Encode("sid", session.NewID(), session.FlagSignedIn)
+		return v
+	}()
+	tests := []struct {
+		name, header string
+		status       int
+	}{
+		{"empty", "sid=", http.StatusUnauthorized},
+		{"huge", "sid=" + strings.Repeat("A", 8000), http.StatusUnauthorized},
+		{"mis-encoded", "sid=%%%***!!!", http.StatusUnauthorized},
+		{"truncated", "sid=" + good[:len(good)-10], http.StatusUnauthorized},
+		{"unknown key", "sid=" + foreign, http.StatusUnauthorized},
+		{"garbage then genuine", "sid=garbage; sid=" + good, http.StatusOK},
+		{"genuine twice", "sid=" + good + "; sid=" + good, http.StatusOK},
+		{"quoted", `sid="` + good + `"`, http.StatusOK},
+		{"other cookies around", "a=1; sid=" + good + "; b=2", http.StatusOK},
+		{"high bytes", "sid=\xff\xfe\x80", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := a.client(t)
+			r := cl.do("GET", "/me", nil, "Cookie", tt.header)
+			if r.status != tt.status {
+				t.Errorf("%d %.100s, want %d", r.status, r.body, tt.status)
+			}
+			if r.status == http.StatusUnauthorized && r.json["code"] == nil {
+				t.Errorf("not the JSON error contract: %s", r.body)
+			}
+		})
+	}
+	owner.want(owner.do("GET", "/me", nil), http.StatusOK, "")
+}
+
+func TestSecretRotation(t *testing.T) {
+	clock := fakeclock.New(time.Time{})
+	store, db := backends[2].open(t, clock)
+	oldSecret := []byte("the-old-secret-0123456789abcdef01234")
+	newSecret := []byte("the-new-secret-0123456789abcdef01234")
+	secrets := func(s ...[]byte) appOption { return func(c *authConfig) { c.Secrets = s } }
+	v1 := newApp(t, store, db, clock, secrets(oldSecret))
+	v2 := newApp(t, store, db, clock, secrets(newSecret, oldSecret))
+	v3 := newApp(t, store, db, clock, secrets(newSecret))
+
+	cl := v1.client(t)
+	cl.register("uri", "uri's password")
+	old := cl.sessionCookie()
+
+	// A new secret in front: the old cookie still works, and comes back
+	// signed with the new one.
+	r := v2.withCookie(t, old).do("GET", "/me", nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("old cookie after a new secret was added: %d", r.status)
+	}
+	reissued := r.cookie("sid")
+	if reissued == nil || reissued.Value == old.Value {
+		t.Fatal("the old cookie was not re-issued")
+	}
+	newOnly, _ := session.NewCodec([][]byte{newSecret}, session.CodecOptions{})
+	if _, _, _, err := newOnly.Decode("sid", reissued.Value); err != nil {
+		t.Errorf("the re-issued cookie is not signed with the new secret: %v", err)
+	}
+	// The re-issue happens once: the new cookie needs none.
+	if r := v2.withCookie(t, reissued).do("GET", "/me", nil); r.cookie("sid") != nil {
+		t.Error("a cookie signed with the newest secret was re-issued")
+	}
+	// The old secret removed: old cookies stop working, re-issued ones go on.
+	if r := v3.withCookie(t, old).do("GET", "/me", nil); r.status != http.StatusUnauthorized {
+		t.Errorf("old cookie after the old secret was removed: %d", r.status)
+	}
+	v3.withCookie(t, reissued).want(v3.withCookie(t, reissued).do("GET", "/me", nil), http.StatusOK, "")
+}
+
+// testdata/cookies holds a cookie signed, long ago, with a retired secret.
+// A user who signed in then is still signed in after an upgrade that keeps
+// that secret as the older of two, and gets the cookie re-issued with the
+// newest: the cookie format must stay readable.
+func TestOldCookieSurvivesAnUpgrade(t *testing.T) {
+	fixture := readCookieFixture(t)
+	a := newEnv(t, backends[0], func(c *authConfig) {
+		c.Secrets = [][]byte{[]byte("the-current-secret-0123456789abcdef"), []byte(fixture["secret"])}
+	})
+	a.client(t).register("olive", "olive's password")
+	key, err := sessionstore.ParseKey(fixture["key"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := a.clock.Now()
+	u, _ := a.users.FindByUsername(context.Background(), "olive")
+	rec := &sessionstore.Record{Meta: sessionstore.Meta{
+		UserID: u.AuthID(), CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(30 * time.Minute), Deadline: now.Add(24 * time.Hour),
+	}}
+	if err := a.store.Create(context.Background(), key, rec); err != nil {
+		t.Fatal(err)
+	}
+	cl := a.withCookie(t, &http.Cookie{Name: "sid", Value: fixture["cookie"]})
+	r := cl.do("GET", "/me", nil)
+	cl.want(r, http.StatusOK, "")
+	if c := r.cookie("sid"); c == nil || c.Value == fixture["cookie"] {
+		t.Error("the cookie signed with the older secret was not re-issued")
+	}
+	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
+}
+
+// readCookieFixture reads testdata/cookies/signed-with-old-secret.txt.
+func readCookieFixture(t *testing.T) map[string]string {
+	data, err := os.ReadFile("../testdata/cookies/signed-with-old-secret.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestHostileCredentials(t *testing.T) {
+	a := newEnv(t, backends[0], func(c *authConfig) { c.Throttle.Disabled = true })
+	a.client(t).register("paypal", "the real password")
+	tests := []struct {
+		name     string
+		register bool
+		body     any
+		status   int
+		code     string
+	}{
+		{"fullwidth look-alike signs in as the same user", false, creds("ｐａｙｐａｌ", "the real password"), 200, ""},
+		{"upper case too", false, creds("PayPal", "the real password"), 200, ""},
+		{"Cyrillic look-alike cannot register", true, creds("pаypal", "another password"), 400, "bad_request"},
+		{"fullwidth look-alike cannot register a second account", true, creds("ｐａｙｐａｌ", "another password"), 409, "username_taken"},
+		{"empty username", false, creds("", "x"), 400, "bad_request"},
+		{"empty password", false, creds("paypal", ""), 400, "bad_request"},
+		{"NUL in password", false, creds("paypal", "the real\x00password"), 401, "invalid_credentials"},
+		{"invalid UTF-8 by form", false, url.Values{"username": {"pay\xffpal"}, "password": {"x"}}, 303, ""},
+		{"register invalid UTF-8 password", true, url.Values{"username": {"newname"}, "password": {"bad\xff password"}}, 303, ""},
+		{"very long username at register", true, creds(strings.Repeat("a", 100), "a password!"), 400, "bad_request"},
+		{"73-byte password at register", true, creds("longpw", strings.Repeat("p", 73)), 400, "password_too_long"},
+		{"7-character password at register", true, creds("shortpw", "1234567"), 400, "weak_password"},
+		{"emoji username", true, creds("😀", "a password!"), 400, "bad_request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := "/login"
+			if tt.register {
+				path = "/register"
+			}
+			cl := a.client(t)
+			r := cl.do("POST", path, tt.body)
+			if r.status != tt.status || (tt.code != "" && r.code() != tt.code) {
+				t.Errorf("%d %s; want %d %s", r.status, r.body, tt.status, tt.code)
+			}
+		})
+	}
+}
+
+func TestHostileBodies(t *testing.T) {
+	a := newEnv(t, backends[0])
+	a.client(t).register("mia", "mia's password")
+	big := `{"username":"mia","password":"` + strings.Repeat("x", 70<<10) + `"}`
+	tests := []struct {
+		name, ct, body string
+		status         int
+		code           string
+	}{
+		{"empty JSON", "application/json", "", 400, "bad_request"},
+		{"not JSON", "application/json", "{not json", 400, "bad_request"},
+		{"array", "application/json", `["mia","pw"]`, 400, "bad_request"},
+		{"wrong type", "application/json", `{"username":5,"password":"mia's password"}`, 400, "bad_request"},
+		{"null", "application/json", `{"username":null,"password":"mia's password"}`, 400, "bad_request"},
+		{"bool as string", "application/json", `{"username":"mia","password":"mia's password","remember":"yes"}`, 400, "bad_request"},
+		{"duplicate key", "application/json", `{"username":"x","username":"mia","password":"mia's password"}`, 400, "bad_request"},
+		{"trailing garbage", "application/json", `{"username":"mia","password":"mia's password"} x`, 400, "bad_request"},
+		{"two objects", "application/json", `{"username":"mia","password":"mia's password"}{}`, 400, "bad_request"},
+		{"missing password", "application/json", `{"username":"mia"}`, 400, "bad_request"},
+		{"oversized", "application/json", big, 413, "payload_too_large"},
+		{"oversized form", "application/x-www-form-urlencoded", "username=mia&password=" + strings.Repeat("x", 70<<10), 413, "payload_too_large"},
+		{"xml", "application/xml", "<login/>", 415, "unsupported_media_type"},
+		{"malformed form", "application/x-www-form-urlencoded", "username=%zz&password=x", 303, ""},
+		{"repeated form field", "application/x-www-form-urlencoded", "username=a&username=mia&password=mia%27s+password", 303, ""},
+		{"NUL in username", "application/json", `{"username":"mi\u0000a","password":"mia's password"}`, 401, "invalid_credentials"},
+		{"very long username", "application/json", `{"username":"` + strings.Repeat("m", 5000) + `","password":"x"}`, 401, "invalid_credentials"},
+		{"long password", "application/json", `{"username":"mia","password":"` + strings.Repeat("p", 5000) + `"}`, 401, "invalid_credentials"},
+		{"extra fields", "application/json", `{"username":"mia","password":"mia's password","x":[1,{"y":2}]}`, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := a.client(t)
+			r := cl.do("POST", "/login", tt.body, "Content-Type", tt.ct)
+			if r.status != tt.status || (tt.code != "" && r.code() != tt.code) {
+				t.Errorf("%d %.200s; want %d %s", r.status, r.body, tt.status, tt.code)
+			}
+			if r.status >= 400 && r.json["error"] == nil {
+				t.Errorf("error body is not the JSON contract: %.200s", r.body)
+			}
+		})
+	}
+}
+
+// The shortest password is counted as typed: one character that NFKC
+// expands into eighteen is one character.
+func TestPasswordLengthAsTyped(t *testing.T) {
+	a := newEnv(t, backends[0])
+	cl := a.client(t)
+	cl.want(cl.do("POST", "/register", creds("zack", "ﷺ")), http.StatusBadRequest, "weak_password")
+	cl.want(cl.do("POST", "/register", creds("zack", "ﷺﷺﷺ")), http.StatusBadRequest, "weak_password")
+	cl.register("zack", "ｆｕｌｌｗｉｄｔｈ") // 9 characters as typed
+	cl.login("zack", "fullwidth")    // the same password once normalized
+}

@@ -1,0 +1,134 @@
+package handlers_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/handlers"
+	"github.com/ginauth/ginauth/internal/session"
+	"github.com/ginauth/ginauth/middleware"
+)
+
+// captureLog points the default slog logger at a buffer for one test.
+func captureLog(t *testing.T) *syncBuffer {
+	buf := &syncBuffer{}
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return buf
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestAccountEvents(t *testing.T) {
+	var mu sync.Mutex
+	var events []auth.Event
+	a := newEnv(t, backends[0], func(c *authConfig) {
+		c.OnEvent = func(e auth.Event) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		}
+	})
+	cl := a.client(t)
+	cl.register("vera", "vera's password")
+	cl.want(cl.do("POST", "/login", creds("vera", "wrong password")), http.StatusUnauthorized, "")
+	for range 4 {
+		cl.do("POST", "/login", creds("vera", "wrong password"))
+	}
+	cl.want(cl.do("POST", "/login", creds("vera", "vera's password")), http.StatusTooManyRequests, "")
+	a.clock.Advance(time.Minute)
+	cl.login("vera", "vera's password")
+	other := a.client(t)
+	other.login("vera", "vera's password")
+	cl.want(cl.do("POST", "/password", map[string]any{"currentPassword": "vera's password", "newPassword": "vera's new password"}), http.StatusOK, "")
+	cl.want(cl.do("POST", "/logout-all", nil), http.StatusOK, "")
+	cl.login("vera", "vera's new password")
+	cookie := cl.sessionCookie().Value
+	cl.want(cl.do("POST", "/logout", nil), http.StatusNoContent, "")
+
+	mu.Lock()
+	defer mu.Unlock()
+	var types []string
+	for _, e := range events {
+		types = append(types, string(e.Type))
+		if e.Time.IsZero() || e.IPAddress != "127.0.0.1" {
+			t.Errorf("event without time or address: %+v", e)
+		}
+	}
+	want := "register login_success login_failure login_failure login_failure login_failure login_failure lockout " +
+		"login_success login_success password_change logout_all login_success logout"
+	if strings.Join(types, " ") != want {
+		t.Errorf("events:\n got %s\nwant %s", strings.Join(types, " "), want)
+	}
+	dump := fmt.Sprintf("%+v", events)
+	for _, secret := range []string{"vera's password", "vera's new password", "wrong password", "$2a$", cookie} {
+		if secret != "" && strings.Contains(dump, secret) {
+			t.Errorf("an event carries a secret (%q)", secret)
+		}
+	}
+	for _, e := range events {
+		if e.Type == auth.EventPasswordChange && e.Revoked != 1 {
+			t.Errorf("password_change revoked %d, want 1", e.Revoked)
+		}
+		if e.Type == auth.EventLockout && e.RetryAfter != time.Minute {
+			t.Errorf("lockout RetryAfter = %v", e.RetryAfter)
+		}
+	}
+}
+
+// The debug log names sessions by a short hash, never by the cookie or ID.
+func TestDebugLog(t *testing.T) {
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a := newEnv(t, backends[0], func(c *authConfig) { c.Logger = logger })
+	r := gin.New()
+	r.Use(middleware.Debug(a.a, logger), middleware.Session(a.a))
+	handlers.Mount(r.Group("/"), a.a, handlers.WithRegister())
+	a.srv.Config.Handler = r
+	cl := a.client(t)
+	cl.register("dora", "dora's password")
+	cookie := cl.sessionCookie().Value
+	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
+	cl.want(cl.do("POST", "/logout", nil), http.StatusNoContent, "")
+	out := logs.String()
+	for _, want := range []string{"route=/me", "status=200", "signedIn=true", "session=session(", "session created", "session destroyed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("debug log lacks %q:\n%s", want, out)
+		}
+	}
+	codec, _ := session.NewCodec([][]byte{testSecret}, session.CodecOptions{})
+	id, _, _, _ := codec.Decode("sid", cookie)
+	if !strings.Contains(out, id.Key().Short()) {
+		t.Errorf("debug log does not name the session by its short hash %s", id.Key().Short())
+	}
+	for _, secret := range []string{cookie, id.Key().String(), "dora's password"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("debug log carries a secret: %.20s…", secret)
+		}
+	}
+}

@@ -1,0 +1,376 @@
+// Package gormstore keeps ginauth's sessions in a SQL table through GORM, on
+// any of its dialects: SQLite, PostgreSQL, MySQL/MariaDB.
+package gormstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/ginauth/ginauth/internal/janitor"
+	"github.com/ginauth/ginauth/sessionstore"
+)
+
+// Options configures a Store. The zero value is usable.
+type Options struct {
+	// Table is the table name. Default "sessions".
+	Table string
+
+	// AutoMigrate creates the table and its indexes when they are missing
+	// (connect-pg-simple's createTableIfMissing).
+	AutoMigrate bool
+
+	// PruneInterval is how often expired rows are deleted in the background.
+	// Default five minutes; a negative value disables pruning (loads still
+	// ignore expired rows).
+	PruneInterval time.Duration
+
+	// PruneBatch is how many rows one prune statement deletes at most, so
+	// that pruning never holds long locks. Default 1000.
+	PruneBatch int
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	// Logger receives background prune failures. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Store keeps sessions in a SQL table. It implements
+// sessionstore.IndexedStore. Columns:
+//
+//	key_hash       primary key: the session key, 64 hex digits
+//	user_id        the user ("" when anonymous), indexed: the per-user index
+//	rev            revision, for compare-and-swap updates
+//	last_activity  Unix ms
+//	expires_at     Unix ms, indexed; rows past it are ignored, then pruned
+//	data           the record's JSON body
+//
+// Times are integers so that every dialect compares them alike. A new session
+// is an INSERT of a fresh key; an update is a conditional UPDATE (same key,
+// same revision, not expired), so no write ever brings back a row that was
+// deleted.
+type Store struct {
+	db    *gorm.DB
+	table string
+	now   func() time.Time
+	batch int
+	log   *slog.Logger
+	bg    *janitor.Janitor
+}
+
+// gormRow is the table's shape.
+type gormRow struct {
+	KeyHash      string `gorm:"column:key_hash;primaryKey;size:64"`
+	UserID       string `gorm:"column:user_id;size:191;not null;default:''"`
+	Rev          int64  `gorm:"column:rev;not null"`
+	LastActivity int64  `gorm:"column:last_activity;not null"`
+	ExpiresAt    int64  `gorm:"column:expires_at;not null"`
+	Data         string `gorm:"column:data;not null"`
+}
+
+// MaxUserIDLen is the longest user ID the store indexes.
+const MaxUserIDLen = 191
+
+// New returns a store on db, creating the table first when
+// opts.AutoMigrate is set, and starts the pruner; Close stops it.
+func New(db *gorm.DB, opts Options) (*Store, error) {
+	if opts.Table == "" {
+		opts.Table = "sessions"
+	}
+	if opts.PruneInterval == 0 {
+		opts.PruneInterval = 5 * time.Minute
+	}
+	if opts.PruneBatch <= 0 {
+		opts.PruneBatch = 1000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Store{
+		db:    db,
+		table: opts.Table,
+		now:   opts.Now,
+		batch: opts.PruneBatch,
+		log:   opts.Logger,
+	}
+	if opts.AutoMigrate {
+		if err := s.migrate(); err != nil {
+			return nil, sessionstore.Unavailable(fmt.Errorf("creating session table %q: %w", s.table, err))
+		}
+	}
+	s.bg = janitor.Start(opts.PruneInterval, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opts.PruneInterval)
+		defer cancel()
+		if _, err := s.Prune(ctx); err != nil {
+			s.log.Warn("ginauth: pruning expired sessions failed", "table", s.table, "err", err)
+		}
+	})
+	return s, nil
+}
+
+func (s *Store) migrate() error {
+	if err := s.db.Table(s.table).AutoMigrate(&gormRow{}); err != nil {
+		return err
+	}
+	// Index names carry the table name: on PostgreSQL they share one
+	// namespace per schema.
+	for _, col := range []string{"user_id", "expires_at"} {
+		name := "idx_" + s.table + "_" + col
+		if s.db.Migrator().HasIndex(s.table, name) {
+			continue
+		}
+		err := s.db.Exec("CREATE INDEX ? ON ? (?)",
+			clause.Table{Name: name}, clause.Table{Name: s.table}, clause.Column{Name: col}).Error
+		if err != nil && !s.db.Migrator().HasIndex(s.table, name) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops the pruner and waits for it. It does not close db.
+func (s *Store) Close() error {
+	s.bg.Stop()
+	return nil
+}
+
+// Prune deletes expired rows in batches of PruneBatch and returns how many it
+// deleted. The background pruner calls it; tests and jobs may too.
+func (s *Store) Prune(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		now := ms(s.now())
+		var keys []string
+		err := s.q(ctx).Where("expires_at <= ?", now).Limit(s.batch).Pluck("key_hash", &keys).Error
+		if err != nil {
+			return total, sessionstore.Unavailable(err)
+		}
+		if len(keys) == 0 {
+			return total, nil
+		}
+		res := s.q(ctx).Where("key_hash IN ? AND expires_at <= ?", keys, now).Delete(&gormRow{})
+		if res.Error != nil {
+			return total, sessionstore.Unavailable(res.Error)
+		}
+		total += int(res.RowsAffected)
+		if len(keys) < s.batch {
+			return total, nil
+		}
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		default:
+		}
+	}
+}
+
+func (s *Store) q(ctx context.Context) *gorm.DB {
+	return s.db.WithContext(ctx).Table(s.table)
+}
+
+// errExists is what Create answers for a key already in use.
+var errExists = fmt.Errorf("%w: a session already exists under that key", sessionstore.ErrConflict)
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func gormErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return sessionstore.ErrNotFound
+	}
+	return sessionstore.Unavailable(err)
+}
+
+// Load implements Store: one SELECT by primary key.
+func (s *Store) Load(ctx context.Context, key sessionstore.Key) (*sessionstore.Record, error) {
+	var rows []gormRow
+	err := s.q(ctx).Where("key_hash = ? AND expires_at > ?", key.String(), ms(s.now())).Limit(1).Find(&rows).Error
+	if err != nil {
+		return nil, gormErr(err)
+	}
+	if len(rows) == 0 {
+		return nil, sessionstore.ErrNotFound
+	}
+	return rows[0].record()
+}
+
+func (row *gormRow) record() (*sessionstore.Record, error) {
+	rec := &sessionstore.Record{}
+	if err := sessionstore.UnmarshalBody([]byte(row.Data), rec); err != nil {
+		return nil, err
+	}
+	rec.Rev = row.Rev
+	rec.LastActivity = time.UnixMilli(row.LastActivity).UTC()
+	rec.ExpiresAt = time.UnixMilli(row.ExpiresAt).UTC()
+	return rec, nil
+}
+
+func newGORMRow(key sessionstore.Key, rec *sessionstore.Record) (*gormRow, error) {
+	if len(rec.UserID) > MaxUserIDLen {
+		return nil, fmt.Errorf("%w: user ID longer than %d bytes", sessionstore.ErrEncode, MaxUserIDLen)
+	}
+	data, err := sessionstore.MarshalBody(rec)
+	if err != nil {
+		return nil, err
+	}
+	return &gormRow{
+		KeyHash:      key.String(),
+		UserID:       rec.UserID,
+		Rev:          1,
+		LastActivity: ms(rec.LastActivity),
+		ExpiresAt:    ms(rec.ExpiresAt),
+		Data:         string(data),
+	}, nil
+}
+
+// Create implements Store: one INSERT.
+func (s *Store) Create(ctx context.Context, key sessionstore.Key, rec *sessionstore.Record) error {
+	return s.insert(s.q(ctx), key, rec)
+}
+
+func (s *Store) insert(tx *gorm.DB, key sessionstore.Key, rec *sessionstore.Record) error {
+	row, err := newGORMRow(key, rec)
+	if err != nil {
+		return err
+	}
+	res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(row)
+	if res.Error != nil {
+		return gormErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return errExists
+	}
+	rec.Rev = row.Rev
+	return nil
+}
+
+// notBefore is a portable GREATEST(column, value).
+func notBefore(col string, v int64) clause.Expr {
+	return gorm.Expr("CASE WHEN "+col+" < ? THEN ? ELSE "+col+" END", v, v)
+}
+
+// Update implements Store: one conditional UPDATE (and a SELECT to tell a
+// conflict from a deleted row when it matches nothing).
+func (s *Store) Update(ctx context.Context, key sessionstore.Key, rec *sessionstore.Record) error {
+	data, err := sessionstore.MarshalBody(rec)
+	if err != nil {
+		return err
+	}
+	now := ms(s.now())
+	res := s.q(ctx).Where("key_hash = ? AND rev = ? AND user_id = ? AND expires_at > ?", key.String(), rec.Rev, rec.UserID, now).
+		Updates(map[string]any{
+			"data":          string(data),
+			"rev":           gorm.Expr("rev + 1"),
+			"last_activity": notBefore("last_activity", ms(rec.LastActivity)),
+			"expires_at":    notBefore("expires_at", ms(rec.ExpiresAt)),
+		})
+	if res.Error != nil {
+		return gormErr(res.Error)
+	}
+	if res.RowsAffected == 1 {
+		rec.Rev++
+		return nil
+	}
+	var n int64
+	if err := s.q(ctx).Where("key_hash = ? AND expires_at > ?", key.String(), now).Count(&n).Error; err != nil {
+		return gormErr(err)
+	}
+	if n == 0 {
+		return sessionstore.ErrNotFound
+	}
+	return sessionstore.ErrConflict
+}
+
+// Touch implements Store: one UPDATE of two columns.
+func (s *Store) Touch(ctx context.Context, key sessionstore.Key, lastActivity, expiresAt time.Time) error {
+	err := s.q(ctx).Where("key_hash = ? AND expires_at > ?", key.String(), ms(s.now())).
+		Updates(map[string]any{
+			"last_activity": notBefore("last_activity", ms(lastActivity)),
+			"expires_at":    notBefore("expires_at", ms(expiresAt)),
+		}).Error
+	return gormErr(err)
+}
+
+// Regenerate implements Store: INSERT and DELETE in one transaction.
+func (s *Store) Regenerate(ctx context.Context, oldKey sessionstore.Key, _ string, newKey sessionstore.Key, rec *sessionstore.Record) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.insert(tx.Table(s.table), newKey, rec); err != nil {
+			return err
+		}
+		return tx.Table(s.table).Where("key_hash = ?", oldKey.String()).Delete(&gormRow{}).Error
+	})
+	if err == nil || errors.Is(err, sessionstore.ErrEncode) || errors.Is(err, sessionstore.ErrUnavailable) || errors.Is(err, sessionstore.ErrConflict) {
+		return err
+	}
+	return gormErr(err)
+}
+
+// Destroy implements Store.
+func (s *Store) Destroy(ctx context.Context, key sessionstore.Key) error {
+	return gormErr(s.q(ctx).Where("key_hash = ?", key.String()).Delete(&gormRow{}).Error)
+}
+
+// List implements UserIndex: one SELECT on the user_id index.
+func (s *Store) List(ctx context.Context, userID string) ([]sessionstore.Info, error) {
+	if userID == "" {
+		return nil, nil // anonymous sessions are not indexed
+	}
+	var rows []gormRow
+	err := s.q(ctx).Where("user_id = ? AND expires_at > ?", userID, ms(s.now())).Find(&rows).Error
+	if err != nil {
+		return nil, gormErr(err)
+	}
+	out := make([]sessionstore.Info, 0, len(rows))
+	for i := range rows {
+		k, err := sessionstore.ParseKey(rows[i].KeyHash)
+		if err != nil {
+			continue
+		}
+		rec, err := rows[i].record()
+		if err != nil {
+			continue
+		}
+		out = append(out, rec.Info(k))
+	}
+	sessionstore.SortInfos(out)
+	return out, nil
+}
+
+// DestroyHandle implements UserIndex: one DELETE.
+func (s *Store) DestroyHandle(ctx context.Context, userID, handle string) error {
+	if !sessionstore.ValidHandle(handle) || userID == "" {
+		return sessionstore.ErrNotFound
+	}
+	res := s.q(ctx).Where("user_id = ? AND key_hash LIKE ? AND expires_at > ?", userID, handle+"%", ms(s.now())).
+		Delete(&gormRow{})
+	if res.Error != nil {
+		return gormErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return sessionstore.ErrNotFound
+	}
+	return nil
+}
+
+// DestroyUser implements UserIndex: one DELETE.
+func (s *Store) DestroyUser(ctx context.Context, userID string) (int, error) {
+	if userID == "" {
+		return 0, nil
+	}
+	res := s.q(ctx).Where("user_id = ? AND expires_at > ?", userID, ms(s.now())).Delete(&gormRow{})
+	if res.Error != nil {
+		return 0, gormErr(res.Error)
+	}
+	return int(res.RowsAffected), nil
+}

@@ -1,0 +1,202 @@
+package gormstore_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/mysql"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/ginauth/ginauth/internal/testenv"
+	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/sessionstore/gormstore"
+	"github.com/ginauth/ginauth/sessionstore/storetest"
+)
+
+type dialect struct {
+	name string
+	open func(t testing.TB) gorm.Dialector
+	// down is the dialect pointed at a port where nothing listens; nil for
+	// SQLite, whose outage is a closed pool.
+	down func(t testing.TB) gorm.Dialector
+}
+
+var dialects = []dialect{
+	{"SQLite", func(t testing.TB) gorm.Dialector {
+		return sqlite.Open(filepath.Join(t.TempDir(), "sessions.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	}, nil},
+	{"PostgreSQL", func(t testing.TB) gorm.Dialector { return postgres.Open(testenv.PostgresURL(t)) },
+		func(t testing.TB) gorm.Dialector {
+			return postgres.Open("postgres://postgres@" + testenv.ClosedAddr(t) + "/test?sslmode=disable&connect_timeout=2")
+		}},
+	{"MySQL", func(t testing.TB) gorm.Dialector { return mysql.Open(testenv.MySQLDSN(t)) },
+		func(t testing.TB) gorm.Dialector {
+			// Skip the version query the dialect sends when it opens.
+			return mysql.New(mysql.Config{DSN: "root@tcp(" + testenv.ClosedAddr(t) + ")/test?timeout=2s", SkipInitializeWithVersion: true})
+		}},
+}
+
+// openGORM opens the dialect's database and returns it with a table name of
+// its own, dropped afterwards.
+func openGORM(t testing.TB, d dialect) (*gorm.DB, string) {
+	t.Helper()
+	db, err := gorm.Open(d.open(t), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		testenv.Missing(t, d.name, err.Error())
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlDB.Ping(); err != nil {
+		testenv.Missing(t, d.name, err.Error())
+	}
+	if d.name == "SQLite" {
+		sqlDB.SetMaxOpenConns(1) // one writer; SQLite serialises writes anyway
+	}
+	table := "sessions_test_" + testenv.Unique()
+	t.Cleanup(func() {
+		_ = db.Migrator().DropTable(table)
+		_ = sqlDB.Close()
+	})
+	return db, table
+}
+
+func TestGORMStore(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) *storetest.Harness {
+				db, table := openGORM(t, d)
+				clock := storetest.NewClock()
+				s, err := gormstore.New(db, gormstore.Options{
+					Table: table, AutoMigrate: true, Now: clock.Now, PruneInterval: -1,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = s.Close() })
+				h := &storetest.Harness{
+					Store: s,
+					Clock: clock,
+					Corrupt: func(t testing.TB, k sessionstore.Key) {
+						err := db.Table(table).Where("key_hash = ?", k.String()).Update("data", "\x01not json").Error
+						if err != nil {
+							t.Fatal(err)
+						}
+					},
+					IndexLen: func(t testing.TB, uid string) int {
+						var n int64
+						if err := db.Table(table).Where("user_id = ?", uid).Count(&n).Error; err != nil {
+							t.Fatal(err)
+						}
+						return int(n)
+					},
+					Prune: func(t testing.TB) {
+						if _, err := s.Prune(context.Background()); err != nil {
+							t.Fatal(err)
+						}
+					},
+					Down: func(t testing.TB) sessionstore.IndexedStore {
+						if d.down != nil {
+							// A server that does not answer: a closed port.
+							db2, err := gorm.Open(d.down(t), &gorm.Config{Logger: logger.Discard, DisableAutomaticPing: true})
+							if err != nil {
+								t.Fatal(err)
+							}
+							t.Cleanup(func() {
+								if sqlDB, err := db2.DB(); err == nil {
+									_ = sqlDB.Close()
+								}
+							})
+							down, err := gormstore.New(db2, gormstore.Options{PruneInterval: -1})
+							if err != nil {
+								t.Fatal(err)
+							}
+							return down
+						}
+						// SQLite: a pool that has been closed.
+						db2, table2 := openGORM(t, d)
+						down, err := gormstore.New(db2, gormstore.Options{Table: table2, AutoMigrate: true, PruneInterval: -1})
+						if err != nil {
+							t.Fatal(err)
+						}
+						sqlDB, _ := db2.DB()
+						_ = sqlDB.Close()
+						return down
+					},
+				}
+				return h
+			})
+		})
+	}
+}
+
+func TestGORMStorePruneBatches(t *testing.T) {
+	db, table := openGORM(t, dialects[0])
+	clock := storetest.NewClock()
+	s, err := gormstore.New(db, gormstore.Options{Table: table, AutoMigrate: true, Now: clock.Now, PruneBatch: 7, PruneInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := clock.Now()
+	for i := range 30 {
+		exp := now.Add(time.Minute)
+		if i%3 == 0 {
+			exp = now.Add(time.Hour)
+		}
+		if err := s.Create(ctx, storetest.NewKey(), &sessionstore.Record{Meta: sessionstore.Meta{CreatedAt: now, LastActivity: now, ExpiresAt: exp}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(2 * time.Minute)
+	n, err := s.Prune(ctx)
+	if err != nil || n != 20 {
+		t.Fatalf("Prune = %d, %v; want 20", n, err)
+	}
+	var left int64
+	db.Table(table).Count(&left)
+	if left != 10 {
+		t.Errorf("%d rows left, want 10", left)
+	}
+}
+
+func TestGORMStoreMigrateTwice(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			db, table := openGORM(t, d)
+			for range 2 {
+				s, err := gormstore.New(db, gormstore.Options{Table: table, AutoMigrate: true, PruneInterval: -1})
+				if err != nil {
+					t.Fatalf("gormstore.New: %v", err)
+				}
+				_ = s.Close()
+			}
+			for _, idx := range []string{"idx_" + table + "_user_id", "idx_" + table + "_expires_at"} {
+				if !db.Migrator().HasIndex(table, idx) {
+					t.Errorf("index %s missing", idx)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkStore(b *testing.B) {
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			db, table := openGORM(b, d)
+			s, err := gormstore.New(db, gormstore.Options{Table: table, AutoMigrate: true, PruneInterval: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = s.Close() })
+			storetest.Bench(b, s)
+		})
+	}
+}

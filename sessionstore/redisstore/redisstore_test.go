@@ -1,0 +1,254 @@
+package redisstore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ginauth/ginauth/internal/session"
+	"github.com/ginauth/ginauth/internal/testenv"
+	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/sessionstore/redisstore"
+	"github.com/ginauth/ginauth/sessionstore/storetest"
+)
+
+func redisClient(t testing.TB) (*redis.Client, string) { return testenv.RedisClient(t) }
+
+func downRedis(t testing.TB) sessionstore.IndexedStore {
+	c := redis.NewClient(&redis.Options{Addr: testenv.ClosedAddr(t), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { _ = c.Close() })
+	return redisstore.New(c, redisstore.Options{})
+}
+
+func TestRedisStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) *storetest.Harness {
+		c, prefix := redisClient(t)
+		clock := storetest.NewClock()
+		s := redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now})
+		return &storetest.Harness{
+			Store: s,
+			Clock: clock,
+			Corrupt: func(t testing.TB, k sessionstore.Key) {
+				// Not a hash at all: what a foreign writer would leave.
+				if err := c.Set(context.Background(), prefix+k.String(), "\x00garbage\xff", time.Hour).Err(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			IndexLen: func(t testing.TB, uid string) int {
+				n, err := c.ZCard(context.Background(), prefix+"user:"+uid).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return int(n)
+			},
+			Down: downRedis,
+		}
+	})
+}
+
+// A hash whose fields are damaged is also "no session", never a panic.
+func TestRedisStoreDamagedFields(t *testing.T) {
+	c, prefix := redisClient(t)
+	s := redisstore.New(c, redisstore.Options{Prefix: prefix})
+	ctx := context.Background()
+	for name, fields := range map[string][]any{
+		"garbage rec":   {"rec", "{not json", "rev", "1", "seen", "1", "exp", "99999999999999"},
+		"future format": {"rec", `{"v":99}`, "rev", "1", "seen", "1", "exp", "99999999999999"},
+		"bad rev":       {"rec", `{"v":1,"created":"2026-01-01T00:00:00Z"}`, "rev", "x", "seen", "1", "exp", "99999999999999"},
+		"no exp":        {"rec", `{"v":1,"created":"2026-01-01T00:00:00Z"}`, "rev", "1", "seen", "1"},
+		"binary":        {"rec", "\xff\xfe\x00", "rev", "\x00", "seen", "", "exp", "\xff"},
+	} {
+		k := storetest.NewKey()
+		c.HSet(ctx, prefix+k.String(), fields...)
+		if _, err := s.Load(ctx, k); err == nil {
+			t.Errorf("%s: Load succeeded", name)
+		}
+		now := time.Now()
+		if err := s.Touch(ctx, k, now, now.Add(time.Hour)); err != nil {
+			t.Errorf("%s: Touch = %v", name, err)
+		}
+		if err := s.Destroy(ctx, k); err != nil {
+			t.Errorf("%s: Destroy = %v", name, err)
+		}
+	}
+}
+
+// The Redis store on a real Redis Cluster of three masters: a session and
+// its user's index live in different hash slots, so any multi-key command
+// would fail here with CROSSSLOT.
+func TestRedisStoreCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	addrs := testenv.StartRedisCluster(t, 0).Masters
+	storetest.Run(t, func(t *testing.T) *storetest.Harness {
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+		t.Cleanup(func() { _ = c.Close() })
+		clock := storetest.NewClock()
+		prefix := "sess-" + testenv.Unique() + ":"
+		return &storetest.Harness{
+			Store:     redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now}),
+			Clock:     clock,
+			IndexSize: 2000, // the full 10,000 run on a single node above; here the point is the slots
+			IndexLen: func(t testing.TB, uid string) int {
+				n, err := c.ZCard(context.Background(), prefix+"user:"+uid).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return int(n)
+			},
+		}
+	})
+}
+
+// The hot path budget on Redis: a load is one command, a touch one, an
+// update one; a request that changes nothing inside the touch interval sends
+// nothing after its load.
+func TestRedisCommandBudget(t *testing.T) {
+	c, prefix := redisClient(t)
+	counter := &testenv.CommandCounter{}
+	c.AddHook(counter)
+	ctx := context.Background()
+	clock := storetest.NewClock()
+	store := redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now})
+	p := session.Policy{}.WithDefaults()
+	// Warm the server's script cache, as any earlier request would have:
+	// what is counted below is the steady state.
+	warm := session.New(clock.Now())
+	_ = warm.SetUser("u0", "", false)
+	if _, err := warm.Commit(ctx, store, clock.Now(), p); err != nil {
+		t.Fatal(err)
+	}
+	wv, _ := session.EncodeValue("w")
+	warm.Set("w", wv)
+	if _, err := warm.Commit(ctx, store, clock.Now(), p); err != nil { // the update script
+		t.Fatal(err)
+	}
+	if err := store.Touch(ctx, warm.Key(), clock.Now(), clock.Now().Add(time.Minute)); err != nil { // the touch script
+		t.Fatal(err)
+	}
+	counter.Take()
+
+	s := session.New(clock.Now())
+	_ = s.SetUser("u1", "", false)
+	v, _ := session.EncodeValue("x")
+	s.Set("a", v)
+	if _, err := s.Commit(ctx, store, clock.Now(), p); err != nil {
+		t.Fatal(err)
+	}
+	if got := counter.Take(); len(got) != 2 {
+		t.Errorf("creating an indexed session sent %v; want the record and its index entry in one pipeline", got)
+	}
+	counter.Take()
+
+	steps := []struct {
+		name string
+		run  func() error
+		want []string
+	}{
+		{"load", func() error { _, err := session.Load(ctx, store, s.ID()); return err }, []string{"HGETALL"}},
+		{"read-only commit inside the touch interval", func() error {
+			r, err := session.Load(ctx, store, s.ID())
+			if err != nil {
+				return err
+			}
+			counter.Take()
+			clock.Advance(30 * time.Second)
+			_, err = r.Commit(ctx, store, clock.Now(), p)
+			return err
+		}, nil},
+		{"touch after the interval", func() error {
+			r, err := session.Load(ctx, store, s.ID())
+			if err != nil {
+				return err
+			}
+			counter.Take()
+			clock.Advance(2 * time.Minute)
+			_, err = r.Commit(ctx, store, clock.Now(), p)
+			return err
+		}, []string{"EVALSHA"}},
+		{"update", func() error {
+			r, err := session.Load(ctx, store, s.ID())
+			if err != nil {
+				return err
+			}
+			counter.Take()
+			w, _ := session.EncodeValue("y")
+			r.Set("a", w)
+			_, err = r.Commit(ctx, store, clock.Now(), p)
+			return err
+		}, []string{"EVALSHA"}},
+		{"regenerate at a new login of the same user", func() error {
+			r, err := session.Load(ctx, store, s.ID())
+			if err != nil {
+				return err
+			}
+			counter.Take()
+			r.Regenerate(clock.Now(), nil)
+			_ = r.SetUser("u1", "", false)
+			_, err = r.Commit(ctx, store, clock.Now(), p)
+			s = r
+			return err
+		}, []string{"EVALSHA", "EVALSHA", "DEL"}},
+	}
+	for _, st := range steps {
+		counter.Take()
+		if err := st.run(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		got := counter.Take()
+		if strings.Join(got, " ") != strings.Join(st.want, " ") {
+			t.Errorf("%s sent %v, want %v", st.name, got, st.want)
+		}
+	}
+	if infos, err := store.List(ctx, "u1"); err != nil || len(infos) != 1 {
+		t.Errorf("after regenerating, the index lists %v, %v; want the new session alone", infos, err)
+	}
+}
+
+func BenchmarkStore(b *testing.B) {
+	c, prefix := redisClient(b)
+	storetest.Bench(b, redisstore.New(c, redisstore.Options{Prefix: prefix}))
+}
+
+// After the server lost its script cache (a restart, SCRIPT FLUSH), a
+// pipelined create sends the missing scripts again with their bodies, and
+// runs nothing twice.
+func TestRedisStoreAfterScriptFlush(t *testing.T) {
+	// A server of the test's own: flushing the shared one's scripts would
+	// change what other tests running meanwhile send.
+	srv := testenv.StartRedisServer(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := context.Background()
+	store := redisstore.New(c, redisstore.Options{})
+	now := time.Now()
+	rec := func() *sessionstore.Record {
+		return &sessionstore.Record{Meta: sessionstore.Meta{UserID: "u", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour), Deadline: now.Add(time.Hour)}}
+	}
+	if err := store.Create(ctx, storetest.NewKey(), rec()); err != nil {
+		t.Fatal(err)
+	}
+	// Both scripts are gone: each is sent again with its body, once.
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	counter := &testenv.CommandCounter{}
+	c.AddHook(counter)
+	k := storetest.NewKey()
+	if err := store.Create(ctx, k, rec()); err != nil {
+		t.Fatalf("Create after SCRIPT FLUSH: %v", err)
+	}
+	if got := strings.Join(counter.Take(), " "); got != "EVALSHA EVALSHA EVAL EVAL" {
+		t.Errorf("commands after SCRIPT FLUSH: %s", got)
+	}
+	if infos, err := store.List(ctx, "u"); err != nil || len(infos) != 2 {
+		t.Errorf("List = %v, %v; want both sessions", infos, err)
+	}
+	if _, err := store.Load(ctx, k); err != nil {
+		t.Errorf("Load = %v", err)
+	}
+}
