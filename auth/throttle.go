@@ -46,6 +46,11 @@ type Throttle struct {
 	// consecutive failure within 15 minutes locks the account for one
 	// minute (the 6th attempt is refused), doubling per further failure up
 	// to 15 minutes. A success clears it.
+	//
+	// An attempt counts from the moment it starts until it is judged, so
+	// that a burst gets no more password comparisons than Failures: more
+	// simultaneous sign-ins of one account than that are refused like a
+	// burst, even with the right password.
 	PerAccount ThrottleRule
 
 	// PerIP applies to each client address (an IPv6 client's /64), across
