@@ -10,19 +10,15 @@ import (
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
-// ContribSession returns the request's session as a gin-contrib/sessions
-// Session, so that code written for sessions.Default(c) works on ginauth's
-// session. The session middleware installs it under sessions.DefaultKey.
+// contrib is the request's session as a gin-contrib/sessions Session, so
+// that code written for sessions.Default(c) works on ginauth's session:
+// Begin installs it under sessions.DefaultKey.
 //
 // Save writes at once and returns the store's error; without it the
-// middleware writes before the response goes out. sessionstore.Regenerate
+// middleware writes before the response goes out. ginsessions.Regenerate
 // gives it a new ID (keeping values and user). ID returns the session's
 // handle, never its ID. Options with MaxAge < 0 destroys the session; other
 // options are ignored (the cookie is configured in Config.Cookie).
-func ContribSession(c *gin.Context) sessions.Session {
-	return &contrib{c: c, st: getState(c)}
-}
-
 type contrib struct {
 	c   *gin.Context
 	st  *state
@@ -167,3 +163,5 @@ func (s *contrib) Save() error {
 	}
 	return s.st.core.commit(s.c, s.st)
 }
+
+var _ sessions.Session = (*contrib)(nil)

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/textproto"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
 	"github.com/ginauth/ginauth/internal/session"
@@ -35,6 +38,9 @@ type state struct {
 
 	readID    string // the user this request read from the user store,
 	readEpoch uint64 // at this user cache epoch (see Auth.remember)
+
+	w       commitWriter // installed as the request's writer by Begin
+	contrib contrib      // the gin-contrib/sessions view of the session
 }
 
 func getState(c *gin.Context) *state {
@@ -77,28 +83,39 @@ func (st *state) session() *session.Session {
 // timeouts, and resolves the user (from the cache when it holds it). A
 // missing, tampered or unknown cookie is no session; a timed-out session is
 // destroyed and remembered as expired. Only a store failure is an error
-// (ErrStoreUnavailable). The session middleware calls Begin; applications
-// do not.
+// (ErrStoreUnavailable). Once the session is loaded, the request's writer
+// commits it before the response goes out (see Finish), and
+// sessions.Default(c) of gin-contrib/sessions works on it. The session
+// middleware calls Begin; applications do not.
 func (a *Auth[U]) Begin(c *gin.Context) error {
 	if getState(c) != nil {
 		return nil // already begun by an outer middleware
 	}
 	st := &state{core: a.core, ctx: c.Request.Context(), https: a.proxies.https(c.Request)}
 	c.Set(stateKey, st)
-
-	name := a.cfg.cookie.cookieName()
-	cookies := c.Request.CookiesNamed(name)
-	if len(cookies) == 0 {
-		return nil
+	if err := a.load(c, st); err != nil {
+		return err
 	}
+	st.w = commitWriter{ResponseWriter: c.Writer, c: c, st: st}
+	c.Writer = &st.w
+	st.contrib = contrib{c: c, st: st}
+	c.Set(sessions.DefaultKey, &st.contrib)
+	return nil
+}
+
+func (a *Auth[U]) load(c *gin.Context, st *state) error {
+	name := a.cfg.cookie.cookieName()
 	var id session.ID
 	var flags session.Flags
-	var stale bool
-	var err error = session.ErrBadCookie
-	for _, ck := range cookies { // a repeated cookie: the first that verifies
-		if id, flags, stale, err = a.codec.Decode(name, ck.Value); err == nil {
-			break
-		}
+	var stale, found bool
+	err := session.ErrBadCookie
+	cookieValues(c.Request, name, func(v string) bool { // a repeated cookie: the first that verifies
+		found = true
+		id, flags, stale, err = a.codec.Decode(name, v)
+		return err == nil
+	})
+	if !found {
+		return nil
 	}
 	if err != nil {
 		st.clear = true
@@ -313,4 +330,33 @@ func SessionName(c *gin.Context) string {
 		return ""
 	}
 	return st.sess.ID().String()
+}
+
+// cookieValues calls fn with the value of each cookie of the request named
+// name, in order, until fn returns true. It reads the Cookie headers in
+// place, as net/http does but without making a Cookie of every cookie the
+// browser sent: the session cookie is read on every request. Quotes around
+// a value are dropped.
+func cookieValues(r *http.Request, name string, fn func(value string) bool) {
+	for _, line := range r.Header["Cookie"] {
+		for len(line) > 0 {
+			part := line
+			if i := strings.IndexByte(line, ';'); i >= 0 {
+				part, line = line[:i], line[i+1:]
+			} else {
+				line = ""
+			}
+			part = textproto.TrimString(part)
+			n, v, ok := strings.Cut(part, "=")
+			if !ok || n != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if fn(v) {
+				return
+			}
+		}
+	}
 }

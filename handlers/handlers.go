@@ -145,7 +145,7 @@ func (h *routes[U]) register(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, auth.ReturnTo(returnTo))
 		return
 	}
-	c.JSON(http.StatusCreated, gin.H{"user": user})
+	c.JSON(http.StatusCreated, userBody[U]{user})
 }
 
 func (h *routes[U]) login(c *gin.Context) {
@@ -174,7 +174,7 @@ func (h *routes[U]) login(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, auth.ReturnTo(returnTo))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"user": user})
+	c.JSON(http.StatusOK, userBody[U]{user})
 }
 
 // isForm reports a browser's form post (for the routes without a body to
@@ -208,9 +208,14 @@ func (h *routes[U]) logoutAll(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"message": "Logged out everywhere", "revoked": n})
 }
 
+// userBody is the JSON of a response that carries the user.
+type userBody[U any] struct {
+	User U `json:"user"`
+}
+
 func (h *routes[U]) me(c *gin.Context) {
 	u, _ := h.a.User(c) // RequireAuth let only signed-in requests through
-	c.JSON(http.StatusOK, gin.H{"user": u})
+	c.JSON(http.StatusOK, userBody[U]{u})
 }
 
 func (h *routes[U]) sessionInfo(c *gin.Context) {

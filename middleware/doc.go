@@ -19,8 +19,9 @@ import (
 // Authenticator is what the middleware needs from an *auth.Auth[U],
 // whatever the user type U.
 type Authenticator interface {
+	Begun(c *gin.Context) bool
 	Begin(c *gin.Context) error
-	Commit(c *gin.Context) error
+	Finish(c *gin.Context)
 	IsAuthenticated(c *gin.Context) bool
 	SessionExpired(c *gin.Context) bool
 	LoginPath() string

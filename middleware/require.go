@@ -18,8 +18,8 @@ import (
 // Cache-Control: no-store.
 func RequireAuth(a Authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
-		if _, ok := c.Get(begunKey); !ok {
+		noStore(c)
+		if !a.Begun(c) {
 			a.Logger().Error("ginauth: RequireAuth without middleware.Session before it", "path", c.FullPath())
 			auth.WriteProblem(c, auth.ErrNoSessionMiddleware)
 			return
@@ -57,22 +57,29 @@ func WantsHTML(c *gin.Context) bool {
 // browsers or proxies.
 func NoStore() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		c.Header("Cache-Control", "no-store")
+		noStore(c)
 		c.Next()
 	}
 }
 
+// noStoreValue is the header value NoStore and RequireAuth set: one slice
+// for every response (a header value is replaced, never changed in place).
+var noStoreValue = []string{"no-store"}
+
+func noStore(c *gin.Context) { c.Writer.Header()["Cache-Control"] = noStoreValue }
+
 // BodyLimit refuses request bodies over n bytes with 413
 // payload_too_large: at once when Content-Length says so, and while reading
-// otherwise (the handler's read then fails with *http.MaxBytesError).
+// otherwise (the handler's read then fails with *http.MaxBytesError). A
+// request without a body costs nothing.
 func BodyLimit(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > n {
 			auth.WriteProblem(c, auth.ErrPayloadTooLarge)
 			return
 		}
-		if c.Request.Body != nil {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		if b := c.Request.Body; b != nil && b != http.NoBody {
+			c.Request.Body = http.MaxBytesReader(c.Writer, b, n)
 		}
 		c.Next()
 	}

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -155,18 +156,75 @@ func TestIDNeverPrintsItself(t *testing.T) {
 	}
 }
 
+// signedCookie builds a format 2 cookie for raw ID bytes, correctly signed.
+func signedCookie(c *Codec, name string, flags Flags, id []byte) string {
+	var raw [signedLen]byte
+	raw[0], raw[1] = formatSigned, byte(flags)
+	copy(raw[2:], id)
+	c.keys[0].mac(name, raw[:], raw[2+IDSize:], nil)
+	return base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
 func TestCodecRejectsZeroAndWrongSizeIDs(t *testing.T) {
 	c := mustCodec(t, CodecOptions{}, secretA)
-	zero, _ := c.codecs[0].Encode("sid", make([]byte, IDSize+1))
-	short, _ := c.codecs[0].Encode("sid", []byte("short"))
+	zero, _ := c.legacy[0].Encode("sid", make([]byte, IDSize+1))
+	short, _ := c.legacy[0].Encode("sid", []byte("short"))
 	legacy := NewID().bytes()
-	bare, _ := c.codecs[0].Encode("sid", legacy[:])
+	bare, _ := c.legacy[0].Encode("sid", legacy[:])
 	// The one secret whose masked form is the zero ID.
-	maskID, _ := c.codecs[0].Encode("sid", append(idMask[:], 0))
-	for _, v := range []string{zero, short, bare, maskID} {
+	maskID, _ := c.legacy[0].Encode("sid", append(idMask[:], 0))
+	cookies := []string{zero, short, bare, maskID,
+		signedCookie(c, "sid", 0, make([]byte, IDSize)),
+		signedCookie(c, "sid", 0, idMask[:]),
+	}
+	// A well-signed value of another format version.
+	good := []byte(signedCookie(c, "sid", 0, legacy[:]))
+	raw, _ := base64.RawURLEncoding.DecodeString(string(good))
+	raw[0] = 3
+	cookies = append(cookies, base64.RawURLEncoding.EncodeToString(raw))
+	// One character of the signature changed, and a character outside the
+	// alphabet.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, good[len(good)-1])
+	cookies = append(cookies, string(good[:len(good)-1])+string(alphabet[(last+1)%64]), string(good[:len(good)-1])+"=")
+	for _, v := range cookies {
 		if _, _, _, err := c.Decode("sid", v); !errors.Is(err, ErrBadCookie) {
 			t.Errorf("Decode(%q) = %v; want ErrBadCookie", v, err)
 		}
+	}
+}
+
+// A cookie of the first format (gorilla/securecookie's) is still read, and
+// reported stale so that it is issued again in the current one; the current
+// one is 88 characters, and reading it allocates nothing.
+func TestCodecFormats(t *testing.T) {
+	c := mustCodec(t, CodecOptions{}, secretA)
+	id := NewID()
+	raw := id.bytes()
+	old, err := c.legacy[0].Encode("sid", append(raw[:], byte(FlagSignedIn)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, flags, stale, err := c.Decode("sid", old)
+	if err != nil || got != id || flags != FlagSignedIn || !stale {
+		t.Fatalf("first-format cookie: %v %v stale %v %v; want the ID, stale", got, flags, stale, err)
+	}
+	fresh, _ := c.Encode("sid", id, FlagSignedIn)
+	if len(fresh) != 88 || len(fresh) >= len(old) {
+		t.Errorf("current cookie is %d characters (the first format's %d)", len(fresh), len(old))
+	}
+	if got, _, stale, err := c.Decode("sid", fresh); err != nil || got != id || stale {
+		t.Errorf("current cookie: %v stale %v %v", got, stale, err)
+	}
+	allocs := testing.AllocsPerRun(100, func() { _, _, _, _ = c.Decode("sid", fresh) })
+	if allocs != 0 {
+		t.Errorf("Decode allocates %v times per cookie, want 0", allocs)
+	}
+	// A cookie name longer than the stack buffer still signs and verifies.
+	long := strings.Repeat("n", 300)
+	v, _ := c.Encode(long, id, 0)
+	if got, _, _, err := c.Decode(long, v); err != nil || got != id {
+		t.Errorf("long cookie name: %v %v", got, err)
 	}
 }
 
@@ -209,12 +267,24 @@ func FuzzCodecDecode(f *testing.F) {
 	// Fixed: fuzz workers rebuild this setup and must agree.
 	goodID := idFromBytes([]byte("fuzz-session-id-0123456789abcdef"))
 	good, _ := c.Encode("sid", goodID, FlagSignedIn)
+	raw := goodID.bytes()
+	legacy, _ := c.legacy[0].Encode("sid", append(raw[:], byte(FlagSignedIn)))
 	f.Add(good)
+	f.Add(legacy)
 	f.Add("")
 	f.Add(good[:len(good)/2])
 	f.Add(strings.Repeat("A", 300))
 	f.Add("MTcwMDAwMDAwMHxBQUFBfGFiYw==")
 	f.Fuzz(func(t *testing.T, value string) {
+		// The hand-written base64url decoder agrees with the standard one.
+		var dst [signedLen]byte
+		if decodeBase64URL(dst[:], value) {
+			if std, err := base64.RawURLEncoding.Strict().DecodeString(value); err != nil || !bytes.Equal(std, dst[:]) {
+				t.Fatalf("decodeBase64URL(%q) = %x; encoding/base64 says %x, %v", value, dst, std, err)
+			}
+		} else if std, err := base64.RawURLEncoding.Strict().DecodeString(value); err == nil && len(std) == signedLen {
+			t.Fatalf("decodeBase64URL refused %q, which encoding/base64 decodes", value)
+		}
 		id, _, _, err := c.Decode("sid", value)
 		if err != nil {
 			if !errors.Is(err, ErrBadCookie) || !id.IsZero() {
