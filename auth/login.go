@@ -289,7 +289,7 @@ func (a *Auth[U]) LogoutAll(c *gin.Context) (int, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.sess != nil {
-		st.sess.Destroy()
+		st.sess.Discard() // one of those just destroyed
 	}
 	st.user, st.userID = nil, ""
 	return n, nil

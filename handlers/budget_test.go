@@ -6,13 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ginauth/ginauth/auth/redisauth"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/sessionstore/redisstore"
 )
 
-// The budget of an authenticated read-only request inside the touch
-// interval on Redis: exactly one command (the load), no write.
+// The Redis budget of what the routes do, in commands and round trips:
+// an authenticated read-only request inside the touch interval sends one
+// command (the load) and writes nothing; a login is at most 2 round trips
+// and 4 commands; a logout-all of many sessions is 2 round trips (the
+// index, then one pipeline).
 func TestRedisCommandsPerRequest(t *testing.T) {
 	c, prefix := redisClient(t)
 	counter := &testenv.CommandCounter{}
@@ -23,20 +27,58 @@ func TestRedisCommandsPerRequest(t *testing.T) {
 	cl := a.client(t)
 	cl.register("nina", "nina's password")
 	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
-	// One touch, so that the server has the touch script cached whatever ran
-	// before: what is counted below is the steady state.
+	// One touch and one value written, so that the server has the scripts
+	// cached whatever ran before: what is counted below is the steady state.
 	clock.Advance(2 * time.Minute)
 	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
+	cl.want(cl.do("POST", "/set?k=warm&v=up", nil), http.StatusNoContent, "")
 
+	want := func(what string, wantCmds string, maxTrips int) {
+		t.Helper()
+		got, trips := counter.TakeTrips()
+		if strings.Join(got, " ") != wantCmds || trips > maxTrips {
+			t.Errorf("%s sent %v in %d round trips; want [%s] in at most %d", what, got, trips, wantCmds, maxTrips)
+		}
+	}
 	counter.Take()
 	clock.Advance(10 * time.Second)
 	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
-	if got := counter.Take(); strings.Join(got, " ") != "HGETALL" {
-		t.Errorf("a read-only request inside the touch interval sent %v; want [HGETALL]", got)
-	}
+	want("a read-only request inside the touch interval", "GET", 1)
 	clock.Advance(2 * time.Minute)
 	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
-	if got := counter.Take(); strings.Join(got, " ") != "HGETALL EVALSHA" {
-		t.Errorf("a read-only request after the touch interval sent %v; want [HGETALL EVALSHA]", got)
+	want("a read-only request after the touch interval", "GET EVALSHA", 2)
+
+	// Login: a browser with no session, then one with an anonymous one.
+	fresh := a.client(t)
+	fresh.login("nina", "nina's password")
+	want("a login without a session", "SET EVALSHA", 1)
+	anon := a.client(t)
+	anon.want(anon.do("POST", "/set?k=theme&v=dark", nil), http.StatusNoContent, "")
+	counter.Take()
+	anon.login("nina", "nina's password")
+	want("a login over an anonymous session", "GET SET EVALSHA DEL", 2)
+
+	// Logout-all of many sessions: the index, then one pipeline.
+	const n = 50
+	for range n {
+		a.client(t).login("nina", "nina's password")
 	}
+	counter.Take()
+	r := cl.do("POST", "/logout-all", nil)
+	cl.want(r, http.StatusOK, "")
+	if got := r.json["revoked"]; got != float64(n+3) {
+		t.Errorf("revoked %v sessions, want %d", got, n+3)
+	}
+	want("a logout-all of 53 sessions", "GET EVALSHA"+strings.Repeat(" GETDEL", n+3), 3)
+
+	// With the throttle in Redis too: one more command to reserve the
+	// attempt, one to release it, each a round trip.
+	b := newApp(t, store, sqliteDB(t), clock, func(cfg *authConfig) {
+		cfg.Throttle.Store = redisauth.NewThrottle(c, redisauth.ThrottleOptions{Prefix: prefix + "throttle:"})
+	})
+	b.client(t).register("otto", "otto's password")
+	b.client(t).login("otto", "otto's password") // caches the scripts
+	counter.Take()
+	b.client(t).login("otto", "otto's password")
+	want("a login with the Redis throttle", "EVALSHA EVALSHA SET EVALSHA", 3)
 }

@@ -112,18 +112,51 @@ func TestParseKeyAndHandle(t *testing.T) {
 	}
 }
 
+// sameRecord reports whether two records read from one body are the same:
+// the same metadata (times equal, in the same zone) and values.
+func sameRecord(a, b *sessionstore.Record) bool {
+	at, bt := a.Meta, b.Meta
+	if !at.CreatedAt.Equal(bt.CreatedAt) || !at.Deadline.Equal(bt.Deadline) ||
+		at.CreatedAt.Location().String() != bt.CreatedAt.Location().String() ||
+		at.Deadline.Location().String() != bt.Deadline.Location().String() {
+		return false
+	}
+	at.CreatedAt, bt.CreatedAt, at.Deadline, bt.Deadline = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	return at == bt && reflect.DeepEqual(a.Values, b.Values)
+}
+
 // FuzzUnmarshalBody feeds arbitrary bytes, as a damaged store would hold, to
-// the record decoder: no panic, and whatever it accepts survives a round
-// trip.
+// the record decoder: no panic; whatever it accepts survives a round trip;
+// and the fast scanner, when it accepts a body, reads exactly what
+// encoding/json reads.
 func FuzzUnmarshalBody(f *testing.F) {
 	if data, err := os.ReadFile("testdata/records/v1.json"); err == nil {
 		f.Add(data)
 	}
+	now := time.Date(2026, 11, 28, 9, 30, 0, 123456789, time.UTC)
+	for _, rec := range []*sessionstore.Record{
+		{Meta: sessionstore.Meta{CreatedAt: now}},
+		{Meta: sessionstore.Meta{UserID: "42", CreatedAt: now, Deadline: now.Add(time.Hour), IPAddress: "2001:db8::1", UserAgent: "Mozilla/5.0 (\"quoted\")", Persistent: true, Credential: "c0ffee"},
+			Values: map[string]sessionstore.Value{"a": {JSON: []byte(`{"x":[1,2,{"y":"z\"w"}]}`), Type: "main.T"}, "b": {JSON: []byte(`-1.5e3`)}, "c": {JSON: []byte(`"é<>&"`)}}},
+	} {
+		b, _ := sessionstore.MarshalBody(rec)
+		f.Add(b)
+	}
 	f.Add([]byte(`{"v":1}`))
 	f.Add([]byte(`{"v":1,"values":{"a":1},"types":{"a":"int"}}`))
 	f.Add([]byte(`{"v":1,"values":{"a":"x"},"types":{"a":"time.Time"}}`))
+	f.Add([]byte(`{"v":1,"created":"2026-11-28T09:00:00+01:00","uid":"x"}`))
 	f.Add([]byte{0xff, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast, slow sessionstore.Record
+		if sessionstore.FastUnmarshalBody(string(data), &fast) {
+			if err := sessionstore.SlowUnmarshalBody(data, &slow); err != nil {
+				t.Fatalf("the fast scanner accepted what encoding/json refuses (%v): %q", err, data)
+			}
+			if !sameRecord(&fast, &slow) {
+				t.Fatalf("the two readings differ for %q:\nfast %+v\nslow %+v", data, fast, slow)
+			}
+		}
 		var rec sessionstore.Record
 		if err := sessionstore.UnmarshalBody(data, &rec); err != nil {
 			if !errors.Is(err, sessionstore.ErrCorrupt) {
@@ -139,11 +172,29 @@ func FuzzUnmarshalBody(f *testing.F) {
 			t.Fatalf("re-encoding an accepted record: %v", err)
 		}
 		var rec2 sessionstore.Record
-		if err := sessionstore.UnmarshalBody(again, &rec2); err != nil {
-			t.Fatalf("re-decoding: %v", err)
+		if err := sessionstore.UnmarshalBody(string(again), &rec2); err != nil {
+			t.Fatalf("a re-encoded record does not decode: %v", err)
 		}
-		if len(rec2.Values) != len(rec.Values) || rec2.UserID != rec.UserID {
-			t.Fatalf("round trip changed the record")
+		if !sameRecord(&rec, &rec2) && rec.CreatedAt.Location() == time.UTC {
+			t.Fatalf("round trip changed the record: %+v -> %+v", rec, rec2)
 		}
 	})
+}
+
+// Reading a body as MarshalBody writes it, from a string, allocates only
+// for the values it holds.
+func TestUnmarshalBodyAllocations(t *testing.T) {
+	now := time.Now().UTC()
+	body, _ := sessionstore.MarshalBody(&sessionstore.Record{Meta: sessionstore.Meta{
+		UserID: "42", CreatedAt: now, Deadline: now.Add(time.Hour), IPAddress: "198.51.100.4",
+		UserAgent: "Mozilla/5.0", Credential: "0123456789abcdef0123456789abcdef",
+	}})
+	s := string(body)
+	var rec sessionstore.Record
+	if got := testing.AllocsPerRun(100, func() { _ = sessionstore.UnmarshalBody(s, &rec) }); got != 0 {
+		t.Errorf("UnmarshalBody of a body without values allocates %v times, want 0", got)
+	}
+	if rec.UserID != "42" || !rec.Deadline.Equal(now.Add(time.Hour)) {
+		t.Errorf("read %+v", rec)
+	}
 }

@@ -225,6 +225,15 @@ func (s *Session) Destroy() {
 	s.destroyed = true
 }
 
+// Discard marks the session destroyed when the store already deleted it (a
+// batch of the user's sessions): Commit then reports it destroyed, to
+// expire the cookie, without deleting it again.
+func (s *Session) Discard() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.destroyed, s.stored, s.oldKey = true, false, nil
+}
+
 // Destroyed reports whether Destroy was called.
 func (s *Session) Destroyed() bool {
 	s.mu.Lock()

@@ -43,10 +43,13 @@ func RedisClient(t testing.TB) (*redis.Client, string) {
 }
 
 // CommandCounter is a go-redis hook that records the commands a client
-// sends, pipelined ones included, to hold the hot path to its budget.
+// sends, pipelined ones included, and the round trips they took (a command
+// sent alone, or a pipeline, on one node), to hold the hot path to its
+// budget.
 type CommandCounter struct {
 	mu    sync.Mutex
 	names []string
+	trips int
 }
 
 // DialHook implements redis.Hook.
@@ -56,6 +59,7 @@ func (c *CommandCounter) DialHook(next redis.DialHook) redis.DialHook { return n
 func (c *CommandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		c.add(cmd)
+		c.trip()
 		return next(ctx, cmd)
 	}
 }
@@ -66,6 +70,7 @@ func (c *CommandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 		for _, cmd := range cmds {
 			c.add(cmd)
 		}
+		c.trip()
 		return next(ctx, cmds)
 	}
 }
@@ -76,11 +81,28 @@ func (c *CommandCounter) add(cmd redis.Cmder) {
 	c.mu.Unlock()
 }
 
-// Take returns the commands recorded since the last call, and forgets them.
+func (c *CommandCounter) trip() {
+	c.mu.Lock()
+	c.trips++
+	c.mu.Unlock()
+}
+
+// Take returns the commands recorded since the last call, and forgets them
+// (and the round trips).
 func (c *CommandCounter) Take() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.names
-	c.names = nil
+	c.names, c.trips = nil, 0
 	return n
+}
+
+// TakeTrips returns the commands and the round trips recorded since the
+// last call, and forgets them.
+func (c *CommandCounter) TakeTrips() ([]string, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, t := c.names, c.trips
+	c.names, c.trips = nil, 0
+	return n, t
 }

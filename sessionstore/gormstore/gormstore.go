@@ -207,7 +207,7 @@ func (s *Store) Load(ctx context.Context, key sessionstore.Key) (*sessionstore.R
 
 func (row *gormRow) record() (*sessionstore.Record, error) {
 	rec := &sessionstore.Record{}
-	if err := sessionstore.UnmarshalBody([]byte(row.Data), rec); err != nil {
+	if err := sessionstore.UnmarshalBody(row.Data, rec); err != nil {
 		return nil, err
 	}
 	rec.Rev = row.Rev

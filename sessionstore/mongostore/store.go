@@ -312,7 +312,7 @@ func decode(raw bson.Raw) (*sessionstore.Record, string, error) {
 		return nil, key, sessionstore.Corrupt(errors.New("expires_at is not a date"))
 	}
 	rec := &sessionstore.Record{}
-	if err := sessionstore.UnmarshalBody([]byte(data), rec); err != nil {
+	if err := sessionstore.UnmarshalBody(data, rec); err != nil {
 		return nil, key, err
 	}
 	// The indexed field is authoritative: an update never moves a session to

@@ -1,9 +1,11 @@
 // Package redisstore keeps ginauth's sessions in Redis through go-redis, on a
 // single node, Sentinel or Cluster deployment (any redis.UniversalClient).
+// It needs Redis 6.2 or later.
 package redisstore
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -29,17 +31,25 @@ type Options struct {
 //
 // Layout, readable with redis-cli:
 //
-//	<prefix><key>        hash: rec (the record's JSON body), rev, seen and exp
-//	                     (last activity and expiry, Unix ms), uid
+//	<prefix><key>        string: 2|rev|seen|exp|n:uid|body
+//	                     rev the revision; seen and exp last activity and
+//	                     expiry, Unix ms; uid the user (n bytes); body the
+//	                     record's JSON (sessionstore.MarshalBody). Its TTL
+//	                     ends with the session.
 //	<prefix>user:<id>    sorted set of the user's session keys, scored by
 //	                     each session's absolute deadline
 //
-// Every command touches one key (multi-step writes are Lua scripts on that
-// one key), so the store works on Cluster, where a session and its user's
-// index live in different hash slots; operations on both are pipelined. A
-// load is one HGETALL; a touch one EVALSHA. Index entries are pruned when
-// their deadline passes, and entries of sessions that ended earlier are
-// pruned when the index is read.
+// A load is one GET, whose one reply the store reads in place; a touch and
+// an update one EVALSHA; a login one pipeline; a logout-all one EVALSHA and
+// one pipelined GETDEL per session. Every command touches one key
+// (multi-step writes are Lua scripts on that one key), so the store works on
+// Cluster, where a session and its user's index live in different hash
+// slots; batches over both are pipelined, one round trip per node. Index
+// entries are pruned when their deadline passes, and entries of sessions
+// that ended earlier are pruned when the index is read.
+//
+// Sessions stored by earlier versions as hashes (fields rec, rev, seen,
+// exp, uid) are read, and rewritten in this layout, on first use.
 type Store struct {
 	c      redis.UniversalClient
 	prefix string
@@ -61,16 +71,109 @@ func New(c redis.UniversalClient, opts Options) *Store {
 // Close does nothing; it exists so every store can be closed alike.
 func (r *Store) Close() error { return nil }
 
-func (r *Store) sessKey(k sessionstore.Key) string { return r.prefix + k.String() }
-func (r *Store) userKey(uid string) string         { return r.prefix + "user:" + uid }
+// sessKey is the session's key, built in one allocation.
+func (r *Store) sessKey(k sessionstore.Key) string {
+	var h [2 * len(k)]byte
+	hex.Encode(h[:], k[:])
+	var b strings.Builder
+	b.Grow(len(r.prefix) + len(h))
+	b.WriteString(r.prefix)
+	b.Write(h[:])
+	return b.String()
+}
+
+func (r *Store) userKey(uid string) string { return r.prefix + "user:" + uid }
+
+// format is the layout version that starts every session value.
+const format = "2|"
+
+// encodeValue lays a session out as the store keeps it.
+func encodeValue(rev, seen, exp int64, uid string, body []byte) []byte {
+	b := make([]byte, 0, len(format)+3*20+8+len(uid)+1+len(body))
+	b = append(b, format...)
+	b = strconv.AppendInt(b, rev, 10)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, seen, 10)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, exp, 10)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, int64(len(uid)), 10)
+	b = append(b, ':')
+	b = append(b, uid...)
+	b = append(b, '|')
+	return append(b, body...)
+}
+
+// value is a session as decodeValue reads it: slices of the stored string.
+type value struct {
+	rev, seen, exp int64
+	uid, body      string
+}
+
+// decodeValue reads a stored session without copying it.
+func decodeValue(s string) (value, bool) {
+	var v value
+	if !strings.HasPrefix(s, format) {
+		return v, false
+	}
+	s = s[len(format):]
+	var ok bool
+	for _, dst := range []*int64{&v.rev, &v.seen, &v.exp} {
+		if *dst, s, ok = cutInt(s, '|'); !ok {
+			return v, false
+		}
+	}
+	n, s, ok := cutInt(s, ':')
+	if !ok || n < 0 || int64(len(s)) < n+1 || s[n] != '|' {
+		return v, false
+	}
+	v.uid, v.body = s[:n], s[n+1:]
+	return v, true
+}
+
+// cutInt reads a decimal integer up to sep.
+func cutInt(s string, sep byte) (int64, string, bool) {
+	i := strings.IndexByte(s, sep)
+	if i <= 0 {
+		return 0, s, false
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	return n, s[i+1:], err == nil
+}
+
+// luaValue is the Lua the scripts share: reading a session (rewriting a
+// hash of an earlier version in this layout first) and writing one.
+const luaValue = `
+local function int(x) return string.format('%d', x) end
+local function encode(rev, seen, exp, uid, body)
+  return '2|' .. int(rev) .. '|' .. int(seen) .. '|' .. int(exp) .. '|' .. #uid .. ':' .. uid .. '|' .. body
+end
+local function parse(v)
+  local rev, seen, exp, n, p = string.match(v, '^2|(%d+)|(%d+)|(%d+)|(%d+):()')
+  if not rev then return nil end
+  n = tonumber(n)
+  if string.sub(v, p + n, p + n) ~= '|' then return nil end
+  return tonumber(rev), tonumber(seen), tonumber(exp), string.sub(v, p, p + n - 1), string.sub(v, p + n + 1)
+end
+local function load(key)
+  local t = redis.call('TYPE', key)['ok']
+  if t == 'string' then return redis.call('GET', key) end
+  if t ~= 'hash' then return false end
+  local h = redis.call('HMGET', key, 'rec', 'rev', 'seen', 'exp', 'uid')
+  if not (h[1] and tonumber(h[2]) and tonumber(h[3]) and tonumber(h[4])) then return '' end
+  local v = encode(tonumber(h[2]), tonumber(h[3]), tonumber(h[4]), h[5] or '', h[1])
+  local ttl = redis.call('PTTL', key)
+  redis.call('DEL', key)
+  if ttl > 0 then redis.call('SET', key, v, 'PX', ttl) else redis.call('SET', key, v) end
+  return v
+end
+`
 
 // Lua scripts, each on exactly one key.
 var (
-	redisCreate = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'rev', 1, 'seen', ARGV[2], 'exp', ARGV[3], 'uid', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return 1`)
+	// redisLoad returns the session under KEYS[1] in this layout: a hash
+	// of an earlier version is rewritten first.
+	redisLoad = redis.NewScript(luaValue + `return load(KEYS[1])`)
 
 	// redisIndex adds a member to a user's index (and removes ARGV[4], the
 	// session it replaces, when set), prunes members whose deadline passed,
@@ -91,82 +194,57 @@ else
 end
 return 1`)
 
-	redisUpdate = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 'rev', 'exp', 'seen', 'uid')
-local exp = tonumber(cur[2])
-if not cur[1] or not exp or exp <= tonumber(ARGV[6]) then return -1 end
-if cur[1] ~= ARGV[1] or (cur[4] or '') ~= ARGV[7] then return 0 end
-local rev = tonumber(cur[1]) + 1
-local seen = math.max(tonumber(ARGV[3]), tonumber(cur[3]) or 0)
-redis.call('HSET', KEYS[1], 'rec', ARGV[2], 'rev', rev, 'seen', seen)
+	// redisTake returns every member of a user's index and removes the
+	// index, at once: sessions indexed afterwards start a new one.
+	redisTake = redis.NewScript(`
+local m = redis.call('ZRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return m`)
+
+	// redisUpdate: ARGV rev, body, seen, exp, ttl, now, uid. Returns the new
+	// revision, 0 for a conflict, -1 for a session that is gone.
+	redisUpdate = redis.NewScript(luaValue + `
+local v = load(KEYS[1])
+if not v then return -1 end
+local rev, seen, exp, uid = parse(v)
+if not rev or exp <= tonumber(ARGV[6]) then return -1 end
+if rev ~= tonumber(ARGV[1]) or uid ~= ARGV[7] then return 0 end
+rev = rev + 1
+seen = math.max(tonumber(ARGV[3]), seen)
 if tonumber(ARGV[4]) > exp then
-  redis.call('HSET', KEYS[1], 'exp', ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  redis.call('SET', KEYS[1], encode(rev, seen, tonumber(ARGV[4]), uid, ARGV[2]), 'PX', ARGV[5])
+else
+  redis.call('SET', KEYS[1], encode(rev, seen, exp, uid, ARGV[2]), 'KEEPTTL')
 end
 return rev`)
 
-	redisTouch = redis.NewScript(`
-local cur = redis.call('HMGET', KEYS[1], 'seen', 'exp')
-local exp = tonumber(cur[2])
-if not exp or exp <= tonumber(ARGV[4]) then return 0 end
-if tonumber(ARGV[1]) > (tonumber(cur[1]) or 0) then redis.call('HSET', KEYS[1], 'seen', ARGV[1]) end
+	// redisTouch: ARGV seen, exp, ttl, now.
+	redisTouch = redis.NewScript(luaValue + `
+local v = load(KEYS[1])
+if not v then return 0 end
+local rev, seen, exp, uid, body = parse(v)
+if not rev or exp <= tonumber(ARGV[4]) then return 0 end
+seen = math.max(tonumber(ARGV[1]), seen)
 if tonumber(ARGV[2]) > exp then
-  redis.call('HSET', KEYS[1], 'exp', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('SET', KEYS[1], encode(rev, seen, tonumber(ARGV[2]), uid, body), 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], encode(rev, seen, exp, uid, body), 'KEEPTTL')
 end
 return 1`)
+
+	// redisDestroy deletes a session and returns its user.
+	redisDestroy = redis.NewScript(luaValue + `
+local t = redis.call('TYPE', KEYS[1])['ok']
+local uid = ''
+if t == 'string' then
+  local _, _, _, u = parse(redis.call('GET', KEYS[1]))
+  uid = u or ''
+elseif t == 'hash' then
+  uid = redis.call('HGET', KEYS[1], 'uid') or ''
+end
+redis.call('DEL', KEYS[1])
+return uid`)
 )
-
-// scriptCall is one script to run in a pipeline.
-type scriptCall struct {
-	s    *redis.Script
-	keys []string
-	args []any
-}
-
-// evalPipelined runs calls, then what more adds, in one pipeline, each
-// script as an EVALSHA of its cached body. A script the server does not
-// have cached (after a restart or a SCRIPT FLUSH) is sent again, alone,
-// with its body: what ran is never run twice. It returns every command,
-// the calls' first.
-func evalPipelined(ctx context.Context, c redis.UniversalClient, calls []scriptCall, more func(redis.Pipeliner)) ([]redis.Cmder, error) {
-	p := c.Pipeline()
-	for _, call := range calls {
-		call.s.EvalSha(ctx, p, call.keys, call.args...)
-	}
-	more(p)
-	cmds, err := p.Exec(ctx)
-	var missing []int
-	for i := range calls {
-		if i < len(cmds) && redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") {
-			missing = append(missing, i)
-		}
-	}
-	if len(missing) == 0 {
-		return cmds, err
-	}
-	p = c.Pipeline()
-	for _, i := range missing {
-		calls[i].s.Eval(ctx, p, calls[i].keys, calls[i].args...)
-	}
-	again, err2 := p.Exec(ctx)
-	for j, i := range missing {
-		if j < len(again) {
-			cmds[i] = again[j]
-		}
-	}
-	err = nil
-	for _, cmd := range cmds {
-		if e := cmd.Err(); e != nil {
-			err = e
-			break
-		}
-	}
-	if err == nil {
-		err = err2
-	}
-	return cmds, err
-}
 
 // errExists is what Create answers for a key already in use.
 var errExists = fmt.Errorf("%w: a session already exists under that key", sessionstore.ErrConflict)
@@ -191,23 +269,25 @@ func redisErr(err error) error {
 	case errors.Is(err, redis.Nil):
 		return sessionstore.ErrNotFound
 	}
-	var re redis.Error
-	if errors.As(err, &re) && strings.HasPrefix(re.Error(), "WRONGTYPE") {
-		return sessionstore.Corrupt(err) // something that is not a session hash sits under the key
-	}
 	return sessionstore.Unavailable(err)
 }
 
-// Load implements Store: one HGETALL.
+// isWrongType reports a command on a key of another type (a session stored
+// by an earlier version). It looks at nil first: HasErrorPrefix allocates.
+func isWrongType(err error) bool { return err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") }
+
+// Load implements Store: one GET (an EVALSHA more for a session stored by
+// an earlier version).
 func (r *Store) Load(ctx context.Context, key sessionstore.Key) (*sessionstore.Record, error) {
-	h, err := r.c.HGetAll(ctx, r.sessKey(key)).Result()
+	k := r.sessKey(key)
+	s, err := r.c.Get(ctx, k).Result()
+	if isWrongType(err) {
+		s, err = redisLoad.Run(ctx, r.c, []string{k}).Text()
+	}
 	if err != nil {
 		return nil, redisErr(err)
 	}
-	if len(h) == 0 {
-		return nil, sessionstore.ErrNotFound
-	}
-	rec, err := redisRecord(h["rec"], h["rev"], h["seen"], h["exp"])
+	rec, err := record(s)
 	if err != nil {
 		return nil, err
 	}
@@ -217,24 +297,24 @@ func (r *Store) Load(ctx context.Context, key sessionstore.Key) (*sessionstore.R
 	return rec, nil
 }
 
-func redisRecord(recJSON, rev, seen, exp string) (*sessionstore.Record, error) {
+// record decodes a stored session.
+func record(s string) (*sessionstore.Record, error) {
+	v, ok := decodeValue(s)
+	if !ok {
+		return nil, sessionstore.Corrupt(errors.New("not a session value"))
+	}
 	rec := &sessionstore.Record{}
-	if err := sessionstore.UnmarshalBody([]byte(recJSON), rec); err != nil {
+	if err := sessionstore.UnmarshalBody(v.body, rec); err != nil {
 		return nil, err
 	}
-	var err1, err2, err3 error
-	rec.Rev, err1 = strconv.ParseInt(rev, 10, 64)
-	seenMS, err2 := strconv.ParseInt(seen, 10, 64)
-	expMS, err3 := strconv.ParseInt(exp, 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return nil, sessionstore.Corrupt(err)
-	}
-	rec.LastActivity = time.UnixMilli(seenMS).UTC()
-	rec.ExpiresAt = time.UnixMilli(expMS).UTC()
+	rec.Rev = v.rev
+	rec.LastActivity = time.UnixMilli(v.seen).UTC()
+	rec.ExpiresAt = time.UnixMilli(v.exp).UTC()
 	return rec, nil
 }
 
-// Create implements Store: the record and its index entry, in one pipeline.
+// Create implements Store: the record (SET NX) and its index entry, in one
+// pipeline.
 func (r *Store) Create(ctx context.Context, key sessionstore.Key, rec *sessionstore.Record) error {
 	return r.create(ctx, nil, "", key, rec)
 }
@@ -246,19 +326,17 @@ func (r *Store) Regenerate(ctx context.Context, oldKey sessionstore.Key, oldUser
 }
 
 func (r *Store) create(ctx context.Context, oldKey *sessionstore.Key, oldUserID string, key sessionstore.Key, rec *sessionstore.Record) error {
-	data, err := sessionstore.MarshalBody(rec)
+	body, err := sessionstore.MarshalBody(rec)
 	if err != nil {
 		return err
 	}
 	now := r.now()
+	v := encodeValue(1, ms(rec.LastActivity), ms(rec.ExpiresAt), rec.UserID, body)
 	old := ""
 	if oldKey != nil {
 		old = oldKey.String()
 	}
-	// The session first, then its index entry: a logout-all that reads the
-	// index in between leaves a session created after it began.
-	calls := []scriptCall{{redisCreate, []string{r.sessKey(key)},
-		[]any{data, ms(rec.LastActivity), ms(rec.ExpiresAt), ttl(rec.ExpiresAt, now).Milliseconds(), rec.UserID}}}
+	var calls []scriptCall
 	if rec.UserID != "" {
 		score := "+inf"
 		if !rec.Deadline.IsZero() {
@@ -270,7 +348,12 @@ func (r *Store) create(ctx context.Context, oldKey *sessionstore.Key, oldUserID 
 		}
 		calls = append(calls, scriptCall{redisIndex, []string{r.userKey(rec.UserID)}, []any{key.String(), score, ms(now), drop}})
 	}
-	cmds, err := evalPipelined(ctx, r.c, calls, func(p redis.Pipeliner) {
+	var set *redis.BoolCmd
+	_, err = evalPipelined(ctx, r.c, calls, func(p redis.Pipeliner) {
+		// Sent before the index entry: a logout-all that reads the index in
+		// between leaves a session created after it began.
+		set = p.SetNX(ctx, r.sessKey(key), v, ttl(rec.ExpiresAt, now))
+	}, func(p redis.Pipeliner) {
 		if oldKey != nil {
 			p.Del(ctx, r.sessKey(*oldKey))
 			if oldUserID != "" && oldUserID != rec.UserID {
@@ -278,30 +361,73 @@ func (r *Store) create(ctx context.Context, oldKey *sessionstore.Key, oldUserID 
 			}
 		}
 	})
-	for _, c := range cmds {
-		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return redisErr(err)
-		}
-	}
-	if err != nil && !errors.Is(err, redis.Nil) {
+	if err != nil {
 		return redisErr(err)
 	}
-	if created, _ := cmds[0].(*redis.Cmd).Int64(); created != 1 {
+	if !set.Val() {
 		return errExists
 	}
 	rec.Rev = 1
 	return nil
 }
 
+// scriptCall is one script to run in a pipeline.
+type scriptCall struct {
+	s    *redis.Script
+	keys []string
+	args []any
+}
+
+// evalPipelined runs before, calls, then after in one pipeline, each script
+// as an EVALSHA of its cached body. A script the server does not have
+// cached (after a restart or a SCRIPT FLUSH) is sent again, alone, with its
+// body: what ran is never run twice. It returns the first error of any
+// command.
+func evalPipelined(ctx context.Context, c redis.UniversalClient, calls []scriptCall, before, after func(redis.Pipeliner)) ([]redis.Cmder, error) {
+	p := c.Pipeline()
+	before(p)
+	first := p.Len()
+	for _, call := range calls {
+		call.s.EvalSha(ctx, p, call.keys, call.args...)
+	}
+	after(p)
+	cmds, _ := p.Exec(ctx)
+	var missing []int
+	for i := range calls {
+		if j := first + i; j < len(cmds) && redis.HasErrorPrefix(cmds[j].Err(), "NOSCRIPT") {
+			missing = append(missing, j)
+		}
+	}
+	if len(missing) > 0 {
+		p = c.Pipeline()
+		for _, j := range missing {
+			call := calls[j-first]
+			call.s.Eval(ctx, p, call.keys, call.args...)
+		}
+		again, _ := p.Exec(ctx)
+		for n, j := range missing {
+			if n < len(again) {
+				cmds[j] = again[n]
+			}
+		}
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return cmds, err
+		}
+	}
+	return cmds, nil
+}
+
 // Update implements Store: one EVALSHA.
 func (r *Store) Update(ctx context.Context, key sessionstore.Key, rec *sessionstore.Record) error {
-	data, err := sessionstore.MarshalBody(rec)
+	body, err := sessionstore.MarshalBody(rec)
 	if err != nil {
 		return err
 	}
 	now := r.now()
 	rev, err := redisUpdate.Run(ctx, r.c, []string{r.sessKey(key)},
-		rec.Rev, data, ms(rec.LastActivity), ms(rec.ExpiresAt), ttl(rec.ExpiresAt, now).Milliseconds(), ms(now), rec.UserID).Int64()
+		rec.Rev, body, ms(rec.LastActivity), ms(rec.ExpiresAt), ttl(rec.ExpiresAt, now).Milliseconds(), ms(now), rec.UserID).Int64()
 	if err != nil {
 		return redisErr(err)
 	}
@@ -323,26 +449,17 @@ func (r *Store) Touch(ctx context.Context, key sessionstore.Key, lastActivity, e
 	return redisErr(err)
 }
 
-// Destroy implements Store.
+// Destroy implements Store: one EVALSHA, and the removal of its index
+// entry.
 func (r *Store) Destroy(ctx context.Context, key sessionstore.Key) error {
-	var uid *redis.StringCmd
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		uid = p.HGet(ctx, r.sessKey(key), "uid")
-		p.Del(ctx, r.sessKey(key))
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
+	uid, err := redisDestroy.Run(ctx, r.c, []string{r.sessKey(key)}).Text()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return redisErr(err)
 	}
-	if u, _ := uid.Result(); u != "" {
-		return redisErr(r.c.ZRem(ctx, r.userKey(u), key.String()).Err())
+	if uid != "" {
+		return redisErr(r.c.ZRem(ctx, r.userKey(uid), key.String()).Err())
 	}
 	return nil
-}
-
-func isWrongType(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "WRONGTYPE")
 }
 
 // members returns the keys in the user's index.
@@ -354,33 +471,64 @@ func (r *Store) members(ctx context.Context, userID string) ([]string, error) {
 	return m, redisErr(err)
 }
 
-// List implements UserIndex: the index, then every member's record in one
+// values reads the sessions under members (keys without the prefix) in one
+// pipeline; sessions of an earlier version are rewritten in a second.
+// Missing sessions read as "".
+func (r *Store) values(ctx context.Context, members []string) ([]string, error) {
+	cmds := make([]*redis.StringCmd, len(members))
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range members {
+			cmds[i] = p.Get(ctx, r.prefix+m)
+		}
+		return nil
+	})
+	out := make([]string, len(members))
+	var legacy []int
+	for i, c := range cmds {
+		switch err := c.Err(); {
+		case err == nil:
+			out[i] = c.Val()
+		case isWrongType(err):
+			legacy = append(legacy, i)
+		case !errors.Is(err, redis.Nil):
+			return nil, redisErr(err)
+		}
+	}
+	if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
+		return nil, redisErr(err)
+	}
+	for _, i := range legacy {
+		s, err := redisLoad.Run(ctx, r.c, []string{r.prefix + members[i]}).Text()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, redisErr(err)
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// List implements UserIndex: the index, then every member's session in one
 // pipeline. Members whose session ended are pruned.
 func (r *Store) List(ctx context.Context, userID string) ([]sessionstore.Info, error) {
 	members, err := r.members(ctx, userID)
 	if err != nil || len(members) == 0 {
 		return nil, err
 	}
-	cmds := make([]*redis.SliceCmd, len(members))
-	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, m := range members {
-			cmds[i] = p.HMGet(ctx, r.prefix+m, "rec", "rev", "seen", "exp")
-		}
-		return nil
-	})
-	if err != nil && !isWrongType(err) {
-		return nil, redisErr(err)
+	vals, err := r.values(ctx, members)
+	if err != nil {
+		return nil, err
 	}
 	now := r.now()
 	var out []sessionstore.Info
 	var stale []any
 	for i, m := range members {
-		rec, ok := r.member(cmds[i], m, userID, now)
-		if !ok {
+		k, err := sessionstore.ParseKey(m)
+		rec, rerr := record(vals[i])
+		if err != nil || rerr != nil || !rec.Live(now) || rec.UserID != userID {
 			stale = append(stale, m)
 			continue
 		}
-		out = append(out, rec)
+		out = append(out, rec.Info(k))
 	}
 	if len(stale) > 0 {
 		if err := r.c.ZRem(ctx, r.userKey(userID), stale...).Err(); err != nil {
@@ -389,30 +537,6 @@ func (r *Store) List(ctx context.Context, userID string) ([]sessionstore.Info, e
 	}
 	sessionstore.SortInfos(out)
 	return out, nil
-}
-
-func (r *Store) member(cmd *redis.SliceCmd, member, userID string, now time.Time) (sessionstore.Info, bool) {
-	vals, err := cmd.Result()
-	if err != nil || len(vals) != 4 {
-		return sessionstore.Info{}, false
-	}
-	var f [4]string
-	for i, v := range vals {
-		s, ok := v.(string)
-		if !ok {
-			return sessionstore.Info{}, false
-		}
-		f[i] = s
-	}
-	k, err := sessionstore.ParseKey(member)
-	if err != nil {
-		return sessionstore.Info{}, false
-	}
-	rec, err := redisRecord(f[0], f[1], f[2], f[3])
-	if err != nil || !rec.Live(now) || rec.UserID != userID {
-		return sessionstore.Info{}, false
-	}
-	return rec.Info(k), true
 }
 
 // DestroyHandle implements UserIndex.
@@ -425,43 +549,46 @@ func (r *Store) DestroyHandle(ctx context.Context, userID, handle string) error 
 		return err
 	}
 	for _, m := range members {
-		if strings.HasPrefix(m, handle) {
-			n, err := r.destroyMembers(ctx, userID, []string{m})
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return sessionstore.ErrNotFound
-			}
-			return nil
+		if !strings.HasPrefix(m, handle) {
+			continue
 		}
+		n, err := r.destroyMembers(ctx, []string{m})
+		if err == nil {
+			err = redisErr(r.c.ZRem(ctx, r.userKey(userID), m).Err())
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return sessionstore.ErrNotFound
+		}
+		return nil
 	}
 	return sessionstore.ErrNotFound
 }
 
-// DestroyUser implements UserIndex: the index, then one pipeline that
-// deletes every session and their index entries. Sessions created while it
-// runs are not in what it read, and stay indexed.
+// DestroyUser implements UserIndex: the index taken whole (one EVALSHA),
+// then one pipeline of GETDEL, one round trip per Cluster node. Sessions
+// indexed after the index was taken start a new one, and stay.
 func (r *Store) DestroyUser(ctx context.Context, userID string) (int, error) {
-	members, err := r.members(ctx, userID)
-	if err != nil || len(members) == 0 {
-		return 0, err
+	if userID == "" {
+		return 0, nil
 	}
-	return r.destroyMembers(ctx, userID, members)
+	members, err := redisTake.Run(ctx, r.c, []string{r.userKey(userID)}).StringSlice()
+	if err != nil || len(members) == 0 {
+		return 0, redisErr(err)
+	}
+	return r.destroyMembers(ctx, members)
 }
 
-// destroyMembers deletes the sessions of members and removes them from the
-// user's index, in one pipeline, and counts those that were live.
-func (r *Store) destroyMembers(ctx context.Context, userID string, members []string) (int, error) {
-	exps := make([]*redis.StringCmd, len(members))
-	remove := make([]any, len(members))
+// destroyMembers deletes the sessions under members and counts those that
+// were live.
+func (r *Store) destroyMembers(ctx context.Context, members []string) (int, error) {
+	cmds := make([]*redis.StringCmd, len(members))
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, m := range members {
-			exps[i] = p.HGet(ctx, r.prefix+m, "exp")
-			p.Del(ctx, r.prefix+m)
-			remove[i] = m
+			cmds[i] = p.GetDel(ctx, r.prefix+m)
 		}
-		p.ZRem(ctx, r.userKey(userID), remove...)
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
@@ -469,6 +596,30 @@ func (r *Store) destroyMembers(ctx context.Context, userID string, members []str
 	}
 	now := ms(r.now())
 	n := 0
+	var legacy []string
+	for i, c := range cmds {
+		if isWrongType(c.Err()) { // a hash of an earlier version
+			legacy = append(legacy, r.prefix+members[i])
+			continue
+		}
+		if v, ok := decodeValue(c.Val()); ok && v.exp > now {
+			n++
+		}
+	}
+	if len(legacy) == 0 {
+		return n, nil
+	}
+	exps := make([]*redis.StringCmd, len(legacy))
+	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range legacy {
+			exps[i] = p.HGet(ctx, k, "exp")
+			p.Del(ctx, k)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, redisErr(err)
+	}
 	for _, c := range exps {
 		if e, err := c.Int64(); err == nil && e > now {
 			n++
