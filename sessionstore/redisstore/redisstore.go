@@ -1,6 +1,6 @@
 // Package redisstore keeps ginauth's sessions in Redis through go-redis, on a
 // single node, Sentinel or Cluster deployment (any redis.UniversalClient).
-// It needs Redis 6.2 or later.
+// It needs Redis 6.0 or later.
 package redisstore
 
 import (
@@ -40,8 +40,8 @@ type Options struct {
 //	                     each session's absolute deadline
 //
 // A load is one GET, whose one reply the store reads in place; a touch and
-// an update one EVALSHA; a login one pipeline; a logout-all one EVALSHA and
-// one pipelined GETDEL per session. Every command touches one key
+// an update one EVALSHA; a login one pipeline; a logout-all one MULTI of
+// the index and one pipelined DEL per session. Every command touches one key
 // (multi-step writes are Lua scripts on that one key), so the store works on
 // Cluster, where a session and its user's index live in different hash
 // slots; batches over both are pipelined, one round trip per node. Index
@@ -193,13 +193,6 @@ else
   redis.call('PEXPIRE', KEYS[1], left)
 end
 return 1`)
-
-	// redisTake returns every member of a user's index and removes the
-	// index, at once: sessions indexed afterwards start a new one.
-	redisTake = redis.NewScript(`
-local m = redis.call('ZRANGE', KEYS[1], 0, -1)
-redis.call('DEL', KEYS[1])
-return m`)
 
 	// redisUpdate: ARGV rev, body, seen, exp, ttl, now, uid. Returns the new
 	// revision, 0 for a conflict, -1 for a session that is gone.
@@ -567,63 +560,47 @@ func (r *Store) DestroyHandle(ctx context.Context, userID, handle string) error 
 	return sessionstore.ErrNotFound
 }
 
-// DestroyUser implements UserIndex: the index taken whole (one EVALSHA),
-// then one pipeline of GETDEL, one round trip per Cluster node. Sessions
-// indexed after the index was taken start a new one, and stay.
+// DestroyUser implements UserIndex: the index read and removed at once
+// (ZRANGE and DEL in one MULTI), then one pipeline of DEL, one round trip
+// per Cluster node. Sessions indexed after the index was taken start a
+// new one, and stay.
 func (r *Store) DestroyUser(ctx context.Context, userID string) (int, error) {
 	if userID == "" {
 		return 0, nil
 	}
-	members, err := redisTake.Run(ctx, r.c, []string{r.userKey(userID)}).StringSlice()
+	var take *redis.StringSliceCmd
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		take = p.ZRange(ctx, r.userKey(userID), 0, -1)
+		p.Del(ctx, r.userKey(userID))
+		return nil
+	})
+	members := take.Val()
 	if err != nil || len(members) == 0 {
 		return 0, redisErr(err)
 	}
 	return r.destroyMembers(ctx, members)
 }
 
-// destroyMembers deletes the sessions under members and counts those that
-// were live.
+// destroyMembers deletes the sessions under members, in one pipeline, and
+// counts those that were still stored: Redis drops a session's key at its
+// expiry (its TTL follows the store's clock), so a key that is there is a
+// live session.
 func (r *Store) destroyMembers(ctx context.Context, members []string) (int, error) {
-	cmds := make([]*redis.StringCmd, len(members))
+	cmds := make([]*redis.IntCmd, len(members))
+	var key []byte
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, m := range members {
-			cmds[i] = p.GetDel(ctx, r.prefix+m)
+			key = append(append(key[:0], r.prefix...), m...)
+			cmds[i] = p.Del(ctx, string(key))
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
+	if err != nil {
 		return 0, redisErr(err)
 	}
-	now := ms(r.now())
 	n := 0
-	var legacy []string
-	for i, c := range cmds {
-		if isWrongType(c.Err()) { // a hash of an earlier version
-			legacy = append(legacy, r.prefix+members[i])
-			continue
-		}
-		if v, ok := decodeValue(c.Val()); ok && v.exp > now {
-			n++
-		}
-	}
-	if len(legacy) == 0 {
-		return n, nil
-	}
-	exps := make([]*redis.StringCmd, len(legacy))
-	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range legacy {
-			exps[i] = p.HGet(ctx, k, "exp")
-			p.Del(ctx, k)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, redisErr(err)
-	}
-	for _, c := range exps {
-		if e, err := c.Int64(); err == nil && e > now {
-			n++
-		}
+	for _, c := range cmds {
+		n += int(c.Val())
 	}
 	return n, nil
 }

@@ -319,3 +319,54 @@ func TestRedisStoreReadsEarlierLayout(t *testing.T) {
 		t.Errorf("index of v holds %d entries after Destroy", n)
 	}
 }
+
+// BenchmarkDestroyUser10k measures logout-all of a user with 10,000
+// sessions, beside the floor: one pipeline deleting 10,000 keys.
+func BenchmarkDestroyUser10k(b *testing.B) {
+	const n = 10_000
+	c, prefix := redisClient(b)
+	ctx := context.Background()
+	store := redisstore.New(c, redisstore.Options{Prefix: prefix})
+	b.Run("DestroyUser", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			now := time.Now()
+			for range n {
+				rec := &sessionstore.Record{Meta: sessionstore.Meta{UserID: "heavy", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour), Deadline: now.Add(24 * time.Hour)}}
+				if err := store.Create(ctx, storetest.NewKey(), rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StartTimer()
+			if got, err := store.DestroyUser(ctx, "heavy"); err != nil || got != n {
+				b.Fatalf("DestroyUser = %d, %v", got, err)
+			}
+		}
+	})
+	b.Run("PipelinedDel", func(b *testing.B) {
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = prefix + storetest.NewKey().String()
+		}
+		for b.Loop() {
+			b.StopTimer()
+			if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, k := range keys {
+					p.Set(ctx, k, "2|1|1|1|5:heavy|{}", time.Hour)
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, k := range keys {
+					p.Del(ctx, k)
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
