@@ -4,9 +4,12 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -62,6 +65,9 @@ type Store struct {
 	batch int
 	log   *slog.Logger
 	bg    *janitor.Janitor
+
+	loadOnce sync.Once
+	load     *sql.Stmt // Load's SELECT, prepared; nil: through GORM
 }
 
 // gormRow is the table's shape.
@@ -137,9 +143,14 @@ func (s *Store) migrate() error {
 	return nil
 }
 
-// Close stops the pruner and waits for it. It does not close db.
+// Close stops the pruner and waits for it, and releases the prepared
+// statement. It does not close db.
 func (s *Store) Close() error {
 	s.bg.Stop()
+	s.loadOnce.Do(func() {}) // no preparing after Close
+	if s.load != nil {
+		_ = s.load.Close()
+	}
 	return nil
 }
 
@@ -192,8 +203,23 @@ func gormErr(err error) error {
 	return sessionstore.Unavailable(err)
 }
 
-// Load implements Store: one SELECT by primary key.
+// Load implements Store: one SELECT by primary key. Every request runs it,
+// so it is a statement prepared once on GORM's connection pool rather than
+// a query GORM builds each time (where the pool is not a *sql.DB, or the
+// dialect's placeholders are not known, it goes through GORM).
 func (s *Store) Load(ctx context.Context, key sessionstore.Key) (*sessionstore.Record, error) {
+	s.loadOnce.Do(s.prepareLoad)
+	if s.load != nil {
+		var row gormRow
+		err := s.load.QueryRowContext(ctx, key.String(), ms(s.now())).Scan(&row.Rev, &row.LastActivity, &row.ExpiresAt, &row.Data)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil, sessionstore.ErrNotFound
+		case err != nil:
+			return nil, sessionstore.Unavailable(err)
+		}
+		return row.record()
+	}
 	var rows []gormRow
 	err := s.q(ctx).Where("key_hash = ? AND expires_at > ?", key.String(), ms(s.now())).Limit(1).Find(&rows).Error
 	if err != nil {
@@ -203,6 +229,32 @@ func (s *Store) Load(ctx context.Context, key sessionstore.Key) (*sessionstore.R
 		return nil, sessionstore.ErrNotFound
 	}
 	return rows[0].record()
+}
+
+// prepareLoad prepares Load's SELECT, in the dialect's quoting and
+// placeholders, when the pool and the dialect allow.
+func (s *Store) prepareLoad() {
+	var ph1, ph2 string
+	switch s.db.Dialector.Name() {
+	case "postgres":
+		ph1, ph2 = "$1", "$2"
+	case "mysql", "sqlite":
+		ph1, ph2 = "?", "?"
+	default:
+		return
+	}
+	pool, err := s.db.DB()
+	if err != nil {
+		return
+	}
+	var q strings.Builder
+	q.WriteString("SELECT rev, last_activity, expires_at, data FROM ")
+	s.db.Dialector.QuoteTo(&q, s.table)
+	q.WriteString(" WHERE key_hash = " + ph1 + " AND expires_at > " + ph2)
+	if s.load, err = pool.Prepare(q.String()); err != nil {
+		s.log.Warn("ginauth: preparing the session load failed; loading through GORM", "table", s.table, "err", err)
+		s.load = nil
+	}
 }
 
 func (row *gormRow) record() (*sessionstore.Record, error) {
