@@ -42,6 +42,7 @@ type core struct {
 	log     *slog.Logger
 
 	throttle Throttle
+	metrics  Metrics
 	cop      *http.CrossOriginProtection
 	onEvent  func(Event)
 
@@ -100,7 +101,8 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 			codec:    codec,
 			policy:   policy,
 			proxies:  px,
-			hasher:   newHasher(cfg.BcryptCost, newGate(cfg.MaxConcurrentHashes, cfg.HashQueueTimeout)),
+			hasher:   newHasher(cfg.BcryptCost, newGate(cfg.MaxConcurrentHashes, cfg.HashQueueTimeout, cfg.Metrics)),
+			metrics:  cfg.Metrics,
 			keep:     func(name string) bool { return slices.Contains(keep, name) },
 			now:      cfg.Now,
 			log:      cfg.Logger,
@@ -166,7 +168,9 @@ func (a *Auth[U]) Logger() *slog.Logger { return a.log }
 func (a *Auth[U]) user(ctx context.Context, id string) (U, string, error) {
 	var epoch uint64
 	if a.cache != nil {
-		if e, ok := a.cache.get(id); ok {
+		e, ok := a.cache.get(id)
+		a.metrics.UserCacheLookup(ok)
+		if ok {
 			return e.user, e.credential, nil
 		}
 		epoch = a.cache.begin()

@@ -189,7 +189,7 @@ func TestDummyHashCostsAsMuchAsARealOne(t *testing.T) {
 			t.Errorf("comparing with the dummy: %v", err)
 		}
 	}
-	h := newHasher(4, newGate(2, time.Second))
+	h := newHasher(4, newGate(2, time.Second, noMetrics{}))
 	for _, pw := range []string{"", "x", strings.Repeat("y", 100)} {
 		if ok, err := h.compare(context.Background(), "", pw); ok || err != nil {
 			t.Errorf("compare against no hash = %v, %v", ok, err)
@@ -205,7 +205,7 @@ func TestDummyHashCostsAsMuchAsARealOne(t *testing.T) {
 }
 
 func TestGateBoundsConcurrentHashing(t *testing.T) {
-	g := newGate(2, 5*time.Millisecond)
+	g := newGate(2, 5*time.Millisecond, noMetrics{})
 	ctx := context.Background()
 	r1, err1 := g.enter(ctx)
 	r2, err2 := g.enter(ctx)

@@ -130,6 +130,11 @@ type Config[U models.Authenticatable] struct {
 	// request's goroutine: keep it quick, or hand off.
 	OnEvent func(Event)
 
+	// Metrics, when set, receives what the flow measures inside: bcrypt
+	// slots and the user cache (the metrics package feeds Prometheus from
+	// it).
+	Metrics Metrics
+
 	// TrustedProxies lists the proxies (IP addresses or CIDR ranges) whose
 	// X-Forwarded-For and X-Forwarded-Proto headers are believed (express's
 	// "trust proxy"). TrustUnixSocket ("unix") trusts a peer on a Unix
@@ -253,6 +258,9 @@ func (cfg Config[U]) withDefaults() (Config[U], error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
 	}
 	c := &cfg.Cookie
 	if c.Name == "" {

@@ -1,0 +1,30 @@
+package auth
+
+import "time"
+
+// Metrics receives what ginauth measures inside the login flow, for
+// monitoring (the metrics package feeds Prometheus from it). Account
+// events reach Config.OnEvent, and store calls can be timed by wrapping
+// the store; these are the rest. Every method is called on the request's
+// goroutine, so it must be quick, and safe for concurrent use.
+type Metrics interface {
+	// HashStarted is called when a bcrypt computation gets a slot
+	// (Config.MaxConcurrentHashes), after waiting wait for it; HashDone
+	// when it ends. Their difference is the computations in flight.
+	HashStarted(wait time.Duration)
+	HashDone()
+	// HashBusy is called when a login finds no slot in time and is turned
+	// away with ErrBusy.
+	HashBusy()
+	// UserCacheLookup is called at every lookup of the user cache: hit
+	// means no user store query.
+	UserCacheLookup(hit bool)
+}
+
+// noMetrics is the Metrics of an Auth without Config.Metrics.
+type noMetrics struct{}
+
+func (noMetrics) HashStarted(time.Duration) {}
+func (noMetrics) HashDone()                 {}
+func (noMetrics) HashBusy()                 {}
+func (noMetrics) UserCacheLookup(bool)      {}
