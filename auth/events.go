@@ -9,7 +9,8 @@ type EventType string
 const (
 	EventLoginSuccess   EventType = "login_success"
 	EventLoginFailure   EventType = "login_failure"
-	EventLockout        EventType = "lockout" // a login refused by throttling
+	EventLockout        EventType = "lockout"     // an attempt refused by throttling (see Event.Action)
+	EventLoginError     EventType = "login_error" // a login that could not be judged (see Event.Code)
 	EventLogout         EventType = "logout"
 	EventLogoutAll      EventType = "logout_all"
 	EventPasswordChange EventType = "password_change"
@@ -37,4 +38,10 @@ type Event struct {
 	Revoked int
 	// RetryAfter is how long a lockout lasts.
 	RetryAfter time.Duration
+	// Action is what a lockout refused: "login", "register" or
+	// "password_change".
+	Action string
+	// Code is the problem code of a login_error: "busy" (no bcrypt slot in
+	// time) or "store_unavailable".
+	Code string
 }

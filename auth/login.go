@@ -84,7 +84,7 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 			found = u.AuthUsername() == name
 			user = u
 		case !errors.Is(err, models.ErrUserNotFound):
-			return zero, ErrStoreUnavailable.wrap(err)
+			return zero, a.loginError(c, name, ErrStoreUnavailable.wrap(err))
 		}
 	}
 	account := nameKey(name, username)
@@ -92,8 +92,11 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 		account = "id:" + user.AuthID()
 	}
 	keys := a.throttleKeys(c, account, a.throttle.PerAccount)
-	if err := a.reserve(c, keys, Event{Type: EventLockout, Username: name}); err != nil {
-		return zero, err
+	if err := a.reserve(c, keys, Event{Type: EventLockout, Username: name, Action: "login"}); err != nil {
+		if errors.Is(err, ErrTooManyAttempts) {
+			return zero, err
+		}
+		return zero, a.loginError(c, name, err)
 	}
 	hash := ""
 	if found {
@@ -102,7 +105,7 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 	ok, err := a.hasher.compare(ctx, hash, password)
 	if err != nil {
 		a.release(c, keys, false)
-		return zero, err
+		return zero, a.loginError(c, name, err)
 	}
 	if !ok {
 		a.emit(c, Event{Type: EventLoginFailure, Username: name})
@@ -114,6 +117,12 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 	}
 	a.remember(c, user.AuthID(), epoch)
 	return user, nil
+}
+
+// loginError reports a login that could not be judged, and returns err.
+func (a *Auth[U]) loginError(c *gin.Context, name string, err error) error {
+	a.emit(c, Event{Type: EventLoginError, Username: name, Code: AsProblem(err).Code})
+	return err
 }
 
 // nameKey is the throttle key of a name that names no account: its hash, so
@@ -359,7 +368,7 @@ func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error)
 	if ip := a.proxies.clientIP(c.Request); ip != "" && !a.throttle.Disabled {
 		keys = []ThrottleKey{{Key: "reg:" + addressBlock(ip), Rule: a.throttle.Registrations}}
 	}
-	if err := a.reserve(c, keys, Event{Type: EventLockout, Username: name}); err != nil {
+	if err := a.reserve(c, keys, Event{Type: EventLockout, Username: name, Action: "register"}); err != nil {
 		return zero, err
 	}
 	epoch := a.cacheEpoch()
@@ -438,7 +447,7 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 		return 0, ErrStoreUnavailable.wrap(err)
 	}
 	keys := a.throttleKeys(c, "id:"+uid, a.throttle.PerAccount)
-	if err := a.reserve(c, keys, Event{Type: EventLockout, UserID: uid, Username: user.AuthUsername()}); err != nil {
+	if err := a.reserve(c, keys, Event{Type: EventLockout, UserID: uid, Username: user.AuthUsername(), Action: "password_change"}); err != nil {
 		return 0, err
 	}
 	ok, err := a.hasher.compare(ctx, user.AuthPasswordHash(), current)

@@ -95,8 +95,8 @@ func TestAccountEvents(t *testing.T) {
 		if e.Type == auth.EventPasswordChange && e.Revoked != 1 {
 			t.Errorf("password_change revoked %d, want 1", e.Revoked)
 		}
-		if e.Type == auth.EventLockout && e.RetryAfter != time.Minute {
-			t.Errorf("lockout RetryAfter = %v", e.RetryAfter)
+		if e.Type == auth.EventLockout && (e.RetryAfter != time.Minute || e.Action != "login") {
+			t.Errorf("lockout RetryAfter = %v, Action %q", e.RetryAfter, e.Action)
 		}
 	}
 }

@@ -224,7 +224,12 @@ func TestThrottleFailsClosed(t *testing.T) {
 	_ = l.Close() // nothing listens there now
 	down := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	t.Cleanup(func() { _ = down.Close() })
-	a := newEnv(t, backends[0], func(c *authConfig) { c.Throttle.Store = redisauth.NewThrottle(down, redisauth.ThrottleOptions{}) })
+	var events []auth.Event
+	var mu sync.Mutex
+	a := newEnv(t, backends[0], func(c *authConfig) {
+		c.Throttle.Store = redisauth.NewThrottle(down, redisauth.ThrottleOptions{})
+		c.OnEvent = func(e auth.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	})
 	hash, _ := bcrypt.GenerateFromPassword([]byte("ursula's password"), bcrypt.MinCost)
 	if _, err := a.users.Create(context.Background(), "ursula", string(hash)); err != nil {
 		t.Fatal(err)
@@ -235,6 +240,11 @@ func TestThrottleFailsClosed(t *testing.T) {
 	cl.want(r, http.StatusServiceUnavailable, "store_unavailable")
 	if r.cookie("sid") != nil {
 		t.Error("a login was let through while the throttle was down")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(events); n == 0 || events[n-1].Type != auth.EventLoginError || events[n-1].Code != "store_unavailable" {
+		t.Errorf("events %+v; want a login_error, store_unavailable, last", events)
 	}
 }
 
