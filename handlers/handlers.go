@@ -6,13 +6,20 @@
 //
 // The routes speak JSON; errors are {"error": "...", "code": "..."} with
 // the status of the HTTP contract in the package README. Browsers posting
-// HTML forms (application/x-www-form-urlencoded) get 303 redirects instead:
-// after /login, /register and /password to the form's returnTo field when
-// it is a local path (auth.ReturnToParam; the login page copies it from its
-// own address) or "/", after /logout and /logout-all to the login page; a
-// failed /login goes back to the login page with ?error=1 (wrong
-// credentials) or ?error=<code>, a failed /register to GET of its own path
-// with ?error=<code>, both keeping returnTo.
+// HTML forms (application/x-www-form-urlencoded) get 303 redirects instead,
+// carrying in the query what the page needs to say:
+//
+//   - after /login and /register, to the form's returnTo field when it is a
+//     local path (auth.ReturnToParam; the login page copies it from its own
+//     address) or "/";
+//   - after /password, to returnTo (the page of the form) with
+//     ?revoked=<the other sessions signed out>;
+//   - after /logout, to the login page with ?signedOut=1; after
+//     /logout-all, with ?signedOut=all&revoked=<sessions>;
+//   - a failed /login back to the login page, a failed /register to GET of
+//     its own path, a failed /password to returnTo, each with
+//     ?error=<code> (error=1 for wrong credentials) and, for a lockout,
+//     retry=<seconds>, keeping returnTo.
 //
 // Every route carries Cache-Control: no-store, refuses cross-origin unsafe
 // requests (403 cross_origin; trusted origins in auth.Config), reads at most
@@ -25,6 +32,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -111,6 +120,9 @@ func (h *routes[U]) fail(c *gin.Context, form bool, page, returnTo string, err e
 		if errors.Is(err, auth.ErrInvalidCredentials) {
 			q.Set("error", "1")
 		}
+		if p.RetryAfter > 0 {
+			q.Set("retry", strconv.Itoa(int((p.RetryAfter+time.Second-1)/time.Second)))
+		}
 		if auth.LocalPath(returnTo) {
 			q.Set(auth.ReturnToParam, returnTo)
 		}
@@ -119,6 +131,20 @@ func (h *routes[U]) fail(c *gin.Context, form bool, page, returnTo string, err e
 		return
 	}
 	auth.WriteProblem(c, err)
+}
+
+// withQuery returns the local path p with the query parameters added.
+func withQuery(p string, kv ...string) string {
+	u, err := url.Parse(p)
+	if err != nil {
+		return p
+	}
+	q := u.Query()
+	for i := 0; i+1 < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func (h *routes[U]) register(c *gin.Context) {
@@ -189,7 +215,7 @@ func (h *routes[U]) logout(c *gin.Context) {
 		return
 	}
 	if isForm(c) {
-		c.Redirect(http.StatusSeeOther, h.a.LoginPath())
+		c.Redirect(http.StatusSeeOther, withQuery(h.a.LoginPath(), "signedOut", "1"))
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -202,7 +228,7 @@ func (h *routes[U]) logoutAll(c *gin.Context) {
 		return
 	}
 	if isForm(c) {
-		c.Redirect(http.StatusSeeOther, h.a.LoginPath())
+		c.Redirect(http.StatusSeeOther, withQuery(h.a.LoginPath(), "signedOut", "all", "revoked", strconv.Itoa(n)))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"message": "Logged out everywhere", "revoked": n})
@@ -250,17 +276,21 @@ func (h *routes[U]) password(c *gin.Context) {
 		field{name: "currentPassword", str: &current, required: true},
 		field{name: "newPassword", str: &next, required: true},
 		field{name: auth.ReturnToParam, str: &returnTo})
+	page := auth.ReturnTo(returnTo) // the form's page
+	if u, err := url.Parse(page); err == nil {
+		page = u.Path
+	}
 	if err != nil {
-		auth.WriteProblem(c, err)
+		h.fail(c, form, page, returnTo, err)
 		return
 	}
 	n, err := h.a.ChangePassword(c, current, next)
 	if err != nil {
-		auth.WriteProblem(c, err)
+		h.fail(c, form, page, returnTo, err)
 		return
 	}
 	if form {
-		c.Redirect(http.StatusSeeOther, auth.ReturnTo(returnTo))
+		c.Redirect(http.StatusSeeOther, withQuery(auth.ReturnTo(returnTo), "revoked", strconv.Itoa(n)))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"revoked": n})

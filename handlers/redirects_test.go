@@ -25,8 +25,41 @@ func TestFormLoginRedirects(t *testing.T) {
 		t.Errorf("remember=on did not give a persistent cookie: %v", r.header.Get("Set-Cookie"))
 	}
 	r = cl.do("POST", "/logout", url.Values{})
-	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/login" {
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/login?signedOut=1" {
 		t.Errorf("form logout: %d to %q", r.status, r.header.Get("Location"))
+	}
+	// Signing out everywhere says how many sessions ended: this one,
+	// another browser's, and the one registering made.
+	cl.login("olga", "olga's password")
+	a.client(t).login("olga", "olga's password")
+	r = cl.do("POST", "/logout-all", url.Values{})
+	if r.header.Get("Location") != "/login?revoked=3&signedOut=all" {
+		t.Errorf("form logout-all: %d to %q", r.status, r.header.Get("Location"))
+	}
+	// A password change from a form goes back to the form's page, with
+	// how many other sessions ended, or with what went wrong.
+	cl.login("olga", "olga's password")
+	a.client(t).login("olga", "olga's password")
+	r = cl.do("POST", "/password", url.Values{"currentPassword": {"nope"}, "newPassword": {"olga's new password"}, "returnTo": {"/account"}})
+	if r.header.Get("Location") != "/account?error=1&returnTo=%2Faccount" {
+		t.Errorf("form password change with a wrong password: %d to %q", r.status, r.header.Get("Location"))
+	}
+	r = cl.do("POST", "/password", url.Values{"currentPassword": {"olga's password"}, "newPassword": {"short"}, "returnTo": {"/account"}})
+	if r.header.Get("Location") != "/account?error=weak_password&returnTo=%2Faccount" {
+		t.Errorf("form password change with a weak password: %d to %q", r.status, r.header.Get("Location"))
+	}
+	r = cl.do("POST", "/password", url.Values{"currentPassword": {"olga's password"}, "newPassword": {"olga's new password"}, "returnTo": {"/account"}})
+	if r.header.Get("Location") != "/account?revoked=1" {
+		t.Errorf("form password change: %d to %q", r.status, r.header.Get("Location"))
+	}
+	// A lockout says how long it lasts.
+	locked := a.client(t)
+	for range 5 {
+		locked.do("POST", "/login", url.Values{"username": {"olga"}, "password": {"nope"}})
+	}
+	r = locked.do("POST", "/login", url.Values{"username": {"olga"}, "password": {"nope"}, "returnTo": {"/account"}})
+	if r.header.Get("Location") != "/login?error=too_many_attempts&retry=60&returnTo=%2Faccount" {
+		t.Errorf("form login during a lockout: %d to %q", r.status, r.header.Get("Location"))
 	}
 	// A saved return address that leaves the site is ignored.
 	for _, bad := range []string{"//evil.example/", "/\\evil.example", "https://evil.example/", "/ok\r\nX: y"} {
