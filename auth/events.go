@@ -38,8 +38,9 @@ type Event struct {
 	Revoked int
 	// RetryAfter is how long a lockout lasts.
 	RetryAfter time.Duration
-	// Action is what a lockout refused: "login", "register" or
-	// "password_change".
+	// Action is the flow a lockout refused, or in which a login_failure
+	// happened: "login", "register" (lockouts only) or "password_change" (a
+	// wrong current password).
 	Action string
 	// Code is the problem code of a login_error: "busy" (no bcrypt slot in
 	// time) or "store_unavailable".

@@ -108,7 +108,7 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 		return zero, a.loginError(c, name, err)
 	}
 	if !ok {
-		a.emit(c, Event{Type: EventLoginFailure, Username: name})
+		a.emit(c, Event{Type: EventLoginFailure, Username: name, Action: "login"})
 		return zero, ErrInvalidCredentials
 	}
 	a.release(c, keys, true)
@@ -456,7 +456,7 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 		return 0, err
 	}
 	if !ok {
-		a.emit(c, Event{Type: EventLoginFailure, UserID: uid, Username: user.AuthUsername()})
+		a.emit(c, Event{Type: EventLoginFailure, UserID: uid, Username: user.AuthUsername(), Action: "password_change"})
 		return 0, ErrInvalidCredentials.With("The current password is wrong.")
 	}
 	a.release(c, keys, true)

@@ -65,6 +65,7 @@ func TestAccountEvents(t *testing.T) {
 	cl.login("vera", "vera's password")
 	other := a.client(t)
 	other.login("vera", "vera's password")
+	cl.want(cl.do("POST", "/password", map[string]any{"currentPassword": "wrong password", "newPassword": "vera's new password"}), http.StatusUnauthorized, "")
 	cl.want(cl.do("POST", "/password", map[string]any{"currentPassword": "vera's password", "newPassword": "vera's new password"}), http.StatusOK, "")
 	cl.want(cl.do("POST", "/logout-all", nil), http.StatusOK, "")
 	cl.login("vera", "vera's new password")
@@ -81,7 +82,7 @@ func TestAccountEvents(t *testing.T) {
 		}
 	}
 	want := "register login_success login_failure login_failure login_failure login_failure login_failure lockout " +
-		"login_success login_success password_change logout_all login_success logout"
+		"login_success login_success login_failure password_change logout_all login_success logout"
 	if strings.Join(types, " ") != want {
 		t.Errorf("events:\n got %s\nwant %s", strings.Join(types, " "), want)
 	}
@@ -91,13 +92,20 @@ func TestAccountEvents(t *testing.T) {
 			t.Errorf("an event carries a secret (%q)", secret)
 		}
 	}
+	var actions []string
 	for _, e := range events {
+		if e.Type == auth.EventLoginFailure {
+			actions = append(actions, e.Action)
+		}
 		if e.Type == auth.EventPasswordChange && e.Revoked != 1 {
 			t.Errorf("password_change revoked %d, want 1", e.Revoked)
 		}
 		if e.Type == auth.EventLockout && (e.RetryAfter != time.Minute || e.Action != "login") {
 			t.Errorf("lockout RetryAfter = %v, Action %q", e.RetryAfter, e.Action)
 		}
+	}
+	if got := strings.Join(actions, " "); got != "login login login login login password_change" {
+		t.Errorf("login_failure actions: %s", got)
 	}
 }
 
