@@ -92,7 +92,8 @@ type Config[U models.Authenticatable] struct {
 	UserCacheTTL  time.Duration
 
 	// UserInvalidation, when set, carries InvalidateUser to every instance
-	// of the application (NewRedisUserInvalidation), so that a user changed
+	// of the application (redisauth.NewUserInvalidation over Redis pub/sub,
+	// sqlauth.NewUserInvalidation over PostgreSQL LISTEN/NOTIFY), so that a user changed
 	// or deleted on one instance is dropped from every cache. Without it
 	// InvalidateUser reaches this process only, and other instances notice
 	// when their entry expires (UserCacheTTL). Call Close to stop listening.

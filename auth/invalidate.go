@@ -4,7 +4,8 @@ import "context"
 
 // UserInvalidation carries "drop this user from your cache" between the
 // instances of an application, so that InvalidateUser reaches every cache
-// (redisauth.NewUserInvalidation over Redis pub/sub).
+// (redisauth.NewUserInvalidation over Redis pub/sub,
+// sqlauth.NewUserInvalidation over PostgreSQL LISTEN/NOTIFY).
 type UserInvalidation interface {
 	// Publish tells every subscribed instance, this one included, to drop
 	// the user.

@@ -67,8 +67,9 @@ type Throttle struct {
 	Registrations ThrottleRule
 
 	// Store keeps the counts. Default: in this process's memory (bounded).
-	// Use a shared store (redisauth.NewThrottle) when several instances
-	// serve the application.
+	// Use a shared store (redisauth.NewThrottle, or sqlauth.NewThrottle on
+	// the application's SQL database) when several instances serve the
+	// application.
 	Store ThrottleStore
 }
 

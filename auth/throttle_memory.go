@@ -20,7 +20,7 @@ type MemoryThrottleOptions struct {
 
 // MemoryThrottle keeps login failure counts in this process's memory, in a
 // bounded LRU. It suits a single instance; several share a Redis throttle
-// (redisauth.NewThrottle).
+// (redisauth.NewThrottle, sqlauth.NewThrottle).
 type MemoryThrottle struct {
 	mu    sync.Mutex
 	cache *lru.Cache[string, *throttleState]

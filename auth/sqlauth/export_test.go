@@ -1,0 +1,11 @@
+package sqlauth
+
+import "time"
+
+// SetPingInterval makes subscriptions ping their connection after d of
+// silence, until restore.
+func SetPingInterval(d time.Duration) (restore func()) {
+	old := pingInterval
+	pingInterval = d
+	return func() { pingInterval = old }
+}

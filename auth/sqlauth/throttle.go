@@ -1,0 +1,250 @@
+package sqlauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/internal/janitor"
+	"github.com/ginauth/ginauth/sessionstore"
+)
+
+// ThrottleOptions configures a Throttle. The zero value is usable.
+type ThrottleOptions struct {
+	// Table is the table name. Default "ginauth_throttle".
+	Table string
+
+	// AutoMigrate creates the table and its index when they are missing.
+	AutoMigrate bool
+
+	// PruneInterval is how often rows with nothing left to remember are
+	// deleted in the background. Default five minutes; a negative value
+	// disables pruning (the rows then stay, harmlessly, until Prune is
+	// called).
+	PruneInterval time.Duration
+
+	// PruneBatch is how many rows one prune statement deletes at most, so
+	// that pruning never holds long locks. Default 1000.
+	PruneBatch int
+
+	// Now is the clock the background prune reads; give it the clock of
+	// auth.Config.Now if that is not the system's. Default time.Now.
+	Now func() time.Time
+
+	// Logger receives background prune failures and retried transactions
+	// (at debug level). Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Throttle is an auth.ThrottleStore in a SQL table, shared by every
+// instance of an application that uses the same database: give it to
+// auth.Config.Throttle.Store. It locks out exactly as auth's in-memory
+// throttle does (the same arithmetic, on Unix milliseconds). One row per
+// key:
+//
+//	key_hash      primary key: the hex SHA-256 of the throttle key
+//	failures      consecutive failures counted, reserved attempts included
+//	last_attempt  the last reserved attempt, Unix ms
+//	locked_until  Unix ms; attempts are refused before it
+//	prev_until    locked_until before the reservation that last set it
+//	expires_at    Unix ms, indexed: the row has nothing left to remember
+//	              from then on (its window and its lockout are over)
+//
+// Each Reserve and each Release is one transaction that locks its keys'
+// rows (SELECT ... FOR UPDATE on PostgreSQL and MySQL/MariaDB, at READ
+// COMMITTED, always in key_hash order so that two calls never wait on each
+// other in a cycle; SQLite lets one writer in at a time, and this
+// Throttle's calls queue for it in process), so a burst of parallel
+// attempts on one key, from any number of instances, gets exactly the
+// rule's Failures reservations. A Reserve first inserts the rows its keys
+// lack, so that there is a row to lock. A transaction the database aborts
+// as a deadlock or a serialization failure, that finds SQLite's write lock
+// taken, or whose row another call deleted between its INSERT and its
+// SELECT, runs again (up to ten times, after a short random pause).
+//
+// The table stays bounded: a refused attempt writes nothing, a success
+// deletes its account's row, and the background prune (every instance runs
+// one; several are harmless) deletes every row past its
+// expires_at, which is at most max(Window, MaxDelay) after the key's last
+// reserved attempt. So the table holds at most the distinct keys attempted
+// in the last max(Window, MaxDelay) plus one PruneInterval: with the
+// defaults, 20 minutes' worth of distinct usernames and addresses, however
+// long a flood lasts. A row takes about 300 bytes on PostgreSQL, indexes
+// included: a million distinct keys in that time, some 300 MB.
+//
+// It fails closed: when the database cannot answer, Reserve returns an
+// error matching sessionstore.ErrUnavailable (answered 503
+// store_unavailable), never "not locked".
+//
+// On SQLite, open the database with a busy timeout (the pragma
+// busy_timeout) and WAL if other processes write to it too.
+type Throttle struct {
+	db    *gorm.DB
+	d     dialect
+	table string
+	batch int
+	log   *slog.Logger
+	bg    *janitor.Janitor
+	// serial holds one token per write transaction running on SQLite; nil
+	// elsewhere.
+	serial chan struct{}
+}
+
+// NewThrottle returns a throttle store on db (PostgreSQL, MySQL/MariaDB or
+// SQLite), creating its table first when opts.AutoMigrate is set, and
+// starts the background prune; Close stops it. It fails for another
+// dialect, and with an error matching sessionstore.ErrUnavailable when the
+// table cannot be created.
+func NewThrottle(db *gorm.DB, opts ThrottleOptions) (*Throttle, error) {
+	d, err := dialectOf(db)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Table == "" {
+		opts.Table = "ginauth_throttle"
+	}
+	if opts.PruneInterval == 0 {
+		opts.PruneInterval = 5 * time.Minute
+	}
+	if opts.PruneBatch <= 0 {
+		opts.PruneBatch = 1000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	t := &Throttle{db: db, d: d, table: opts.Table, batch: opts.PruneBatch, log: opts.Logger}
+	if d.serial {
+		t.serial = make(chan struct{}, 1)
+	}
+	if opts.AutoMigrate {
+		if err := t.migrate(); err != nil {
+			return nil, sessionstore.Unavailable(fmt.Errorf("creating throttle table %q: %w", t.table, err))
+		}
+	}
+	t.bg = janitor.Start(opts.PruneInterval, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opts.PruneInterval)
+		defer cancel()
+		if _, err := t.Prune(ctx, opts.Now()); err != nil {
+			t.log.Warn("ginauth: pruning the login throttle table failed", "table", t.table, "err", err)
+		}
+	})
+	return t, nil
+}
+
+// Close stops the background prune and waits for it. It does not close db.
+// It is idempotent.
+func (t *Throttle) Close() error {
+	t.bg.Stop()
+	return nil
+}
+
+var (
+	// errRefused rolls back a reservation that a lockout refused.
+	errRefused = errors.New("sqlauth: attempt refused")
+	// errVanished rolls back a reservation whose row was deleted (pruned,
+	// or forgotten by a success) between the INSERT that kept it and the
+	// SELECT that locks it, on PostgreSQL; it runs again.
+	errVanished = errors.New("sqlauth: throttle row deleted concurrently")
+)
+
+// Reserve implements auth.ThrottleStore in one transaction: it inserts the
+// keys' missing rows, locks every row, and either refuses (rolling back:
+// nothing counted, no row left behind) or counts the attempt on each.
+func (t *Throttle) Reserve(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	ids, uniq := hashes(keys)
+	at := now.UnixMilli()
+	var wait int64
+	err := t.inTx(ctx, func(tx *gorm.DB) error {
+		if err := t.insertMissing(tx, uniq); err != nil {
+			return err
+		}
+		rows, err := t.lockRows(tx, uniq)
+		if err != nil {
+			return err
+		}
+		if len(rows) != len(uniq) {
+			return errVanished
+		}
+		wait = 0
+		for _, s := range rows {
+			wait = max(wait, s.LockedUntil-at)
+		}
+		if wait > 0 {
+			return errRefused
+		}
+		for i, k := range keys {
+			rows[ids[i]].reserve(at, k.Rule)
+		}
+		return t.save(tx, keys, ids, rows)
+	})
+	switch {
+	case errors.Is(err, errRefused):
+		return time.Duration(wait) * time.Millisecond, nil
+	case err != nil:
+		return 0, sessionstore.Unavailable(err)
+	}
+	return 0, nil
+}
+
+// Release implements auth.ThrottleStore in one transaction: it locks the
+// keys' rows, gives the attempt back on each, and deletes the Account keys'
+// rows when succeeded. Keys without a row are left alone.
+func (t *Throttle) Release(ctx context.Context, now time.Time, keys []auth.ThrottleKey, succeeded bool) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	ids, uniq := hashes(keys)
+	at := now.UnixMilli()
+	err := t.inTx(ctx, func(tx *gorm.DB) error {
+		rows, err := t.lockRows(tx, uniq)
+		if err != nil {
+			return err
+		}
+		var forget []string
+		for i, k := range keys {
+			s, ok := rows[ids[i]]
+			switch {
+			case !ok:
+			case succeeded && k.Account:
+				delete(rows, ids[i])
+				forget = append(forget, ids[i])
+			default:
+				s.release(at)
+			}
+		}
+		if len(forget) > 0 {
+			if err := tx.Exec("DELETE FROM ? WHERE key_hash IN ?", t.tableExpr(), forget).Error; err != nil {
+				return err
+			}
+		}
+		return t.save(tx, keys, ids, rows)
+	})
+	if err != nil {
+		return sessionstore.Unavailable(err)
+	}
+	return nil
+}
+
+// hashes returns each key's row name, and the distinct names in order: the
+// order every transaction locks rows in.
+func hashes(keys []auth.ThrottleKey) (ids, uniq []string) {
+	ids = make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = keyHash(k.Key)
+	}
+	uniq = slices.Clone(ids)
+	slices.Sort(uniq)
+	return ids, slices.Compact(uniq)
+}
