@@ -1,0 +1,137 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ginauth/ginauth/auth"
+)
+
+// Values of the result label of logins_total.
+const (
+	loginSuccess            = "success"
+	loginInvalidCredentials = "invalid_credentials"
+	loginLocked             = "locked"
+	loginBusy               = "busy"
+	loginError              = "error"
+)
+
+// Values of the action label of lockouts_total: what the throttle refused
+// (auth.Event.Action).
+const (
+	actionLogin          = "login"
+	actionRegister       = "register"
+	actionPasswordChange = "password_change"
+)
+
+// eventMetrics count account events.
+type eventMetrics struct {
+	logins          *prometheus.CounterVec
+	lockouts        *prometheus.CounterVec
+	registrations   prometheus.Counter
+	logouts         prometheus.Counter
+	logoutAlls      prometheus.Counter
+	passwordChanges prometheus.Counter
+	revoked         *prometheus.CounterVec
+
+	// The series, resolved once: counting an event looks up no label.
+	loginSuccess, loginInvalid, loginLocked, loginBusy, loginError prometheus.Counter
+	lockoutLogin, lockoutRegister, lockoutPassword                 prometheus.Counter
+	revokedLogoutAll, revokedPasswordChange, revokedOne            prometheus.Counter
+}
+
+func newEventMetrics(ns string) eventMetrics {
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help})
+	}
+	e := eventMetrics{
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "logins_total",
+			Help: "Logins by result: success (a session signed in, after registration too), invalid_credentials (wrong password or unknown user), locked (refused by throttling), busy (no bcrypt slot in time), error (a store could not answer).",
+		}, []string{"result"}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "lockouts_total",
+			Help: "Attempts refused by throttling, by what they attempted: login, register, password_change.",
+		}, []string{"action"}),
+		registrations:   counter("registrations_total", "Accounts registered through the login flow."),
+		logouts:         counter("logouts_total", "Sessions signed out by their own user."),
+		logoutAlls:      counter("logout_all_total", "Logouts from every session of an account."),
+		passwordChanges: counter("password_changes_total", "Passwords changed by their signed-in user."),
+		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "sessions_revoked_total",
+			Help: "Sessions ended from elsewhere, by the event that ended them: logout_all and password_change (the account's other sessions), session_revoked (one session, by its handle).",
+		}, []string{"reason"}),
+	}
+	e.loginSuccess = e.logins.WithLabelValues(loginSuccess)
+	e.loginInvalid = e.logins.WithLabelValues(loginInvalidCredentials)
+	e.loginLocked = e.logins.WithLabelValues(loginLocked)
+	e.loginBusy = e.logins.WithLabelValues(loginBusy)
+	e.loginError = e.logins.WithLabelValues(loginError)
+	e.lockoutLogin = e.lockouts.WithLabelValues(actionLogin)
+	e.lockoutRegister = e.lockouts.WithLabelValues(actionRegister)
+	e.lockoutPassword = e.lockouts.WithLabelValues(actionPasswordChange)
+	e.revokedLogoutAll = e.revoked.WithLabelValues(string(auth.EventLogoutAll))
+	e.revokedPasswordChange = e.revoked.WithLabelValues(string(auth.EventPasswordChange))
+	e.revokedOne = e.revoked.WithLabelValues(string(auth.EventSessionRevoked))
+	return e
+}
+
+func (e *eventMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{e.logins, e.lockouts, e.registrations, e.logouts, e.logoutAlls, e.passwordChanges, e.revoked}
+}
+
+// count moves the metrics that ev concerns. Events of a type it does not
+// know, and lockouts of an action it does not know, move nothing: every
+// label keeps its fixed set of values.
+func (e *eventMetrics) count(ev auth.Event) {
+	switch ev.Type {
+	case auth.EventLoginSuccess:
+		e.loginSuccess.Inc()
+	case auth.EventLoginFailure:
+		if ev.Action != actionPasswordChange {
+			e.loginInvalid.Inc()
+		}
+	case auth.EventLockout:
+		switch ev.Action {
+		case actionLogin:
+			e.loginLocked.Inc()
+			e.lockoutLogin.Inc()
+		case actionRegister:
+			e.lockoutRegister.Inc()
+		case actionPasswordChange:
+			e.lockoutPassword.Inc()
+		}
+	case auth.EventLoginError:
+		if ev.Code == auth.ErrBusy.Code {
+			e.loginBusy.Inc()
+		} else {
+			e.loginError.Inc()
+		}
+	case auth.EventRegister:
+		e.registrations.Inc()
+	case auth.EventLogout:
+		e.logouts.Inc()
+	case auth.EventLogoutAll:
+		e.logoutAlls.Inc()
+		e.revokedLogoutAll.Add(float64(max(ev.Revoked, 0)))
+	case auth.EventPasswordChange:
+		e.passwordChanges.Inc()
+		e.revokedPasswordChange.Add(float64(max(ev.Revoked, 0)))
+	case auth.EventSessionRevoked:
+		e.revokedOne.Inc()
+	}
+}
+
+// OnEvent returns a Config.OnEvent that counts each account event in the
+// metrics, then hands it to next (the application's own handler, for an
+// audit log; nil for none). It reads only the event's type, Action, Code
+// and Revoked: nothing that names a user, a client or a session reaches a
+// metric.
+func (m *Metrics) OnEvent(next func(auth.Event)) func(auth.Event) {
+	if next == nil {
+		return m.events.count
+	}
+	return func(ev auth.Event) {
+		m.events.count(ev)
+		next(ev)
+	}
+}
