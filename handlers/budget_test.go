@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 // The Redis budget of what the routes do, in commands and round trips:
 // an authenticated read-only request inside the touch interval sends one
 // command (the load) and writes nothing; a login is at most 2 round trips
-// and 4 commands; a logout-all of many sessions is 2 round trips (the
+// and 4 commands (the session's SET, and ZADD and two PEXPIREAT on its
+// user's index); a logout-all of many sessions is 2 round trips (the
 // index, then one pipeline).
 func TestRedisCommandsPerRequest(t *testing.T) {
 	c, prefix := redisClient(t)
@@ -36,6 +38,11 @@ func TestRedisCommandsPerRequest(t *testing.T) {
 	want := func(what string, wantCmds string, maxTrips int) {
 		t.Helper()
 		got, trips := counter.TakeTrips()
+		// One login in 64 also prunes its user's index (the store picks it
+		// by the session's random key): that one command is not counted.
+		if i := slices.Index(got, "ZREMRANGEBYSCORE"); i >= 0 && strings.Contains(wantCmds, "ZADD") && !strings.Contains(wantCmds, "ZREMRANGEBYSCORE") {
+			got = slices.Delete(slices.Clone(got), i, i+1)
+		}
 		if strings.Join(got, " ") != wantCmds || trips > maxTrips {
 			t.Errorf("%s sent %v in %d round trips; want [%s] in at most %d", what, got, trips, wantCmds, maxTrips)
 		}
@@ -51,12 +58,12 @@ func TestRedisCommandsPerRequest(t *testing.T) {
 	// Login: a browser with no session, then one with an anonymous one.
 	fresh := a.client(t)
 	fresh.login("nina", "nina's password")
-	want("a login without a session", "SET EVALSHA", 1)
+	want("a login without a session", "SET ZADD PEXPIREAT PEXPIREAT", 1)
 	anon := a.client(t)
 	anon.want(anon.do("POST", "/set?k=theme&v=dark", nil), http.StatusNoContent, "")
 	counter.Take()
 	anon.login("nina", "nina's password")
-	want("a login over an anonymous session", "GET SET EVALSHA DEL", 2)
+	want("a login over an anonymous session", "GET SET ZADD PEXPIREAT PEXPIREAT DEL", 2)
 
 	// Logout-all of many sessions: the index, then one pipeline.
 	const n = 50
@@ -80,5 +87,5 @@ func TestRedisCommandsPerRequest(t *testing.T) {
 	b.client(t).login("otto", "otto's password") // caches the scripts
 	counter.Take()
 	b.client(t).login("otto", "otto's password")
-	want("a login with the Redis throttle", "EVALSHA EVALSHA SET EVALSHA", 3)
+	want("a login with the Redis throttle", "EVALSHA EVALSHA SET ZADD PEXPIREAT PEXPIREAT", 3)
 }

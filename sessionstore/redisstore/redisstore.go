@@ -1,6 +1,6 @@
 // Package redisstore keeps ginauth's sessions in Redis through go-redis, on a
 // single node, Sentinel or Cluster deployment (any redis.UniversalClient).
-// It needs Redis 6.0 or later.
+// It needs Redis 7.0 or later.
 package redisstore
 
 import (
@@ -40,13 +40,15 @@ type Options struct {
 //	                     each session's absolute deadline
 //
 // A load is one GET, whose one reply the store reads in place; a touch and
-// an update one EVALSHA; a login one pipeline; a logout-all one MULTI of
-// the index and one pipelined DEL per session. Every command touches one key
-// (multi-step writes are Lua scripts on that one key), so the store works on
-// Cluster, where a session and its user's index live in different hash
-// slots; batches over both are pipelined, one round trip per node. Index
-// entries are pruned when their deadline passes, and entries of sessions
-// that ended earlier are pruned when the index is read.
+// an update one EVALSHA; a login one pipeline of four commands (SET NX of
+// the session; ZADD to the index and two PEXPIREAT, NX then GT, that keep
+// the index alive as long as its longest member); a logout-all one MULTI
+// of the index and one pipelined DEL per session. Every command touches
+// one key (multi-step writes are Lua scripts on that one key), so the store
+// works on Cluster, where a session and its user's index live in different
+// hash slots; batches over both are pipelined, one round trip per node.
+// Index entries of ended sessions are pruned when the index is read, at
+// every logout, and at one login in 64.
 //
 // Sessions stored by earlier versions as hashes (fields rec, rev, seen,
 // exp, uid) are read, and rewritten in this layout, on first use.
@@ -174,25 +176,6 @@ var (
 	// redisLoad returns the session under KEYS[1] in this layout: a hash
 	// of an earlier version is rewritten first.
 	redisLoad = redis.NewScript(luaValue + `return load(KEYS[1])`)
-
-	// redisIndex adds a member to a user's index (and removes ARGV[4], the
-	// session it replaces, when set), prunes members whose deadline passed,
-	// and keeps the index alive as long as its longest member.
-	redisIndex = redis.NewScript(`
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-if ARGV[4] ~= '' then redis.call('ZREM', KEYS[1], ARGV[4]) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if top[2] == nil then return 0 end
-local last = tonumber(top[2])
-if last == nil or last == math.huge or top[2] == 'inf' then
-  redis.call('PERSIST', KEYS[1])
-else
-  local left = last - tonumber(ARGV[3])
-  if left < 1 then left = 1 end
-  redis.call('PEXPIRE', KEYS[1], left)
-end
-return 1`)
 
 	// redisUpdate: ARGV rev, body, seen, exp, ttl, now, uid. Returns the new
 	// revision, 0 for a conflict, -1 for a session that is gone.
@@ -325,37 +308,29 @@ func (r *Store) create(ctx context.Context, oldKey *sessionstore.Key, oldUserID 
 	}
 	now := r.now()
 	v := encodeValue(1, ms(rec.LastActivity), ms(rec.ExpiresAt), rec.UserID, body)
-	old := ""
-	if oldKey != nil {
-		old = oldKey.String()
-	}
-	var calls []scriptCall
-	if rec.UserID != "" {
-		score := "+inf"
-		if !rec.Deadline.IsZero() {
-			score = strconv.FormatInt(ms(rec.Deadline), 10)
-		}
-		drop := ""
-		if oldUserID == rec.UserID {
-			drop = old // the same user's index: one script does both
-		}
-		calls = append(calls, scriptCall{redisIndex, []string{r.userKey(rec.UserID)}, []any{key.String(), score, ms(now), drop}})
-	}
+	member := key.String()
 	var set *redis.BoolCmd
-	_, err = evalPipelined(ctx, r.c, calls, func(p redis.Pipeliner) {
+	cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		// Sent before the index entry: a logout-all that reads the index in
 		// between leaves a session created after it began.
 		set = p.SetNX(ctx, r.sessKey(key), v, ttl(rec.ExpiresAt, now))
-	}, func(p redis.Pipeliner) {
+		if rec.UserID != "" {
+			r.index(ctx, p, rec.UserID, member, indexScore(rec.Deadline), now, key[0] < pruneOneIn)
+		}
 		if oldKey != nil {
 			p.Del(ctx, r.sessKey(*oldKey))
-			if oldUserID != "" && oldUserID != rec.UserID {
-				p.ZRem(ctx, r.userKey(oldUserID), old)
+			if oldUserID != "" {
+				p.ZRem(ctx, r.userKey(oldUserID), oldKey.String())
 			}
 		}
+		return nil
 	})
 	if err != nil {
-		return redisErr(err)
+		for _, c := range cmds {
+			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return redisErr(err)
+			}
+		}
 	}
 	if !set.Val() {
 		return errExists
@@ -364,52 +339,40 @@ func (r *Store) create(ctx context.Context, oldKey *sessionstore.Key, oldUserID 
 	return nil
 }
 
-// scriptCall is one script to run in a pipeline.
-type scriptCall struct {
-	s    *redis.Script
-	keys []string
-	args []any
+// pruneOneIn: a create prunes its user's index when the first byte of its
+// (random) key is below it, 4 of 256 creates (1 in 64). The index is also
+// pruned whenever it is read (List) and at every logout, so entries of
+// ended sessions are bounded even for a user who signs in all the time and
+// never looks at the list, while a login stays at four commands.
+const pruneOneIn = 4
+
+// noDeadline is the index score of a session without an absolute
+// deadline: the last millisecond of year 9999, far enough to be never, and
+// finite, so that the index's TTL can always follow its longest member.
+const noDeadline = 253402300799999
+
+func indexScore(deadline time.Time) int64 {
+	if deadline.IsZero() {
+		return noDeadline
+	}
+	return ms(deadline)
 }
 
-// evalPipelined runs before, calls, then after in one pipeline, each script
-// as an EVALSHA of its cached body. A script the server does not have
-// cached (after a restart or a SCRIPT FLUSH) is sent again, alone, with its
-// body: what ran is never run twice. It returns the first error of any
-// command.
-func evalPipelined(ctx context.Context, c redis.UniversalClient, calls []scriptCall, before, after func(redis.Pipeliner)) ([]redis.Cmder, error) {
-	p := c.Pipeline()
-	before(p)
-	first := p.Len()
-	for _, call := range calls {
-		call.s.EvalSha(ctx, p, call.keys, call.args...)
+// index queues the commands that add member to userID's index with the
+// given score, and keep the index alive until its longest member's
+// deadline: ZADD, PEXPIREAT NX (an index that was just created has no TTL
+// yet), PEXPIREAT GT (extends, never shortens, the TTL of one that had).
+// In that order, two logins of one user that interleave in any way leave
+// the TTL at the later deadline. With prune, members whose deadline passed
+// are removed first.
+func (r *Store) index(ctx context.Context, p redis.Pipeliner, userID, member string, score int64, now time.Time, prune bool) {
+	k := r.userKey(userID)
+	if prune {
+		p.ZRemRangeByScore(ctx, k, "-inf", "("+strconv.FormatInt(ms(now), 10))
 	}
-	after(p)
-	cmds, _ := p.Exec(ctx)
-	var missing []int
-	for i := range calls {
-		if j := first + i; j < len(cmds) && redis.HasErrorPrefix(cmds[j].Err(), "NOSCRIPT") {
-			missing = append(missing, j)
-		}
-	}
-	if len(missing) > 0 {
-		p = c.Pipeline()
-		for _, j := range missing {
-			call := calls[j-first]
-			call.s.Eval(ctx, p, call.keys, call.args...)
-		}
-		again, _ := p.Exec(ctx)
-		for n, j := range missing {
-			if n < len(again) {
-				cmds[j] = again[n]
-			}
-		}
-	}
-	for _, cmd := range cmds {
-		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return cmds, err
-		}
-	}
-	return cmds, nil
+	p.ZAdd(ctx, k, redis.Z{Score: float64(score), Member: member})
+	p.Do(ctx, "PEXPIREAT", k, score, "NX")
+	p.Do(ctx, "PEXPIREAT", k, score, "GT")
 }
 
 // Update implements Store: one EVALSHA.
@@ -442,15 +405,21 @@ func (r *Store) Touch(ctx context.Context, key sessionstore.Key, lastActivity, e
 	return redisErr(err)
 }
 
-// Destroy implements Store: one EVALSHA, and the removal of its index
-// entry.
+// Destroy implements Store: one EVALSHA, then one pipeline that removes
+// its index entry and prunes the index.
 func (r *Store) Destroy(ctx context.Context, key sessionstore.Key) error {
 	uid, err := redisDestroy.Run(ctx, r.c, []string{r.sessKey(key)}).Text()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return redisErr(err)
 	}
 	if uid != "" {
-		return redisErr(r.c.ZRem(ctx, r.userKey(uid), key.String()).Err())
+		k := r.userKey(uid)
+		_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.ZRem(ctx, k, key.String())
+			p.ZRemRangeByScore(ctx, k, "-inf", "("+strconv.FormatInt(ms(r.now()), 10))
+			return nil
+		})
+		return redisErr(err)
 	}
 	return nil
 }
