@@ -37,6 +37,7 @@ type options struct {
 	users       int
 	stacks      []string
 	redisServer string
+	profile     string
 }
 
 // main runs the comparison, or, as "bench serve", one stack for it.
@@ -79,6 +80,7 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.users, "users", 1000, "users in each stack's user map (clients and logins take them in turn)")
 	fs.StringVar(&stacks, "stacks", strings.Join(stackNames(), ","), "comma-separated stacks to run, in this order")
 	fs.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server program to start")
+	fs.StringVar(&o.profile, "profile", "", "`directory` where each Go stack writes a CPU profile of its measured GET /me phase (STACK-rROUND.pprof)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

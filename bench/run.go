@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -79,7 +80,7 @@ func compare(o options) error {
 	for round := 1; round <= o.rounds; round++ {
 		for _, name := range e.opts.stacks {
 			st, _ := findStack(name)
-			m, err := e.runStack(ctx, st)
+			m, err := e.runStack(ctx, st, round)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -102,13 +103,13 @@ func progress(format string, args ...any) {
 
 // runStack starts the stack as a child process and measures its two
 // phases: GET /me from signed-in clients, then POST /login from new ones.
-func (e *runEnv) runStack(ctx context.Context, st stack) (measurement, error) {
+func (e *runEnv) runStack(ctx context.Context, st stack, round int) (measurement, error) {
 	var m measurement
 	o := e.opts
 	if err := e.redis.flush(ctx); err != nil {
 		return m, err
 	}
-	ch, err := e.startChild(ctx, st)
+	ch, err := e.startChild(ctx, st, round)
 	if err != nil {
 		return m, err
 	}
@@ -134,7 +135,9 @@ func (e *runEnv) runStack(ctx context.Context, st stack) (measurement, error) {
 	if err != nil {
 		return m, ch.explain(err)
 	}
+	ch.signal(syscall.SIGUSR1) // starts the CPU profile, with -profile
 	me := hammer(ctx, meClients, o.duration, meLoad(base, true))
+	ch.signal(syscall.SIGUSR2)
 	after, err := e.snap(ctx, pid)
 	if err != nil {
 		return m, ch.explain(err)
@@ -212,11 +215,21 @@ type child struct {
 	addr   string
 	exited chan struct{}
 	log    *proc.TailBuffer
+	// profiled: the child profiles its CPU between SIGUSR1 and SIGUSR2.
+	profiled bool
+}
+
+// signal sends sig to a child that profiles, and gives it a moment to act
+// on it (the load has not started, or has ended, meanwhile).
+func (ch *child) signal(sig syscall.Signal) {
+	if ch.profiled && ch.cmd.Process.Signal(sig) == nil {
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // startChild starts the stack on a free loopback port, and waits until it
 // answers HTTP.
-func (e *runEnv) startChild(ctx context.Context, st stack) (*child, error) {
+func (e *runEnv) startChild(ctx context.Context, st stack, round int) (*child, error) {
 	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
@@ -227,6 +240,10 @@ func (e *runEnv) startChild(ctx context.Context, st stack) (*child, error) {
 	} else {
 		ch.cmd = exec.Command(e.exe, "serve", "-stack", st.name, "-addr", ch.addr,
 			"-redis", e.redis.addr, "-users", strconv.Itoa(e.opts.users))
+		if e.opts.profile != "" {
+			ch.cmd.Args = append(ch.cmd.Args, "-cpuprofile", filepath.Join(e.opts.profile, fmt.Sprintf("%s-r%d.pprof", st.name, round)))
+			ch.profiled = true
+		}
 	}
 	ch.cmd.Stdout, ch.cmd.Stderr = ch.log, ch.log
 	ch.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/signal"
+	"runtime/pprof"
+	"sync"
 	"syscall"
 	"time"
 
@@ -38,6 +41,7 @@ func serveMain(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "host:port of Redis")
 	users := fs.Int("users", 1000, "number of users")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this `file`, from SIGUSR1 to SIGUSR2")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,6 +62,10 @@ func serveMain(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *cpuprofile != "" {
+		stop := profileOnSignal(*cpuprofile)
+		defer stop()
+	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -71,4 +79,55 @@ func serveMain(args []string) error {
 		return err
 	}
 	return nil
+}
+
+// profileOnSignal profiles the CPU into file from the first SIGUSR1 to the
+// next SIGUSR2 (or the returned stop), so that a profile covers one
+// measured phase and nothing of start-up, sign-in or warm-up.
+func profileOnSignal(file string) (stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2)
+	done, finished := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var f *os.File
+	end := func() {
+		if f != nil {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+			f = nil
+		}
+	}
+	go func() {
+		for {
+			select {
+			case <-done:
+				end()
+				close(finished)
+				return
+			case sig := <-sigs:
+				switch {
+				case sig == syscall.SIGUSR1 && f == nil:
+					var err error
+					if f, err = os.Create(file); err == nil {
+						if err = pprof.StartCPUProfile(f); err != nil {
+							_ = f.Close()
+							f = nil
+						}
+					}
+					if err != nil {
+						fmt.Fprintln(os.Stderr, "bench serve: profile:", err)
+					}
+				case sig == syscall.SIGUSR2:
+					end()
+				}
+			}
+		}
+	}()
+	return func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+			<-finished
+		})
+	}
 }
