@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/internal/testenv"
 )
 
 // benchApp builds an app on the backend with a signed-in client, and
@@ -31,7 +32,7 @@ func BenchmarkMe(b *testing.B) {
 			req := httptest.NewRequest("GET", "/me", nil)
 			req.AddCookie(cookie)
 			b.ReportAllocs()
-			cpu := startCPU()
+			cpu := testenv.StartCPU()
 			for b.Loop() {
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, req)
@@ -39,7 +40,7 @@ func BenchmarkMe(b *testing.B) {
 					b.Fatalf("%d %s", w.Code, w.Body)
 				}
 			}
-			cpu.report(b)
+			cpu.Report(b)
 		})
 	}
 }

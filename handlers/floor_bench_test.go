@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/models"
 )
 
@@ -45,7 +46,7 @@ func BenchmarkMeFloor(b *testing.B) {
 			})
 			req := httptest.NewRequest("GET", "/me", nil)
 			b.ReportAllocs()
-			cpu := startCPU()
+			cpu := testenv.StartCPU()
 			for b.Loop() {
 				w := httptest.NewRecorder()
 				r.ServeHTTP(w, req)
@@ -53,7 +54,7 @@ func BenchmarkMeFloor(b *testing.B) {
 					b.Fatalf("%d %s", w.Code, w.Body)
 				}
 			}
-			cpu.report(b)
+			cpu.Report(b)
 		})
 	}
 }

@@ -45,6 +45,7 @@ func BenchmarkMe(b *testing.B) {
 				req := httptest.NewRequest("GET", "/me", nil)
 				req.AddCookie(signUp(b, h))
 				b.ReportAllocs()
+				cpu := testenv.StartCPU()
 				for b.Loop() {
 					w := httptest.NewRecorder()
 					h.ServeHTTP(w, req)
@@ -52,6 +53,7 @@ func BenchmarkMe(b *testing.B) {
 						b.Fatalf("%d %s", w.Code, w.Body)
 					}
 				}
+				cpu.Report(b)
 			})
 		}
 	}

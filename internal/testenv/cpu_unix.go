@@ -1,6 +1,6 @@
 //go:build unix
 
-package handlers_test
+package testenv
 
 import (
 	"syscall"
