@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,21 +15,19 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
-
-	"github.com/ginauth/ginauth/sessionstore"
-	"github.com/ginauth/ginauth/sessionstore/gormstore"
-	"github.com/ginauth/ginauth/sessionstore/memstore"
-	"github.com/ginauth/ginauth/sessionstore/redisstore"
 )
 
+// config is the example's environment (see the package documentation).
 type config struct {
-	addr, databaseURL, storeName, redisURL string
-	mongoURL                               string
-	secrets                                [][]byte
-	randomSecret                           bool
-	idle, absolute, touch                  time.Duration
-	secure                                 bool
-	proxies                                []string
+	addr, metricsAddr                string
+	databaseURL, storeName, redisURL string
+	mongoURL                         string
+	secrets                          [][]byte
+	randomSecret                     bool
+	idle, absolute, touch            time.Duration
+	secure                           bool
+	proxies                          []string
+	now                              func() time.Time // tests only: the clock
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -40,10 +39,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c := config{
 		addr:        or("ADDR", "127.0.0.1:8080"),
+		metricsAddr: getenv("METRICS_ADDR"),
 		databaseURL: or("DATABASE_URL", "ginauth-example.db"),
 		storeName:   or("SESSION_STORE", "gorm"),
 		redisURL:    or("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		mongoURL:    or("MONGODB_URL", "mongodb://127.0.0.1:27017/ginauth"),
+		now:         time.Now,
 	}
 	for _, s := range strings.Split(getenv("SESSION_SECRET"), ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -81,17 +82,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return c, nil
 }
 
+// postgres reports whether the database is PostgreSQL (a postgres:// URL)
+// rather than a SQLite file.
+func (c config) postgres() bool {
+	return strings.HasPrefix(c.databaseURL, "postgres://") || strings.HasPrefix(c.databaseURL, "postgresql://")
+}
+
 // openDatabase opens PostgreSQL for a postgres:// URL and SQLite otherwise.
-func openDatabase(url string, logw io.Writer) (*gorm.DB, error) {
-	// Statements are logged with placeholders, never their values: a
-	// failed INSERT of a user would otherwise print the password hash.
+// Statements are logged with placeholders, never their values: a failed
+// INSERT of a user would otherwise print the password hash.
+func openDatabase(c config, logw io.Writer) (*gorm.DB, error) {
 	gcfg := &gorm.Config{Logger: logger.New(log.New(logw, "", log.LstdFlags), logger.Config{
 		SlowThreshold: 200 * time.Millisecond, LogLevel: logger.Warn, ParameterizedQueries: true,
 	})}
-	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
-		return gorm.Open(postgres.Open(url), gcfg)
+	if c.postgres() {
+		return gorm.Open(postgres.Open(c.databaseURL), gcfg)
 	}
-	db, err := gorm.Open(sqlite.Open(url+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), gcfg)
+	db, err := gorm.Open(sqlite.Open(c.databaseURL+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), gcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -103,26 +110,32 @@ func openDatabase(url string, logw io.Writer) (*gorm.DB, error) {
 	return db, nil
 }
 
-func openSessionStore(c config, db *gorm.DB) (sessionstore.IndexedStore, func(), error) {
-	switch c.storeName {
-	case "gorm":
-		s, err := gormstore.New(db, gormstore.Options{AutoMigrate: true})
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, func() { _ = s.Close() }, nil
-	case "redis":
-		opts, err := redis.ParseURL(c.redisURL)
-		if err != nil {
-			return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
-		}
-		client := redis.NewClient(opts)
-		return redisstore.New(client, redisstore.Options{}), func() { _ = client.Close() }, nil
-	case "memory":
-		s := memstore.New(memstore.Options{})
-		return s, func() { _ = s.Close() }, nil
-	case "mongo", "mongodb":
-		return openMongo(c.mongoURL)
+// openRedis connects to REDIS_URL: a single node (redis://host:port/db), a
+// Sentinel deployment (?master_name=mymaster&addr=...) or a Cluster
+// (redis://host:port?addr=host2:port&addr=host3:port).
+func openRedis(rawURL string) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	return nil, nil, fmt.Errorf("SESSION_STORE %q: want gorm, redis, mongo or memory", c.storeName)
+	q := u.Query()
+	switch {
+	case q.Has("master_name"):
+		opts, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		return redis.NewFailoverClient(opts), nil
+	case q.Has("addr"):
+		opts, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		return redis.NewClusterClient(opts), nil
+	}
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	return redis.NewClient(opts), nil
 }

@@ -9,119 +9,192 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/ginauth/ginauth/auth"
-	"github.com/ginauth/ginauth/models"
-	"github.com/ginauth/ginauth/models/gormusers"
-	"github.com/ginauth/ginauth/sessionstore/memstore"
+	"github.com/ginauth/ginauth/internal/fakeclock"
 )
+
+// testApp builds the example app from env (SQLite in the test's temp dir
+// unless env says otherwise, a memory session store by default, a cheap
+// bcrypt cost is not needed: the default is what people get) on a fake
+// clock, served over real HTTP.
+func testApp(t *testing.T, env map[string]string) (*app, *httptest.Server, *fakeclock.Clock) {
+	t.Helper()
+	full := map[string]string{
+		"DATABASE_URL":   filepath.Join(t.TempDir(), "example.db"),
+		"SESSION_STORE":  "memory",
+		"SESSION_SECRET": "example-test-secret-0123456789abcdef",
+	}
+	for k, v := range env {
+		full[k] = v
+	}
+	cfg, err := loadConfig(func(k string) string { return full[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := fakeclock.New(time.Time{})
+	cfg.now = clock.Now
+	a, err := newApp(cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+	return a, srv, clock
+}
 
 func TestLoadConfig(t *testing.T) {
 	env := map[string]string{
 		"SESSION_SECRET":  "first-secret-0123456789abcdef0123456, second-secret-0123456789abcdef012345",
 		"IDLE_TIMEOUT":    "10m",
 		"COOKIE_SECURE":   "true",
-		"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1",
+		"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1, unix",
+		"METRICS_ADDR":    "127.0.0.1:9090",
 	}
 	c, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.secrets) != 2 || c.randomSecret || c.idle.Minutes() != 10 || !c.secure || len(c.proxies) != 2 || c.addr != "127.0.0.1:8080" || c.storeName != "gorm" {
+	if len(c.secrets) != 2 || c.randomSecret || c.idle.Minutes() != 10 || !c.secure || len(c.proxies) != 3 ||
+		c.addr != "127.0.0.1:8080" || c.storeName != "gorm" || c.metricsAddr != "127.0.0.1:9090" || c.postgres() {
 		t.Errorf("config = %+v", c)
 	}
-	if _, err := loadConfig(func(k string) string { return map[string]string{"IDLE_TIMEOUT": "soon"}[k] }); err == nil {
-		t.Error("a bad duration was accepted")
+	for name, bad := range map[string]string{"IDLE_TIMEOUT": "soon", "COOKIE_SECURE": "maybe"} {
+		if _, err := loadConfig(func(k string) string { return map[string]string{name: bad}[k] }); err == nil {
+			t.Errorf("%s=%s was accepted", name, bad)
+		}
 	}
 	c, _ = loadConfig(func(string) string { return "" })
 	if !c.randomSecret || len(c.secrets[0]) < 32 {
 		t.Errorf("no SESSION_SECRET: %+v", c)
 	}
-	if _, _, err := openSessionStore(config{storeName: "nosuch"}, nil); err == nil {
-		t.Error("an unknown SESSION_STORE was accepted")
+	c.storeName = "nosuch"
+	c.databaseURL = filepath.Join(t.TempDir(), "x.db")
+	if _, err := newApp(c, io.Discard); err == nil || !strings.Contains(err.Error(), "SESSION_STORE") {
+		t.Errorf("an unknown SESSION_STORE: %v", err)
+	}
+	for _, u := range []string{"redis://127.0.0.1:6379/0", "redis://127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002", "redis://127.0.0.1:26379?master_name=main"} {
+		client, err := openRedis(u)
+		if err != nil {
+			t.Errorf("openRedis(%s): %v", u, err)
+			continue
+		}
+		_ = client.Close()
 	}
 }
 
-// The example's pages work: register through the form, see the sessions
-// page, revoke another session, sign out everywhere.
+// browser is an HTTP client with a cookie jar that asks for HTML, as a
+// browser does, and follows redirects.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, srv *httptest.Server) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: srv.URL, c: &http.Client{Jar: jar}}
+}
+
+func (b *browser) get(path string) (string, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest("GET", b.base+path, nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	return b.send(req)
+}
+
+func (b *browser) post(path string, form url.Values) (string, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest("POST", b.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	return b.send(req)
+}
+
+// send returns the final page and the path it is at.
+func (b *browser) send(req *http.Request) (string, string) {
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return string(body), res.Request.URL.RequestURI()
+}
+
+// The pages, driven as a browser without JavaScript would: register, the
+// account page, a second device, revoking it, a password change, signing
+// out everywhere, and what each page says.
 func TestPages(t *testing.T) {
-	db, err := openDatabase(filepath.Join(t.TempDir(), "example.db"), io.Discard)
-	if err != nil {
-		t.Fatal(err)
+	_, srv, _ := testApp(t, nil)
+	one, two := newBrowser(t, srv), newBrowser(t, srv)
+	page, at := one.post("/register", url.Values{"username": {"Uma"}, "password": {"uma's password"}})
+	if at != "/" || !strings.Contains(page, "Welcome, uma") {
+		t.Fatalf("after registering, at %s: %s", at, page)
 	}
-	users := gormusers.New[models.User](db)
-	if err := users.Migrate(); err != nil {
-		t.Fatal(err)
-	}
-	store := memstore.New(memstore.Options{})
-	defer store.Close()
-	a, err := auth.New(auth.Config[*models.User]{
-		Store: store, Users: users, Secrets: [][]byte{[]byte("example-test-secret-0123456789abcdef")},
-		BcryptCost: 4, AllowLowBcryptCost: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := newRouter(a, nil, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(r)
-	defer srv.Close()
-	browser := func() *http.Client {
-		jar, _ := cookiejar.New(nil)
-		return &http.Client{Jar: jar}
-	}
-	get := func(c *http.Client, path string) string {
-		req, _ := http.NewRequest("GET", srv.URL+path, nil)
-		req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8") // as a browser
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
+	// Register errors at their field.
+	for form, want := range map[string]string{
+		"uma|a long enough password": "That username is taken",
+		"bob|short":                  "Use at least 8 characters",
+		"a b|a long enough password": "Use 1 to 64 letters",
+	} {
+		u, p, _ := strings.Cut(form, "|")
+		page, at := newBrowser(t, srv).post("/register", url.Values{"username": {u}, "password": {p}})
+		if !strings.HasPrefix(at, "/register?error=") || !strings.Contains(page, want) || !strings.Contains(page, `aria-invalid="true"`) {
+			t.Errorf("register %s: at %s, page lacks %q", form, at, want)
 		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return string(b)
 	}
-	post := func(c *http.Client, path string, form url.Values) string {
-		res, err := c.PostForm(srv.URL+path, form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return string(b)
+	// A second device, sent to sign in from the page it asked for.
+	page, at = two.get("/account/sessions")
+	if at != "/login?returnTo=%2Faccount%2Fsessions" || !strings.Contains(page, `name="returnTo" value="/account/sessions"`) {
+		t.Fatalf("a signed-out browser asking for its sessions: at %s", at)
 	}
-	one, two := browser(), browser()
-	if page := post(one, "/register", url.Values{"username": {"Uma"}, "password": {"uma's password"}}); !strings.Contains(page, "Signed in as <strong>uma</strong>") {
-		t.Fatalf("after registering: %s", page)
+	if page, at = two.post("/login", url.Values{"username": {"uma"}, "password": {"wrong"}, "returnTo": {"/account/sessions"}}); !strings.Contains(page, "do not match") {
+		t.Errorf("a wrong password: at %s", at)
 	}
-	if page := post(two, "/login", url.Values{"username": {"uma"}, "password": {"uma's password"}}); !strings.Contains(page, "Signed in as") {
-		t.Fatalf("after signing in: %s", page)
+	page, at = two.post("/login", url.Values{"username": {"uma"}, "password": {"uma's password"}, "returnTo": {"/account/sessions"}, "remember": {"on"}})
+	if at != "/account/sessions" || strings.Count(page, ">Revoke<") != 1 || !strings.Contains(page, "This device") {
+		t.Fatalf("after signing in: at %s: %s", at, page)
 	}
-	page := get(one, "/account/sessions")
-	if strings.Count(page, "Revoke") != 1 || !strings.Contains(page, "this one") {
-		t.Fatalf("sessions page: %s", page)
-	}
+	// The first device revokes the second.
+	page, _ = one.get("/account/sessions")
 	i := strings.Index(page, `action="/account/sessions/`)
 	action := page[i+len(`action="`):]
 	action = action[:strings.Index(action, `"`)]
-	post(one, action, nil)
-	if page := get(two, "/"); !strings.Contains(page, "Sign in") {
-		t.Errorf("the revoked browser is still signed in: %s", page)
+	if page, at = one.post(action, nil); at != "/account/sessions?revoked=1" || !strings.Contains(page, "That session is signed out") {
+		t.Errorf("after revoking: at %s", at)
 	}
-	page = get(two, "/account/sessions")
-	if !strings.Contains(page, `name="password"`) || !strings.Contains(page, `name="returnTo" value="/account/sessions"`) {
-		t.Errorf("a signed-out browser asking for the sessions page does not get the login form for it: %s", page)
+	if page, at = two.get("/account"); !strings.HasPrefix(at, "/login?expired=true") || !strings.Contains(page, "Your session has ended") {
+		t.Errorf("the revoked browser: at %s", at)
 	}
-	if page := post(two, "/login", url.Values{"username": {"uma"}, "password": {"uma's password"}, "returnTo": {"/account/sessions"}}); !strings.Contains(page, "Your sessions") {
-		t.Errorf("after signing in, the browser is not back on the page it asked for: %s", page)
+	// Display name, theme, password change.
+	if page, _ = one.post("/account/profile", url.Values{"displayName": {"Uma Thurman"}}); !strings.Contains(page, "Your display name is saved") || !strings.Contains(page, "Uma Thurman") {
+		t.Errorf("after saving a display name: %s", page)
 	}
-	post(one, "/logout-all", nil)
-	if page := get(one, "/"); !strings.Contains(page, "Sign in") {
-		t.Errorf("after signing out everywhere: %s", page)
+	if page, _ = one.post("/account/theme", url.Values{"theme": {"dark"}}); !strings.Contains(page, `data-theme="dark"`) {
+		t.Error("the dark theme was not kept in the session")
 	}
-	if page := get(one, "/login?expired=true"); !strings.Contains(page, "expired") {
-		t.Errorf("login page does not say the session expired: %s", page)
+	two.post("/login", url.Values{"username": {"uma"}, "password": {"uma's password"}})
+	if page, _ = one.post("/password", url.Values{"currentPassword": {"nope"}, "newPassword": {"uma's new password"}, "returnTo": {"/account"}}); !strings.Contains(page, "That is not your current password") {
+		t.Errorf("a wrong current password: %s", page)
+	}
+	if page, _ = one.post("/password", url.Values{"currentPassword": {"uma's password"}, "newPassword": {"uma's new password"}, "returnTo": {"/account"}}); !strings.Contains(page, "1 other session was signed out") {
+		t.Errorf("after changing the password: %s", page)
+	}
+	if _, at = two.get("/account"); !strings.HasPrefix(at, "/login") {
+		t.Errorf("the other device after the password change: at %s", at)
+	}
+	two.post("/login", url.Values{"username": {"uma"}, "password": {"uma's new password"}})
+	if page, at = one.post("/logout-all", nil); !strings.Contains(page, "You are signed out everywhere: 2 sessions ended") {
+		t.Errorf("after signing out everywhere: at %s", at)
+	}
+	// A lockout says how long.
+	three := newBrowser(t, srv)
+	for range 5 {
+		three.post("/login", url.Values{"username": {"uma"}, "password": {"wrong"}})
+	}
+	if page, _ = three.post("/login", url.Values{"username": {"uma"}, "password": {"wrong"}}); !strings.Contains(page, "Try again in 1 minute") {
+		t.Errorf("during a lockout: %s", page)
 	}
 }

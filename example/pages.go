@@ -1,115 +1,319 @@
 package main
 
 import (
-	"errors"
+	"embed"
+	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/models/gormusers"
 )
 
-type pages struct {
-	a *auth.Auth[*models.User]
+// Account is the example's user: the base model and a display name, to show
+// how an application extends the user model.
+type Account struct {
+	models.User
+	DisplayName string `gorm:"size:80;not null;default:''" json:"displayName"`
 }
 
-var tmpl = template.Must(template.New("").Parse(`
-{{define "top"}}<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ginauth example</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
-form.inline{display:inline} label{display:block;margin:.5rem 0}
-input[type=text],input[type=password]{padding:.3rem;width:16rem}
-table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left;vertical-align:top}
-.note{padding:.5rem;background:#fff4d6} .muted{color:#666;font-size:.9em}
-</style></head><body><h1><a href="/">ginauth example</a></h1>{{end}}
-{{define "bottom"}}</body></html>{{end}}
+// Name is what the pages call the user.
+func (a *Account) Name() string {
+	if a.DisplayName != "" {
+		return a.DisplayName
+	}
+	return a.Username
+}
 
-{{define "home"}}{{template "top"}}
-{{if .User}}<p>Signed in as <strong>{{.User.Username}}</strong>.</p>
-<p><a href="/account/sessions">Your sessions</a></p>
-<form class="inline" method="post" action="/logout"><button>Sign out</button></form>
-{{else}}<p><a href="/login">Sign in</a> or <a href="/register">register</a>.</p>{{end}}
-<p class="muted">The JSON API is mounted here too: POST /login, GET /me, GET /sessions, …</p>
-{{template "bottom"}}{{end}}
+//go:embed web/templates/*.html web/static/*
+var web embed.FS
 
-{{define "login"}}{{template "top"}}<h2>Sign in</h2>
-{{if .Expired}}<p class="note">Your session expired. Sign in again.</p>{{end}}
-{{if eq .Error "1"}}<p class="note">Invalid username or password.</p>
-{{else if eq .Error "too_many_attempts"}}<p class="note">Too many failed attempts. Wait a little, then try again.</p>
-{{else if .Error}}<p class="note">Sign-in failed ({{.Error}}).</p>{{end}}
-<form method="post" action="/login">
-{{if .ReturnTo}}<input type="hidden" name="returnTo" value="{{.ReturnTo}}">{{end}}
-<label>Username <input type="text" name="username" autocomplete="username" required autofocus></label>
-<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
-<label><input type="checkbox" name="remember"> Remember me</label>
-<button>Sign in</button></form>
-<p>No account? <a href="/register">Register</a>.</p>{{template "bottom"}}{{end}}
+// pages renders the example's server-side pages.
+type pages struct {
+	a     *auth.Auth[*Account]
+	users *gormusers.Store[Account, *Account]
+	now   func() time.Time
+	tmpl  map[string]*template.Template
+}
 
-{{define "register"}}{{template "top"}}<h2>Register</h2>
-{{if .Error}}<p class="note">Registration failed ({{.Error}}).</p>{{end}}
-<form method="post" action="/register">
-<label>Username <input type="text" name="username" autocomplete="username" required autofocus></label>
-<label>Password (8 characters or more) <input type="password" name="password" autocomplete="new-password" minlength="8" required></label>
-<button>Register</button></form>{{template "bottom"}}{{end}}
+func newPages(a *auth.Auth[*Account], users *gormusers.Store[Account, *Account], now func() time.Time) *pages {
+	p := &pages{a: a, users: users, now: now, tmpl: map[string]*template.Template{}}
+	funcs := template.FuncMap{
+		"device": device,
+		"ago":    p.ago,
+		"until":  p.until,
+		"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"stamp":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+	}
+	layout := template.Must(template.New("layout").Funcs(funcs).ParseFS(web, "web/templates/layout.html"))
+	for _, name := range []string{"home", "login", "register", "account", "sessions"} {
+		t := template.Must(layout.Clone())
+		p.tmpl[name] = template.Must(t.ParseFS(web, "web/templates/"+name+".html"))
+	}
+	return p
+}
 
-{{define "sessions"}}{{template "top"}}<h2>Your sessions</h2>
-<table><tr><th>Signed in</th><th>Last active</th><th>From</th><th></th></tr>
-{{range .Sessions}}<tr>
-<td>{{.CreatedAt.Format "2006-01-02 15:04"}}</td><td>{{.LastActivity.Format "2006-01-02 15:04"}}</td>
-<td>{{.IPAddress}}<br><span class="muted">{{.UserAgent}}</span></td>
-<td>{{if .Current}}this one{{else}}<form class="inline" method="post" action="/account/sessions/{{.ID}}/revoke"><button>Revoke</button></form>{{end}}</td>
-</tr>{{end}}</table>
-<p><form class="inline" method="post" action="/logout-all"><button>Sign out everywhere</button></form></p>
-{{template "bottom"}}{{end}}
-`))
+// mount adds the pages to r.
+func (p *pages) mount(r *gin.Engine) {
+	static, _ := fs.Sub(web, "web/static")
+	r.StaticFS("/static", http.FS(static))
+	r.GET("/", p.home)
+	r.GET("/login", p.login)
+	r.GET("/register", p.register)
+	account := r.Group("/account", middleware.RequireAuth(p.a))
+	account.GET("", p.account)
+	account.GET("/sessions", p.sessions)
+	account.POST("/profile", p.profile)
+	account.POST("/theme", p.theme)
+	account.POST("/sessions/:id/revoke", p.revoke)
+}
 
-func render(c *gin.Context, name string, data any) {
+// page is what every template gets.
+type page struct {
+	Page     string
+	User     *Account
+	Theme    string
+	Notices  []notice
+	Errors   map[string]string
+	ReturnTo string
+
+	Current  auth.CurrentSession // account
+	Sessions int                 // account: how many
+	List     []auth.SessionInfo  // sessions
+}
+
+type notice struct{ Kind, Text string }
+
+func (p *pages) page(c *gin.Context, name string) *page {
+	u, _ := p.a.User(c)
+	theme, _ := auth.Get[string](c, "theme")
+	return &page{Page: name, User: u, Theme: theme, Errors: map[string]string{}}
+}
+
+func (p *pages) render(c *gin.Context, pg *page) {
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Header("Cache-Control", "no-store")
 	c.Status(http.StatusOK)
-	if err := tmpl.ExecuteTemplate(c.Writer, name, data); err != nil {
+	if err := p.tmpl[pg.Page].ExecuteTemplate(c.Writer, "layout", pg); err != nil {
 		_ = c.Error(err)
 	}
 }
 
-func (p *pages) home(c *gin.Context) {
-	u, _ := p.a.User(c)
-	render(c, "home", gin.H{"User": u})
+func (pg *page) note(kind, text string) { pg.Notices = append(pg.Notices, notice{kind, text}) }
+
+// returnTo is the page a browser asked for, when it is one of this site's.
+func returnTo(c *gin.Context) string {
+	if r := c.Query(auth.ReturnToParam); auth.LocalPath(r) {
+		return r
+	}
+	return ""
 }
+
+func (p *pages) home(c *gin.Context) { p.render(c, p.page(c, "home")) }
 
 func (p *pages) login(c *gin.Context) {
 	if p.a.IsAuthenticated(c) {
-		c.Redirect(http.StatusSeeOther, "/")
+		c.Redirect(http.StatusSeeOther, auth.ReturnTo(c.DefaultQuery(auth.ReturnToParam, "/account")))
 		return
 	}
-	returnTo := c.Query(auth.ReturnToParam)
-	if !auth.LocalPath(returnTo) {
-		returnTo = ""
+	pg := p.page(c, "login")
+	pg.ReturnTo = returnTo(c)
+	switch {
+	case c.Query("expired") == "true":
+		pg.note("warn", "Your session has ended. Sign in again to continue.")
+	case c.Query("signedOut") == "all":
+		n, _ := strconv.Atoi(c.Query("revoked"))
+		pg.note("info", fmt.Sprintf("You are signed out everywhere: %d %s ended.", n, plural(n, "session", "sessions")))
+	case c.Query("signedOut") != "":
+		pg.note("info", "You are signed out.")
 	}
-	render(c, "login", gin.H{"Error": c.Query("error"), "Expired": c.Query("expired") == "true", "ReturnTo": returnTo})
+	switch code := c.Query("error"); code {
+	case "":
+	case "1":
+		pg.Errors["credentials"] = "That username and password do not match an account."
+	case "bad_request":
+		pg.Errors["credentials"] = "Enter your username and your password."
+	default:
+		pg.note("error", problemText(code, c.Query("retry")))
+	}
+	p.render(c, pg)
 }
 
 func (p *pages) register(c *gin.Context) {
-	render(c, "register", gin.H{"Error": c.Query("error")})
+	pg := p.page(c, "register")
+	pg.ReturnTo = returnTo(c)
+	switch code := c.Query("error"); code {
+	case "":
+	case "username_taken":
+		pg.Errors["username"] = "That username is taken. Choose another."
+	case "bad_request":
+		pg.Errors["username"] = "Use 1 to 64 letters, digits or . _ - @ +, all in one script."
+	case "weak_password":
+		pg.Errors["password"] = "Use at least 8 characters."
+	case "password_too_long":
+		pg.Errors["password"] = "Use at most 72 bytes: a few words are enough."
+	default:
+		pg.note("error", problemText(code, c.Query("retry")))
+	}
+	p.render(c, pg)
 }
 
-func (p *pages) sessions(c *gin.Context) {
+func (p *pages) account(c *gin.Context) {
+	pg := p.page(c, "account")
+	var err error
+	if pg.Current, err = p.a.CurrentSession(c); err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
 	list, err := p.a.Sessions(c)
 	if err != nil {
 		auth.WriteProblem(c, err)
 		return
 	}
-	render(c, "sessions", gin.H{"Sessions": list})
+	pg.Sessions = len(list)
+	if r := c.Query("revoked"); r != "" {
+		n, _ := strconv.Atoi(r)
+		pg.note("info", fmt.Sprintf("Your password is changed. %d other %s signed out.", n, plural(n, "session was", "sessions were")))
+	}
+	if c.Query("saved") != "" {
+		pg.note("info", "Your display name is saved.")
+	}
+	switch code := c.Query("error"); code {
+	case "":
+	case "1":
+		pg.Errors["current"] = "That is not your current password."
+	case "weak_password":
+		pg.Errors["next"] = "Use at least 8 characters."
+	case "password_too_long":
+		pg.Errors["next"] = "Use at most 72 bytes."
+	case "bad_request":
+		pg.note("error", "Fill in your current password and the new one.")
+	default:
+		pg.note("error", problemText(code, c.Query("retry")))
+	}
+	p.render(c, pg)
 }
 
-func (p *pages) revoke(c *gin.Context) {
-	if err := p.a.RevokeSession(c, c.Param("id")); err != nil && !errors.Is(err, auth.ErrNotFound) {
+func (p *pages) sessions(c *gin.Context) {
+	pg := p.page(c, "sessions")
+	list, err := p.a.Sessions(c)
+	if err != nil {
 		auth.WriteProblem(c, err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/account/sessions")
+	pg.List = list
+	if c.Query("revoked") != "" {
+		pg.note("info", "That session is signed out.")
+	}
+	p.render(c, pg)
 }
+
+// profile saves the display name: the README's way of changing a field of
+// the user (a copy read from the store, written, the cached one dropped).
+func (p *pages) profile(c *gin.Context) {
+	me, _ := p.a.User(c)
+	acct, err := p.users.FindByID(c, me.AuthID())
+	if err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
+	name := strings.TrimSpace(c.PostForm("displayName"))
+	if utf8.RuneCountInString(name) > 80 || !utf8.ValidString(name) {
+		auth.WriteProblem(c, auth.ErrBadRequest.With("A display name is at most 80 characters."))
+		return
+	}
+	acct.DisplayName = name
+	if err := p.users.Update(c, acct, "DisplayName"); err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
+	p.a.InvalidateUser(acct.AuthID())
+	c.Redirect(http.StatusSeeOther, "/account?saved=1")
+}
+
+// theme keeps the chosen theme in the session: a typed session value.
+func (p *pages) theme(c *gin.Context) {
+	theme := c.PostForm("theme")
+	if theme != "dark" {
+		theme = "light"
+	}
+	if err := auth.Set(c, "theme", theme); err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/account")
+}
+
+func (p *pages) revoke(c *gin.Context) {
+	if err := p.a.RevokeSession(c, c.Param("id")); err != nil {
+		auth.WriteProblem(c, err)
+		return
+	}
+	if !p.a.IsAuthenticated(c) { // this very session
+		c.Redirect(http.StatusSeeOther, p.a.LoginPath()+"?signedOut=1")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/account/sessions?revoked=1")
+}
+
+// problemText says, for people, what an error code of a redirect means.
+func problemText(code, retry string) string {
+	switch code {
+	case "too_many_attempts":
+		secs, _ := strconv.Atoi(retry)
+		return "Too many failed attempts. Try again " + inTime(time.Duration(secs)*time.Second) + "."
+	case "busy":
+		return "Too many sign-ins at once. Try again in a moment."
+	case "store_unavailable":
+		return "We cannot reach our session store. Try again shortly."
+	}
+	return "Something went wrong (" + code + "). Try again."
+}
+
+// inTime says "in 2 minutes", "in 40 seconds".
+func inTime(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "now"
+	case d < time.Minute:
+		s := int(d.Round(time.Second) / time.Second)
+		return fmt.Sprintf("in %d %s", s, plural(s, "second", "seconds"))
+	}
+	m := int((d + time.Minute - 1) / time.Minute)
+	return fmt.Sprintf("in %d %s", m, plural(m, "minute", "minutes"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// ago says how long before now t was, for people.
+func (p *pages) ago(t time.Time) string {
+	d := p.now().Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		m := int(d / time.Minute)
+		return fmt.Sprintf("%d %s ago", m, plural(m, "minute", "minutes"))
+	case d < 48*time.Hour:
+		h := int(d / time.Hour)
+		return fmt.Sprintf("%d %s ago", h, plural(h, "hour", "hours"))
+	}
+	return "on " + t.UTC().Format("2 January 2006")
+}
+
+// until says when t comes, for people.
+func (p *pages) until(t time.Time) string { return inTime(t.Sub(p.now())) }

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/auth/redisauth"
+	"github.com/ginauth/ginauth/handlers"
+	"github.com/ginauth/ginauth/metrics"
+	"github.com/ginauth/ginauth/middleware"
+	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/sessionstore"
+	"github.com/ginauth/ginauth/sessionstore/gormstore"
+	"github.com/ginauth/ginauth/sessionstore/memstore"
+	"github.com/ginauth/ginauth/sessionstore/redisstore"
+)
+
+// app is the example application wired from its configuration: what the
+// server serves, and what the admin commands work on.
+type app struct {
+	cfg     config
+	handler http.Handler
+	auth    *auth.Auth[*Account]
+	users   *gormusers.Store[Account, *Account]
+	store   sessionstore.IndexedStore
+	db      *gorm.DB
+	log     *slog.Logger
+	closers []func()
+	// metrics serves GET /metrics, on METRICS_ADDR; nil when it is unset.
+	metrics http.Handler
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// newApp opens the databases and builds the router. Everything the app
+// logs (requests, SQL errors, ginauth's warnings) goes to logw.
+func newApp(cfg config, logw io.Writer) (_ *app, err error) {
+	log := slog.New(slog.NewTextHandler(logw, nil))
+	a := &app{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if a.db, err = openDatabase(cfg, logw); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() {
+		if sqlDB, err := a.db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	})
+	a.users = gormusers.New[Account](a.db)
+	if err := a.users.Migrate(); err != nil {
+		return nil, fmt.Errorf("creating the users table: %w", err)
+	}
+	acfg := auth.Config[*Account]{
+		Users:           a.users,
+		Secrets:         cfg.secrets,
+		IdleTimeout:     cfg.idle,
+		AbsoluteTimeout: cfg.absolute,
+		TouchInterval:   cfg.touch,
+		TrustedProxies:  cfg.proxies,
+		Cookie:          auth.Cookie{Secure: cfg.secure},
+		Logger:          log,
+		Now:             cfg.now,
+	}
+	if err := a.openStores(&acfg); err != nil {
+		return nil, err
+	}
+	acfg.Store = a.store
+	if cfg.metricsAddr != "" {
+		if err := a.openMetrics(&acfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.randomSecret {
+		log.Warn("SESSION_SECRET is not set: using a random secret, so sessions end when the app stops")
+	}
+	if a.auth, err = auth.New(acfg); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { _ = a.auth.Close() })
+	if a.handler, err = newRouter(a, logw); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// openStores opens the session store of SESSION_STORE and, where several
+// instances can share them, the throttle's store and the user
+// invalidation.
+func (a *app) openStores(acfg *auth.Config[*Account]) error {
+	cfg := a.cfg
+	switch cfg.storeName {
+	case "gorm":
+		s, err := gormstore.New(a.db, gormstore.Options{AutoMigrate: true, Now: cfg.now})
+		if err != nil {
+			return err
+		}
+		a.store = s
+		a.closers = append(a.closers, func() { _ = s.Close() })
+	case "memory":
+		s := memstore.New(memstore.Options{Now: cfg.now})
+		a.store = s
+		a.closers = append(a.closers, func() { _ = s.Close() })
+	case "redis":
+		client, err := openRedis(cfg.redisURL)
+		if err != nil {
+			return err
+		}
+		a.closers = append(a.closers, func() { _ = client.Close() })
+		a.store = redisstore.New(client, redisstore.Options{Now: cfg.now})
+		a.shareThroughRedis(acfg, client)
+	case "mongo", "mongodb":
+		s, closeStore, err := openMongo(cfg.mongoURL)
+		if err != nil {
+			return err
+		}
+		a.store = s
+		a.closers = append(a.closers, closeStore)
+	default:
+		return fmt.Errorf("SESSION_STORE %q: want gorm, redis, mongo or memory", cfg.storeName)
+	}
+	return nil
+}
+
+// openMetrics feeds Prometheus metrics from every hook of the Auth (events,
+// session store calls, bcrypt slots, user cache), on a registry of their
+// own with the Go runtime's and the process's, served on METRICS_ADDR.
+func (a *app) openMetrics(acfg *auth.Config[*Account]) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(metrics.Options{Registerer: reg})
+	if err != nil {
+		return err
+	}
+	acfg.Store = m.Store(a.store, a.cfg.storeName)
+	acfg.Metrics = m
+	acfg.OnEvent = m.OnEvent(acfg.OnEvent)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelError)}))
+	a.metrics = mux
+	return nil
+}
+
+// shareThroughRedis makes every instance on the Redis store share the
+// login throttle and drop users from their caches together.
+func (a *app) shareThroughRedis(acfg *auth.Config[*Account], client redis.UniversalClient) {
+	acfg.Throttle.Store = redisauth.NewThrottle(client, redisauth.ThrottleOptions{})
+	acfg.UserInvalidation = redisauth.NewUserInvalidation(client, redisauth.InvalidationOptions{})
+}
+
+// newRouter mounts the prebuilt routes and the example's pages. Gin's
+// request log names the client by c.ClientIP(), which believes
+// X-Forwarded-For from the proxies it trusts: the same ones as ginauth's
+// (Gin's default trusts every peer).
+func newRouter(a *app, logw io.Writer) (*gin.Engine, error) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	var ipProxies []string
+	for _, p := range a.cfg.proxies {
+		if p != auth.TrustUnixSocket {
+			ipProxies = append(ipProxies, p)
+		}
+	}
+	if err := r.SetTrustedProxies(ipProxies); err != nil {
+		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+	}
+	r.Use(gin.LoggerWithWriter(logw), gin.RecoveryWithWriter(logw))
+	r.Use(middleware.CrossOrigin(a.auth.CrossOriginProtection())) // every form post of the app, not only the auth routes
+	r.Use(middleware.Session(a.auth))
+	handlers.Mount(r.Group("/"), a.auth, handlers.WithRegister())
+	newPages(a.auth, a.users, a.cfg.now).mount(r)
+	return r, nil
+}
