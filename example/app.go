@@ -15,6 +15,7 @@ import (
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/auth/redisauth"
+	"github.com/ginauth/ginauth/auth/sqlauth"
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/metrics"
 	"github.com/ginauth/ginauth/middleware"
@@ -76,7 +77,7 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		AbsoluteTimeout: cfg.absolute,
 		TouchInterval:   cfg.touch,
 		TrustedProxies:  cfg.proxies,
-		Cookie:          auth.Cookie{Secure: cfg.secure},
+		Cookie:          auth.Cookie{Secure: cfg.secure, HostPrefix: cfg.hostPrefix},
 		Logger:          log,
 		Now:             cfg.now,
 	}
@@ -115,6 +116,11 @@ func (a *app) openStores(acfg *auth.Config[*Account]) error {
 		}
 		a.store = s
 		a.closers = append(a.closers, func() { _ = s.Close() })
+		if cfg.postgres() {
+			if err := a.shareThroughPostgres(acfg); err != nil {
+				return err
+			}
+		}
 	case "memory":
 		s := memstore.New(memstore.Options{Now: cfg.now})
 		a.store = s
@@ -164,6 +170,25 @@ func (a *app) openMetrics(acfg *auth.Config[*Account]) error {
 func (a *app) shareThroughRedis(acfg *auth.Config[*Account], client redis.UniversalClient) {
 	acfg.Throttle.Store = redisauth.NewThrottle(client, redisauth.ThrottleOptions{})
 	acfg.UserInvalidation = redisauth.NewUserInvalidation(client, redisauth.InvalidationOptions{})
+}
+
+// shareThroughPostgres makes every instance on PostgreSQL alone share the
+// login throttle (a table) and drop users from their caches together
+// (LISTEN/NOTIFY), with no Redis.
+func (a *app) shareThroughPostgres(acfg *auth.Config[*Account]) error {
+	throttle, err := sqlauth.NewThrottle(a.db, sqlauth.ThrottleOptions{AutoMigrate: true, Now: a.cfg.now, Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("the login throttle's table: %w", err)
+	}
+	a.closers = append(a.closers, func() { _ = throttle.Close() })
+	invalidation, err := sqlauth.NewUserInvalidation(a.cfg.databaseURL, sqlauth.InvalidationOptions{Logger: a.log})
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, func() { _ = invalidation.Close() })
+	acfg.Throttle.Store = throttle
+	acfg.UserInvalidation = invalidation
+	return nil
 }
 
 // newRouter mounts the prebuilt routes and the example's pages. Gin's

@@ -25,8 +25,9 @@ type config struct {
 	secrets                          [][]byte
 	randomSecret                     bool
 	idle, absolute, touch            time.Duration
-	secure                           bool
+	secure, hostPrefix               bool
 	proxies                          []string
+	dbMaxConns                       int
 	now                              func() time.Time // tests only: the clock
 }
 
@@ -67,12 +68,27 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 		}
 	}
+	c.dbMaxConns = 10
+	if v := getenv("DATABASE_MAX_CONNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("DATABASE_MAX_CONNS: want a positive number, got %q", v)
+		}
+		c.dbMaxConns = n
+	}
 	if v := getenv("COOKIE_SECURE"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return c, fmt.Errorf("COOKIE_SECURE: %w", err)
 		}
 		c.secure = b
+	}
+	if v := getenv("COOKIE_HOST_PREFIX"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("COOKIE_HOST_PREFIX: %w", err)
+		}
+		c.hostPrefix = b
 	}
 	for _, p := range strings.Split(getenv("TRUSTED_PROXIES"), ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -96,7 +112,21 @@ func openDatabase(c config, logw io.Writer) (*gorm.DB, error) {
 		SlowThreshold: 200 * time.Millisecond, LogLevel: logger.Warn, ParameterizedQueries: true,
 	})}
 	if c.postgres() {
-		return gorm.Open(postgres.Open(c.databaseURL), gcfg)
+		db, err := gorm.Open(postgres.Open(c.databaseURL), gcfg)
+		if err != nil {
+			return nil, err
+		}
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, err
+		}
+		// Every instance holds up to this many connections: instances ×
+		// DATABASE_MAX_CONNS must stay under the server's max_connections
+		// (with room for the LISTEN connection of each and for operators).
+		sqlDB.SetMaxOpenConns(c.dbMaxConns)
+		sqlDB.SetMaxIdleConns(c.dbMaxConns)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		return db, nil
 	}
 	db, err := gorm.Open(sqlite.Open(c.databaseURL+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), gcfg)
 	if err != nil {

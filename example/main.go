@@ -15,7 +15,10 @@
 //
 //	ADDR              listen address (default 127.0.0.1:8080)
 //	METRICS_ADDR      address of GET /metrics (Prometheus); unset: none
-//	DATABASE_URL      a postgres:// URL, or a SQLite file path (default ginauth-example.db)
+//	DATABASE_URL      a postgres:// URL, or a SQLite file path (default ginauth-example.db);
+//	                  on PostgreSQL with SESSION_STORE=gorm, the instances share the
+//	                  login throttle and user-cache invalidation through it too
+//	DATABASE_MAX_CONNS connections each instance may open to PostgreSQL (default 10)
 //	SESSION_STORE     gorm (default: the database above), redis, mongo, or memory
 //	REDIS_URL         for SESSION_STORE=redis (default redis://127.0.0.1:6379/0);
 //	                  ?addr=host:port&addr=... for a Cluster,
@@ -27,6 +30,7 @@
 //	ABSOLUTE_TIMEOUT  Go duration (default 24h)
 //	TOUCH_INTERVAL    Go duration (default 1m)
 //	COOKIE_SECURE     true to send the cookie over HTTPS only
+//	COOKIE_HOST_PREFIX true to name it __Host-sid (needs COOKIE_SECURE): no subdomain can set it
 //	TRUSTED_PROXIES   comma-separated IPs/CIDRs of proxies whose X-Forwarded-* to believe,
 //	                  or "unix" for a proxy on a Unix socket
 package main
