@@ -50,12 +50,18 @@ type Options struct {
 // Index entries of ended sessions are pruned when the index is read, at
 // every logout, and at one login in 64.
 //
+// On Cluster, a failed master's sessions answer ErrUnavailable until a
+// replica takes over, and are served again as soon as it has: the store
+// makes the client re-read the cluster's layout when a node fails, instead
+// of waiting for go-redis's periodic reload (a minute by default).
+//
 // Sessions stored by earlier versions as hashes (fields rec, rev, seen,
 // exp, uid) are read, and rewritten in this layout, on first use.
 type Store struct {
-	c      redis.UniversalClient
-	prefix string
-	now    func() time.Time
+	c       redis.UniversalClient
+	cluster *redis.ClusterClient // c, when it is a Cluster client
+	prefix  string
+	now     func() time.Time
 }
 
 // New returns a store on the client. The client stays the caller's: Close
@@ -67,7 +73,8 @@ func New(c redis.UniversalClient, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{c: c, prefix: opts.Prefix, now: opts.Now}
+	cluster, _ := c.(*redis.ClusterClient)
+	return &Store{c: c, cluster: cluster, prefix: opts.Prefix, now: opts.Now}
 }
 
 // Close does nothing; it exists so every store can be closed alike.
@@ -238,12 +245,23 @@ func ttl(t, now time.Time) time.Duration {
 }
 
 // redisErr maps a go-redis error onto the package's errors.
-func redisErr(err error) error {
+//
+// On Cluster, an error that is not a reply from Redis (a node that refuses
+// connections or times out) also asks the client to read the cluster's
+// layout again: go-redis keeps sending a failed master's slots to it until
+// its next periodic reload (every minute by default), long after a replica
+// has taken over. The client runs one reload at a time, at most every
+// 200 ms, in the background, so a burst of errors costs one CLUSTER SLOTS.
+func (r *Store) redisErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, redis.Nil):
 		return sessionstore.ErrNotFound
+	}
+	var re redis.Error
+	if r.cluster != nil && !errors.As(err, &re) {
+		r.cluster.ReloadState(context.Background())
 	}
 	return sessionstore.Unavailable(err)
 }
@@ -261,7 +279,7 @@ func (r *Store) Load(ctx context.Context, key sessionstore.Key) (*sessionstore.R
 		s, err = redisLoad.Run(ctx, r.c, []string{k}).Text()
 	}
 	if err != nil {
-		return nil, redisErr(err)
+		return nil, r.redisErr(err)
 	}
 	rec, err := record(s)
 	if err != nil {
@@ -328,7 +346,7 @@ func (r *Store) create(ctx context.Context, oldKey *sessionstore.Key, oldUserID 
 	if err != nil {
 		for _, c := range cmds {
 			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-				return redisErr(err)
+				return r.redisErr(err)
 			}
 		}
 	}
@@ -385,7 +403,7 @@ func (r *Store) Update(ctx context.Context, key sessionstore.Key, rec *sessionst
 	rev, err := redisUpdate.Run(ctx, r.c, []string{r.sessKey(key)},
 		rec.Rev, body, ms(rec.LastActivity), ms(rec.ExpiresAt), ttl(rec.ExpiresAt, now).Milliseconds(), ms(now), rec.UserID).Int64()
 	if err != nil {
-		return redisErr(err)
+		return r.redisErr(err)
 	}
 	switch rev {
 	case -1:
@@ -402,7 +420,7 @@ func (r *Store) Touch(ctx context.Context, key sessionstore.Key, lastActivity, e
 	now := r.now()
 	err := redisTouch.Run(ctx, r.c, []string{r.sessKey(key)},
 		ms(lastActivity), ms(expiresAt), ttl(expiresAt, now).Milliseconds(), ms(now)).Err()
-	return redisErr(err)
+	return r.redisErr(err)
 }
 
 // Destroy implements Store: one EVALSHA, then one pipeline that removes
@@ -410,7 +428,7 @@ func (r *Store) Touch(ctx context.Context, key sessionstore.Key, lastActivity, e
 func (r *Store) Destroy(ctx context.Context, key sessionstore.Key) error {
 	uid, err := redisDestroy.Run(ctx, r.c, []string{r.sessKey(key)}).Text()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return redisErr(err)
+		return r.redisErr(err)
 	}
 	if uid != "" {
 		k := r.userKey(uid)
@@ -419,7 +437,7 @@ func (r *Store) Destroy(ctx context.Context, key sessionstore.Key) error {
 			p.ZRemRangeByScore(ctx, k, "-inf", "("+strconv.FormatInt(ms(r.now()), 10))
 			return nil
 		})
-		return redisErr(err)
+		return r.redisErr(err)
 	}
 	return nil
 }
@@ -430,7 +448,7 @@ func (r *Store) members(ctx context.Context, userID string) ([]string, error) {
 		return nil, nil // anonymous sessions are not indexed
 	}
 	m, err := r.c.ZRange(ctx, r.userKey(userID), 0, -1).Result()
-	return m, redisErr(err)
+	return m, r.redisErr(err)
 }
 
 // values reads the sessions under members (keys without the prefix) in one
@@ -453,16 +471,16 @@ func (r *Store) values(ctx context.Context, members []string) ([]string, error) 
 		case isWrongType(err):
 			legacy = append(legacy, i)
 		case !errors.Is(err, redis.Nil):
-			return nil, redisErr(err)
+			return nil, r.redisErr(err)
 		}
 	}
 	if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
-		return nil, redisErr(err)
+		return nil, r.redisErr(err)
 	}
 	for _, i := range legacy {
 		s, err := redisLoad.Run(ctx, r.c, []string{r.prefix + members[i]}).Text()
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, redisErr(err)
+			return nil, r.redisErr(err)
 		}
 		out[i] = s
 	}
@@ -494,7 +512,7 @@ func (r *Store) List(ctx context.Context, userID string) ([]sessionstore.Info, e
 	}
 	if len(stale) > 0 {
 		if err := r.c.ZRem(ctx, r.userKey(userID), stale...).Err(); err != nil {
-			return nil, redisErr(err)
+			return nil, r.redisErr(err)
 		}
 	}
 	sessionstore.SortInfos(out)
@@ -516,7 +534,7 @@ func (r *Store) DestroyHandle(ctx context.Context, userID, handle string) error 
 		}
 		n, err := r.destroyMembers(ctx, []string{m})
 		if err == nil {
-			err = redisErr(r.c.ZRem(ctx, r.userKey(userID), m).Err())
+			err = r.redisErr(r.c.ZRem(ctx, r.userKey(userID), m).Err())
 		}
 		if err != nil {
 			return err
@@ -545,7 +563,7 @@ func (r *Store) DestroyUser(ctx context.Context, userID string) (int, error) {
 	})
 	members := take.Val()
 	if err != nil || len(members) == 0 {
-		return 0, redisErr(err)
+		return 0, r.redisErr(err)
 	}
 	return r.destroyMembers(ctx, members)
 }
@@ -565,7 +583,7 @@ func (r *Store) destroyMembers(ctx context.Context, members []string) (int, erro
 		return nil
 	})
 	if err != nil {
-		return 0, redisErr(err)
+		return 0, r.redisErr(err)
 	}
 	n := 0
 	for _, c := range cmds {

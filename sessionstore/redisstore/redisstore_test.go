@@ -106,6 +106,52 @@ func TestRedisStoreCluster(t *testing.T) {
 	})
 }
 
+// When a Cluster master fails and its replica takes over, the store serves
+// its sessions again by itself within seconds: an error from the failed
+// node makes the client read the cluster's layout again, instead of
+// sending the slots to the dead node until go-redis's next periodic reload
+// (a minute by default). Sessions written before the failure are there.
+func TestRedisStoreClusterFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	cl := testenv.StartRedisCluster(t, 1)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Masters, MaxRetries: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := context.Background()
+	store := redisstore.New(c, redisstore.Options{})
+	now := time.Now()
+	k := storetest.NewKey()
+	rec := &sessionstore.Record{Meta: sessionstore.Meta{UserID: "u", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour), Deadline: now.Add(time.Hour)}}
+	if err := store.Create(ctx, k, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Load(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	master := cl.MasterOf("sess:" + k.String())
+	direct := redis.NewClient(&redis.Options{Addr: master})
+	if n, err := direct.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n < 1 {
+		t.Fatalf("the replica did not acknowledge the session: %d, %v", n, err)
+	}
+	_ = direct.Close()
+	cl.Stop(master)
+	start := time.Now()
+	var errs int
+	testenv.Eventually(t, "the session loads again after the failover", func() bool {
+		_, err := store.Load(ctx, k)
+		switch {
+		case err == nil:
+			return true
+		case !errors.Is(err, sessionstore.ErrUnavailable):
+			t.Fatalf("during the failover a load answered %v, not unavailable", err)
+		}
+		errs++
+		return false
+	})
+	t.Logf("the session loaded again %s after its master stopped (%d loads answered unavailable)", time.Since(start).Round(time.Millisecond), errs)
+}
+
 // The hot path budget on Redis: a load is one command, a touch one, an
 // update one; a request that changes nothing inside the touch interval sends
 // nothing after its load.
