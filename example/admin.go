@@ -1,12 +1,454 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"github.com/ginauth/ginauth/auth"
 )
 
-// admin runs an operator's command and returns the process's exit code.
-func admin(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fmt.Fprintf(stderr, "unknown command %q\n", args[0])
-	return 2
+// adminUsage is what "example help" prints.
+const adminUsage = `Usage: example [serve]
+       example [--json] COMMAND [ARGUMENTS]
+
+Without a command, or with "serve", example serves the app. A command acts on
+the users and sessions of the database and session store that the environment
+names (DATABASE_URL, SESSION_STORE, REDIS_URL, MONGODB_URL, ...; see
+"go doc ./example"), as every running instance sees them, and exits.
+
+Users:
+  users create USERNAME            create a user; the password is the first line
+                                   of standard input
+  users passwd USERNAME            set a new password (the first line of standard
+                                   input) and end every session of the user
+  users delete USERNAME            delete the user and end every session of theirs
+
+Sessions:
+  sessions list USERNAME           the user's live sessions: handle, created, last
+                                   active, expires, IP address, user agent
+  sessions revoke USERNAME HANDLE  end one session (its HANDLE from sessions list)
+  sessions revoke-all USERNAME     end every session of the user
+
+Setup:
+  secret new                       print a new random secret for SESSION_SECRET
+                                   (to rotate, put it first: SESSION_SECRET=new,old)
+  migrate                          create the tables and indexes the app uses
+  help                             print this help (also -h, --help)
+
+Flags, before or after the command words:
+  --json                           print one JSON document on standard output
+                                   instead of text
+  --password-stdin                 read the password from standard input: what
+                                   users create and users passwd always do
+
+Passwords are never arguments, so that they stay out of shell history and the
+process list: pipe them in, one line.
+
+  printf '%s\n' "$PASSWORD" | example users create alice
+
+Exit status: 0 done; 1 the operation failed or was refused (a store cannot be
+reached, a username taken, a password too short); 2 usage error (unknown command
+or flag, wrong number of arguments); 3 no such user or session.
+`
+
+// The exit codes of the admin commands.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // the operation failed or was refused
+	exitUsage    = 2 // the command line is wrong
+	exitNotFound = 3 // no such user or session
+)
+
+// adminTimeout bounds the work of one command, so that a store that hangs
+// does not hang the command with it.
+const adminTimeout = time.Minute
+
+// adminCommand is one command: its words, the operands it takes, and what it
+// does.
+type adminCommand struct {
+	group, name string   // "users", "create"; name is "" for a one-word command
+	operands    []string // what follows the words, for the usage error
+	password    bool     // reads a password from standard input
+	run         func(r *adminRun, operands []string) error
+}
+
+// adminCommands are the operator's commands, dispatched by admin.
+var adminCommands = []adminCommand{
+	{group: "users", name: "create", operands: []string{"USERNAME"}, password: true, run: usersCreate},
+	{group: "users", name: "passwd", operands: []string{"USERNAME"}, password: true, run: usersPasswd},
+	{group: "users", name: "delete", operands: []string{"USERNAME"}, run: usersDelete},
+	{group: "sessions", name: "list", operands: []string{"USERNAME"}, run: sessionsList},
+	{group: "sessions", name: "revoke", operands: []string{"USERNAME", "HANDLE"}, run: sessionsRevoke},
+	{group: "sessions", name: "revoke-all", operands: []string{"USERNAME"}, run: sessionsRevokeAll},
+	{group: "secret", name: "new", run: secretNew},
+	{group: "migrate", run: migrate},
+}
+
+// title is how error messages name the command: "users create".
+func (c adminCommand) title() string { return strings.TrimSpace(c.group + " " + c.name) }
+
+// adminRun is one invocation of a command: its streams, its output format,
+// and the app it opens on demand.
+type adminRun struct {
+	ctx            context.Context
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	json           bool
+	app            *app
+}
+
+// adminError is a command's failure with its exit code. Any other error a
+// command returns means the operation failed (exitFailed).
+type adminError struct {
+	code int
+	msg  string
+}
+
+// Error returns the message, which report prints after the command's name.
+func (e *adminError) Error() string { return e.msg }
+
+// usageError is a mistake on the command line (exitUsage).
+func usageError(format string, args ...any) error {
+	return &adminError{exitUsage, fmt.Sprintf(format, args...)}
+}
+
+// notFound is a user or session that does not exist (exitNotFound).
+func notFound(format string, args ...any) error {
+	return &adminError{exitNotFound, fmt.Sprintf(format, args...)}
+}
+
+// admin runs an operator's command (args: the command line after the
+// program's name) and returns the process's exit code. Results go to stdout,
+// as text or, with --json, as one JSON document; errors go to stderr as one
+// line, and so does everything the app logs.
+func admin(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	words, flags, err := parseAdminArgs(args)
+	if err != nil {
+		return report(stderr, "", err)
+	}
+	if flags.help || (len(words) > 0 && words[0] == "help") {
+		_, _ = io.WriteString(stdout, adminUsage)
+		return exitOK
+	}
+	cmd, operands, err := findAdminCommand(words)
+	if err != nil {
+		return report(stderr, "", err)
+	}
+	if flags.passwordStdin && !cmd.password {
+		return report(stderr, cmd.title(), usageError("--password-stdin is for users create and users passwd"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	r := &adminRun{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, json: flags.json}
+	defer r.close()
+	return report(stderr, cmd.title(), cmd.run(r, operands))
+}
+
+// adminFlags are the flags of a command line.
+type adminFlags struct {
+	json, passwordStdin, help bool
+}
+
+// parseAdminArgs splits a command line into its words (command words and
+// operands) and its flags, which may come anywhere; "--" ends the flags, for
+// an operand that starts with "-".
+func parseAdminArgs(args []string) ([]string, adminFlags, error) {
+	var words []string
+	var f adminFlags
+	for i, arg := range args {
+		if arg == "--" {
+			words = append(words, args[i+1:]...)
+			break
+		}
+		if len(arg) < 2 || arg[0] != '-' {
+			words = append(words, arg)
+			continue
+		}
+		switch strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-") {
+		case "json":
+			f.json = true
+		case "password-stdin":
+			f.passwordStdin = true
+		case "h", "help":
+			f.help = true
+		default:
+			return nil, f, usageError("unknown flag %q; see \"example help\"", arg)
+		}
+	}
+	return words, f, nil
+}
+
+// findAdminCommand finds the command that words name and returns it with
+// its operands, checked for number.
+func findAdminCommand(words []string) (adminCommand, []string, error) {
+	if len(words) == 0 {
+		return adminCommand{}, nil, usageError("no command; see \"example help\"")
+	}
+	var names []string
+	for _, c := range adminCommands {
+		if c.group != words[0] {
+			continue
+		}
+		rest := words[1:]
+		if c.name != "" {
+			names = append(names, c.name)
+			if len(rest) == 0 || rest[0] != c.name {
+				continue
+			}
+			rest = rest[1:]
+		}
+		if len(rest) != len(c.operands) {
+			return c, nil, usageError("%s: want %s, got %s; see \"example help\"",
+				c.title(), operandList(c.operands), countArgs(len(rest)))
+		}
+		return c, rest, nil
+	}
+	switch {
+	case len(names) == 0 && words[0] == "serve":
+		return adminCommand{}, nil, usageError("serve takes no flags or arguments")
+	case len(names) == 0:
+		return adminCommand{}, nil, usageError("unknown command %q; see \"example help\"", words[0])
+	case len(words) == 1:
+		return adminCommand{}, nil, usageError("%s: want a command: %s", words[0], strings.Join(names, ", "))
+	}
+	return adminCommand{}, nil, usageError("%s: unknown command %q (want %s)", words[0], words[1], strings.Join(names, ", "))
+}
+
+// operandList says what a command takes: "USERNAME HANDLE", "no arguments".
+func operandList(operands []string) string {
+	if len(operands) == 0 {
+		return "no arguments"
+	}
+	return strings.Join(operands, " ")
+}
+
+// countArgs says how many arguments were given: "none", "1 argument".
+func countArgs(n int) string {
+	switch n {
+	case 0:
+		return "none"
+	case 1:
+		return "1 argument"
+	}
+	return fmt.Sprintf("%d arguments", n)
+}
+
+// report writes err, if any, to stderr as one line naming the command, and
+// returns the exit code it stands for.
+func report(stderr io.Writer, title string, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	code := exitFailed
+	var ae *adminError
+	if errors.As(err, &ae) {
+		code = ae.code
+	}
+	prefix := "example: "
+	if title != "" {
+		prefix += title + ": "
+	}
+	_, _ = fmt.Fprintln(stderr, prefix+oneLine(err.Error()))
+	return code
+}
+
+// oneLine puts a message on one line: a database's error can span several.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// failed is the error of an operation that failed (exitFailed): what was
+// being done, and why it failed, in words for an operator. For a failure to
+// reach a store that is the store's own error, which auth's problems carry
+// as their cause.
+func failed(doing string, err error) error {
+	var p *auth.Problem
+	if errors.As(err, &p) {
+		if cause := p.Unwrap(); cause != nil {
+			return fmt.Errorf("%s: %w", doing, cause)
+		}
+		return fmt.Errorf("%s: %s", doing, sentence(p.Message))
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// sentence turns a message for people ("The password is too short.") into
+// the tail of an error line ("the password is too short").
+func sentence(msg string) string {
+	msg = strings.TrimSuffix(msg, ".")
+	first, size := utf8.DecodeRuneInString(msg)
+	if next, _ := utf8.DecodeRuneInString(msg[size:]); unicode.IsLower(next) {
+		return string(unicode.ToLower(first)) + msg[size:]
+	}
+	return msg
+}
+
+// open builds the app as the server does (the same stores, the same
+// user-cache invalidation, so that running instances hear of what a command
+// changes), with its logs on stderr, less what a command has no use for:
+// metrics, and the warning about a random SESSION_SECRET (a command reads
+// and signs no cookie, so it needs no secret). Commands share one app and
+// admin closes it.
+func (r *adminRun) open() (*app, error) {
+	if r.app != nil {
+		return r.app, nil
+	}
+	cfg, err := loadConfig(r.getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg.metricsAddr, cfg.randomSecret = "", false
+	a, err := newApp(cfg, r.stderr)
+	if err != nil {
+		return nil, fmt.Errorf("opening the stores: %w", err)
+	}
+	r.app = a
+	return a, nil
+}
+
+// close closes the app, if a command opened one.
+func (r *adminRun) close() {
+	if r.app != nil {
+		r.app.close()
+		r.app = nil
+	}
+}
+
+// print writes a command's result: the JSON document doc with --json, and
+// otherwise the text that text writes.
+func (r *adminRun) print(doc any, text func(w io.Writer)) error {
+	var buf bytes.Buffer
+	if r.json {
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+	} else {
+		text(&buf)
+	}
+	_, err := r.stdout.Write(buf.Bytes())
+	return err
+}
+
+// secretSize is how many random bytes a new secret carries: 256 bits.
+// Encoded in base64url it is 43 characters, over the 32 bytes that auth.New
+// requires of each secret, and free of the commas that separate secrets in
+// SESSION_SECRET.
+const secretSize = 32
+
+// secretJSON is the JSON of secret new.
+type secretJSON struct {
+	Secret string `json:"secret"`
+}
+
+// secretNew prints a fresh random secret for SESSION_SECRET. It opens
+// nothing.
+func secretNew(r *adminRun, _ []string) error {
+	b := make([]byte, secretSize)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	s := base64.RawURLEncoding.EncodeToString(b)
+	return r.print(secretJSON{Secret: s}, func(w io.Writer) { fmt.Fprintln(w, s) })
+}
+
+// migrationJSON is the JSON of migrate.
+type migrationJSON struct {
+	Database     string      `json:"database"`     // "postgres" or "sqlite"
+	SessionStore string      `json:"sessionStore"` // SESSION_STORE
+	Tables       []tableJSON `json:"tables"`
+}
+
+// tableJSON is one table that migrate made sure of.
+type tableJSON struct {
+	Name    string `json:"name"`
+	Holds   string `json:"holds"`   // "users", "sessions", "login throttle"
+	Created bool   `json:"created"` // false: it was there and was brought up to date
+}
+
+// migrate creates the tables and indexes of the app, as every start of the
+// app does: the users table; the sessions table with SESSION_STORE=gorm;
+// and the login throttle's table on PostgreSQL with it. It says which it
+// created and which were there already (and were brought up to date: new
+// columns and indexes).
+func migrate(r *adminRun, _ []string) error {
+	cfg, err := loadConfig(r.getenv)
+	if err != nil {
+		return err
+	}
+	doc := migrationJSON{Database: "sqlite", SessionStore: cfg.storeName, Tables: []tableJSON{{Holds: "users"}}}
+	if cfg.postgres() {
+		doc.Database = "postgres"
+	}
+	if cfg.storeName == "gorm" {
+		doc.Tables = append(doc.Tables, tableJSON{Name: sessionsTable, Holds: "sessions"})
+		if cfg.postgres() {
+			doc.Tables = append(doc.Tables, tableJSON{Name: throttleTable, Holds: "login throttle"})
+		}
+	}
+	if err := r.findMissingTables(cfg, doc.Tables); err != nil {
+		return failed("reading the database", err)
+	}
+	if _, err := r.open(); err != nil { // creates what is missing
+		return err
+	}
+	return r.print(doc, func(w io.Writer) {
+		for _, t := range doc.Tables {
+			what := "already there; its columns and indexes are up to date"
+			if t.Created {
+				what = "created, with its indexes"
+			}
+			fmt.Fprintf(w, "table %s (%s): %s\n", t.Name, t.Holds, what)
+		}
+		switch cfg.storeName {
+		case "gorm":
+		case "mongo", "mongodb":
+			fmt.Fprintln(w, "sessions are kept in MongoDB: the indexes of their collection are in place")
+		case "memory":
+			fmt.Fprintln(w, "sessions are kept in the server's memory: nothing to create for them")
+		default:
+			fmt.Fprintf(w, "sessions are kept in %s: nothing to create for them\n", cfg.storeName)
+		}
+	})
+}
+
+// findMissingTables names the users table in tables (GORM names it after
+// Account) and marks the tables that the database lacks as created, before
+// the app creates them.
+func (r *adminRun) findMissingTables(cfg config, tables []tableJSON) error {
+	db, err := openDatabase(cfg, r.stderr)
+	if err != nil {
+		return err
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		defer sqlDB.Close()
+	}
+	stmt := &gorm.Statement{DB: db}
+	if err := stmt.Parse(&Account{}); err != nil {
+		return err
+	}
+	tables[0].Name = stmt.Schema.Table
+	// HasTable answers false when it cannot ask: make sure it can.
+	var one int
+	if err := db.WithContext(r.ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+		return err
+	}
+	m := db.WithContext(r.ctx).Migrator()
+	for i := range tables {
+		tables[i].Created = !m.HasTable(tables[i].Name)
+	}
+	return nil
 }

@@ -26,6 +26,14 @@ import (
 	"github.com/ginauth/ginauth/sessionstore/redisstore"
 )
 
+// The tables the app keeps in DATABASE_URL besides the users' (named after
+// Account by GORM): named here, rather than left to the libraries' defaults,
+// so that the migrate command can say what it created.
+const (
+	sessionsTable = "sessions"         // SESSION_STORE=gorm
+	throttleTable = "ginauth_throttle" // on PostgreSQL with SESSION_STORE=gorm
+)
+
 // app is the example application wired from its configuration: what the
 // server serves, and what the admin commands work on.
 type app struct {
@@ -110,7 +118,7 @@ func (a *app) openStores(acfg *auth.Config[*Account]) error {
 	cfg := a.cfg
 	switch cfg.storeName {
 	case "gorm":
-		s, err := gormstore.New(a.db, gormstore.Options{AutoMigrate: true, Now: cfg.now})
+		s, err := gormstore.New(a.db, gormstore.Options{Table: sessionsTable, AutoMigrate: true, Now: cfg.now})
 		if err != nil {
 			return err
 		}
@@ -176,7 +184,7 @@ func (a *app) shareThroughRedis(acfg *auth.Config[*Account], client redis.Univer
 // login throttle (a table) and drop users from their caches together
 // (LISTEN/NOTIFY), with no Redis.
 func (a *app) shareThroughPostgres(acfg *auth.Config[*Account]) error {
-	throttle, err := sqlauth.NewThrottle(a.db, sqlauth.ThrottleOptions{AutoMigrate: true, Now: a.cfg.now, Logger: a.log})
+	throttle, err := sqlauth.NewThrottle(a.db, sqlauth.ThrottleOptions{Table: throttleTable, AutoMigrate: true, Now: a.cfg.now, Logger: a.log})
 	if err != nil {
 		return fmt.Errorf("the login throttle's table: %w", err)
 	}

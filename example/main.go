@@ -33,6 +33,28 @@
 //	COOKIE_HOST_PREFIX true to name it __Host-sid (needs COOKIE_SECURE): no subdomain can set it
 //	TRUSTED_PROXIES   comma-separated IPs/CIDRs of proxies whose X-Forwarded-* to believe,
 //	                  or "unix" for a proxy on a Unix socket
+//
+// # Admin commands
+//
+// Given a command, the program acts on the users and sessions of the
+// database and session store that the same environment names, as every
+// running instance sees them, and exits ("example help" says more):
+//
+//	users create USERNAME            password: the first line of stdin
+//	users passwd USERNAME            new password from stdin; ends every session of the user
+//	users delete USERNAME            ends every session of the user too
+//	sessions list USERNAME           handle, created, last active, expires, IP, user agent
+//	sessions revoke USERNAME HANDLE  ends one session, named by its handle from the list
+//	sessions revoke-all USERNAME     ends every session of the user, and says how many
+//	secret new                       a random secret for SESSION_SECRET
+//	migrate                          creates the tables and indexes, and says which
+//	help                             the usage (also -h)
+//
+// With --json, anywhere on the line, a command prints one JSON document
+// (times in RFC 3339) instead of text. Results go to stdout; errors (one
+// line each) and the app's logs to stderr. The exit status is 0 on success,
+// 1 when the operation failed, 2 for a usage error, and 3 when the user or
+// session does not exist.
 package main
 
 import (
@@ -55,7 +77,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) > 0 && args[0] != "serve" {
-		os.Exit(admin(args, os.Getenv, os.Stdout, os.Stderr))
+		os.Exit(admin(args, os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 	}
 	cfg, err := loadConfig(os.Getenv)
 	if err != nil {

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/sessionstore"
+)
+
+// maxPasswordLine is the most a command reads of standard input for a
+// password: far over auth.MaxPasswordBytes, so that a password too long is
+// refused by auth's rule rather than cut short here.
+const maxPasswordLine = 4096
+
+// newUserJSON is the JSON of users create.
+type newUserJSON struct {
+	UserID    string    `json:"userId"`
+	Username  string    `json:"username"` // normalized, as it is stored
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// revocationJSON is the JSON of the commands that end sessions: users
+// passwd, users delete, sessions revoke (with the handle) and sessions
+// revoke-all.
+type revocationJSON struct {
+	UserID          string `json:"userId"`
+	Username        string `json:"username"`
+	Handle          string `json:"handle,omitempty"`
+	RevokedSessions int    `json:"revokedSessions"`
+}
+
+// usersCreate creates a user through auth's CreateUser, as POST /register
+// does (less its per-address throttle): the username is normalized, and the
+// password, the first line of standard input, must pass the same rules.
+func usersCreate(r *adminRun, operands []string) error {
+	name := operands[0]
+	normalized, err := auth.NormalizeUsername(name)
+	if err != nil {
+		return failed("creating the user", err)
+	}
+	pw, err := r.readPassword(name)
+	if err != nil {
+		return err
+	}
+	a, err := r.open()
+	if err != nil {
+		return err
+	}
+	// Asked first, a taken name costs neither a bcrypt hash nor the
+	// database's complaint in the log; CreateUser still refuses one taken
+	// in a race.
+	if _, err := r.findUser(a, normalized); err == nil {
+		return fmt.Errorf("a user named %q exists already", normalized)
+	} else if !isNotFound(err) {
+		return err
+	}
+	u, err := a.auth.CreateUser(r.ctx, name, pw)
+	switch {
+	case errors.Is(err, auth.ErrUsernameTaken):
+		return fmt.Errorf("a user named %q exists already", normalized)
+	case err != nil:
+		return failed("creating the user", err)
+	}
+	doc := newUserJSON{UserID: u.AuthID(), Username: u.Username, CreatedAt: u.CreatedAt.UTC()}
+	return r.print(doc, func(w io.Writer) {
+		fmt.Fprintf(w, "created user %q (id %s)\n", doc.Username, doc.UserID)
+	})
+}
+
+// usersPasswd sets a user's password to the first line of standard input
+// through auth's SetPassword, which applies the rules of /register and ends
+// every session of the user, on every instance.
+func usersPasswd(r *adminRun, operands []string) error {
+	a, err := r.open()
+	if err != nil {
+		return err
+	}
+	u, err := r.findUser(a, operands[0])
+	if err != nil {
+		return err
+	}
+	pw, err := r.readPassword(u.Username)
+	if err != nil {
+		return err
+	}
+	n, err := a.auth.SetPassword(r.ctx, u.AuthID(), pw)
+	switch {
+	case errors.Is(err, models.ErrUserNotFound): // deleted meanwhile
+		return notFound("no user named %q", operands[0])
+	case errors.Is(err, sessionstore.ErrUnavailable):
+		// SetPassword stores the hash before it ends the sessions, and only
+		// the session store's errors match sessionstore.ErrUnavailable.
+		return failed("set the password, but ending the user's sessions failed (run sessions revoke-all)", err)
+	case err != nil:
+		return failed("setting the password", err)
+	}
+	r.noteMemoryStore(a)
+	doc := revocationJSON{UserID: u.AuthID(), Username: u.Username, RevokedSessions: n}
+	return r.print(doc, func(w io.Writer) {
+		fmt.Fprintf(w, "set the password of %q; %d %s ended\n", doc.Username, n, plural(n, "session", "sessions"))
+	})
+}
+
+// usersDelete deletes a user and ends their sessions. The sessions go
+// first, so that a session store that cannot be reached leaves everything as
+// it was, for the operator to try again; then the user, out of the database
+// and out of every instance's cache; then the sessions of a login that ran
+// meanwhile. (A session left behind would end at its next request anyway:
+// its user is gone.)
+func usersDelete(r *adminRun, operands []string) error {
+	a, err := r.open()
+	if err != nil {
+		return err
+	}
+	u, err := r.findUser(a, operands[0])
+	if err != nil {
+		return err
+	}
+	id := u.AuthID()
+	n, err := a.store.DestroyUser(r.ctx, id)
+	if err != nil {
+		return failed("ending the user's sessions (the user is not deleted)", err)
+	}
+	res := a.db.WithContext(r.ctx).Delete(u)
+	switch {
+	case res.Error != nil:
+		return failed(fmt.Sprintf("deleting the user (%d %s ended)", n, plural(n, "session", "sessions")), res.Error)
+	case res.RowsAffected == 0: // deleted meanwhile
+		return notFound("no user named %q", operands[0])
+	}
+	a.auth.InvalidateUser(id)
+	more, err := a.store.DestroyUser(r.ctx, id)
+	if err != nil {
+		return failed("deleted the user, but ending the sessions of a sign-in that raced with it failed (they end at their next request)", err)
+	}
+	n += more
+	r.noteMemoryStore(a)
+	doc := revocationJSON{UserID: id, Username: u.Username, RevokedSessions: n}
+	return r.print(doc, func(w io.Writer) {
+		fmt.Fprintf(w, "deleted user %q (id %s); %d %s ended\n", doc.Username, id, n, plural(n, "session", "sessions"))
+	})
+}
+
+// findUser returns the user that name names once normalized, as at sign-in,
+// or a not-found error.
+func (r *adminRun) findUser(a *app, name string) (*Account, error) {
+	normalized, err := auth.NormalizeUsername(name)
+	if err != nil {
+		return nil, notFound("no user named %q", name)
+	}
+	u, err := a.users.FindByUsername(r.ctx, normalized)
+	switch {
+	case errors.Is(err, models.ErrUserNotFound):
+		return nil, notFound("no user named %q", name)
+	case err != nil:
+		return nil, failed("finding the user", err)
+	case u.AuthUsername() != normalized: // a store that folds case or accents
+		return nil, notFound("no user named %q", name)
+	}
+	return u, nil
+}
+
+// readPassword reads a password: the first line of standard input, without
+// its line ending. On a terminal it first says what it wants (on stderr);
+// the password shows as it is typed there, which is why the usage suggests
+// a pipe.
+func (r *adminRun) readPassword(username string) (string, error) {
+	prompted := false
+	if f, ok := r.stdin.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprintf(r.stderr, "Password for %s (it shows as you type; end it with Enter): ", username)
+			prompted = true
+		}
+	}
+	line, err := bufio.NewReader(io.LimitReader(r.stdin, maxPasswordLine)).ReadString('\n')
+	if prompted && !strings.HasSuffix(line, "\n") {
+		fmt.Fprintln(r.stderr) // end the prompt's line
+	}
+	switch {
+	case errors.Is(err, io.EOF) && line == "":
+		return "", usageError("no password on standard input; give it one line, as in printf '%%s\\n' \"$PASSWORD\" | example users create NAME")
+	case err != nil && !errors.Is(err, io.EOF):
+		return "", failed("reading the password", err)
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
+}
+
+// noteMemoryStore warns, on stderr, that the sessions a command ended are
+// not the servers' when SESSION_STORE=memory: those live in each server's
+// memory, which no command reaches.
+func (r *adminRun) noteMemoryStore(a *app) {
+	if a.cfg.storeName == "memory" {
+		fmt.Fprintln(r.stderr, "example: note: with SESSION_STORE=memory the servers' sessions are in their own memory, out of this command's reach")
+	}
+}
+
+// isNotFound reports whether err is a command's not-found error.
+func isNotFound(err error) bool {
+	var ae *adminError
+	return errors.As(err, &ae) && ae.code == exitNotFound
+}
