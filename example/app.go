@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql's "pgx", for the migration lock
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -74,6 +78,13 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 			_ = sqlDB.Close()
 		}
 	})
+	// Instances that start together on an empty database would create the
+	// same tables at once and fail; they take turns.
+	unlock, err := lockMigrations(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	a.users = gormusers.New[Account](a.db)
 	if err := a.users.Migrate(); err != nil {
 		return nil, fmt.Errorf("creating the users table: %w", err)
@@ -88,6 +99,7 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		Cookie:          auth.Cookie{Secure: cfg.secure, HostPrefix: cfg.hostPrefix},
 		Logger:          log,
 		Now:             cfg.now,
+		OnEvent:         auditLog(log),
 	}
 	if err := a.openStores(&acfg); err != nil {
 		return nil, err
@@ -154,6 +166,66 @@ func (a *app) openStores(acfg *auth.Config[*Account]) error {
 	return nil
 }
 
+// auditLog writes each account event to the log, for an audit trail: what
+// happened, to which account, from where. Events never carry a password, a
+// hash or a session ID; the session is named by its handle.
+func auditLog(log *slog.Logger) func(auth.Event) {
+	return func(e auth.Event) {
+		attrs := []slog.Attr{slog.String("event", string(e.Type))}
+		add := func(k, v string) {
+			if v != "" {
+				attrs = append(attrs, slog.String(k, v))
+			}
+		}
+		add("user", e.UserID)
+		add("username", e.Username)
+		add("ip", e.IPAddress)
+		add("session", e.Session)
+		add("action", e.Action)
+		add("code", e.Code)
+		if e.Revoked > 0 {
+			attrs = append(attrs, slog.Int("revoked", e.Revoked))
+		}
+		if e.RetryAfter > 0 {
+			attrs = append(attrs, slog.Duration("retryAfter", e.RetryAfter))
+		}
+		log.LogAttrs(context.Background(), slog.LevelInfo, "audit", attrs...)
+	}
+}
+
+// lockMigrations makes instances starting at once on one PostgreSQL
+// database create their tables in turn: it holds an advisory lock, on a
+// connection of its own (not one of the pool, which DATABASE_MAX_CONNS may
+// make a single one), until the returned unlock. On SQLite it does nothing:
+// one process owns the file.
+func lockMigrations(cfg config) (unlock func(), err error) {
+	if !cfg.postgres() {
+		return func() {}, nil
+	}
+	db, err := sql.Open("pgx", cfg.databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := db.Conn(ctx)
+	if err == nil {
+		_, err = conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLock)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("waiting for other instances to create the tables: %w", err)
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", migrationLock)
+		_ = conn.Close()
+		_ = db.Close()
+	}, nil
+}
+
+// migrationLock is the advisory lock key of the example's table creation.
+const migrationLock = 0x67696e61757468 // "ginauth"
+
 // openMetrics feeds Prometheus metrics from every hook of the Auth (events,
 // session store calls, bcrypt slots, user cache), on a registry of their
 // own with the Go runtime's and the process's, served on METRICS_ADDR.
@@ -215,6 +287,11 @@ func newRouter(a *app, logw io.Writer) (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(ipProxies); err != nil {
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
+	// A load balancer's probe: the process is up and serves HTTP. It does
+	// not ask the shared stores: were they down, every instance would leave
+	// the pool at once, and clients would get the balancer's error page
+	// instead of the app's 503 store_unavailable. Not logged; no session.
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.Use(gin.LoggerWithWriter(logw), gin.RecoveryWithWriter(logw))
 	r.Use(middleware.CrossOrigin(a.auth.CrossOriginProtection())) // every form post of the app, not only the auth routes
 	r.Use(middleware.Session(a.auth))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +48,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 		mongoURL:    or("MONGODB_URL", "mongodb://127.0.0.1:27017/ginauth"),
 		now:         time.Now,
 	}
-	for _, s := range strings.Split(getenv("SESSION_SECRET"), ",") {
+	secrets := getenv("SESSION_SECRET")
+	if file := getenv("SESSION_SECRET_FILE"); file != "" {
+		if secrets != "" {
+			return c, fmt.Errorf("SESSION_SECRET and SESSION_SECRET_FILE are both set: use one")
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return c, fmt.Errorf("SESSION_SECRET_FILE: %w", err)
+		}
+		if secrets = strings.TrimSpace(string(b)); secrets == "" {
+			return c, fmt.Errorf("SESSION_SECRET_FILE: %s is empty", file)
+		}
+	}
+	for _, s := range strings.Split(secrets, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			c.secrets = append(c.secrets, []byte(s))
 		}

@@ -90,6 +90,19 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	if !strings.Contains(out, "/register") {
 		t.Fatalf("the request log is missing; captured:\n%s", out)
 	}
+	// The audit trail: each account event, with the account and the
+	// client's real address.
+	for _, want := range []string{
+		"msg=audit event=register user=1 username=uma ip=127.0.0.1",
+		"msg=audit event=login_failure username=uma ip=127.0.0.1 action=login",
+		"msg=audit event=login_success user=1 username=uma ip=127.0.0.1 session=",
+		"msg=audit event=password_change user=1",
+		"msg=audit event=logout user=1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the audit log lacks %q:\n%s", want, out)
+		}
+	}
 	forbidden := []string{"uma's first password", "a password for a taken name", "not uma's password",
 		"uma's second password", "$2a$", secret, "6.6.6.6", "6.6.6.7"}
 	forbidden = append(forbidden, cookies...)

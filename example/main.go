@@ -26,6 +26,7 @@
 //	MONGODB_URL       for SESSION_STORE=mongo (default mongodb://127.0.0.1:27017/ginauth)
 //	SESSION_SECRET    comma-separated secrets, newest first, 32+ bytes each;
 //	                  unset: a random one, so sessions end when the app stops
+//	SESSION_SECRET_FILE a file holding SESSION_SECRET's value (a Docker or Kubernetes secret)
 //	IDLE_TIMEOUT      Go duration (default 30m)
 //	ABSOLUTE_TIMEOUT  Go duration (default 24h)
 //	TOUCH_INTERVAL    Go duration (default 1m)

@@ -6,6 +6,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,6 +43,55 @@ func testApp(t *testing.T, env map[string]string) (*app, *httptest.Server, *fake
 	srv := httptest.NewServer(a.handler)
 	t.Cleanup(srv.Close)
 	return a, srv, clock
+}
+
+// SESSION_SECRET_FILE holds the secrets (as mounted Docker or Kubernetes
+// secrets are), instead of SESSION_SECRET; never both.
+func TestSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := file("good", "new-secret-0123456789abcdef0123456789,old-secret-0123456789abcdef0123456789\n")
+	cases := []struct {
+		name    string
+		env     map[string]string
+		secrets int
+		err     string
+	}{
+		{"file", map[string]string{"SESSION_SECRET_FILE": good}, 2, ""},
+		{"both", map[string]string{"SESSION_SECRET_FILE": good, "SESSION_SECRET": "x-secret-0123456789abcdef0123456789"}, 0, "both set"},
+		{"missing", map[string]string{"SESSION_SECRET_FILE": filepath.Join(dir, "nope")}, 0, "no such file"},
+		{"empty", map[string]string{"SESSION_SECRET_FILE": file("empty", "\n")}, 0, "is empty"},
+	}
+	for _, tc := range cases {
+		c, err := loadConfig(func(k string) string { return tc.env[k] })
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: error %v, want one saying %q", tc.name, err, tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.err == "" && (len(c.secrets) != tc.secrets || c.randomSecret || string(c.secrets[0]) != "new-secret-0123456789abcdef0123456789"):
+			t.Errorf("%s: %d secrets (random %v)", tc.name, len(c.secrets), c.randomSecret)
+		}
+	}
+}
+
+// GET /healthz answers 200, sets no cookie and is not logged.
+func TestHealthz(t *testing.T) {
+	_, srv, _ := testApp(t, nil)
+	res, err := http.Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || len(res.Cookies()) != 0 {
+		t.Fatalf("GET /healthz: %d, cookies %v", res.StatusCode, res.Cookies())
+	}
 }
 
 func TestLoadConfig(t *testing.T) {
