@@ -112,10 +112,10 @@ type Config[U models.Authenticatable] struct {
 	// half of GOMAXPROCS (at least 1): with every core hashing, signed-in
 	// requests wait for the scheduler behind bcrypt; with half, they keep
 	// the other half (BenchmarkMeUnderLoginFlood in the handlers package
-	// measures both). Set it to GOMAXPROCS for the most logins per second
-	// when nothing else shares the machine. A login that finds no slot
-	// within HashQueueTimeout (default 2s) answers 503 busy with
-	// Retry-After.
+	// measures both; the README gives the figures). Set it to GOMAXPROCS
+	// for the most logins per second when nothing else shares the
+	// machine. A login that finds no slot within HashQueueTimeout (default
+	// 2s) answers 503 busy with Retry-After.
 	MaxConcurrentHashes int
 	HashQueueTimeout    time.Duration
 

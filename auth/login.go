@@ -290,17 +290,33 @@ func (a *Auth[U]) LogoutAll(c *gin.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := a.store.DestroyUser(st.ctx, uid)
+	n, err := a.revokeAll(st.ctx, c, uid)
 	if err != nil {
-		return 0, ErrStoreUnavailable.wrap(err)
+		return 0, err
 	}
-	a.emit(c, Event{Type: EventLogoutAll, UserID: uid, Revoked: n})
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.sess != nil {
 		st.sess.Discard() // one of those just destroyed
 	}
 	st.user, st.userID = nil, ""
+	return n, nil
+}
+
+// RevokeUserSessions ends every session of the user, outside any request
+// (an admin page of another user, a command line), and returns how many it
+// ended; each answers 401 at its next request on any instance. It reports
+// EventLogoutAll, with no client.
+func (a *Auth[U]) RevokeUserSessions(ctx context.Context, userID string) (int, error) {
+	return a.revokeAll(ctx, nil, userID)
+}
+
+func (a *Auth[U]) revokeAll(ctx context.Context, gc *gin.Context, userID string) (int, error) {
+	n, err := a.store.DestroyUser(ctx, userID)
+	if err != nil {
+		return 0, ErrStoreUnavailable.wrap(err)
+	}
+	a.emit(gc, Event{Type: EventLogoutAll, UserID: userID, Revoked: n})
 	return n, nil
 }
 
@@ -401,7 +417,11 @@ func (a *Auth[U]) SetPassword(ctx context.Context, userID, password string) (int
 	if err != nil {
 		return 0, err
 	}
-	return a.replaceHash(ctx, userID, hash)
+	n, err := a.replaceHash(ctx, userID, hash)
+	if err == nil {
+		a.emit(nil, Event{Type: EventPasswordChange, UserID: userID, Revoked: n})
+	}
+	return n, err
 }
 
 // replaceHash stores a new password hash for the user, drops the user from
@@ -492,13 +512,17 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// emit reports an account event to Config.OnEvent.
+// emit reports an account event to Config.OnEvent, with the request's
+// client; gc is nil for an event outside any request (an operator's call),
+// which has no client.
 func (c *core) emit(gc *gin.Context, e Event) {
 	if c.onEvent == nil {
 		return
 	}
 	e.Time = c.now()
-	e.IPAddress = c.proxies.clientIP(gc.Request)
-	e.UserAgent = truncateUTF8(gc.Request.UserAgent(), maxUserAgent)
+	if gc != nil {
+		e.IPAddress = c.proxies.clientIP(gc.Request)
+		e.UserAgent = truncateUTF8(gc.Request.UserAgent(), maxUserAgent)
+	}
 	c.onEvent(e)
 }

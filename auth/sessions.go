@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -28,16 +29,29 @@ func (a *Auth[U]) Sessions(c *gin.Context) ([]SessionInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	infos, err := a.store.List(st.ctx, uid)
+	out, err := a.UserSessions(st.ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	current := a.currentHandle(st)
+	for i := range out {
+		out[i].Current = out[i].ID == current
+	}
+	return out, nil
+}
+
+// UserSessions lists the user's live sessions, oldest first, outside any
+// request (an admin page of another user, a command line). None is marked
+// current.
+func (a *Auth[U]) UserSessions(ctx context.Context, userID string) ([]SessionInfo, error) {
+	infos, err := a.store.List(ctx, userID)
 	if err != nil {
 		return nil, ErrStoreUnavailable.wrap(err)
 	}
-	current := a.currentHandle(st)
 	out := make([]SessionInfo, len(infos))
 	for i, in := range infos {
 		out[i] = SessionInfo{
 			ID:           in.Handle,
-			Current:      in.Handle == current,
 			CreatedAt:    in.CreatedAt,
 			LastActivity: in.LastActivity,
 			IPAddress:    in.IPAddress,
@@ -65,20 +79,35 @@ func (a *Auth[U]) RevokeSession(c *gin.Context, handle string) error {
 	if err != nil {
 		return err
 	}
-	err = a.store.DestroyHandle(st.ctx, uid, handle)
-	switch {
-	case errors.Is(err, sessionstore.ErrNotFound):
-		return ErrNotFound
-	case err != nil:
-		return ErrStoreUnavailable.wrap(err)
+	if err := a.revoke(st.ctx, c, uid, handle); err != nil {
+		return err
 	}
-	a.emit(c, Event{Type: EventSessionRevoked, UserID: uid, Session: handle})
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.sess != nil && st.sess.Handle() == handle {
 		st.sess.Destroy()
 		st.user, st.userID = nil, ""
 	}
+	return nil
+}
+
+// RevokeUserSession ends the user's session with the handle (an ID from
+// UserSessions) outside any request; it answers 401 at its next request on
+// any instance. It answers ErrNotFound for a handle that names no live
+// session of this user, and reports EventSessionRevoked, with no client.
+func (a *Auth[U]) RevokeUserSession(ctx context.Context, userID, handle string) error {
+	return a.revoke(ctx, nil, userID, handle)
+}
+
+func (a *Auth[U]) revoke(ctx context.Context, gc *gin.Context, userID, handle string) error {
+	err := a.store.DestroyHandle(ctx, userID, handle)
+	switch {
+	case errors.Is(err, sessionstore.ErrNotFound):
+		return ErrNotFound
+	case err != nil:
+		return ErrStoreUnavailable.wrap(err)
+	}
+	a.emit(gc, Event{Type: EventSessionRevoked, UserID: userID, Session: handle})
 	return nil
 }
 

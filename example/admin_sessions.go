@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
@@ -86,9 +87,9 @@ func sessionsRevoke(r *adminRun, operands []string) error {
 	if err != nil {
 		return err
 	}
-	err = a.store.DestroyHandle(r.ctx, u.AuthID(), handle)
+	err = a.auth.RevokeUserSession(r.ctx, u.AuthID(), handle) // reported as an account event
 	switch {
-	case errors.Is(err, sessionstore.ErrNotFound):
+	case errors.Is(err, auth.ErrNotFound):
 		return notFound("%q has no live session %s", u.Username, handle)
 	case err != nil:
 		return failed("ending the session", err)
@@ -109,7 +110,7 @@ func sessionsRevokeAll(r *adminRun, operands []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := a.store.DestroyUser(r.ctx, u.AuthID())
+	n, err := a.auth.RevokeUserSessions(r.ctx, u.AuthID()) // reported as an account event
 	if err != nil {
 		return failed("ending the sessions", err)
 	}

@@ -124,7 +124,7 @@ func usersDelete(r *adminRun, operands []string) error {
 		return err
 	}
 	id := u.AuthID()
-	n, err := a.store.DestroyUser(r.ctx, id)
+	n, err := a.auth.RevokeUserSessions(r.ctx, id)
 	if err != nil {
 		return failed("ending the user's sessions (the user is not deleted)", err)
 	}

@@ -3,8 +3,10 @@ package handlers_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -130,12 +132,23 @@ func TestPasswordChangeEndsLoginsInFlight(t *testing.T) {
 	})
 }
 
-// Users outside a request: a script seeds an account with CreateUser, and
-// an administrator's SetPassword ends every session of the user on every
-// instance.
+// Users outside a request: a script seeds an account with CreateUser, an
+// administrator's SetPassword ends every session of the user on every
+// instance, and an operator lists and ends a user's sessions; each change
+// is reported as an account event without a client.
 func TestUsersOutsideRequests(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		a := newEnv(t, b)
+		var mu sync.Mutex
+		var events []auth.Event
+		a := newEnv(t, b, func(c *authConfig) {
+			c.OnEvent = func(e auth.Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				if e.IPAddress == "" {
+					events = append(events, e)
+				}
+			}
+		})
 		ctx := context.Background()
 		admin, err := a.a.CreateUser(ctx, " Admin ", "the admin's password")
 		if err != nil || admin.Username != "admin" {
@@ -169,6 +182,50 @@ func TestUsersOutsideRequests(t *testing.T) {
 		}
 		if _, err := a.a.SetPassword(ctx, admin.AuthID(), "short"); !errors.Is(err, auth.ErrWeakPassword) {
 			t.Errorf("SetPassword with a weak password = %v", err)
+		}
+
+		// An operator's view of the user's sessions, and ending them.
+		laptop.login("admin", "a new password")
+		list, err := a.a.UserSessions(ctx, admin.AuthID())
+		if err != nil || len(list) != 2 || list[0].Current || list[1].Current || list[0].IPAddress != "127.0.0.1" {
+			t.Fatalf("UserSessions = %+v, %v; want the two sessions, none current", list, err)
+		}
+		other, _ := a.a.CreateUser(ctx, "other", "the other's password")
+		if err := a.a.RevokeUserSession(ctx, other.AuthID(), list[0].ID); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("revoking admin's session as another user's = %v, want ErrNotFound", err)
+		}
+		if err := a.a.RevokeUserSession(ctx, admin.AuthID(), list[0].ID); err != nil {
+			t.Fatalf("RevokeUserSession = %v", err)
+		}
+		if err := a.a.RevokeUserSession(ctx, admin.AuthID(), list[0].ID); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("revoking it again = %v, want ErrNotFound", err)
+		}
+		survivor := laptop
+		switch p, l := phone.do("GET", "/me", nil).status, laptop.do("GET", "/me", nil).status; {
+		case p == http.StatusUnauthorized && l == http.StatusOK:
+		case p == http.StatusOK && l == http.StatusUnauthorized:
+			survivor = phone
+		default:
+			t.Fatalf("after revoking one session of two: GET /me answered %d and %d", p, l)
+		}
+		if n, err := a.a.RevokeUserSessions(ctx, admin.AuthID()); err != nil || n != 1 {
+			t.Errorf("RevokeUserSessions = %d, %v; want 1", n, err)
+		}
+		survivor.want(survivor.do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
+		if list, err := a.a.UserSessions(ctx, admin.AuthID()); err != nil || len(list) != 0 {
+			t.Errorf("UserSessions after revoking all = %v, %v", list, err)
+		}
+
+		mu.Lock()
+		defer mu.Unlock()
+		var got []string
+		for _, e := range events {
+			if e.UserID == admin.AuthID() && !e.Time.IsZero() {
+				got = append(got, fmt.Sprintf("%s:%d", e.Type, e.Revoked))
+			}
+		}
+		if want := "password_change:2 session_revoked:0 logout_all:1"; strings.Join(got, " ") != want {
+			t.Errorf("events without a client: %s, want %s", strings.Join(got, " "), want)
 		}
 	})
 }
