@@ -200,3 +200,83 @@ func BenchmarkStore(b *testing.B) {
 		})
 	}
 }
+
+// statementCounter counts, through GORM's callbacks, the statements sent
+// and the transactions GORM opened around them.
+type statementCounter struct{ statements, transactions int }
+
+func (c *statementCounter) register(t testing.TB, db *gorm.DB) {
+	t.Helper()
+	cb := db.Callback()
+	count := func(*gorm.DB) { c.statements++ }
+	tx := func(d *gorm.DB) {
+		if _, ok := d.Statement.ConnPool.(gorm.TxCommitter); ok {
+			c.transactions++
+		}
+	}
+	for _, err := range []error{
+		cb.Create().After("gorm:create").Register("count:create", count),
+		cb.Update().After("gorm:update").Register("count:update", count),
+		cb.Delete().After("gorm:delete").Register("count:delete", count),
+		cb.Query().After("gorm:query").Register("count:query", count),
+		cb.Raw().After("gorm:raw").Register("count:raw", count),
+		cb.Create().Before("gorm:create").Register("count:tx-create", tx),
+		cb.Update().Before("gorm:update").Register("count:tx-update", tx),
+		cb.Delete().Before("gorm:delete").Register("count:tx-delete", tx),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (c *statementCounter) take() (int, int) {
+	s, x := c.statements, c.transactions
+	c.statements, c.transactions = 0, 0
+	return s, x
+}
+
+// A login's write is one statement, a login over an existing session two,
+// and a touch or an update one: no transaction of GORM's around them (a
+// BEGIN and a COMMIT would be two more round trips each).
+func TestGORMStoreStatements(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			db, table := openGORM(t, d)
+			s, err := gormstore.New(db, gormstore.Options{Table: table, AutoMigrate: true, PruneInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			c := &statementCounter{}
+			c.register(t, db)
+			ctx := context.Background()
+			now := time.Now()
+			rec := func() *sessionstore.Record {
+				return &sessionstore.Record{Meta: sessionstore.Meta{UserID: "u", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour), Deadline: now.Add(time.Hour)}}
+			}
+			k1, k2 := storetest.NewKey(), storetest.NewKey()
+			r := rec()
+			steps := []struct {
+				name       string
+				run        func() error
+				statements int
+			}{
+				{"create (a login)", func() error { return s.Create(ctx, k1, r) }, 1},
+				{"touch", func() error { return s.Touch(ctx, k1, now.Add(time.Minute), now.Add(time.Hour)) }, 1},
+				{"update", func() error { return s.Update(ctx, k1, r) }, 1},
+				{"regenerate (a login over a session)", func() error { return s.Regenerate(ctx, k1, "u", k2, rec()) }, 2},
+				{"destroy (a logout)", func() error { return s.Destroy(ctx, k2) }, 1},
+			}
+			c.take()
+			for _, st := range steps {
+				if err := st.run(); err != nil {
+					t.Fatalf("%s: %v", st.name, err)
+				}
+				if n, tx := c.take(); n != st.statements || tx != 0 {
+					t.Errorf("%s: %d statements in %d transactions of GORM's, want %d and none", st.name, n, tx, st.statements)
+				}
+			}
+		})
+	}
+}
