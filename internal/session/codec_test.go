@@ -217,7 +217,7 @@ func TestCodecFormats(t *testing.T) {
 		t.Errorf("current cookie: %v stale %v %v", got, stale, err)
 	}
 	allocs := testing.AllocsPerRun(100, func() { _, _, _, _ = c.Decode("sid", fresh) })
-	if allocs != 0 {
+	if allocs != 0 && !raceEnabled {
 		t.Errorf("Decode allocates %v times per cookie, want 0", allocs)
 	}
 	// A cookie name longer than the stack buffer still signs and verifies.
