@@ -135,7 +135,7 @@ func (s *contrib) Options(o sessions.Options) {
 
 // Regenerate gives the session a new ID, keeping its values and its
 // signed-in user, and destroys the old record when the session is
-// committed; sessionstore.Regenerate calls it.
+// committed; ginsessions.Regenerate calls it.
 func (s *contrib) Regenerate() error {
 	if s.st == nil {
 		return ErrNoSessionMiddleware

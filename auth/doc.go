@@ -6,9 +6,9 @@
 //
 // # Setting up
 //
-//	users := models.NewGORMStore[models.User](db)
+//	users := gormusers.New[models.User](db) // github.com/ginauth/ginauth/models/gormusers
 //	a, err := auth.New(auth.Config[*models.User]{
-//		Store:   sessionstore.NewRedisStore(rdb, sessionstore.RedisOptions{}),
+//		Store:   redisstore.New(rdb, redisstore.Options{}), // or memstore, gormstore, mongostore
 //		Users:   users,
 //		Secrets: [][]byte{secret}, // 32+ bytes, newest first
 //	})

@@ -52,7 +52,7 @@ func TestGinContribSessionsDefault(t *testing.T) {
 	}
 }
 
-// sessionstore.Regenerate works on ginauth's own session too: a new ID, the
+// ginsessions.Regenerate works on ginauth's own session too: a new ID, the
 // values and the signed-in user kept, the planted ID dead.
 func TestGinContribRegenerate(t *testing.T) {
 	clock := fakeclock.New(time.Time{})

@@ -1,10 +1,16 @@
-// Package sessionstore keeps server-side sessions for Gin applications: the
-// session stores (memory, Redis, GORM), the signed cookie that names a session,
-// and the request-level [Session] that tracks what a request changed.
+// Package sessionstore is the kit shared by ginauth's session stores and
+// their users: the [Store] and [UserIndex] interfaces, the [Record] a store
+// keeps, the [Key] and handle that name it, and the errors stores answer.
+//
+// The stores themselves live in packages of their own, so that an
+// application compiles only the backend it uses: memstore, redisstore,
+// gormstore and mongostore (a module of its own). ginsessions adapts any of
+// them to github.com/gin-contrib/sessions, and storetest is the behavioural
+// suite every store passes.
 //
 // # Model
 //
-// A session is named by a 256-bit random [ID] that only the cookie carries. A
+// A session is named by a 256-bit random ID that only the cookie carries. A
 // store never sees it: records are kept under the SHA-256 of the ID (a [Key]),
 // so a leaked store, backup or log line gives nobody a usable cookie. Listings
 // name sessions by a [Key.Handle], which is derived from the key and can be
@@ -14,7 +20,7 @@
 // expiry, IP address, user agent) and the application's values. Values are
 // JSON, so a person can read a session in redis-cli or psql; a type tag kept
 // beside each value that JSON alone would not restore (an int, a time.Time, a
-// registered struct) gives the value back with its Go type. See [Register].
+// registered struct) gives the value back with its Go type (see auth.Get).
 //
 // # Stores
 //
@@ -33,7 +39,7 @@
 //
 // # gin-contrib/sessions
 //
-// [NewGinStore] turns any store into a github.com/gin-contrib/sessions Store,
-// so an application that uses sessions.Sessions and sessions.Default keeps
-// working unchanged while gaining server-side revocation.
+// ginsessions.NewStore turns any store into a github.com/gin-contrib/sessions
+// Store, so an application that uses sessions.Sessions and sessions.Default
+// keeps working unchanged while gaining server-side revocation.
 package sessionstore
