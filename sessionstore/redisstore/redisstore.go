@@ -43,10 +43,11 @@ type Options struct {
 // an update one EVALSHA; a login one pipeline of four commands (SET NX of
 // the session; ZADD to the index and two PEXPIREAT, NX then GT, that keep
 // the index alive as long as its longest member); a logout-all one MULTI
-// of the index and one pipelined DEL per session. Every command touches
-// one key (multi-step writes are Lua scripts on that one key), so the store
-// works on Cluster, where a session and its user's index live in different
-// hash slots; batches over both are pipelined, one round trip per node.
+// of the index and one pipeline of DEL (500 keys to a DEL on one server,
+// a key to a DEL on Cluster). Every other command touches one key
+// (multi-step writes are Lua scripts on that one key), so the store works
+// on Cluster, where a session and its user's index live in different hash
+// slots; batches over both are pipelined, one round trip per node.
 // Index entries of ended sessions are pruned when the index is read, at
 // every logout, and at one login in 64.
 //
@@ -60,6 +61,7 @@ type Options struct {
 type Store struct {
 	c       redis.UniversalClient
 	cluster *redis.ClusterClient // c, when it is a Cluster client
+	oneNode bool                 // c sends every key to one server (not Cluster, not Ring)
 	prefix  string
 	now     func() time.Time
 }
@@ -74,7 +76,8 @@ func New(c redis.UniversalClient, opts Options) *Store {
 		opts.Now = time.Now
 	}
 	cluster, _ := c.(*redis.ClusterClient)
-	return &Store{c: c, cluster: cluster, prefix: opts.Prefix, now: opts.Now}
+	_, oneNode := c.(*redis.Client)
+	return &Store{c: c, cluster: cluster, oneNode: oneNode, prefix: opts.Prefix, now: opts.Now}
 }
 
 // Close does nothing; it exists so every store can be closed alike.
@@ -548,8 +551,10 @@ func (r *Store) DestroyHandle(ctx context.Context, userID, handle string) error 
 }
 
 // DestroyUser implements UserIndex: the index read and removed at once
-// (ZRANGE and DEL in one MULTI), then one pipeline of DEL, one round trip
-// per Cluster node. Sessions indexed after the index was taken start a
+// (ZRANGE and DEL in one MULTI), then the sessions deleted in one pipeline:
+// DELs of delBatch keys each on a single server (a *redis.Client, Sentinel's
+// too), one DEL per key on Cluster and Ring, whose keys live on several
+// nodes (one round trip per node). Sessions indexed after the index was taken start a
 // new one, and stay.
 func (r *Store) DestroyUser(ctx context.Context, userID string) (int, error) {
 	if userID == "" {
@@ -568,17 +573,29 @@ func (r *Store) DestroyUser(ctx context.Context, userID string) (int, error) {
 	return r.destroyMembers(ctx, members)
 }
 
+// delBatch is how many keys one DEL names on a single server: large enough
+// that 10,000 sessions take 20 commands, small enough that no one command
+// holds the server long.
+const delBatch = 500
+
 // destroyMembers deletes the sessions under members, in one pipeline, and
 // counts those that were still stored: Redis drops a session's key at its
 // expiry (its TTL follows the store's clock), so a key that is there is a
 // live session.
 func (r *Store) destroyMembers(ctx context.Context, members []string) (int, error) {
-	cmds := make([]*redis.IntCmd, len(members))
-	var key []byte
+	batch := 1
+	if r.oneNode {
+		batch = delBatch
+	}
+	cmds := make([]*redis.IntCmd, 0, (len(members)+batch-1)/batch)
+	keys := make([]string, 0, min(batch, len(members)))
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, m := range members {
-			key = append(append(key[:0], r.prefix...), m...)
-			cmds[i] = p.Del(ctx, string(key))
+			keys = append(keys, r.prefix+m)
+			if len(keys) == batch || i == len(members)-1 {
+				cmds = append(cmds, p.Del(ctx, keys...))
+				keys = keys[:0]
+			}
 		}
 		return nil
 	})
