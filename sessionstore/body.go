@@ -165,65 +165,57 @@ func (p *parser) time() (time.Time, bool) {
 	return t, true
 }
 
-// values reads the object of values: names without escapes, each value's
-// JSON kept as it is (and checked with json.Valid).
-func (p *parser) values() (map[string]Value, bool) {
+// object reads a JSON object whose names have no escapes, handing each
+// member's name to member, which reads the value.
+func (p *parser) object(member func(name string) bool) bool {
 	if !p.byte('{') {
-		return nil, false
+		return false
 	}
-	m := make(map[string]Value)
 	if p.byte('}') {
-		return m, true
+		return true
 	}
 	for {
 		name, ok := p.str()
-		if !ok || !p.byte(':') {
-			return nil, false
+		if !ok || !p.byte(':') || !member(name) {
+			return false
 		}
-		start := p.i
-		if !p.skip(0) {
-			return nil, false
-		}
-		raw := json.RawMessage(p.s[start:p.i])
-		if !json.Valid(raw) {
-			return nil, false
-		}
-		m[name] = Value{JSON: raw}
 		if p.byte('}') {
-			return m, true
+			return true
 		}
 		if !p.byte(',') {
-			return nil, false
+			return false
 		}
 	}
 }
 
+// values reads the object of values, each value's JSON kept as it is (and
+// checked with json.Valid).
+func (p *parser) values() (map[string]Value, bool) {
+	m := make(map[string]Value)
+	ok := p.object(func(name string) bool {
+		start := p.i
+		if !p.skip(0) {
+			return false
+		}
+		raw := json.RawMessage(p.s[start:p.i])
+		if !json.Valid(raw) {
+			return false
+		}
+		m[name] = Value{JSON: raw}
+		return true
+	})
+	return m, ok
+}
+
 // types reads the object of type names.
 func (p *parser) types() (map[string]string, bool) {
-	if !p.byte('{') {
-		return nil, false
-	}
 	m := make(map[string]string)
-	if p.byte('}') {
-		return m, true
-	}
-	for {
-		name, ok := p.str()
-		if !ok || !p.byte(':') {
-			return nil, false
-		}
+	ok := p.object(func(name string) bool {
 		t, ok := p.str()
-		if !ok {
-			return nil, false
-		}
 		m[name] = t
-		if p.byte('}') {
-			return m, true
-		}
-		if !p.byte(',') {
-			return nil, false
-		}
-	}
+		return ok
+	})
+	return m, ok
 }
 
 // skip moves past one JSON value, to find where it ends (json.Valid
