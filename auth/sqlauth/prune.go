@@ -4,9 +4,7 @@ import (
 	"context"
 	"time"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-
+	"github.com/ginauth/ginauth/internal/sqltable"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
@@ -15,17 +13,7 @@ func (t *Throttle) migrate() error {
 	if err := t.db.Table(t.table).AutoMigrate(&state{}); err != nil {
 		return err
 	}
-	// The index name carries the table name: on PostgreSQL index names
-	// share one namespace per schema.
-	name := "idx_" + t.table + "_expires_at"
-	if t.db.Migrator().HasIndex(t.table, name) {
-		return nil
-	}
-	err := t.db.Exec("CREATE INDEX ? ON ? (expires_at)", clause.Table{Name: name}, t.tableExpr()).Error
-	if err != nil && !t.db.Migrator().HasIndex(t.table, name) {
-		return err
-	}
-	return nil
+	return sqltable.CreateIndex(t.db, t.table, "expires_at")
 }
 
 // Prune deletes the rows that have nothing left to remember at now (past
@@ -57,18 +45,9 @@ func (t *Throttle) pruneBatch(ctx context.Context, at int64) (int, bool, error) 
 			return 0, false, ctx.Err()
 		}
 	}
-	q := func() *gorm.DB { return t.db.WithContext(ctx).Table(t.table) }
-	var ids []string
-	if err := q().Where("expires_at <= ?", at).Limit(t.batch).Pluck("key_hash", &ids).Error; err != nil {
+	n, more, err := sqltable.DeleteExpired(ctx, t.db, t.table, &state{}, at, t.batch)
+	if err != nil {
 		return 0, false, sessionstore.Unavailable(err)
 	}
-	if len(ids) == 0 {
-		return 0, false, nil
-	}
-	// The condition again: a row that an attempt wrote meanwhile stays.
-	res := q().Where("key_hash IN ? AND expires_at <= ?", ids, at).Delete(&state{})
-	if res.Error != nil {
-		return 0, false, sessionstore.Unavailable(res.Error)
-	}
-	return int(res.RowsAffected), len(ids) == t.batch, nil
+	return n, more, nil
 }

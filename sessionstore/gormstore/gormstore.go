@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/ginauth/ginauth/internal/janitor"
+	"github.com/ginauth/ginauth/internal/sqltable"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
@@ -129,16 +130,8 @@ func (s *Store) migrate() error {
 	if err := s.db.Table(s.table).AutoMigrate(&gormRow{}); err != nil {
 		return err
 	}
-	// Index names carry the table name: on PostgreSQL they share one
-	// namespace per schema.
 	for _, col := range []string{"user_id", "expires_at"} {
-		name := "idx_" + s.table + "_" + col
-		if s.db.Migrator().HasIndex(s.table, name) {
-			continue
-		}
-		err := s.db.Exec("CREATE INDEX ? ON ? (?)",
-			clause.Table{Name: name}, clause.Table{Name: s.table}, clause.Column{Name: col}).Error
-		if err != nil && !s.db.Migrator().HasIndex(s.table, name) {
+		if err := sqltable.CreateIndex(s.db, s.table, col); err != nil {
 			return err
 		}
 	}
@@ -161,27 +154,16 @@ func (s *Store) Close() error {
 func (s *Store) Prune(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		now := ms(s.now())
-		var keys []string
-		err := s.q(ctx).Where("expires_at <= ?", now).Limit(s.batch).Pluck("key_hash", &keys).Error
+		n, more, err := sqltable.DeleteExpired(ctx, s.db, s.table, &gormRow{}, ms(s.now()), s.batch)
+		total += n
 		if err != nil {
 			return total, sessionstore.Unavailable(err)
 		}
-		if len(keys) == 0 {
+		if !more {
 			return total, nil
 		}
-		res := s.q(ctx).Where("key_hash IN ? AND expires_at <= ?", keys, now).Delete(&gormRow{})
-		if res.Error != nil {
-			return total, sessionstore.Unavailable(res.Error)
-		}
-		total += int(res.RowsAffected)
-		if len(keys) < s.batch {
-			return total, nil
-		}
-		select {
-		case <-ctx.Done():
-			return total, ctx.Err()
-		default:
+		if err := ctx.Err(); err != nil {
+			return total, err
 		}
 	}
 }
