@@ -328,3 +328,53 @@ func TestAddressBlock(t *testing.T) {
 		t.Errorf("idle = %v, want the absolute timeout", a.cfg.idle)
 	}
 }
+
+// foldingUsers is a user store whose lookups ignore the name, as a
+// collation that folds accents and case would for look-alikes: it answers
+// its one user for every name, or its error.
+type foldingUsers struct {
+	nopUsers
+	user *models.User
+	err  error
+}
+
+func (f foldingUsers) FindByUsername(context.Context, string) (*models.User, error) {
+	return f.user, f.err
+}
+
+// FindUser, like a login, takes only the user whose name is exactly the
+// normalized one, whatever the store returns.
+func TestFindUserMatchesExactly(t *testing.T) {
+	alice := &models.User{ID: 1, Username: "alice"}
+	down := errors.New("connection refused")
+	tests := []struct {
+		name    string
+		users   foldingUsers
+		lookup  string
+		want    *models.User
+		wantErr error
+	}{
+		{"same name", foldingUsers{user: alice}, "alice", alice, nil},
+		{"another spelling of the name", foldingUsers{user: alice}, " ＡＬＩＣＥ ", alice, nil},
+		{"an accented look-alike", foldingUsers{user: alice}, "âlice", nil, models.ErrUserNotFound},
+		{"a combining accent", foldingUsers{user: alice}, "alice\u0301", nil, models.ErrUserNotFound},
+		{"a malformed name", foldingUsers{user: alice}, "al ice!", nil, models.ErrUserNotFound},
+		{"no such user", foldingUsers{err: models.ErrUserNotFound}, "bob", nil, models.ErrUserNotFound},
+		{"the store is down", foldingUsers{err: down}, "alice", nil, ErrStoreUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := validConfig()
+			cfg.Users = tt.users
+			a, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = a.Close() })
+			got, err := a.FindUser(context.Background(), tt.lookup)
+			if got != tt.want || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Errorf("FindUser(%q) = %v, %v; want %v, %v", tt.lookup, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}

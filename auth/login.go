@@ -76,15 +76,12 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 	var user U
 	found := false
 	if nameErr == nil {
-		u, err := a.users.FindByUsername(ctx, name)
+		u, err := a.findUser(ctx, name)
 		switch {
 		case err == nil:
-			// A store whose collation folds accents or case may return
-			// another name's user: that is not this name.
-			found = u.AuthUsername() == name
-			user = u
+			user, found = u, true
 		case !errors.Is(err, models.ErrUserNotFound):
-			return zero, a.loginError(c, name, ErrStoreUnavailable.wrap(err))
+			return zero, a.loginError(c, name, err)
 		}
 	}
 	account := nameKey(name, username)
@@ -334,6 +331,36 @@ func (a *Auth[U]) signedIn(c *gin.Context) (*state, string, error) {
 		return nil, "", ErrUnauthenticated
 	}
 	return st, st.userID, nil
+}
+
+// FindUser returns the user named username, outside any request: for an
+// admin page or a command line. The name is normalized (NormalizeUsername)
+// and matched exactly, whatever the user store's collation, as a login
+// matches it. A malformed or unknown name answers models.ErrUserNotFound; a
+// failing user store, an error matching ErrStoreUnavailable.
+func (a *Auth[U]) FindUser(ctx context.Context, username string) (U, error) {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		var zero U
+		return zero, models.ErrUserNotFound
+	}
+	return a.findUser(ctx, name)
+}
+
+// findUser looks up a normalized name. A store whose collation folds
+// accents or case may return another name's user: that is not this name.
+func (a *Auth[U]) findUser(ctx context.Context, name string) (U, error) {
+	var zero U
+	u, err := a.users.FindByUsername(ctx, name)
+	switch {
+	case errors.Is(err, models.ErrUserNotFound):
+		return zero, models.ErrUserNotFound
+	case err != nil:
+		return zero, ErrStoreUnavailable.wrap(err)
+	case u.AuthUsername() != name:
+		return zero, models.ErrUserNotFound
+	}
+	return u, nil
 }
 
 // CreateUser creates a user with the username (normalized) and password

@@ -151,18 +151,12 @@ func usersDelete(r *adminRun, operands []string) error {
 // findUser returns the user that name names once normalized, as at sign-in,
 // or a not-found error.
 func (r *adminRun) findUser(a *app, name string) (*Account, error) {
-	normalized, err := auth.NormalizeUsername(name)
-	if err != nil {
-		return nil, notFound("no user named %q", name)
-	}
-	u, err := a.users.FindByUsername(r.ctx, normalized)
+	u, err := a.auth.FindUser(r.ctx, name)
 	switch {
 	case errors.Is(err, models.ErrUserNotFound):
 		return nil, notFound("no user named %q", name)
 	case err != nil:
 		return nil, failed("finding the user", err)
-	case u.AuthUsername() != normalized: // a store that folds case or accents
-		return nil, notFound("no user named %q", name)
 	}
 	return u, nil
 }
