@@ -26,12 +26,12 @@ type adminResult struct {
 }
 
 // runAdmin runs an admin command line with env as the environment and stdin
-// as standard input. Its stderr is a syncBuffer: the app's background
+// as standard input. Its stderr is a testenv.LogBuffer: the app's background
 // goroutines log there too.
 func runAdmin(t *testing.T, env map[string]string, stdin string, args ...string) adminResult {
 	t.Helper()
 	var stdout bytes.Buffer
-	stderr := &syncBuffer{}
+	stderr := &testenv.LogBuffer{}
 	code := admin(args, func(k string) string { return env[k] }, strings.NewReader(stdin), &stdout, stderr)
 	return adminResult{code, stdout.String(), stderr.String()}
 }
@@ -203,7 +203,7 @@ func newAdminServer(t *testing.T, env map[string]string) *adminServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(cfg, &syncBuffer{})
+	a, err := newApp(cfg, &testenv.LogBuffer{})
 	if err != nil {
 		t.Fatal(err)
 	}

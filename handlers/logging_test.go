@@ -1,7 +1,6 @@
 package handlers_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,33 +14,17 @@ import (
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/internal/session"
+	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/middleware"
 )
 
 // captureLog points the default slog logger at a buffer for one test.
-func captureLog(t *testing.T) *syncBuffer {
-	buf := &syncBuffer{}
+func captureLog(t *testing.T) *testenv.LogBuffer {
+	buf := &testenv.LogBuffer{}
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(buf, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	return buf
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestAccountEvents(t *testing.T) {
@@ -111,7 +94,7 @@ func TestAccountEvents(t *testing.T) {
 
 // The debug log names sessions by a short hash, never by the cookie or ID.
 func TestDebugLog(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a := newEnv(t, backends[0], func(c *authConfig) { c.Logger = logger })
 	r := gin.New()

@@ -1,7 +1,6 @@
 package middleware_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
@@ -35,24 +34,7 @@ type env struct {
 	store  *memstore.Store
 	clock  *fakeclock.Clock
 	cookie *http.Cookie
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs   *testenv.LogBuffer
 }
 
 func newEnv(t *testing.T, maxSessions int) *env {
@@ -73,7 +55,7 @@ func newEnv(t *testing.T, maxSessions int) *env {
 	clock := fakeclock.New(time.Time{})
 	store := memstore.New(memstore.Options{MaxSessions: maxSessions, Now: clock.Now, SweepInterval: -1})
 	t.Cleanup(func() { _ = store.Close() })
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	a, err := auth.New(auth.Config[*models.User]{
 		Store: store, Users: users, Secrets: [][]byte{[]byte("middleware-test-secret-0123456789ab")},
 		BcryptCost: 4, AllowLowBcryptCost: true, Now: clock.Now,
@@ -191,7 +173,7 @@ func TestSessionInstalledTwice(t *testing.T) {
 func TestFailedCommitReplacesTheResponse(t *testing.T) {
 	e := newEnv(t, 1)
 	prev := slog.Default()
-	defaultLog := &syncBuffer{}
+	defaultLog := &testenv.LogBuffer{}
 	slog.SetDefault(slog.New(slog.NewTextHandler(defaultLog, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	r := gin.New()
