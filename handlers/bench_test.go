@@ -31,16 +31,7 @@ func BenchmarkMe(b *testing.B) {
 			_, h, cookie := benchApp(b, be)
 			req := httptest.NewRequest("GET", "/me", nil)
 			req.AddCookie(cookie)
-			b.ReportAllocs()
-			cpu := testenv.StartCPU()
-			for b.Loop() {
-				w := httptest.NewRecorder()
-				h.ServeHTTP(w, req)
-				if w.Code != http.StatusOK {
-					b.Fatalf("%d %s", w.Code, w.Body)
-				}
-			}
-			cpu.Report(b)
+			testenv.BenchRequest(b, h, req)
 		})
 	}
 }

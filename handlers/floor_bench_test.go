@@ -45,16 +45,7 @@ func BenchmarkMeFloor(b *testing.B) {
 				c.JSON(http.StatusOK, gin.H{"user": user})
 			})
 			req := httptest.NewRequest("GET", "/me", nil)
-			b.ReportAllocs()
-			cpu := testenv.StartCPU()
-			for b.Loop() {
-				w := httptest.NewRecorder()
-				r.ServeHTTP(w, req)
-				if w.Code != http.StatusOK {
-					b.Fatalf("%d %s", w.Code, w.Body)
-				}
-			}
-			cpu.Report(b)
+			testenv.BenchRequest(b, r, req)
 		})
 	}
 }

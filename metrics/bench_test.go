@@ -44,16 +44,7 @@ func BenchmarkMe(b *testing.B) {
 				h := newRouter(b, st.open(b), st.name, m)
 				req := httptest.NewRequest("GET", "/me", nil)
 				req.AddCookie(signUp(b, h))
-				b.ReportAllocs()
-				cpu := testenv.StartCPU()
-				for b.Loop() {
-					w := httptest.NewRecorder()
-					h.ServeHTTP(w, req)
-					if w.Code != http.StatusOK {
-						b.Fatalf("%d %s", w.Code, w.Body)
-					}
-				}
-				cpu.Report(b)
+				testenv.BenchRequest(b, h, req)
 			})
 		}
 	}
