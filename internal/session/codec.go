@@ -245,8 +245,8 @@ var base64URL = func() (t [256]byte) {
 
 // decodeBase64URL decodes s, unpadded base64url of exactly len(dst) bytes,
 // into dst without allocating. It refuses any other length, any byte
-// outside the alphabet and non-zero trailing bits (so that one value has
-// one spelling).
+// outside the alphabet (the line breaks that encoding/base64 skips too)
+// and non-zero trailing bits (so that one value has one spelling).
 func decodeBase64URL(dst []byte, s string) bool {
 	if len(s) != (len(dst)*8+5)/6 {
 		return false
