@@ -37,6 +37,7 @@ type core struct {
 	policy  session.Policy
 	proxies proxies
 	hasher  *hasher
+	gate    *gate
 	keep    func(string) bool
 	now     func() time.Time
 	log     *slog.Logger
@@ -45,6 +46,8 @@ type core struct {
 	metrics  Metrics
 	cop      *http.CrossOriginProtection
 	onEvent  func(Event)
+
+	deviceKeys [][]byte // see device.go
 
 	insecureWarning sync.Once // the Secure-cookie-over-HTTP warning
 }
@@ -85,6 +88,7 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 		}
 	}
 	keep := slices.Clone(cfg.KeepOnRegenerate)
+	g := newGate(cfg.MaxConcurrentHashes, cfg.HashQueueTimeout, cfg.Metrics)
 	a := &Auth[U]{
 		core: &core{
 			cfg: coreConfig{
@@ -97,18 +101,20 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 				absolute:          cfg.AbsoluteTimeout,
 				anonymous:         cfg.AnonymousTimeout,
 			},
-			store:    cfg.Store,
-			codec:    codec,
-			policy:   policy,
-			proxies:  px,
-			hasher:   newHasher(cfg.BcryptCost, newGate(cfg.MaxConcurrentHashes, cfg.HashQueueTimeout, cfg.Metrics)),
-			metrics:  cfg.Metrics,
-			keep:     func(name string) bool { return slices.Contains(keep, name) },
-			now:      cfg.Now,
-			log:      cfg.Logger,
-			throttle: cfg.Throttle,
-			cop:      cop,
-			onEvent:  cfg.OnEvent,
+			store:      cfg.Store,
+			codec:      codec,
+			policy:     policy,
+			proxies:    px,
+			hasher:     newHasher(cfg.BcryptCost),
+			gate:       g,
+			deviceKeys: deviceKeys(cfg.Secrets),
+			metrics:    cfg.Metrics,
+			keep:       func(name string) bool { return slices.Contains(keep, name) },
+			now:        cfg.Now,
+			log:        cfg.Logger,
+			throttle:   cfg.Throttle,
+			cop:        cop,
+			onEvent:    cfg.OnEvent,
 		},
 		users: cfg.Users,
 	}

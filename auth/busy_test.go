@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -38,12 +39,12 @@ func TestBusyHashing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cap(a.hasher.gate.slots) != 2 {
-		t.Fatalf("gate has %d slots", cap(a.hasher.gate.slots))
+	if a.gate.free != 2 {
+		t.Fatalf("gate has %d slots", a.gate.free)
 	}
 	// Every slot is taken by logins in progress.
 	for range 2 {
-		release, err := a.hasher.gate.enter(context.Background())
+		release, err := a.gate.enter(context.Background(), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,11 +61,106 @@ func TestBusyHashing(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
 		t.Errorf("busy answer: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
 	}
-	// A busy answer is not a failed attempt: its reservation was given back.
-	m := a.throttle.Store.(*MemoryThrottle)
-	for _, k := range m.cache.Keys() {
-		if s, _ := m.cache.Peek(k); s.count != 0 {
-			t.Errorf("a busy login counted against the throttle key %s: %d", k, s.count)
+	// A busy answer is not a failed attempt: nothing was remembered.
+	if n := a.throttle.Store.(*MemoryThrottle).Len(); n != 0 {
+		t.Errorf("a busy login left %d throttle keys", n)
+	}
+}
+
+// A flood of sign-ins with fresh usernames that hang up while they wait for
+// a bcrypt slot makes no key of theirs, counts against their address (which
+// is soon refused at once), and leaves a victim's lockout as it was.
+func TestHungUpFloodCostsItsAddress(t *testing.T) {
+	db, err := gorm.Open(sqlite.Open(filepath.Join(t.TempDir(), "u.db")), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := gormusers.New[models.User](db)
+	if err := users.Migrate(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	throttle := NewMemoryThrottle(MemoryThrottleOptions{Size: 64})
+	a, err := New(Config[*models.User]{
+		Store: memstore.New(memstore.Options{SweepInterval: -1}), Users: users,
+		Secrets:    [][]byte{[]byte("busy-test-secret-0123456789abcdef!!")},
+		BcryptCost: 4, AllowLowBcryptCost: true, MaxConcurrentHashes: 1, HashQueueTimeout: time.Minute,
+		Throttle: Throttle{Store: throttle},
+		Now:      func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(ctx context.Context, addr, name string) error {
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest("POST", "/login", nil).WithContext(ctx)
+		c.Request.RemoteAddr = addr + ":1234"
+		_, err := a.Authenticate(c, name, "a password")
+		return err
+	}
+	// The victim's account is locked, then locked again (2 minutes).
+	for range 5 {
+		if err := login(context.Background(), "198.51.100.1", "victim"); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatal(err)
 		}
+	}
+	now = now.Add(time.Minute)
+	_ = login(context.Background(), "198.51.100.2", "victim")
+	if err := login(context.Background(), "198.51.100.3", "victim"); !errors.Is(err, ErrTooManyAttempts) {
+		t.Fatalf("victim: %v, want locked", err)
+	}
+	// The flood: the only slot is taken, every attempt hangs up waiting.
+	hold, err := a.gate.enter(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for i := range 1000 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- login(ctx, "203.0.113.9", fmt.Sprint("fresh", i)) }()
+		// Hang up once it waits (or at once, if refused before waiting).
+		for {
+			a.gate.mu.Lock()
+			waiting := len(a.gate.turns) > 0
+			a.gate.mu.Unlock()
+			if waiting {
+				break
+			}
+			select {
+			case err := <-done:
+				cancel()
+				if !errors.Is(err, ErrTooManyAttempts) {
+					t.Fatalf("flood attempt %d: %v", i, err)
+				}
+				refused++
+				goto next
+			default:
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, ErrBusy) {
+			t.Fatalf("a hung-up attempt: %v, want busy", err)
+		}
+	next:
+	}
+	hold()
+	if want := 1000 - 30; refused != want {
+		t.Errorf("%d flood attempts refused at once, want %d (the address locked after 30)", refused, want)
+	}
+	if n := throttle.Len(); n != 4 {
+		t.Errorf("%d throttle keys after the flood, want 4 (the victim's, its two failing addresses', the flooding address's)", n)
+	}
+	// The victim's lockout runs on, and escalates as before.
+	if err := login(context.Background(), "198.51.100.4", "victim"); !errors.Is(err, ErrTooManyAttempts) {
+		t.Fatalf("victim after the flood: %v, want still locked", err)
+	}
+	now = now.Add(2 * time.Minute)
+	_ = login(context.Background(), "198.51.100.5", "victim")
+	err = login(context.Background(), "198.51.100.6", "victim")
+	var p *Problem
+	if !errors.As(err, &p) || p.RetryAfter != 4*time.Minute {
+		t.Errorf("victim's next lockout: %v, want 4m", err)
 	}
 }

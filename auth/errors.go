@@ -77,6 +77,7 @@ var (
 	ErrUsernameTaken      = &Problem{Status: http.StatusConflict, Code: "username_taken", Message: "That username is taken."}
 	ErrInvalidCredentials = &Problem{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "Invalid username or password."}
 	ErrTooManyAttempts    = &Problem{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Message: "Too many failed sign-in attempts. Try again later."}
+	ErrTooManySignups     = &Problem{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Message: "Too many registrations from your network. Try again later."}
 	ErrUnauthenticated    = &Problem{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "Sign in to continue."}
 	ErrSessionExpired     = &Problem{Status: http.StatusUnauthorized, Code: "session_expired", Message: "Your session has expired. Sign in again."}
 	ErrNotFound           = &Problem{Status: http.StatusNotFound, Code: "not_found", Message: "No such session."}

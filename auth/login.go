@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/netip"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -62,12 +63,12 @@ func (a *Auth[U]) SessionExpired(c *gin.Context) bool {
 // configured cost.
 //
 // Attempts are throttled (Config.Throttle) per account (the user's ID, or
-// the normalized name when it names nobody) and per client address. An
-// attempt reserves its place before any bcrypt work, atomically with the
-// check, so that a burst of parallel attempts gets no more comparisons than
-// the rule allows; a locked-out attempt answers ErrTooManyAttempts with the
-// time to wait, whether or not the password is right. A success clears the
-// account's failures.
+// the normalized name when it names nobody) and per client address, or,
+// from a browser holding a device cookie of the account, per device. A
+// locked-out attempt answers ErrTooManyAttempts with the time to wait,
+// whether or not the password is right. A success clears the account's (or
+// the device's) failures. Only judged attempts count: parallel sign-ins
+// with the right password never lock anything.
 func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, error) {
 	var zero U
 	ctx := c.Request.Context()
@@ -84,33 +85,52 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 			return zero, a.loginError(c, name, err)
 		}
 	}
-	account := nameKey(name, username)
+	at := attempt{lockout: Event{Username: name, Action: "login"}}
+	// The verdicts of a failure and of a success, key by key.
+	var failed, succeeded []Verdict
+	device := ""
 	if found {
-		account = "id:" + user.AuthID()
+		device = a.deviceKey(c.Request, user.AuthID())
 	}
-	keys := a.throttleKeys(c, account, a.throttle.PerAccount)
-	if err := a.reserve(c, keys, Event{Type: EventLockout, Username: name, Action: "login"}); err != nil {
-		if errors.Is(err, ErrTooManyAttempts) {
-			return zero, err
+	switch {
+	case a.throttle.Disabled:
+	case device != "":
+		at.keys = []ThrottleKey{{Key: device, Rule: a.throttle.PerDevice}}
+		failed, succeeded = []Verdict{Failed}, []Verdict{Cleared}
+	default:
+		account := nameKey(name, username)
+		if found {
+			account = "id:" + user.AuthID()
 		}
-		return zero, a.loginError(c, name, err)
+		at.keys = []ThrottleKey{{Key: account, Rule: a.throttle.PerAccount}}
+		failed, succeeded = []Verdict{Failed}, []Verdict{Cleared}
+		if k, ok := a.addressKey(c); ok {
+			at.keys = append(at.keys, k)
+			failed, succeeded = append(failed, Failed), append(succeeded, Unjudged)
+		}
 	}
 	hash := ""
 	if found {
 		hash = user.AuthPasswordHash()
 	}
-	ok, err := a.hasher.compare(ctx, hash, password)
-	if err != nil {
-		a.release(c, keys, false)
+	ok := false
+	err := a.gated(c, at, func() ([]Verdict, error) {
+		if ok = a.hasher.compare(hash, password); !ok {
+			return failed, nil
+		}
+		if a.hasher.stale(hash) {
+			a.rehash(c, user, password)
+		}
+		return succeeded, nil
+	})
+	switch {
+	case errors.Is(err, ErrTooManyAttempts):
+		return zero, err
+	case err != nil:
 		return zero, a.loginError(c, name, err)
-	}
-	if !ok {
+	case !ok:
 		a.emit(c, Event{Type: EventLoginFailure, Username: name, Action: "login"})
 		return zero, ErrInvalidCredentials
-	}
-	a.release(c, keys, true)
-	if a.hasher.stale(hash) {
-		a.rehash(c, user, password)
 	}
 	a.remember(c, user.AuthID(), epoch)
 	return user, nil
@@ -133,21 +153,6 @@ func nameKey(normalized, raw string) string {
 	return "u:" + hex.EncodeToString(sum[:16])
 }
 
-// throttleKeys are the keys an attempt counts against: the account under
-// rule, and the client's address under the per-IP rule when the address is
-// known (a peer that is not an IP, such as a Unix socket not listed in
-// TrustedProxies, is not pooled with everybody else's).
-func (a *Auth[U]) throttleKeys(c *gin.Context, account string, rule ThrottleRule) []ThrottleKey {
-	if a.throttle.Disabled {
-		return nil
-	}
-	keys := []ThrottleKey{{Key: account, Rule: rule, Account: true}}
-	if ip := a.proxies.clientIP(c.Request); ip != "" {
-		keys = append(keys, ThrottleKey{Key: "ip:" + addressBlock(ip), Rule: a.throttle.PerIP})
-	}
-	return keys
-}
-
 // addressBlock is what the per-IP throttle counts against: an IPv4 address,
 // or the /64 network of an IPv6 one, since a single IPv6 client usually
 // holds a whole /64 and could otherwise rotate through it.
@@ -163,42 +168,11 @@ func addressBlock(ip string) string {
 	return p.String()
 }
 
-// reserve reserves an attempt on keys, or answers ErrTooManyAttempts (and
-// reports the lockout) while any is locked. A throttle store that cannot
-// answer refuses the attempt (503): throttling fails closed.
-func (c *core) reserve(gc *gin.Context, keys []ThrottleKey, lockout Event) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	wait, err := c.throttle.Store.Reserve(gc.Request.Context(), c.now(), keys)
-	if err != nil {
-		return ErrStoreUnavailable.wrap(err)
-	}
-	if wait <= 0 {
-		return nil
-	}
-	lockout.RetryAfter = wait
-	c.emit(gc, lockout)
-	return ErrTooManyAttempts.WithRetry(wait)
-}
-
-// release gives back an attempt that did not fail. It is best effort: a
-// throttle store that cannot answer leaves the attempt counted as a
-// failure, which errs on the safe side.
-func (c *core) release(gc *gin.Context, keys []ThrottleKey, succeeded bool) {
-	if len(keys) == 0 {
-		return
-	}
-	if err := c.throttle.Store.Release(gc.Request.Context(), c.now(), keys, succeeded); err != nil {
-		c.log.Warn("ginauth: releasing a throttle reservation failed", "err", err)
-	}
-}
-
 // rehash stores the password's hash at the configured cost. It is best
 // effort: the login succeeds even if it fails. The user's other sessions,
 // signed in with the old hash, end at their next request.
 func (a *Auth[U]) rehash(c *gin.Context, user U, password string) {
-	h, err := a.hasher.hash(c.Request.Context(), normalizePassword(password))
+	h, err := a.hasher.hash(normalizePassword(password))
 	if err == nil {
 		err = a.users.SetPasswordHash(c.Request.Context(), user.AuthID(), h)
 	}
@@ -243,6 +217,7 @@ func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	a.loginLocked(c, st, user, opts.Remember)
+	st.device = user.AuthID() // sent after the session's cookie, once it is stored
 	a.emit(c, Event{Type: EventLoginSuccess, UserID: user.AuthID(), Username: user.AuthUsername(), Session: st.sess.Handle()})
 	return nil
 }
@@ -379,7 +354,18 @@ func (a *Auth[U]) CreateUser(ctx context.Context, username, password string) (U,
 	if err != nil {
 		return zero, err
 	}
-	hash, err := a.hasher.hash(ctx, pw)
+	var u U
+	if serr := a.slot(ctx, func() { u, err = a.create(ctx, name, pw) }); serr != nil {
+		return zero, serr
+	}
+	return u, err
+}
+
+// create hashes the password and creates the user; the caller holds a
+// bcrypt slot.
+func (a *Auth[U]) create(ctx context.Context, name, pw string) (U, error) {
+	var zero U
+	hash, err := a.hasher.hash(pw)
 	if err != nil {
 		return zero, err
 	}
@@ -394,36 +380,45 @@ func (a *Auth[U]) CreateUser(ctx context.Context, username, password string) (U,
 }
 
 // Register creates a user on behalf of a request (POST /register): it is
-// CreateUser, throttled per client address (Throttle.Registrations: a
-// "username taken" answer tells whether an account exists, so one address
-// may get only so many), and reported as a register event. It does not
-// sign the user in: call Login for that.
+// CreateUser, throttled per client address twice: answers that the
+// username is taken (Throttle.Registrations: that answer tells whether an
+// account exists, so one address may get only so many), and accounts
+// created (Throttle.Signups). It is reported as a register event. It does
+// not sign the user in: call Login for that.
 func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error) {
 	var zero U
 	name, err := normalizeNewUsername(username)
 	if err != nil {
 		return zero, err
 	}
-	if _, err := checkNewPassword(password, a.cfg.minPassword); err != nil {
+	pw, err := checkNewPassword(password, a.cfg.minPassword)
+	if err != nil {
 		return zero, err
 	}
-	var keys []ThrottleKey
-	if ip := a.proxies.clientIP(c.Request); ip != "" && !a.throttle.Disabled {
-		keys = []ThrottleKey{{Key: "reg:" + addressBlock(ip), Rule: a.throttle.Registrations}}
-	}
-	if err := a.reserve(c, keys, Event{Type: EventLockout, Username: name, Action: "register"}); err != nil {
-		return zero, err
+	at := attempt{lockout: Event{Username: name, Action: "register"}, refused: ErrTooManySignups}
+	if k, ok := a.addressKey(c); ok && !a.throttle.Disabled {
+		block := strings.TrimPrefix(k.Key, "ip:")
+		at.keys = []ThrottleKey{
+			{Key: "reg:" + block, Rule: a.throttle.Registrations},
+			{Key: "new:" + block, Rule: a.throttle.Signups},
+		}
 	}
 	epoch := a.cacheEpoch()
-	u, err := a.CreateUser(c.Request.Context(), username, password)
-	switch {
-	case errors.Is(err, ErrUsernameTaken):
-		return zero, err // counted against the address
-	case err != nil:
-		a.release(c, keys, false)
+	var u U
+	err = a.gated(c, at, func() ([]Verdict, error) {
+		var err error
+		u, err = a.create(c.Request.Context(), name, pw)
+		switch {
+		case errors.Is(err, ErrUsernameTaken):
+			return []Verdict{Failed, Unjudged}, err
+		case err != nil:
+			return nil, err
+		}
+		return []Verdict{Unjudged, Failed}, nil // an account made counts
+	})
+	if err != nil {
 		return zero, err
 	}
-	a.release(c, keys, true)
 	a.remember(c, u.AuthID(), epoch)
 	a.emit(c, Event{Type: EventRegister, UserID: u.AuthID(), Username: name})
 	return u, nil
@@ -440,7 +435,10 @@ func (a *Auth[U]) SetPassword(ctx context.Context, userID, password string) (int
 	if err != nil {
 		return 0, err
 	}
-	hash, err := a.hasher.hash(ctx, pw)
+	var hash string
+	if serr := a.slot(ctx, func() { hash, err = a.hasher.hash(pw) }); serr != nil {
+		return 0, serr
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -493,23 +491,32 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 		}
 		return 0, ErrStoreUnavailable.wrap(err)
 	}
-	keys := a.throttleKeys(c, "id:"+uid, a.throttle.PerAccount)
-	if err := a.reserve(c, keys, Event{Type: EventLockout, UserID: uid, Username: user.AuthUsername(), Action: "password_change"}); err != nil {
-		return 0, err
+	// Its own key: a lockout of the account's sign-in (which anyone can
+	// cause) does not stop the signed-in owner, and guesses through a
+	// stolen session are counted all the same.
+	at := attempt{
+		keys:    []ThrottleKey{{Key: "chg:" + uid, Rule: a.throttle.PerAccount}},
+		lockout: Event{UserID: uid, Username: user.AuthUsername(), Action: "password_change"},
 	}
-	ok, err := a.hasher.compare(ctx, user.AuthPasswordHash(), current)
+	if a.throttle.Disabled {
+		at.keys = nil
+	}
+	ok := false
+	var hash string
+	err = a.gated(c, at, func() ([]Verdict, error) {
+		if ok = a.hasher.compare(user.AuthPasswordHash(), current); !ok {
+			return []Verdict{Failed}, nil
+		}
+		var err error
+		hash, err = a.hasher.hash(pw)
+		return []Verdict{Cleared}, err
+	})
 	if err != nil {
-		a.release(c, keys, false)
 		return 0, err
 	}
 	if !ok {
 		a.emit(c, Event{Type: EventLoginFailure, UserID: uid, Username: user.AuthUsername(), Action: "password_change"})
 		return 0, ErrInvalidCredentials.With("The current password is wrong.")
-	}
-	a.release(c, keys, true)
-	hash, err := a.hasher.hash(ctx, pw)
-	if err != nil {
-		return 0, err
 	}
 	n, err := a.replaceHash(ctx, uid, hash)
 	if err != nil {

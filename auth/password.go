@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -41,15 +40,15 @@ func checkNewPassword(pw string, minRunes int) (string, error) {
 	return pw, nil
 }
 
-// hasher does bcrypt work at one cost.
+// hasher does bcrypt work at one cost. Its callers hold a slot of the
+// gate (see core.gated) while it works.
 type hasher struct {
 	cost  int
 	dummy []byte // a well-formed hash of that cost that no password matches
-	gate  *gate
 }
 
-func newHasher(cost int, g *gate) *hasher {
-	return &hasher{cost: cost, dummy: dummyHash(cost), gate: g}
+func newHasher(cost int) *hasher {
+	return &hasher{cost: cost, dummy: dummyHash(cost)}
 }
 
 // dummyHash builds a well-formed bcrypt hash of the cost from random bytes,
@@ -64,12 +63,7 @@ func dummyHash(cost int) []byte {
 	return fmt.Appendf(nil, "$2a$%02d$%s", cost, enc[:53])
 }
 
-func (h *hasher) hash(ctx context.Context, pw string) (string, error) {
-	release, err := h.gate.enter(ctx)
-	if err != nil {
-		return "", err
-	}
-	defer release()
+func (h *hasher) hash(pw string) (string, error) {
 	b, err := bcrypt.GenerateFromPassword([]byte(pw), h.cost)
 	if err != nil {
 		return "", err
@@ -80,12 +74,7 @@ func (h *hasher) hash(ctx context.Context, pw string) (string, error) {
 // compare reports whether pw matches hash. A malformed stored hash matches
 // nothing. An empty hash is compared against the dummy, so that the time
 // spent does not tell a missing user from a wrong password.
-func (h *hasher) compare(ctx context.Context, hash, pw string) (bool, error) {
-	release, err := h.gate.enter(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer release()
+func (h *hasher) compare(hash, pw string) bool {
 	stored := []byte(hash)
 	if hash == "" {
 		stored = h.dummy
@@ -95,10 +84,10 @@ func (h *hasher) compare(ctx context.Context, hash, pw string) (bool, error) {
 		// Never accepted at registration, so it cannot match; spend the
 		// same time anyway.
 		_ = bcrypt.CompareHashAndPassword(h.dummy, []byte(pw[:MaxPasswordBytes]))
-		return false, nil
+		return false
 	}
 	// A mismatch and a malformed stored hash are both "no match".
-	return bcrypt.CompareHashAndPassword(stored, []byte(pw)) == nil && hash != "", nil
+	return bcrypt.CompareHashAndPassword(stored, []byte(pw)) == nil && hash != ""
 }
 
 // stale reports whether hash should be re-hashed at the current cost.

@@ -36,6 +36,8 @@ type state struct {
 	https     bool   // the request came over HTTPS (directly or via a trusted proxy)
 	sentValue string // the cookie value already set on this response
 
+	device string // the user whose device cookie to send with the session's
+
 	readID    string // the user this request read from the user store,
 	readEpoch uint64 // at this user cache epoch (see Auth.remember)
 
@@ -242,6 +244,10 @@ func (c *core) commit(gc *gin.Context, st *state) error {
 		c.log.Debug("ginauth: session touched", "session", sess.ID())
 	case out.Written:
 		c.log.Debug("ginauth: session written", "session", sess.ID())
+	}
+	if st.device != "" && st.sess != nil {
+		c.setDeviceCookie(gc, st, st.device)
+		st.device = ""
 	}
 	return nil
 }

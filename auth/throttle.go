@@ -2,12 +2,13 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
-// ThrottleRule is the lockout policy for one kind of key (an account, or a
-// client address): after Failures consecutive failures, each less than
-// Window after the one before, the key is locked for BaseDelay; every
+// ThrottleRule is the lockout policy for one kind of key (an account, a
+// client address, a device): after Failures consecutive failures, each less
+// than Window after the one before, the key is locked for BaseDelay; every
 // further failure after a lockout doubles the delay, up to MaxDelay. Window
 // without failures forgets them.
 type ThrottleRule struct {
@@ -29,29 +30,58 @@ func (r ThrottleRule) delay(count int) time.Duration {
 	return min(d, r.MaxDelay)
 }
 
+// inFlight is how many attempts a key with count failures may have in
+// flight (reserved, not yet judged) at once: as many as it has failures
+// left before a lockout, and one once it has been locked before, so that a
+// burst of parallel attempts gets no more password comparisons than the
+// rule allows.
+func (r ThrottleRule) inFlight(count int) int {
+	return max(r.Failures-count, 1)
+}
+
 func (r ThrottleRule) valid() bool {
 	return r.Failures > 0 && r.Window > 0 && r.BaseDelay > 0
 }
 
 // Throttle configures login throttling. The zero value throttles with the
 // defaults, in memory.
+//
+// An attempt is checked for a lockout as it arrives (a locked key is
+// refused at once, with no bcrypt work), then waits for a bcrypt slot
+// (Config.MaxConcurrentHashes, shared fairly between client addresses),
+// and only then reserves its place on its keys, atomically with a second
+// check. A reservation is not a failure: it only keeps more attempts than
+// a key has failures left from being judged at once. The attempt's verdict
+// settles it: a wrong password counts as a failure (and may lock the key),
+// a success clears the account's failures, and an attempt that could not
+// be judged counts nothing. So honest sign-ins in parallel never lock
+// anything, and a burst of guesses still gets no more password comparisons
+// than a rule's Failures.
 type Throttle struct {
 	// Disabled turns throttling off.
 	Disabled bool
 
-	// PerAccount applies to each account attempted: the user's ID when the
-	// username names one, and the normalized username when it does not, so
-	// that the answer never tells whether an account exists and no
+	// PerAccount applies to each account attempted from a client that
+	// holds no device cookie of the account: the user's ID when the
+	// username names one, and the normalized username when it does not,
+	// so that the answer never tells whether an account exists and no
 	// spelling of a name escapes its account's count. Default: the 5th
 	// consecutive failure within 15 minutes locks the account for one
 	// minute (the 6th attempt is refused), doubling per further failure up
 	// to 15 minutes. A success clears it.
-	//
-	// An attempt counts from the moment it starts until it is judged, so
-	// that a burst gets no more password comparisons than Failures: more
-	// simultaneous sign-ins of one account than that are refused like a
-	// burst, even with the right password.
 	PerAccount ThrottleRule
+
+	// PerDevice applies instead of PerAccount (and PerIP) to a browser
+	// that holds a device cookie of the account: a signed cookie that a
+	// successful sign-in of that account gave it (OWASP's "device
+	// cookies"). Whoever locks an account from outside then locks out
+	// unknown clients only, never its owner's browsers; each such browser
+	// has this budget of its own. Default: that of PerAccount.
+	PerDevice ThrottleRule
+
+	// NoDeviceCookies turns device cookies off: every client is then
+	// throttled per account, and a lockout also locks out the owner.
+	NoDeviceCookies bool
 
 	// PerIP applies to each client address (an IPv6 client's /64), across
 	// accounts, so that one address cannot spray passwords over many.
@@ -66,6 +96,13 @@ type Throttle struct {
 	// same backoff.
 	Registrations ThrottleRule
 
+	// Signups applies to each client address at registration too, and
+	// counts the accounts it created, so that one address cannot create
+	// accounts without limit. Default: the 200th account within an hour of
+	// the one before locks the address out of registration for an hour,
+	// doubling up to a day: enough for a classroom signing up at once.
+	Signups ThrottleRule
+
 	// Store keeps the counts. Default: in this process's memory (bounded).
 	// Use a shared store (redisauth.NewThrottle, or sqlauth.NewThrottle on
 	// the application's SQL database) when several instances serve the
@@ -74,24 +111,29 @@ type Throttle struct {
 }
 
 func (t Throttle) withDefaults() Throttle {
-	def := func(r *ThrottleRule, failures int) {
+	def := func(r *ThrottleRule, like ThrottleRule) {
 		if r.Failures == 0 {
-			r.Failures = failures
+			r.Failures = like.Failures
 		}
 		if r.Window == 0 {
-			r.Window = 15 * time.Minute
+			r.Window = like.Window
 		}
 		if r.BaseDelay == 0 {
-			r.BaseDelay = time.Minute
+			r.BaseDelay = like.BaseDelay
 		}
 		if r.MaxDelay == 0 {
-			r.MaxDelay = 15 * time.Minute
+			r.MaxDelay = like.MaxDelay
 		}
 		r.MaxDelay = max(r.MaxDelay, r.BaseDelay)
 	}
-	def(&t.PerAccount, 5)
-	def(&t.PerIP, 30)
-	def(&t.Registrations, 10)
+	std := ThrottleRule{Failures: 5, Window: 15 * time.Minute, BaseDelay: time.Minute, MaxDelay: 15 * time.Minute}
+	def(&t.PerAccount, std)
+	def(&t.PerDevice, t.PerAccount)
+	std.Failures = 30
+	def(&t.PerIP, std)
+	std.Failures = 10
+	def(&t.Registrations, std)
+	def(&t.Signups, ThrottleRule{Failures: 200, Window: time.Hour, BaseDelay: time.Hour, MaxDelay: 24 * time.Hour})
 	if t.Store == nil {
 		t.Store = NewMemoryThrottle(MemoryThrottleOptions{})
 	}
@@ -102,67 +144,136 @@ func (t Throttle) withDefaults() Throttle {
 type ThrottleKey struct {
 	Key  string
 	Rule ThrottleRule
-	// Account marks the key of the account attempted: a successful
-	// attempt clears its failures. Other keys (a client's address) only
-	// get the successful attempt back.
-	Account bool
 }
 
-// ThrottleStore keeps consecutive failure counts and lockouts. An attempt
-// reserves its place before the password is checked, so that a burst of
-// parallel attempts cannot all pass one check: Reserve counts the attempt
-// as a failure at once, and Release gives it back when it turns out not to
-// be one. Every method is safe for concurrent use; times come from the
-// caller's clock.
+// Verdict is what became of an attempt, for one of its keys.
+type Verdict uint8
+
+const (
+	// Unjudged: the attempt was not a failure on this key (it could not be
+	// judged, or it succeeded and the key keeps its failures, as a client
+	// address does). Nothing is counted.
+	Unjudged Verdict = iota
+	// Failed: a failure, counted; it locks the key at its rule's limit.
+	Failed
+	// Cleared: a success that makes the key forget its failures (an
+	// account's, a device's).
+	Cleared
+)
+
+// Settlement is the verdict of an attempt on one key.
+type Settlement struct {
+	ThrottleKey
+	Verdict Verdict
+	// Reserved says that the attempt holds a reservation on the key, which
+	// the settlement gives back. An attempt that gave up before it reserved
+	// (a client that hung up while waiting for a bcrypt slot) is settled
+	// as Failed on its address without one.
+	Reserved bool
+}
+
+// ErrInFlight is returned by ThrottleStore.Reserve when a key already has
+// as many attempts in flight as its rule lets it have (see Throttle): the
+// attempt is not refused for good, it may come back shortly. The login
+// answers it 503 busy with Retry-After.
+var ErrInFlight = errors.New("auth: too many attempts of one key in flight")
+
+// ErrThrottleFull is returned by a bounded ThrottleStore that cannot
+// remember one more key without forgetting a live one (a running lockout,
+// or failures within their window). The login answers it 503 busy rather
+// than let the attempt through uncounted.
+var ErrThrottleFull = errors.New("auth: the throttle store is full of live keys")
+
+// ThrottleStore keeps failure counts, lockouts, and the attempts in flight
+// on each key. Every method is safe for concurrent use; times come from the
+// caller's clock. Conformance: auth/throttletest.
 type ThrottleStore interface {
-	// Reserve checks and counts one attempt, atomically, against every
-	// key. When a key is locked at now it counts nothing and returns how
-	// long the longest lockout still runs. Otherwise it counts the attempt
-	// as a failure on every key, locking each key that reaches its rule's
-	// limit, and returns 0. A reserved attempt that fails needs nothing
-	// more.
+	// Check returns how long the longest lockout of keys still runs at now,
+	// or 0. It changes nothing and creates no key.
+	Check(ctx context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error)
+
+	// Reserve checks and reserves one attempt on every key, atomically.
+	// When a key is locked at now it reserves nothing and returns how long
+	// the longest lockout still runs. When a key already has the attempts
+	// in flight its rule allows (ThrottleRule.inFlight of its failures) it
+	// reserves nothing and returns ErrInFlight. Otherwise it reserves the
+	// attempt on every key and returns 0. A reservation that is never
+	// settled (a crashed process) stops counting after a minute.
 	Reserve(ctx context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error)
 
-	// Release gives back an attempt reserved on keys that did not fail
-	// (it succeeded, or could not be judged): each key's count goes down
-	// by one, lifting a lockout that the reservation caused. When
-	// succeeded is true, the keys marked Account forget their failures.
-	Release(ctx context.Context, now time.Time, keys []ThrottleKey, succeeded bool) error
+	// Settle records an attempt's verdicts, atomically, and returns the
+	// longest lockout that a Failed verdict started, or 0.
+	Settle(ctx context.Context, now time.Time, s []Settlement) (time.Duration, error)
 }
 
-// throttleState is one key's count, for the in-process store. (The Redis
-// store runs the same arithmetic in a script.)
+// ReservationTTL is how long a reservation that is never settled keeps
+// counting as an attempt in flight: far longer than a bcrypt comparison,
+// short enough that a process that crashed mid-attempt does not hold a key
+// for long.
+const ReservationTTL = time.Minute
+
+// ThrottleState is one key's state, with the arithmetic every store shares
+// (the Redis and SQL stores run the same on Unix milliseconds): a count of
+// consecutive failures, the last failure, the end of the running lockout,
+// and the reservations in flight.
 type throttleState struct {
 	count       int
-	last        time.Time // the last reserved attempt
+	last        time.Time // the last failure
 	lockedUntil time.Time
-	prevUntil   time.Time // lockedUntil before the last reservation that set it
+	flying      int
+	flyingAt    time.Time // the last reservation
 }
 
-// reserve counts one attempt at now under rule r; the caller checked that
-// the key is not locked.
-func (s *throttleState) reserve(now time.Time, r ThrottleRule) {
-	if s.expired(now, r) {
-		s.count = 0 // the streak ended
+// streak returns the failures that still count at now under r: none once
+// Window has passed since the last one and no lockout runs.
+func (s *throttleState) streak(now time.Time, r ThrottleRule) int {
+	if !s.last.IsZero() && now.Sub(s.last) > r.Window && !now.Before(s.lockedUntil) {
+		return 0
 	}
-	s.count++
-	s.last = now
-	if d := r.delay(s.count); d > 0 {
-		s.prevUntil, s.lockedUntil = s.lockedUntil, now.Add(d)
-	}
+	return s.count
 }
 
-// release takes one reserved attempt back at now. A lockout that is still
-// running was set by a reservation in flight (no other passes while a key
-// is locked), and the count it was set for no longer holds: it is lifted.
-func (s *throttleState) release(now time.Time) {
-	s.count = max(s.count-1, 0)
-	if s.lockedUntil.After(now) {
-		s.lockedUntil = s.prevUntil
+// inFlight returns the reservations that still count at now.
+func (s *throttleState) inFlight(now time.Time) int {
+	if s.flying > 0 && now.Sub(s.flyingAt) >= ReservationTTL {
+		return 0
 	}
+	return s.flying
 }
 
-// expired reports whether the state has nothing left to remember at now.
-func (s *throttleState) expired(now time.Time, r ThrottleRule) bool {
-	return !s.last.IsZero() && now.Sub(s.last) > r.Window && !now.Before(s.lockedUntil)
+// canReserve reports whether one more attempt may be reserved at now; the
+// caller checked that the key is not locked.
+func (s *throttleState) canReserve(now time.Time, r ThrottleRule) bool {
+	return s.inFlight(now) < r.inFlight(s.streak(now, r))
+}
+
+func (s *throttleState) reserve(now time.Time) {
+	s.flying = s.inFlight(now) + 1
+	s.flyingAt = now
+}
+
+// settle applies a verdict at now and returns the lockout it started.
+func (s *throttleState) settle(now time.Time, r ThrottleRule, v Verdict, reserved bool) time.Duration {
+	if reserved {
+		s.flying = max(s.inFlight(now)-1, 0)
+	}
+	switch v {
+	case Failed:
+		s.count = s.streak(now, r) + 1
+		s.last = now
+		if d := r.delay(s.count); d > 0 {
+			s.lockedUntil = now.Add(d)
+			return d
+		}
+	case Cleared:
+		s.count, s.last, s.lockedUntil = 0, time.Time{}, time.Time{}
+	}
+	return 0
+}
+
+// live reports whether the state has something to remember at now: a
+// running lockout, failures within their window, or reservations in
+// flight. A key that is not live may be forgotten.
+func (s *throttleState) live(now time.Time, r ThrottleRule) bool {
+	return now.Before(s.lockedUntil) || s.streak(now, r) > 0 || s.inFlight(now) > 0
 }

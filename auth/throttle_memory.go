@@ -1,29 +1,45 @@
 package auth
 
 import (
+	"container/list"
 	"context"
 	"sync"
 	"time"
-
-	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // MemoryThrottleOptions configures a MemoryThrottle. The zero value is
 // usable.
 type MemoryThrottleOptions struct {
-	// Size bounds how many keys are remembered: past it, the least
-	// recently attempted are forgotten first, so that a flood of distinct
-	// usernames or addresses cannot grow the throttle without limit.
-	// Default 100,000.
+	// Size bounds how many keys are remembered. Default 100,000.
 	Size int
 }
 
-// MemoryThrottle keeps login failure counts in this process's memory, in a
-// bounded LRU. It suits a single instance; several share a Redis throttle
+// MemoryThrottle keeps login failure counts in this process's memory. It
+// suits a single instance; several share a Redis or SQL throttle
 // (redisauth.NewThrottle, sqlauth.NewThrottle).
+//
+// It holds at most Size keys, and never forgets a live one (a running
+// lockout, failures within their window, an attempt in flight) to make room
+// for another: a flood of fresh usernames cannot push a victim's lockout
+// out. Keys are made only by attempts that reserve (that reached a bcrypt
+// slot) or fail, never by checks, and a key with nothing left to remember
+// is forgotten first. When every key is live, an attempt that needs a new
+// key is refused with ErrThrottleFull (answered 503 busy) until one
+// expires: at worst, new sign-ins wait, but no guess goes uncounted. Each
+// address can make at most about PerIP.Failures live keys per window
+// before it is locked out itself, so filling the default 100,000 takes
+// thousands of addresses.
 type MemoryThrottle struct {
-	mu    sync.Mutex
-	cache *lru.Cache[string, *throttleState]
+	mu   sync.Mutex
+	size int
+	keys map[string]*list.Element // of *memEntry
+	lru  *list.List               // least recently written at the front
+}
+
+type memEntry struct {
+	key  string
+	rule ThrottleRule
+	throttleState
 }
 
 // NewMemoryThrottle returns an in-process throttle store.
@@ -31,49 +47,131 @@ func NewMemoryThrottle(opts MemoryThrottleOptions) *MemoryThrottle {
 	if opts.Size <= 0 {
 		opts.Size = 100_000
 	}
-	c, _ := lru.New[string, *throttleState](opts.Size) // only fails for size <= 0
-	return &MemoryThrottle{cache: c}
+	return &MemoryThrottle{size: opts.Size, keys: make(map[string]*list.Element), lru: list.New()}
+}
+
+// Check implements ThrottleStore.
+func (m *MemoryThrottle) Check(_ context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.wait(now, keys), nil
+}
+
+func (m *MemoryThrottle) wait(now time.Time, keys []ThrottleKey) time.Duration {
+	var wait time.Duration
+	for _, k := range keys {
+		if e, ok := m.keys[k.Key]; ok {
+			wait = max(wait, e.Value.(*memEntry).lockedUntil.Sub(now))
+		}
+	}
+	return wait
 }
 
 // Reserve implements ThrottleStore.
 func (m *MemoryThrottle) Reserve(_ context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var wait time.Duration
-	for _, k := range keys {
-		if s, ok := m.cache.Peek(k.Key); ok {
-			wait = max(wait, s.lockedUntil.Sub(now))
-		}
-	}
-	if wait > 0 {
+	if wait := m.wait(now, keys); wait > 0 {
 		return wait, nil
 	}
+	missing := 0
 	for _, k := range keys {
-		s, ok := m.cache.Get(k.Key)
+		e, ok := m.keys[k.Key]
 		if !ok {
-			s = &throttleState{}
-			m.cache.Add(k.Key, s)
+			missing++
+			continue
 		}
-		s.reserve(now, k.Rule)
+		if !e.Value.(*memEntry).canReserve(now, k.Rule) {
+			return 0, ErrInFlight
+		}
+	}
+	if !m.room(now, missing) {
+		return 0, ErrThrottleFull
+	}
+	for _, k := range keys {
+		m.entry(k).reserve(now)
 	}
 	return 0, nil
 }
 
-// Release implements ThrottleStore.
-func (m *MemoryThrottle) Release(_ context.Context, now time.Time, keys []ThrottleKey, succeeded bool) error {
+// Settle implements ThrottleStore.
+func (m *MemoryThrottle) Settle(_ context.Context, now time.Time, s []Settlement) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, k := range keys {
-		if succeeded && k.Account {
-			m.cache.Remove(k.Key)
-			continue
-		}
-		if s, ok := m.cache.Peek(k.Key); ok {
-			s.release(now)
+	missing := 0
+	for _, x := range s {
+		if _, ok := m.keys[x.Key]; !ok && x.Verdict == Failed {
+			missing++
 		}
 	}
-	return nil
+	if !m.room(now, missing) {
+		return 0, ErrThrottleFull
+	}
+	var locked time.Duration
+	for _, x := range s {
+		el, ok := m.keys[x.Key]
+		switch {
+		case ok:
+			m.lru.MoveToBack(el)
+		case x.Verdict != Failed:
+			continue // nothing to remember
+		}
+		e := m.entry(x.ThrottleKey)
+		locked = max(locked, e.settle(now, x.Rule, x.Verdict, x.Reserved))
+		if !e.live(now, e.rule) {
+			m.forget(m.keys[x.Key])
+		}
+	}
+	return locked, nil
+}
+
+// entry returns the key's entry, made if missing (room was checked), as the
+// most recently written.
+func (m *MemoryThrottle) entry(k ThrottleKey) *memEntry {
+	if el, ok := m.keys[k.Key]; ok {
+		m.lru.MoveToBack(el)
+		e := el.Value.(*memEntry)
+		e.rule = k.Rule
+		return e
+	}
+	e := &memEntry{key: k.Key, rule: k.Rule}
+	m.keys[k.Key] = m.lru.PushBack(e)
+	return e
+}
+
+func (m *MemoryThrottle) forget(el *list.Element) {
+	m.lru.Remove(el)
+	delete(m.keys, el.Value.(*memEntry).key)
+}
+
+// scanForRoom bounds how many of the least recently written keys room
+// looks at, so that a full table of live keys costs each refused attempt a
+// few steps, not a scan.
+const scanForRoom = 16
+
+// room makes space for n new keys by forgetting keys that are no longer
+// live, least recently written first, and reports whether there is.
+func (m *MemoryThrottle) room(now time.Time, n int) bool {
+	if n == 0 || len(m.keys)+n <= m.size {
+		return true
+	}
+	el := m.lru.Front()
+	for range scanForRoom {
+		if el == nil || len(m.keys)+n <= m.size {
+			break
+		}
+		next := el.Next()
+		if e := el.Value.(*memEntry); !e.live(now, e.rule) {
+			m.forget(el)
+		}
+		el = next
+	}
+	return len(m.keys)+n <= m.size
 }
 
 // Len returns how many keys are remembered.
-func (m *MemoryThrottle) Len() int { return m.cache.Len() }
+func (m *MemoryThrottle) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.keys)
+}

@@ -39,10 +39,13 @@ func TestRedisThrottleClusterFailsClosed(t *testing.T) {
 	s := redisauth.NewThrottle(c, redisauth.ThrottleOptions{Prefix: "t:"})
 	strict := auth.ThrottleRule{Failures: 1, Window: time.Hour, BaseDelay: time.Hour, MaxDelay: time.Hour}
 	ip := auth.ThrottleKey{Key: "ip:203.0.113.9", Rule: strict}
-	user := auth.ThrottleKey{Key: "u:someone", Rule: strict, Account: true}
+	user := auth.ThrottleKey{Key: "u:someone", Rule: strict}
 	now := time.Now()
 	if d, err := s.Reserve(context.Background(), now, []auth.ThrottleKey{ip}); err != nil || d != 0 {
 		t.Fatalf("Reserve = %v, %v", d, err)
+	}
+	if d, err := s.Settle(context.Background(), now, []auth.Settlement{{ThrottleKey: ip, Verdict: auth.Failed, Reserved: true}}); err != nil || d != time.Hour {
+		t.Fatalf("Settle = %v, %v; want a lockout of 1h", d, err)
 	}
 	home := cl.MasterOf("t:{throttle}" + ip.Key)
 	for _, m := range cl.Masters {
@@ -58,6 +61,9 @@ func TestRedisThrottleClusterFailsClosed(t *testing.T) {
 	d, err := s.Reserve(context.Background(), now, []auth.ThrottleKey{user, ip})
 	if !errors.Is(err, sessionstore.ErrUnavailable) {
 		t.Fatalf("with the throttle's node down: Reserve = %v, %v; want ErrUnavailable (fail closed)", d, err)
+	}
+	if d, err := s.Check(context.Background(), now, []auth.ThrottleKey{user, ip}); !errors.Is(err, sessionstore.ErrUnavailable) {
+		t.Fatalf("with the throttle's node down: Check = %v, %v; want ErrUnavailable (fail closed)", d, err)
 	}
 }
 

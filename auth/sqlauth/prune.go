@@ -17,9 +17,10 @@ func (t *Throttle) migrate() error {
 }
 
 // Prune deletes the rows that have nothing left to remember at now (past
-// their window and their lockout), in batches of PruneBatch, and returns
-// how many it deleted. A pruned key counts its next attempt exactly as the
-// row would have. The background prune calls it; jobs and tests may too.
+// their window, their lockout, and auth.ReservationTTL after their last
+// reservation), in batches of PruneBatch, and returns how many it deleted.
+// A pruned key counts its next attempt exactly as the row would have. The
+// background prune calls it; jobs and tests may too.
 func (t *Throttle) Prune(ctx context.Context, now time.Time) (int, error) {
 	at := now.UnixMilli()
 	total := 0

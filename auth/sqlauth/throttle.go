@@ -49,38 +49,57 @@ type ThrottleOptions struct {
 // key:
 //
 //	key_hash      primary key: the hex SHA-256 of the throttle key
-//	failures      consecutive failures counted, reserved attempts included
-//	last_attempt  the last reserved attempt, Unix ms
+//	failures      consecutive failures counted
+//	last_failure  the last failure, Unix ms; 0: none
 //	locked_until  Unix ms; attempts are refused before it
-//	prev_until    locked_until before the reservation that last set it
+//	in_flight     attempts reserved and not yet settled
+//	flying_at     the last reservation, Unix ms
 //	expires_at    Unix ms, indexed: the row has nothing left to remember
-//	              from then on (its window and its lockout are over)
+//	              from then on (its window, its lockout and its
+//	              reservations are over)
 //
-// Each Reserve and each Release is one transaction that locks its keys'
-// rows (SELECT ... FOR UPDATE on PostgreSQL and MySQL/MariaDB, at READ
+// A reservation is an attempt in flight: one that was let through to its
+// password comparison and whose verdict is not known yet. It is not a
+// failure; it only keeps more attempts than a key has failures left (one
+// once the key has been locked) from being judged at once. Settle gives it
+// back with the verdict. A reservation that is never settled (its process
+// crashed) stops counting auth.ReservationTTL after the key's last
+// reservation.
+//
+// Check is one plain SELECT: it locks nothing and writes nothing. Each
+// Reserve and each Settle is one transaction that locks its keys' rows
+// (SELECT ... FOR UPDATE on PostgreSQL and MySQL/MariaDB, at READ
 // COMMITTED, always in key_hash order so that two calls never wait on each
 // other in a cycle; SQLite lets one writer in at a time, and this
 // Throttle's calls queue for it in process), so a burst of parallel
 // attempts on one key, from any number of instances, gets exactly the
-// rule's Failures reservations. A Reserve first inserts the rows its keys
-// lack, so that there is a row to lock. A transaction the database aborts
-// as a deadlock or a serialization failure, that finds SQLite's write lock
-// taken, or whose row another call deleted between its INSERT and its
-// SELECT, runs again (up to ten times, after a short random pause).
+// reservations its rule allows. A Reserve, and a Settle that records a
+// failure, first inserts the rows its keys lack, so that there is a row to
+// lock; a Reserve that is refused rolls back and leaves no row behind. A
+// transaction the database aborts as a deadlock or a serialization
+// failure, that finds SQLite's write lock taken, or whose row another call
+// deleted between its INSERT and its SELECT, runs again (up to ten times,
+// after a short random pause).
 //
-// The table stays bounded: a refused attempt writes nothing, a success
-// deletes its account's row, and the background prune (every instance runs
-// one; several are harmless) deletes every row past its
-// expires_at, which is at most max(Window, MaxDelay) after the key's last
-// reserved attempt. So the table holds at most the distinct keys attempted
-// in the last max(Window, MaxDelay) plus one PruneInterval: with the
-// defaults, 20 minutes' worth of distinct usernames and addresses, however
-// long a flood lasts. A row takes about 300 bytes on PostgreSQL, indexes
-// included: a million distinct keys in that time, some 300 MB.
+// The table stays bounded: a refused attempt writes nothing, a Settle
+// deletes the rows it leaves with nothing to remember (a success with no
+// other attempt in flight, say), and the background prune (every instance
+// runs one; several are harmless) deletes every row past its expires_at:
+// max(last_failure + Window, locked_until, flying_at +
+// auth.ReservationTTL), at most max(Window, MaxDelay) after the key's last
+// failure and a ReservationTTL after its last reservation. So the table
+// holds at most the distinct keys that failed in the last max(Window,
+// MaxDelay) or were reserved in the last ReservationTTL, plus one
+// PruneInterval: with the defaults, some 20 minutes' worth of distinct
+// usernames and addresses, however long a flood lasts. A row takes about
+// 300 bytes on PostgreSQL, indexes included: a million distinct keys in
+// that time, some 300 MB.
 //
-// It fails closed: when the database cannot answer, Reserve returns an
-// error matching sessionstore.ErrUnavailable (answered 503
-// store_unavailable), never "not locked".
+// It fails closed: when the database cannot answer, Check, Reserve and
+// Settle return an error matching sessionstore.ErrUnavailable (answered
+// 503 store_unavailable), never "not locked". Reserve returns
+// auth.ErrInFlight itself, unwrapped, when a key has all the attempts in
+// flight its rule allows.
 //
 // On SQLite, open the database with a busy timeout (the pragma
 // busy_timeout) and WAL if other processes write to it too.
@@ -150,15 +169,32 @@ func (t *Throttle) Close() error {
 var (
 	// errRefused rolls back a reservation that a lockout refused.
 	errRefused = errors.New("sqlauth: attempt refused")
-	// errVanished rolls back a reservation whose row was deleted (pruned,
-	// or forgotten by a success) between the INSERT that kept it and the
-	// SELECT that locks it, on PostgreSQL; it runs again.
+	// errVanished rolls back a call whose row was deleted (pruned, or left
+	// with nothing to remember by a Settle) between the INSERT that kept it
+	// and the SELECT that locks it, on PostgreSQL; it runs again.
 	errVanished = errors.New("sqlauth: throttle row deleted concurrently")
 )
 
+// Check implements auth.ThrottleStore with one SELECT: it locks nothing and
+// creates no row.
+func (t *Throttle) Check(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	_, uniq := hashes(keys)
+	var until int64
+	err := t.db.WithContext(ctx).Raw("SELECT COALESCE(MAX(locked_until), 0) FROM ? WHERE key_hash IN ?", t.tableExpr(), uniq).
+		Scan(&until).Error
+	if err != nil {
+		return 0, sessionstore.Unavailable(err)
+	}
+	return time.Duration(max(until-now.UnixMilli(), 0)) * time.Millisecond, nil
+}
+
 // Reserve implements auth.ThrottleStore in one transaction: it inserts the
 // keys' missing rows, locks every row, and either refuses (rolling back:
-// nothing counted, no row left behind) or counts the attempt on each.
+// nothing reserved, no row left behind) or puts the attempt in flight on
+// each.
 func (t *Throttle) Reserve(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
 	if len(keys) == 0 {
 		return 0, nil
@@ -185,56 +221,73 @@ func (t *Throttle) Reserve(ctx context.Context, now time.Time, keys []auth.Throt
 			return errRefused
 		}
 		for i, k := range keys {
-			rows[ids[i]].reserve(at, k.Rule)
+			if !rows[ids[i]].canReserve(at, k.Rule) {
+				return auth.ErrInFlight
+			}
 		}
-		return t.save(tx, keys, ids, rows)
+		for _, id := range ids {
+			rows[id].reserve(at)
+		}
+		return t.save(tx, at, keys, ids, rows)
 	})
 	switch {
 	case errors.Is(err, errRefused):
 		return time.Duration(wait) * time.Millisecond, nil
+	case errors.Is(err, auth.ErrInFlight):
+		return 0, auth.ErrInFlight
 	case err != nil:
 		return 0, sessionstore.Unavailable(err)
 	}
 	return 0, nil
 }
 
-// Release implements auth.ThrottleStore in one transaction: it locks the
-// keys' rows, gives the attempt back on each, and deletes the Account keys'
-// rows when succeeded. Keys without a row are left alone.
-func (t *Throttle) Release(ctx context.Context, now time.Time, keys []auth.ThrottleKey, succeeded bool) error {
-	if len(keys) == 0 {
-		return nil
+// Settle implements auth.ThrottleStore in one transaction: it locks the
+// keys' rows (inserting the missing ones first when a verdict is Failed,
+// so that the failure has a row to count on), applies each verdict in
+// turn, and deletes the rows left with nothing to remember. Other verdicts
+// on a key without a row change nothing.
+func (t *Throttle) Settle(ctx context.Context, now time.Time, s []auth.Settlement) (time.Duration, error) {
+	if len(s) == 0 {
+		return 0, nil
+	}
+	keys := make([]auth.ThrottleKey, len(s))
+	failed := false
+	for i, x := range s {
+		keys[i] = x.ThrottleKey
+		failed = failed || x.Verdict == auth.Failed
 	}
 	ids, uniq := hashes(keys)
 	at := now.UnixMilli()
+	var locked int64
 	err := t.inTx(ctx, func(tx *gorm.DB) error {
+		if failed {
+			// Every key's row, not only the failed ones': the rows are then
+			// locked in key_hash order, as Reserve locks them. The rows it
+			// adds for other verdicts are left with nothing to remember,
+			// and deleted by save.
+			if err := t.insertMissing(tx, uniq); err != nil {
+				return err
+			}
+		}
 		rows, err := t.lockRows(tx, uniq)
 		if err != nil {
 			return err
 		}
-		var forget []string
-		for i, k := range keys {
-			s, ok := rows[ids[i]]
-			switch {
-			case !ok:
-			case succeeded && k.Account:
-				delete(rows, ids[i])
-				forget = append(forget, ids[i])
-			default:
-				s.release(at)
+		if failed && len(rows) != len(uniq) {
+			return errVanished
+		}
+		locked = 0
+		for i, x := range s {
+			if st, ok := rows[ids[i]]; ok {
+				locked = max(locked, st.settle(at, x.Rule, x.Verdict, x.Reserved))
 			}
 		}
-		if len(forget) > 0 {
-			if err := tx.Exec("DELETE FROM ? WHERE key_hash IN ?", t.tableExpr(), forget).Error; err != nil {
-				return err
-			}
-		}
-		return t.save(tx, keys, ids, rows)
+		return t.save(tx, at, keys, ids, rows)
 	})
 	if err != nil {
-		return sessionstore.Unavailable(err)
+		return 0, sessionstore.Unavailable(err)
 	}
-	return nil
+	return time.Duration(locked) * time.Millisecond, nil
 }
 
 // hashes returns each key's row name, and the distinct names in order: the

@@ -125,8 +125,9 @@ var (
 
 // Instances on pools of their own share the counts: a burst on two keys,
 // split between two instances and naming the keys in both orders, gets
-// exactly the rule's reservations, and no call fails (no deadlock is left
-// unretried).
+// exactly the reservations the rule allows, the rest are told ErrInFlight
+// (as is, not as an outage), and no call fails otherwise (no deadlock is
+// left unretried).
 func TestThrottleInstancesShareCounts(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		srv, db, table := openGORM(t, d)
@@ -135,10 +136,10 @@ func TestThrottleInstancesShareCounts(t *testing.T) {
 			newThrottle(t, srv.pool(t), sqlauth.ThrottleOptions{Table: table}),
 		}
 		five := auth.ThrottleRule{Failures: 5, Window: time.Hour, BaseDelay: time.Hour, MaxDelay: time.Hour}
-		user := auth.ThrottleKey{Key: "u:" + testenv.Unique(), Rule: five, Account: true}
+		user := auth.ThrottleKey{Key: "u:" + testenv.Unique(), Rule: five}
 		ip := auth.ThrottleKey{Key: "ip:" + testenv.Unique(), Rule: five}
 		const n = 120
-		var granted atomic.Int64
+		var granted, inFlight atomic.Int64
 		var wg sync.WaitGroup
 		release := make(chan struct{})
 		for i := range n {
@@ -149,26 +150,43 @@ func TestThrottleInstancesShareCounts(t *testing.T) {
 			wg.Go(func() {
 				<-release
 				w, err := instances[i%2].Reserve(context.Background(), start, keys)
-				if err != nil {
+				switch {
+				case err == auth.ErrInFlight:
+					inFlight.Add(1)
+				case err != nil:
 					t.Error(err)
-					return
-				}
-				if w == 0 {
+				case w == 0:
 					granted.Add(1)
+				default:
+					t.Errorf("refused for a lockout of %v with no failure", w)
 				}
 			})
 		}
 		close(release)
 		wg.Wait()
-		if g := granted.Load(); g != 5 {
-			t.Errorf("%d parallel attempts on two instances: %d reserved, want exactly 5", n, g)
+		if g := granted.Load(); g != 5 || inFlight.Load() != n-5 {
+			t.Errorf("%d parallel attempts on two instances: %d reserved, %d in flight; want exactly 5 reserved", n, g, inFlight.Load())
+		}
+		// The instances settle them all as failures: both keys are locked,
+		// on both instances.
+		for i := range 5 {
+			both := []auth.Settlement{{ThrottleKey: user, Verdict: auth.Failed, Reserved: true}, {ThrottleKey: ip, Verdict: auth.Failed, Reserved: true}}
+			if _, err := instances[i%2].Settle(context.Background(), start, both); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, th := range instances {
+			if w, err := th.Check(context.Background(), start, []auth.ThrottleKey{ip}); err != nil || w != time.Hour {
+				t.Errorf("Check after five failures = %v, %v; want locked for 1h", w, err)
+			}
 		}
 	})
 }
 
 // The SQL throttle answers exactly what auth's in-memory throttle answers,
-// call for call, over a random history of reservations, releases (some
-// naming a key twice), time passing, and prunes between them.
+// call for call, over a random history of checks, reservations and
+// settlements (some naming a key twice, some not reserved), time passing,
+// and prunes between them.
 func TestThrottleMatchesMemory(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		_, db, table := openGORM(t, d)
@@ -185,7 +203,7 @@ func TestThrottleMatchesMemory(t *testing.T) {
 		}
 		var pool []auth.ThrottleKey
 		for i := range 6 {
-			pool = append(pool, auth.ThrottleKey{Key: "k" + testenv.Unique(), Rule: rules[i%3], Account: i < 3})
+			pool = append(pool, auth.ThrottleKey{Key: "k" + testenv.Unique(), Rule: rules[i%3]})
 		}
 		rnd := rand.New(rand.NewPCG(1, uint64(len(d.name))))
 		steps := []time.Duration{0, time.Millisecond, time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 16 * time.Minute}
@@ -197,20 +215,30 @@ func TestThrottleMatchesMemory(t *testing.T) {
 			for rnd.IntN(3) == 0 {
 				keys = append(keys, pool[rnd.IntN(len(pool))]) // sometimes the same key twice
 			}
-			switch rnd.IntN(5) {
+			switch rnd.IntN(7) {
 			case 0, 1, 2:
-				want, _ := mem.Reserve(ctx, now, keys)
+				want, wantErr := mem.Reserve(ctx, now, keys)
 				got, err := th.Reserve(ctx, now, keys)
+				if err != wantErr || got != want {
+					t.Fatalf("op %d: Reserve(%v) = %v, %v; the memory throttle says %v, %v", op, names(keys), got, err, want, wantErr)
+				}
+			case 3, 4:
+				s := make([]auth.Settlement, len(keys))
+				for i, k := range keys {
+					s[i] = auth.Settlement{ThrottleKey: k, Verdict: auth.Verdict(rnd.IntN(3)), Reserved: rnd.IntN(4) != 0}
+				}
+				want, _ := mem.Settle(ctx, now, s)
+				got, err := th.Settle(ctx, now, s)
 				if err != nil || got != want {
-					t.Fatalf("op %d: Reserve(%v) = %v, %v; the memory throttle says %v", op, names(keys), got, err, want)
+					t.Fatalf("op %d: Settle(%v) = %v, %v; the memory throttle says %v", op, s, got, err, want)
 				}
-			case 3:
-				ok := rnd.IntN(2) == 0
-				_ = mem.Release(ctx, now, keys, ok)
-				if err := th.Release(ctx, now, keys, ok); err != nil {
-					t.Fatalf("op %d: Release: %v", op, err)
+			case 5:
+				want, _ := mem.Check(ctx, now, keys)
+				got, err := th.Check(ctx, now, keys)
+				if err != nil || got != want {
+					t.Fatalf("op %d: Check(%v) = %v, %v; the memory throttle says %v", op, names(keys), got, err, want)
 				}
-			case 4:
+			case 6:
 				if _, err := th.Prune(ctx, now); err != nil {
 					t.Fatalf("op %d: Prune: %v", op, err)
 				}
@@ -233,18 +261,28 @@ func TestThrottleKeysAreExact(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		_, db, table := openGORM(t, d)
 		th := newThrottle(t, db, sqlauth.ThrottleOptions{Table: table})
+		ctx := context.Background()
 		base := "u:Alice-" + testenv.Unique()
-		if w, err := th.Reserve(context.Background(), start, []auth.ThrottleKey{{Key: base, Rule: strict}}); err != nil || w != 0 {
+		if w, err := th.Reserve(ctx, start, []auth.ThrottleKey{{Key: base, Rule: strict}}); err != nil || w != 0 {
 			t.Fatalf("Reserve = %v, %v", w, err)
 		}
 		long := base + strings.Repeat("é", 400)
 		for _, k := range []string{strings.ToLower(base), base + " ", "\x00" + base, long} {
-			if w, err := th.Reserve(context.Background(), start, []auth.ThrottleKey{{Key: k, Rule: strict}}); err != nil || w != 0 {
+			if w, err := th.Reserve(ctx, start, []auth.ThrottleKey{{Key: k, Rule: strict}}); err != nil || w != 0 {
 				t.Errorf("Reserve(%.20q) = %v, %v; want a key of its own", k, w, err)
 			}
 		}
-		if w, _ := th.Reserve(context.Background(), start, []auth.ThrottleKey{{Key: long, Rule: strict}}); w != strict.BaseDelay {
-			t.Errorf("a long key, again: %v, want locked for %v", w, strict.BaseDelay)
+		if _, err := th.Reserve(ctx, start, []auth.ThrottleKey{{Key: long, Rule: strict}}); err != auth.ErrInFlight {
+			t.Errorf("a long key, again: %v, want ErrInFlight", err)
+		}
+		if _, err := th.Settle(ctx, start, []auth.Settlement{{ThrottleKey: auth.ThrottleKey{Key: long, Rule: strict}, Verdict: auth.Failed, Reserved: true}}); err != nil {
+			t.Fatal(err)
+		}
+		if w, err := th.Check(ctx, start, []auth.ThrottleKey{{Key: long, Rule: strict}}); err != nil || w != strict.BaseDelay {
+			t.Errorf("a long key after its failure: %v, %v; want locked for %v", w, err, strict.BaseDelay)
+		}
+		if w, err := th.Check(ctx, start, []auth.ThrottleKey{{Key: base, Rule: strict}}); err != nil || w != 0 {
+			t.Errorf("its prefix: %v, %v; want not locked", w, err)
 		}
 	})
 }
@@ -259,16 +297,30 @@ func rows(t testing.TB, db *gorm.DB, table string) int64 {
 }
 
 // Rows go once they have nothing left to remember (a window after the last
-// attempt, or when the lockout ends if that is later), not a millisecond
-// before; a refused attempt leaves no row; a pruned key starts afresh.
+// failure, when the lockout ends if that is later, a ReservationTTL after
+// the last reservation of one never settled), not a millisecond before; a
+// check or a refused attempt leaves no row; a settlement that leaves
+// nothing to remember deletes its row; a pruned key starts afresh.
 func TestThrottlePrune(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		_, db, table := openGORM(t, d)
 		th := newThrottle(t, db, sqlauth.ThrottleOptions{Table: table, PruneBatch: 7})
 		ctx := context.Background()
-		reserve := func(now time.Time, keys ...auth.ThrottleKey) time.Duration {
+		reserve := func(now time.Time, keys ...auth.ThrottleKey) (time.Duration, error) {
 			t.Helper()
 			w, err := th.Reserve(ctx, now, keys)
+			if err != nil && err != auth.ErrInFlight {
+				t.Fatal(err)
+			}
+			return w, err
+		}
+		settle := func(now time.Time, v auth.Verdict, keys ...auth.ThrottleKey) time.Duration {
+			t.Helper()
+			s := make([]auth.Settlement, len(keys))
+			for i, k := range keys {
+				s[i] = auth.Settlement{ThrottleKey: k, Verdict: v, Reserved: true}
+			}
+			w, err := th.Settle(ctx, now, s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -281,43 +333,74 @@ func TestThrottlePrune(t *testing.T) {
 			}
 		}
 		for range 25 {
-			reserve(start, auth.ThrottleKey{Key: "flood:" + testenv.Unique(), Rule: rule})
+			reserve(start, auth.ThrottleKey{Key: "flood:" + testenv.Unique(), Rule: rule}) // never settled
 		}
-		user := auth.ThrottleKey{Key: "u:" + testenv.Unique(), Rule: rule, Account: true}
+		user := auth.ThrottleKey{Key: "u:" + testenv.Unique(), Rule: rule}
 		for range 5 {
-			reserve(start, user) // locked for a minute, remembered for the window
+			reserve(start, user)
+			settle(start, auth.Failed, user) // locked for a minute, remembered for the window
 		}
 		longLock := auth.ThrottleRule{Failures: 1, Window: time.Minute, BaseDelay: time.Hour, MaxDelay: time.Hour}
 		locked := auth.ThrottleKey{Key: "ip:" + testenv.Unique(), Rule: longLock}
-		reserve(start, locked) // remembered until its lockout ends
+		reserve(start, locked)
+		settle(start, auth.Failed, locked) // remembered until its lockout ends
 		newKey := auth.ThrottleKey{Key: "u:" + testenv.Unique(), Rule: rule}
-		if w := reserve(start.Add(time.Second), newKey, locked); w == 0 {
+		if w, _ := reserve(start.Add(time.Second), newKey, locked); w == 0 {
 			t.Fatal("locked key not refused")
 		}
-		if n := rows(t, db, table); n != 27 {
-			t.Fatalf("%d rows, want 27: a refused attempt must leave no row", n)
+		busy := auth.ThrottleKey{Key: "ip:" + testenv.Unique(), Rule: strict}
+		reserve(start, busy)
+		if _, err := reserve(start, newKey, busy); err != auth.ErrInFlight {
+			t.Fatalf("a key with its attempt in flight: %v, want ErrInFlight", err)
+		}
+		if w, err := th.Check(ctx, start, []auth.ThrottleKey{newKey, {Key: "u:" + testenv.Unique(), Rule: rule}}); err != nil || w != 0 {
+			t.Fatalf("Check of new keys = %v, %v", w, err)
+		}
+		if n := rows(t, db, table); n != 28 {
+			t.Fatalf("%d rows, want 28: a check or a refused attempt must leave no row", n)
+		}
+		// Settled with nothing left to remember: the row goes at once.
+		settle(start, auth.Unjudged, busy)
+		for _, v := range []auth.Verdict{auth.Unjudged, auth.Cleared} {
+			k := auth.ThrottleKey{Key: "u:" + testenv.Unique(), Rule: rule}
+			reserve(start, k)
+			settle(start, v, k)
+		}
+		// A success with another attempt in flight keeps the row for it.
+		other := auth.ThrottleKey{Key: "u:" + testenv.Unique(), Rule: rule}
+		reserve(start, other)
+		reserve(start, other)
+		settle(start, auth.Cleared, other)
+		if n := rows(t, db, table); n != 28 {
+			t.Fatalf("%d rows, want 28: settlements that leave nothing to remember must delete their row", n)
 		}
 
-		prune(start.Add(rule.Window), 0) // exactly a window later: still in it
-		prune(start.Add(rule.Window+time.Millisecond), 26)
+		prune(start.Add(auth.ReservationTTL-time.Millisecond), 0)
+		prune(start.Add(auth.ReservationTTL), 26) // the flood and other: reservations lapse
+		prune(start.Add(rule.Window), 0)          // exactly a window later: still in it
+		prune(start.Add(rule.Window+time.Millisecond), 1)
 		if n := rows(t, db, table); n != 1 {
 			t.Fatalf("%d rows left, want the locked one", n)
 		}
-		if w := reserve(start.Add(rule.Window+time.Millisecond), locked); w != time.Hour-rule.Window-time.Millisecond {
+		if w, _ := reserve(start.Add(rule.Window+time.Millisecond), locked); w != time.Hour-rule.Window-time.Millisecond {
 			t.Fatalf("locked key after the prune: refused for %v", w)
 		}
 		prune(start.Add(time.Hour-time.Millisecond), 0)
 		prune(start.Add(time.Hour), 1)
 
-		// The pruned account starts afresh: five attempts before a lockout.
+		// The pruned account starts afresh: five failures before a lockout.
 		later := start.Add(2 * time.Hour)
-		for i := range 5 {
-			if w := reserve(later, user); w != 0 {
-				t.Fatalf("attempt %d after the prune refused for %v", i+1, w)
+		for i := range 4 {
+			if w, err := reserve(later, user); w != 0 || err != nil {
+				t.Fatalf("attempt %d after the prune: %v, %v", i+1, w, err)
+			}
+			if w := settle(later, auth.Failed, user); w != 0 {
+				t.Fatalf("failure %d after the prune locked for %v", i+1, w)
 			}
 		}
-		if w := reserve(later, user); w != time.Minute {
-			t.Fatalf("6th attempt: %v, want 1m", w)
+		reserve(later, user)
+		if w := settle(later, auth.Failed, user); w != time.Minute {
+			t.Fatalf("5th failure: locked for %v, want 1m", w)
 		}
 	})
 }
@@ -332,7 +415,11 @@ func TestThrottleBackgroundPrune(t *testing.T) {
 		Now: func() time.Time { return time.Unix(0, clock.Load()) },
 	})
 	for range 3 {
-		if _, err := th.Reserve(context.Background(), start, []auth.ThrottleKey{{Key: testenv.Unique(), Rule: rule}}); err != nil {
+		k := auth.ThrottleKey{Key: testenv.Unique(), Rule: rule}
+		if _, err := th.Reserve(context.Background(), start, []auth.ThrottleKey{k}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := th.Settle(context.Background(), start, []auth.Settlement{{ThrottleKey: k, Verdict: auth.Failed}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -374,16 +461,21 @@ func TestThrottleUnavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer th.Close()
-		keys := []auth.ThrottleKey{{Key: "u:x", Rule: rule, Account: true}, {Key: "ip:x", Rule: rule}}
-		if w, err := th.Reserve(context.Background(), start, keys); !errors.Is(err, sessionstore.ErrUnavailable) {
+		ctx := context.Background()
+		keys := []auth.ThrottleKey{{Key: "u:x", Rule: rule}, {Key: "ip:x", Rule: rule}}
+		if w, err := th.Check(ctx, start, keys); !errors.Is(err, sessionstore.ErrUnavailable) {
+			t.Errorf("Check = %v, %v; want ErrUnavailable", w, err)
+		}
+		if w, err := th.Reserve(ctx, start, keys); !errors.Is(err, sessionstore.ErrUnavailable) {
 			t.Errorf("Reserve = %v, %v; want ErrUnavailable", w, err)
 		}
-		for _, ok := range []bool{true, false} {
-			if err := th.Release(context.Background(), start, keys, ok); !errors.Is(err, sessionstore.ErrUnavailable) {
-				t.Errorf("Release(%v) = %v; want ErrUnavailable", ok, err)
+		for _, v := range []auth.Verdict{auth.Unjudged, auth.Failed, auth.Cleared} {
+			s := []auth.Settlement{{ThrottleKey: keys[0], Verdict: v, Reserved: true}, {ThrottleKey: keys[1], Verdict: v, Reserved: true}}
+			if _, err := th.Settle(ctx, start, s); !errors.Is(err, sessionstore.ErrUnavailable) {
+				t.Errorf("Settle(%v) = %v; want ErrUnavailable", v, err)
 			}
 		}
-		if _, err := th.Prune(context.Background(), start); !errors.Is(err, sessionstore.ErrUnavailable) {
+		if _, err := th.Prune(ctx, start); !errors.Is(err, sessionstore.ErrUnavailable) {
 			t.Errorf("Prune = %v; want ErrUnavailable", err)
 		}
 	})
@@ -410,13 +502,19 @@ func TestThrottlePostgresOutage(t *testing.T) {
 	sqlDB, _ := db.DB()
 	t.Cleanup(func() { _ = sqlDB.Close() })
 	th := newThrottle(t, db, sqlauth.ThrottleOptions{Table: table})
-	user := []auth.ThrottleKey{{Key: "u:" + testenv.Unique(), Rule: strict, Account: true}}
+	user := []auth.ThrottleKey{{Key: "u:" + testenv.Unique(), Rule: strict}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if w, err := th.Reserve(ctx, start, user); err != nil || w != 0 {
 		t.Fatalf("Reserve = %v, %v", w, err)
 	}
+	if w, err := th.Settle(ctx, start, []auth.Settlement{{ThrottleKey: user[0], Verdict: auth.Failed, Reserved: true}}); err != nil || w != strict.BaseDelay {
+		t.Fatalf("Settle = %v, %v", w, err)
+	}
 	proxy.Cut()
+	if w, err := th.Check(ctx, start, user); !errors.Is(err, sessionstore.ErrUnavailable) {
+		t.Fatalf("during the outage: Check = %v, %v; want ErrUnavailable", w, err)
+	}
 	if w, err := th.Reserve(ctx, start, user); !errors.Is(err, sessionstore.ErrUnavailable) {
 		t.Fatalf("during the outage: Reserve = %v, %v; want ErrUnavailable", w, err)
 	}
@@ -475,12 +573,12 @@ func (r *retries) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Parallel reservations and releases on two instances, each call naming
-// overlapping keys in an order of its own, all succeed. The rows are locked
-// in one order whatever the keys' order, so on PostgreSQL no transaction
-// even deadlocks (elsewhere a deadlock, were there one, runs again). Some
-// reservations run again because a success deleted an account's row
-// between their INSERT and their SELECT.
+// Parallel reservations and settlements on two instances, each call naming
+// overlapping keys in an order of its own, all succeed, and give back every
+// reservation they took. The rows are locked in one order whatever the
+// keys' order, so on PostgreSQL no transaction even deadlocks (elsewhere a
+// deadlock, were there one, runs again). Some calls run again because a
+// settlement deleted a row between their INSERT and their SELECT.
 func TestThrottleHammer(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		srv, db, table := openGORM(t, d)
@@ -492,8 +590,8 @@ func TestThrottleHammer(t *testing.T) {
 		}
 		lenient := auth.ThrottleRule{Failures: 1000, Window: time.Hour, BaseDelay: time.Minute, MaxDelay: time.Hour}
 		var keys []auth.ThrottleKey
-		for i := range 5 {
-			keys = append(keys, auth.ThrottleKey{Key: "k" + testenv.Unique(), Rule: lenient, Account: i == 0})
+		for range 5 {
+			keys = append(keys, auth.ThrottleKey{Key: "k" + testenv.Unique(), Rule: lenient})
 		}
 		var wg sync.WaitGroup
 		for g := range 8 {
@@ -502,12 +600,21 @@ func TestThrottleHammer(t *testing.T) {
 				for i := range 25 {
 					now := start.Add(time.Duration(i) * time.Millisecond)
 					mine := []auth.ThrottleKey{keys[(g+i)%5], keys[(3*g+i+1)%5], keys[(g+2*i+2)%5]}
-					if _, err := th.Reserve(context.Background(), now, mine); err != nil {
-						t.Error(err)
+					if w, err := th.Reserve(context.Background(), now, mine); err != nil || w != 0 {
+						t.Errorf("Reserve = %v, %v", w, err)
 						return
 					}
 					slices.Reverse(mine)
-					if err := th.Release(context.Background(), now, mine, i%4 == 0); err != nil {
+					s := make([]auth.Settlement, len(mine))
+					for j, k := range mine {
+						s[j] = auth.Settlement{ThrottleKey: k, Verdict: auth.Verdict((i + j) % 3), Reserved: true}
+					}
+					if i%5 == 4 {
+						// A failure without a reservation, on a key that may
+						// have no row.
+						s = append(s, auth.Settlement{ThrottleKey: keys[(g+i)%5], Verdict: auth.Failed})
+					}
+					if _, err := th.Settle(context.Background(), now, s); err != nil {
 						t.Error(err)
 						return
 					}
@@ -518,6 +625,13 @@ func TestThrottleHammer(t *testing.T) {
 		t.Logf("%d transactions ran again, %d of them after a deadlock", r.all.Load(), r.deadlocks.Load())
 		if d.name == "PostgreSQL" && r.deadlocks.Load() != 0 {
 			t.Errorf("%d transactions deadlocked; rows locked in one order never deadlock", r.deadlocks.Load())
+		}
+		var flying int64
+		if err := db.Table(table).Select("COALESCE(SUM(in_flight), 0)").Scan(&flying).Error; err != nil {
+			t.Fatal(err)
+		}
+		if flying != 0 {
+			t.Errorf("%d reservations left in flight after every attempt was settled", flying)
 		}
 	})
 }

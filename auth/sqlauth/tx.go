@@ -58,18 +58,21 @@ func (t *Throttle) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 
 func (t *Throttle) tableExpr() clause.Table { return clause.Table{Name: t.table} }
 
+// columns are the table's columns, in the order lockRows reads them.
+const columns = "key_hash, failures, last_failure, locked_until, in_flight, flying_at, expires_at"
+
 // insertMissing inserts an empty row for each of the names that has none,
 // in order, keeping the rows that exist.
 func (t *Throttle) insertMissing(tx *gorm.DB, uniq []string) error {
 	var q strings.Builder
-	q.WriteString("INSERT INTO ? (key_hash, failures, last_attempt, locked_until, prev_until, expires_at) VALUES ")
+	q.WriteString("INSERT INTO ? (" + columns + ") VALUES ")
 	args := make([]any, 0, 1+len(uniq))
 	args = append(args, t.tableExpr())
 	for i, id := range uniq {
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("(?, 0, 0, 0, 0, 0)")
+		q.WriteString("(?, 0, 0, 0, 0, 0, 0)")
 		args = append(args, id)
 	}
 	q.WriteString(t.d.keep)
@@ -80,7 +83,7 @@ func (t *Throttle) insertMissing(tx *gorm.DB, uniq []string) error {
 // in name order.
 func (t *Throttle) lockRows(tx *gorm.DB, uniq []string) (map[string]*state, error) {
 	var found []*state
-	err := tx.Raw("SELECT key_hash, failures, last_attempt, locked_until, prev_until, expires_at FROM ? WHERE key_hash IN ? ORDER BY key_hash"+t.d.lock,
+	err := tx.Raw("SELECT "+columns+" FROM ? WHERE key_hash IN ? ORDER BY key_hash"+t.d.lock,
 		t.tableExpr(), uniq).Scan(&found).Error
 	if err != nil {
 		return nil, err
@@ -92,22 +95,31 @@ func (t *Throttle) lockRows(tx *gorm.DB, uniq []string) (map[string]*state, erro
 	return rows, nil
 }
 
-// save writes the rows that keys name and rows still holds, each with the
-// latest expiry any of its keys' rules gives it.
-func (t *Throttle) save(tx *gorm.DB, keys []auth.ThrottleKey, ids []string, rows map[string]*state) error {
+// save writes the rows that keys name and rows holds, each with the latest
+// expiry any of its keys' rules gives it, in name order; it deletes those
+// that have nothing left to remember at now.
+func (t *Throttle) save(tx *gorm.DB, now int64, keys []auth.ThrottleKey, ids []string, rows map[string]*state) error {
 	until := make(map[string]int64, len(rows))
 	for i, k := range keys {
 		if s, ok := rows[ids[i]]; ok {
 			until[ids[i]] = max(until[ids[i]], s.keepUntil(k.Rule))
 		}
 	}
+	var forget []string
 	for _, id := range slices.Sorted(maps.Keys(until)) {
+		if until[id] <= now {
+			forget = append(forget, id)
+			continue
+		}
 		s := rows[id]
-		err := tx.Exec("UPDATE ? SET failures = ?, last_attempt = ?, locked_until = ?, prev_until = ?, expires_at = ? WHERE key_hash = ?",
-			t.tableExpr(), s.Failures, s.LastAttempt, s.LockedUntil, s.PrevUntil, until[id], id).Error
+		err := tx.Exec("UPDATE ? SET failures = ?, last_failure = ?, locked_until = ?, in_flight = ?, flying_at = ?, expires_at = ? WHERE key_hash = ?",
+			t.tableExpr(), s.Failures, s.LastFailure, s.LockedUntil, s.InFlight, s.FlyingAt, until[id], id).Error
 		if err != nil {
 			return err
 		}
+	}
+	if len(forget) > 0 {
+		return tx.Exec("DELETE FROM ? WHERE key_hash IN ?", t.tableExpr(), forget).Error
 	}
 	return nil
 }

@@ -1,0 +1,188 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// attempt is one throttled attempt at a password (a login, a registration,
+// a password change): the keys it counts against, and what to say when a
+// lockout refuses it.
+type attempt struct {
+	keys    []ThrottleKey
+	lockout Event    // reported when a lockout refuses the attempt
+	refused *Problem // the answer then: ErrTooManyAttempts, or ErrTooManySignups
+}
+
+// gated runs work, the bcrypt work of an attempt, throttled (see Throttle):
+//
+//  1. a lockout of any key refuses the attempt at once (429), before it
+//     waits for anything;
+//  2. it waits for a bcrypt slot, in its client address's turn;
+//  3. holding the slot, it reserves the attempt on its keys, atomically with
+//     a second look at their lockouts;
+//  4. it runs work, which returns the verdict on each key (in the order of
+//     at.keys; nil: none judged);
+//  5. it settles the reservation with those verdicts, and gives the slot
+//     back.
+//
+// Reservations in flight are so never more than the slots, and an attempt
+// that was never judged counts nothing. A client that hangs up while it
+// waits for a slot counts one failure against its address.
+func (c *core) gated(gc *gin.Context, at attempt, work func() ([]Verdict, error)) error {
+	ctx := gc.Request.Context()
+	// Waiting for a turn, and for other attempts on the same keys to be
+	// judged, takes HashQueueTimeout at most in all.
+	wctx, cancel := context.WithTimeout(ctx, c.gate.wait)
+	defer cancel()
+	pause := 2 * time.Millisecond
+	for {
+		release, err := c.take(gc, wctx, at)
+		if err != nil {
+			return err
+		}
+		if len(at.keys) == 0 {
+			defer release()
+			break
+		}
+		wait, err := c.throttle.Store.Reserve(ctx, c.now(), at.keys)
+		if errors.Is(err, ErrInFlight) {
+			// Other attempts on these keys are being judged, and they
+			// may be the last the rule allows: wait for their verdict,
+			// out of the queue.
+			release()
+			t := time.NewTimer(pause)
+			select {
+			case <-t.C:
+				pause = min(2*pause, 100*time.Millisecond)
+				continue
+			case <-wctx.Done():
+				t.Stop()
+				if ctx.Err() != nil {
+					return ErrBusy.wrap(ctx.Err())
+				}
+				return ErrBusy.WithRetry(time.Second)
+			}
+		}
+		defer release()
+		switch {
+		case errors.Is(err, ErrThrottleFull):
+			c.log.Warn("ginauth: the login throttle is full of live keys; refusing attempts on new keys until some expire")
+			return ErrBusy.wrap(err).WithRetry(time.Minute)
+		case err != nil:
+			return ErrStoreUnavailable.wrap(err)
+		case wait > 0:
+			return c.refuse(gc, at, wait)
+		}
+		break
+	}
+	verdicts, err := work()
+	if len(at.keys) > 0 {
+		s := make([]Settlement, len(at.keys))
+		for i, k := range at.keys {
+			s[i] = Settlement{ThrottleKey: k, Reserved: true}
+			if i < len(verdicts) {
+				s[i].Verdict = verdicts[i]
+			}
+		}
+		// Settled even when the client has gone: the verdict stands.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, serr := c.throttle.Store.Settle(sctx, c.now(), s); serr != nil {
+			c.log.Warn("ginauth: recording a throttled attempt failed; its reservation lapses in a minute", "err", serr)
+		}
+	}
+	return err
+}
+
+// take takes a bcrypt slot for the attempt: at once when one is free and
+// nobody waits; otherwise, after a look at its keys' lockouts (a locked
+// attempt is refused without waiting), in its address's turn.
+func (c *core) take(gc *gin.Context, wctx context.Context, at attempt) (release func(), err error) {
+	if release, ok := c.gate.tryEnter(); ok {
+		return release, nil
+	}
+	ctx := gc.Request.Context()
+	if len(at.keys) > 0 {
+		wait, err := c.throttle.Store.Check(ctx, c.now(), at.keys)
+		if err != nil {
+			return nil, ErrStoreUnavailable.wrap(err)
+		}
+		if wait > 0 {
+			return nil, c.refuse(gc, at, wait)
+		}
+	}
+	release, err = c.gate.enter(wctx, c.addressGroup(gc))
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		c.abandoned(gc) // the client hung up
+	default:
+		err = ErrBusy.WithRetry(time.Second)
+	}
+	return release, err
+}
+
+// refuse answers an attempt that a lockout refuses, and reports it.
+func (c *core) refuse(gc *gin.Context, at attempt, wait time.Duration) error {
+	ev := at.lockout
+	ev.Type, ev.RetryAfter = EventLockout, wait
+	c.emit(gc, ev)
+	p := at.refused
+	if p == nil {
+		p = ErrTooManyAttempts
+	}
+	return p.WithRetry(wait)
+}
+
+// abandoned counts a failure against the address of a client that gave up
+// waiting for a bcrypt slot (hung up), so that a flood of attempts that
+// never wait for their answer costs its address like failures do.
+func (c *core) abandoned(gc *gin.Context) {
+	if c.throttle.Disabled {
+		return
+	}
+	k, ok := c.addressKey(gc)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(gc.Request.Context()), 5*time.Second)
+	defer cancel()
+	if _, err := c.throttle.Store.Settle(ctx, c.now(), []Settlement{{ThrottleKey: k, Verdict: Failed}}); err != nil {
+		c.log.Warn("ginauth: counting an abandoned attempt failed", "err", err)
+	}
+}
+
+// addressKey is the per-IP throttle key of the request's client, when its
+// address is known.
+func (c *core) addressKey(gc *gin.Context) (ThrottleKey, bool) {
+	ip := c.proxies.clientIP(gc.Request)
+	if ip == "" {
+		return ThrottleKey{}, false
+	}
+	return ThrottleKey{Key: "ip:" + addressBlock(ip), Rule: c.throttle.PerIP}, true
+}
+
+// addressGroup is the group whose turn a request waits for at the bcrypt
+// gate: its client's address block.
+func (c *core) addressGroup(gc *gin.Context) string {
+	if ip := c.proxies.clientIP(gc.Request); ip != "" {
+		return addressBlock(ip)
+	}
+	return ""
+}
+
+// slot runs fn holding a bcrypt slot, outside any request's turn (an
+// operator's call).
+func (c *core) slot(ctx context.Context, fn func()) error {
+	release, err := c.gate.enter(ctx, "\x00operator")
+	if err != nil {
+		return err
+	}
+	defer release()
+	fn()
+	return nil
+}
