@@ -219,3 +219,78 @@ func readCookieFixture(t *testing.T) map[string]string {
 	}
 	return out
 }
+
+// A sibling subdomain can set a cookie of the session's name for the parent
+// domain, and browsers send it beside the host's own: the server cannot
+// tell which is whose. When the cookies of two sessions verify, the request
+// has no session, and the cookie is expired; a cookie that does not verify
+// is noise and never displaces the genuine one.
+func TestDuplicateSessionCookies(t *testing.T) {
+	a := newEnv(t, backends[0])
+	victim := a.client(t)
+	victim.register("vera", "vera's password")
+	attacker := a.client(t)
+	attacker.register("mallory", "mallory's password")
+	v, m := victim.sessionCookie().Value, attacker.sessionCookie().Value
+	foreign := func() string {
+		codec, _ := session.NewCodec([][]byte{[]byte("a-secret-this-server-never-had-0123")}, session.CodecOptions{})
+		v, _ := codec.Encode("sid", session.NewID(), session.FlagSignedIn)
+		return v
+	}()
+
+	expired := func(r *response) bool {
+		c := r.cookie("sid")
+		return c != nil && c.MaxAge < 0 && c.Value == "" && c.Path == "/"
+	}
+	for _, tt := range []struct{ name, header string }{
+		{"planted first", "sid=" + m + "; sid=" + v},
+		{"planted last", "sid=" + v + "; sid=" + m},
+		{"between other cookies", "a=1; sid=" + m + "; b=2; sid=" + v + "; c=3"},
+		{"planted unknown ID", "sid=" + plantedCookie(t).Value + "; sid=" + v},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := a.client(t)
+			r := cl.do("GET", "/me", nil, "Cookie", tt.header)
+			cl.want(r, http.StatusUnauthorized, "unauthenticated")
+			if !expired(r) {
+				t.Errorf("two sessions' cookies: the cookie was not expired: %q", r.header.Values("Set-Cookie"))
+			}
+		})
+	}
+	t.Run("in two Cookie headers", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", a.srv.URL+"/me", nil)
+		req.Header.Add("Cookie", "sid="+m)
+		req.Header.Add("Cookie", "sid="+v)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", res.StatusCode)
+		}
+	})
+	for _, tt := range []struct{ name, header string }{
+		{"garbage first", "sid=garbage; sid=" + v},
+		{"garbage last", "sid=" + v + "; sid=garbage"},
+		{"foreign-signed first", "sid=" + foreign + "; sid=" + v},
+		{"tampered last", "sid=" + v + "; sid=" + m[:len(m)-2] + "AA"},
+		{"the same cookie twice", "sid=" + v + "; sid=" + v},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := a.client(t)
+			r := cl.do("GET", "/me", nil, "Cookie", tt.header)
+			cl.want(r, http.StatusOK, "")
+			if u, _ := r.json["user"].(map[string]any); u["username"] != "vera" {
+				t.Errorf("served %v, want vera", r.json["user"])
+			}
+			if r.cookie("sid") != nil {
+				t.Errorf("an unverifiable duplicate touched the genuine cookie: %q", r.header.Values("Set-Cookie"))
+			}
+		})
+	}
+	// Neither session was ended on the server: each owner's browser,
+	// sending only its own cookie, is still signed in.
+	victim.want(victim.do("GET", "/me", nil), http.StatusOK, "")
+	attacker.want(attacker.do("GET", "/me", nil), http.StatusOK, "")
+}
