@@ -102,7 +102,7 @@ func (a *Auth[U]) Begin(c *gin.Context) error {
 }
 
 func (a *Auth[U]) load(c *gin.Context, st *state) error {
-	id, flags, stale, cookies := a.codec.ReadCookie(c.Request.Header, a.cfg.cookie.cookieName())
+	id, flags, stale, cookies := a.codec.ReadCookie(c.Request.Header, a.cfg.cookieName)
 	switch cookies {
 	case session.NoCookie:
 		return nil
@@ -117,7 +117,7 @@ func (a *Auth[U]) load(c *gin.Context, st *state) error {
 		// server cannot name attributes it is not told).
 		st.clear = true
 		a.log.Warn("ginauth: the request carries the cookies of more than one session; using none",
-			"cookie", a.cfg.cookie.cookieName(), "ip", a.proxies.clientIP(c.Request))
+			"cookie", a.cfg.cookieName, "ip", a.proxies.clientIP(c.Request))
 		return nil
 	}
 	sess, err := session.Load(st.ctx, a.store, id)
@@ -261,7 +261,7 @@ func (c *core) cookieAllowed(st *state) bool {
 func (c *core) baseCookie() *http.Cookie {
 	ck := c.cfg.cookie
 	return &http.Cookie{
-		Name:        ck.cookieName(),
+		Name:        c.cfg.cookieName,
 		Path:        ck.Path,
 		Domain:      ck.Domain,
 		Secure:      ck.Secure,
@@ -280,7 +280,7 @@ func (c *core) setCookie(w http.ResponseWriter, st *state, sess *session.Session
 	if m.UserID != "" {
 		flags = session.FlagSignedIn
 	}
-	value, err := c.codec.Encode(c.cfg.cookie.cookieName(), sess.ID(), flags)
+	value, err := c.codec.Encode(c.cfg.cookieName, sess.ID(), flags)
 	if err != nil {
 		c.log.Error("ginauth: encoding the session cookie failed", "err", err)
 		return

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/sessionstore"
@@ -71,7 +72,7 @@ func TestSecureCookies(t *testing.T) {
 		}
 		trusted := newEnv(t, backends[0], secure, func(c *authConfig) {
 			c.TrustedProxies = []string{"127.0.0.1/32", "::1"}
-			c.Cookie.HostPrefix = true
+			c.Cookie.HostPrefix = auth.HostPrefixRequired
 		})
 		r = trusted.client(t).do("POST", "/register", creds("wendy", "a password!"), "X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.9")
 		c := r.cookie("__Host-sid")
@@ -293,4 +294,33 @@ func TestDuplicateSessionCookies(t *testing.T) {
 	// sending only its own cookie, is still signed in.
 	victim.want(victim.do("GET", "/me", nil), http.StatusOK, "")
 	attacker.want(attacker.do("GET", "/me", nil), http.StatusOK, "")
+}
+
+// A Secure cookie that has no Domain and Path "/" is named __Host-sid
+// unless the application says otherwise: a sibling subdomain cannot set a
+// __Host- cookie, so it cannot plant one beside it.
+func TestHostPrefixByDefault(t *testing.T) {
+	a := newEnv(t, backends[0], func(c *authConfig) {
+		c.Cookie.Secure = true
+		c.TrustedProxies = []string{"127.0.0.1/32", "::1"}
+	})
+	cl := a.client(t)
+	r := cl.do("POST", "/register", creds("hana", "a password!"), "X-Forwarded-Proto", "https")
+	cl.want(r, http.StatusCreated, "")
+	c := r.cookie("__Host-sid")
+	if c == nil || !c.Secure || c.Path != "/" || c.Domain != "" {
+		t.Fatalf("Secure, no Domain: Set-Cookie %q, want __Host-sid", r.header.Values("Set-Cookie"))
+	}
+	if r.cookie("sid") != nil {
+		t.Error("a plain sid cookie was set too")
+	}
+	me := a.client(t).do("GET", "/me", nil, "Cookie", "__Host-sid="+c.Value, "X-Forwarded-Proto", "https")
+	if me.status != http.StatusOK {
+		t.Errorf("GET /me with the __Host-sid cookie: %d", me.status)
+	}
+	// A cookie without the prefix, which any subdomain could have set, is
+	// not the session's.
+	if r := a.client(t).do("GET", "/me", nil, "Cookie", "sid="+c.Value, "X-Forwarded-Proto", "https"); r.status != http.StatusUnauthorized {
+		t.Errorf("an unprefixed cookie was read: %d", r.status)
+	}
 }
