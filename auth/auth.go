@@ -55,6 +55,7 @@ type core struct {
 // coreConfig is the part of Config the core reads.
 type coreConfig struct {
 	cookie            Cookie
+	cookieName        string // on the wire: Cookie.Name, __Host- prefixed or not
 	rolling           bool
 	saveUninitialized bool
 	loginPath         string
@@ -93,6 +94,7 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 		core: &core{
 			cfg: coreConfig{
 				cookie:            cfg.Cookie,
+				cookieName:        cfg.Cookie.wireName(),
 				rolling:           cfg.Rolling,
 				saveUninitialized: cfg.SaveUninitialized,
 				loginPath:         cfg.LoginPath,

@@ -27,6 +27,40 @@ func validConfig() Config[*models.User] {
 	}
 }
 
+// The cookie is named __Host-sid whenever it can be, unless the
+// application opts out.
+func TestCookieWireName(t *testing.T) {
+	tests := []struct {
+		name   string
+		cookie Cookie
+		want   string
+	}{
+		{"zero value", Cookie{}, "sid"},
+		{"Secure", Cookie{Secure: true}, "__Host-sid"},
+		{"Secure, own name", Cookie{Secure: true, Name: "app"}, "__Host-app"},
+		{"Secure, Path /", Cookie{Secure: true, Path: "/"}, "__Host-sid"},
+		{"Secure, Domain", Cookie{Secure: true, Domain: "example.com"}, "sid"},
+		{"Secure, Path /app", Cookie{Secure: true, Path: "/app"}, "sid"},
+		{"Secure, opted out", Cookie{Secure: true, HostPrefix: HostPrefixOff}, "sid"},
+		{"required", Cookie{Secure: true, HostPrefix: HostPrefixRequired}, "__Host-sid"},
+		{"__Secure- name", Cookie{Secure: true, Name: "__Secure-sid"}, "__Secure-sid"},
+		{"__Secure- name, Domain", Cookie{Secure: true, Name: "__Secure-sid", Domain: "example.com"}, "__Secure-sid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := validConfig()
+			cfg.Cookie = tt.cookie
+			a, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := a.cfg.cookieName; got != tt.want {
+				t.Errorf("cookie name %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestNewRefusesUnsafeConfig(t *testing.T) {
 	tests := []struct {
 		name string
@@ -39,13 +73,16 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 		{"short old secret", func(c *Config[*models.User]) { c.Secrets = append(c.Secrets, []byte("old")) }},
 		{"SameSite=None without Secure", func(c *Config[*models.User]) { c.Cookie.SameSite = http.SameSiteNoneMode }},
 		{"Partitioned without Secure", func(c *Config[*models.User]) { c.Cookie.Partitioned = true }},
-		{"__Host- without Secure", func(c *Config[*models.User]) { c.Cookie.HostPrefix = true }},
+		{"__Host- without Secure", func(c *Config[*models.User]) { c.Cookie.HostPrefix = HostPrefixRequired }},
 		{"__Host- with Domain", func(c *Config[*models.User]) {
-			c.Cookie.HostPrefix, c.Cookie.Secure, c.Cookie.Domain = true, true, "example.com"
+			c.Cookie.HostPrefix, c.Cookie.Secure, c.Cookie.Domain = HostPrefixRequired, true, "example.com"
 		}},
 		{"__Host- with Path", func(c *Config[*models.User]) {
-			c.Cookie.HostPrefix, c.Cookie.Secure, c.Cookie.Path = true, true, "/app"
+			c.Cookie.HostPrefix, c.Cookie.Secure, c.Cookie.Path = HostPrefixRequired, true, "/app"
 		}},
+		{"unknown HostPrefix", func(c *Config[*models.User]) { c.Cookie.HostPrefix = 7 }},
+		{"__Host- spelled in the name", func(c *Config[*models.User]) { c.Cookie.Name, c.Cookie.Secure = "__host-sid", true }},
+		{"__Secure- name without Secure", func(c *Config[*models.User]) { c.Cookie.Name = "__Secure-sid" }},
 		{"bad cookie name", func(c *Config[*models.User]) { c.Cookie.Name = "s id;" }},
 		{"negative idle", func(c *Config[*models.User]) { c.IdleTimeout = -time.Minute }},
 		{"touch >= idle", func(c *Config[*models.User]) { c.IdleTimeout, c.TouchInterval = time.Minute, time.Minute }},

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -157,13 +158,19 @@ type Config[U models.Authenticatable] struct {
 // Cookie is the session cookie's name and attributes. HttpOnly is always
 // set: no script needs the session cookie.
 type Cookie struct {
-	// Name of the cookie. Default "sid".
+	// Name of the cookie. Default "sid". It is sent as "__Host-" + Name
+	// when HostPrefix says so; a name beginning "__Secure-" (for a cookie
+	// with a Domain, say) must be Secure and gets no other prefix under
+	// HostPrefixAuto.
 	Name string
 
-	// HostPrefix names the cookie "__Host-" + Name, which browsers only
-	// accept when it is Secure, has Path "/" and no Domain: the cookie is
-	// then bound to this exact host. It requires Secure.
-	HostPrefix bool
+	// HostPrefix says whether the name on the wire is "__Host-" + Name. The
+	// zero value, HostPrefixAuto, prefixes it whenever the cookie can carry
+	// the prefix (Secure, Path "/", no Domain), so a Secure cookie is
+	// "__Host-sid" unless the application opts out with HostPrefixOff.
+	// Browsers accept a __Host- cookie only from the host itself, so no
+	// other site of the parent domain can plant one beside it.
+	HostPrefix HostPrefix
 
 	// Path and Domain scope the cookie. Default Path "/", no Domain.
 	Path   string
@@ -188,6 +195,29 @@ type Cookie struct {
 	// Encrypt encrypts the session ID in the cookie as well as signing it.
 	Encrypt bool
 }
+
+// HostPrefix chooses whether the session cookie's name carries the
+// "__Host-" prefix. Its zero value, HostPrefixAuto, is the safe choice.
+type HostPrefix uint8
+
+const (
+	// HostPrefixAuto (the zero value) prefixes the name whenever the cookie
+	// is Secure, with Path "/" and no Domain, and leaves it alone otherwise
+	// (a development server on plain HTTP keeps "sid").
+	HostPrefixAuto HostPrefix = iota
+
+	// HostPrefixRequired always prefixes the name: New refuses a cookie
+	// that is not Secure, has a Domain or a Path other than "/".
+	HostPrefixRequired
+
+	// HostPrefixOff never prefixes the name, for a client that expects
+	// the bare name. Any site of the parent domain can then set a cookie
+	// of that name for this host; a request carrying two sessions'
+	// cookies has no session, so such a cookie signs the browser out
+	// rather than in as somebody else, but it signs it out for as long as
+	// it stays.
+	HostPrefixOff
+)
 
 // ErrConfig is wrapped by every error New returns for a configuration that
 // cannot be safe. Such an error prints on one line: "auth: unsafe
@@ -285,12 +315,22 @@ func (cfg Config[U]) withDefaults() (Config[U], error) {
 	if c.Partitioned && !c.Secure {
 		return cfg, configErr("Partitioned cookies must be Secure")
 	}
-	if c.HostPrefix {
-		if !c.Secure || c.Path != "/" || c.Domain != "" {
+	switch c.HostPrefix {
+	case HostPrefixAuto, HostPrefixOff:
+	case HostPrefixRequired:
+		if !c.hostPrefixable() {
 			return cfg, configErr("__Host- cookies must be Secure, with Path \"/\" and no Domain")
 		}
+	default:
+		return cfg, configErr("Cookie.HostPrefix %d is not one of HostPrefixAuto, HostPrefixRequired, HostPrefixOff", c.HostPrefix)
 	}
-	if err := (&http.Cookie{Name: c.cookieName()}).Valid(); err != nil {
+	if hasPrefixFold(c.Name, "__Host-") {
+		return cfg, configErr("cookie name %q: set Cookie.HostPrefix rather than spelling the prefix", c.Name)
+	}
+	if hasPrefixFold(c.Name, "__Secure-") && !c.Secure {
+		return cfg, configErr("cookie name %q: __Secure- cookies must be Secure", c.Name)
+	}
+	if err := (&http.Cookie{Name: c.wireName()}).Valid(); err != nil {
 		return cfg, configErr("cookie name %q is not a valid token", c.Name)
 	}
 	return cfg, nil
@@ -307,10 +347,22 @@ func (cfg Config[U]) policy() session.Policy {
 	}
 }
 
-// cookieName is the name on the wire, with the __Host- prefix if asked.
-func (c Cookie) cookieName() string {
-	if c.HostPrefix {
+// hostPrefixable reports whether browsers accept the cookie under a
+// "__Host-" name.
+func (c Cookie) hostPrefixable() bool { return c.Secure && c.Path == "/" && c.Domain == "" }
+
+// wireName is the cookie's name on the wire (after withDefaults): Name,
+// with the __Host- prefix when HostPrefix asks for it.
+func (c Cookie) wireName() string {
+	if c.HostPrefix == HostPrefixRequired ||
+		c.HostPrefix == HostPrefixAuto && c.hostPrefixable() && !hasPrefixFold(c.Name, "__Secure-") {
 		return "__Host-" + c.Name
 	}
 	return c.Name
+}
+
+// hasPrefixFold reports whether s begins with prefix, ignoring ASCII case,
+// as browsers compare cookie name prefixes.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

@@ -47,6 +47,14 @@
 //     was issued to a signed-in session (the cookie says so, signed), and
 //     unauthenticated otherwise. Only RequireAuth answers it: on other
 //     routes the request goes on signed out, and its cookie is expired.
+//   - A Secure cookie with Path "/" and no Domain is named "__Host-sid"
+//     (Cookie.HostPrefix; HostPrefixOff opts out), so no other site of the
+//     parent domain can set it. When a request carries the cookies of two
+//     sessions under the name (one may be such a site's, set for the
+//     parent domain), it has no session, and the cookie is expired with the
+//     configured Path and Domain; a planted cookie of other attributes
+//     stays, and the browser is signed out while it does. Cookies of the
+//     name that do not verify are ignored.
 //   - The client IP is the TCP peer unless it is a configured trusted proxy;
 //     ginauth does not use Gin's engine setting, which trusts every proxy by
 //     default.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/textproto"
-	"strings"
 	"sync"
 	"time"
 
@@ -106,21 +104,22 @@ func (a *Auth[U]) Begin(c *gin.Context) error {
 }
 
 func (a *Auth[U]) load(c *gin.Context, st *state) error {
-	name := a.cfg.cookie.cookieName()
-	var id session.ID
-	var flags session.Flags
-	var stale, found bool
-	err := session.ErrBadCookie
-	cookieValues(c.Request, name, func(v string) bool { // a repeated cookie: the first that verifies
-		found = true
-		id, flags, stale, err = a.codec.Decode(name, v)
-		return err == nil
-	})
-	if !found {
+	id, flags, stale, cookies := a.codec.ReadCookie(c.Request.Header, a.cfg.cookieName)
+	switch cookies {
+	case session.NoCookie:
 		return nil
-	}
-	if err != nil {
+	case session.BadCookie:
 		st.clear = true
+		return nil
+	case session.ManySessions:
+		// Another site of the parent domain may have set one of them:
+		// whichever came first, using it could sign this browser in as
+		// somebody else. Neither is used, and the cookie is expired with
+		// the configured Domain and Path (one set with others stays: the
+		// server cannot name attributes it is not told).
+		st.clear = true
+		a.log.Warn("ginauth: the request carries the cookies of more than one session; using none",
+			"cookie", a.cfg.cookieName, "ip", a.proxies.clientIP(c.Request))
 		return nil
 	}
 	sess, err := session.Load(st.ctx, a.store, id)
@@ -268,7 +267,7 @@ func (c *core) cookieAllowed(st *state) bool {
 func (c *core) baseCookie() *http.Cookie {
 	ck := c.cfg.cookie
 	return &http.Cookie{
-		Name:        ck.cookieName(),
+		Name:        c.cfg.cookieName,
 		Path:        ck.Path,
 		Domain:      ck.Domain,
 		Secure:      ck.Secure,
@@ -287,7 +286,7 @@ func (c *core) setCookie(w http.ResponseWriter, st *state, sess *session.Session
 	if m.UserID != "" {
 		flags = session.FlagSignedIn
 	}
-	value, err := c.codec.Encode(c.cfg.cookie.cookieName(), sess.ID(), flags)
+	value, err := c.codec.Encode(c.cfg.cookieName, sess.ID(), flags)
 	if err != nil {
 		c.log.Error("ginauth: encoding the session cookie failed", "err", err)
 		return
@@ -336,33 +335,4 @@ func SessionName(c *gin.Context) string {
 		return ""
 	}
 	return st.sess.ID().String()
-}
-
-// cookieValues calls fn with the value of each cookie of the request named
-// name, in order, until fn returns true. It reads the Cookie headers in
-// place, as net/http does but without making a Cookie of every cookie the
-// browser sent: the session cookie is read on every request. Quotes around
-// a value are dropped.
-func cookieValues(r *http.Request, name string, fn func(value string) bool) {
-	for _, line := range r.Header["Cookie"] {
-		for len(line) > 0 {
-			part := line
-			if i := strings.IndexByte(line, ';'); i >= 0 {
-				part, line = line[:i], line[i+1:]
-			} else {
-				line = ""
-			}
-			part = textproto.TrimString(part)
-			n, v, ok := strings.Cut(part, "=")
-			if !ok || n != name {
-				continue
-			}
-			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			if fn(v) {
-				return
-			}
-		}
-	}
 }

@@ -16,6 +16,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/ginauth/ginauth/auth"
 )
 
 // config is the example's environment (see the package documentation).
@@ -26,7 +28,8 @@ type config struct {
 	secrets                          [][]byte
 	randomSecret                     bool
 	idle, absolute, touch            time.Duration
-	secure, hostPrefix               bool
+	secure                           bool
+	hostPrefix                       auth.HostPrefix // COOKIE_HOST_PREFIX: unset is auth's default
 	proxies                          []string
 	dbMaxConns                       int
 	now                              func() time.Time // tests only: the clock
@@ -102,7 +105,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if err != nil {
 			return c, fmt.Errorf("COOKIE_HOST_PREFIX: %w", err)
 		}
-		c.hostPrefix = b
+		c.hostPrefix = auth.HostPrefixOff
+		if b {
+			c.hostPrefix = auth.HostPrefixRequired
+		}
 	}
 	for _, p := range strings.Split(getenv("TRUSTED_PROXIES"), ",") {
 		if p = strings.TrimSpace(p); p != "" {

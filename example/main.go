@@ -31,7 +31,9 @@
 //	ABSOLUTE_TIMEOUT  Go duration (default 24h)
 //	TOUCH_INTERVAL    Go duration (default 1m)
 //	COOKIE_SECURE     true to send the cookie over HTTPS only
-//	COOKIE_HOST_PREFIX true to name it __Host-sid (needs COOKIE_SECURE): no subdomain can set it
+//	COOKIE_HOST_PREFIX unset: the cookie is __Host-sid when COOKIE_SECURE is true (no other
+//	                  site of the domain can set it), sid otherwise; true: always __Host-sid
+//	                  (needs COOKIE_SECURE); false: always sid
 //	TRUSTED_PROXIES   comma-separated IPs/CIDRs of proxies whose X-Forwarded-* to believe,
 //	                  or "unix" for a proxy on a Unix socket
 //

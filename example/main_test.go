@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 )
 
@@ -110,7 +111,16 @@ func TestLoadConfig(t *testing.T) {
 		c.addr != "127.0.0.1:8080" || c.storeName != "gorm" || c.metricsAddr != "127.0.0.1:9090" || c.postgres() {
 		t.Errorf("config = %+v", c)
 	}
-	for name, bad := range map[string]string{"IDLE_TIMEOUT": "soon", "COOKIE_SECURE": "maybe"} {
+	if c.hostPrefix != auth.HostPrefixAuto {
+		t.Errorf("COOKIE_HOST_PREFIX unset: %v, want auth's default", c.hostPrefix)
+	}
+	for v, want := range map[string]auth.HostPrefix{"true": auth.HostPrefixRequired, "false": auth.HostPrefixOff} {
+		c, err := loadConfig(func(k string) string { return map[string]string{"COOKIE_HOST_PREFIX": v}[k] })
+		if err != nil || c.hostPrefix != want {
+			t.Errorf("COOKIE_HOST_PREFIX=%s: %v, %v; want %v", v, c.hostPrefix, err, want)
+		}
+	}
+	for name, bad := range map[string]string{"IDLE_TIMEOUT": "soon", "COOKIE_SECURE": "maybe", "COOKIE_HOST_PREFIX": "maybe"} {
 		if _, err := loadConfig(func(k string) string { return map[string]string{name: bad}[k] }); err == nil {
 			t.Errorf("%s=%s was accepted", name, bad)
 		}

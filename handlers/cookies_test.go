@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/sessionstore"
@@ -71,7 +72,7 @@ func TestSecureCookies(t *testing.T) {
 		}
 		trusted := newEnv(t, backends[0], secure, func(c *authConfig) {
 			c.TrustedProxies = []string{"127.0.0.1/32", "::1"}
-			c.Cookie.HostPrefix = true
+			c.Cookie.HostPrefix = auth.HostPrefixRequired
 		})
 		r = trusted.client(t).do("POST", "/register", creds("wendy", "a password!"), "X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.9")
 		c := r.cookie("__Host-sid")
@@ -218,4 +219,108 @@ func readCookieFixture(t *testing.T) map[string]string {
 		}
 	}
 	return out
+}
+
+// A sibling subdomain can set a cookie of the session's name for the parent
+// domain, and browsers send it beside the host's own: the server cannot
+// tell which is whose. When the cookies of two sessions verify, the request
+// has no session, and the cookie is expired; a cookie that does not verify
+// is noise and never displaces the genuine one.
+func TestDuplicateSessionCookies(t *testing.T) {
+	a := newEnv(t, backends[0])
+	victim := a.client(t)
+	victim.register("vera", "vera's password")
+	attacker := a.client(t)
+	attacker.register("mallory", "mallory's password")
+	v, m := victim.sessionCookie().Value, attacker.sessionCookie().Value
+	foreign := func() string {
+		codec, _ := session.NewCodec([][]byte{[]byte("a-secret-this-server-never-had-0123")}, session.CodecOptions{})
+		v, _ := codec.Encode("sid", session.NewID(), session.FlagSignedIn)
+		return v
+	}()
+
+	expired := func(r *response) bool {
+		c := r.cookie("sid")
+		return c != nil && c.MaxAge < 0 && c.Value == "" && c.Path == "/"
+	}
+	for _, tt := range []struct{ name, header string }{
+		{"planted first", "sid=" + m + "; sid=" + v},
+		{"planted last", "sid=" + v + "; sid=" + m},
+		{"between other cookies", "a=1; sid=" + m + "; b=2; sid=" + v + "; c=3"},
+		{"planted unknown ID", "sid=" + plantedCookie(t).Value + "; sid=" + v},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := a.client(t)
+			r := cl.do("GET", "/me", nil, "Cookie", tt.header)
+			cl.want(r, http.StatusUnauthorized, "unauthenticated")
+			if !expired(r) {
+				t.Errorf("two sessions' cookies: the cookie was not expired: %q", r.header.Values("Set-Cookie"))
+			}
+		})
+	}
+	t.Run("in two Cookie headers", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", a.srv.URL+"/me", nil)
+		req.Header.Add("Cookie", "sid="+m)
+		req.Header.Add("Cookie", "sid="+v)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", res.StatusCode)
+		}
+	})
+	for _, tt := range []struct{ name, header string }{
+		{"garbage first", "sid=garbage; sid=" + v},
+		{"garbage last", "sid=" + v + "; sid=garbage"},
+		{"foreign-signed first", "sid=" + foreign + "; sid=" + v},
+		{"tampered last", "sid=" + v + "; sid=" + m[:len(m)-2] + "AA"},
+		{"the same cookie twice", "sid=" + v + "; sid=" + v},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := a.client(t)
+			r := cl.do("GET", "/me", nil, "Cookie", tt.header)
+			cl.want(r, http.StatusOK, "")
+			if u, _ := r.json["user"].(map[string]any); u["username"] != "vera" {
+				t.Errorf("served %v, want vera", r.json["user"])
+			}
+			if r.cookie("sid") != nil {
+				t.Errorf("an unverifiable duplicate touched the genuine cookie: %q", r.header.Values("Set-Cookie"))
+			}
+		})
+	}
+	// Neither session was ended on the server: each owner's browser,
+	// sending only its own cookie, is still signed in.
+	victim.want(victim.do("GET", "/me", nil), http.StatusOK, "")
+	attacker.want(attacker.do("GET", "/me", nil), http.StatusOK, "")
+}
+
+// A Secure cookie that has no Domain and Path "/" is named __Host-sid
+// unless the application says otherwise: a sibling subdomain cannot set a
+// __Host- cookie, so it cannot plant one beside it.
+func TestHostPrefixByDefault(t *testing.T) {
+	a := newEnv(t, backends[0], func(c *authConfig) {
+		c.Cookie.Secure = true
+		c.TrustedProxies = []string{"127.0.0.1/32", "::1"}
+	})
+	cl := a.client(t)
+	r := cl.do("POST", "/register", creds("hana", "a password!"), "X-Forwarded-Proto", "https")
+	cl.want(r, http.StatusCreated, "")
+	c := r.cookie("__Host-sid")
+	if c == nil || !c.Secure || c.Path != "/" || c.Domain != "" {
+		t.Fatalf("Secure, no Domain: Set-Cookie %q, want __Host-sid", r.header.Values("Set-Cookie"))
+	}
+	if r.cookie("sid") != nil {
+		t.Error("a plain sid cookie was set too")
+	}
+	me := a.client(t).do("GET", "/me", nil, "Cookie", "__Host-sid="+c.Value, "X-Forwarded-Proto", "https")
+	if me.status != http.StatusOK {
+		t.Errorf("GET /me with the __Host-sid cookie: %d", me.status)
+	}
+	// A cookie without the prefix, which any subdomain could have set, is
+	// not the session's.
+	if r := a.client(t).do("GET", "/me", nil, "Cookie", "sid="+c.Value, "X-Forwarded-Proto", "https"); r.status != http.StatusUnauthorized {
+		t.Errorf("an unprefixed cookie was read: %d", r.status)
+	}
 }

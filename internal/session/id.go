@@ -3,6 +3,7 @@ package session
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,6 +62,11 @@ func (id ID) bytes() (raw [IDSize]byte) {
 
 // IsZero reports whether id is the zero ID.
 func (id ID) IsZero() bool { return id == ID{} }
+
+// Equal reports whether id and other are the same ID, in constant time.
+func (id ID) Equal(other ID) bool {
+	return subtle.ConstantTimeCompare(id.masked[:], other.masked[:]) == 1
+}
 
 // Key returns the store key of the session: the SHA-256 of the ID.
 func (id ID) Key() sessionstore.Key {

@@ -182,8 +182,10 @@ func (g *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
 
 // New implements gorilla's Store: it loads the session named by the
 // request's cookie, or starts a new one. A missing, tampered or unknown
-// cookie gives a new session without error; an unreachable store gives a
-// new session and an error matching ErrUnavailable.
+// cookie gives a new session without error, and so do the cookies of two
+// sessions under the name (a cookie that does not verify beside a genuine
+// one is ignored); an unreachable store gives a new session and an error
+// matching ErrUnavailable.
 func (g *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	gs := gsessions.NewSession(g, name)
 	gs.Options = g.cookie.Load().ToGorillaOptions()
@@ -191,12 +193,13 @@ func (g *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	st := &ginState{}
 	g.states.put(gs, st)
 
-	c, err := r.Cookie(name)
-	if err != nil {
-		return gs, nil
-	}
-	id, _, _, err := g.codec.Decode(name, c.Value)
-	if err != nil {
+	// A request carrying the cookies of two sessions (one may have been
+	// set for the parent domain by another site of it) gets a new session:
+	// whichever came first could be somebody else's. gorilla gives New no
+	// response to expire them on; the next Save replaces the one with this
+	// store's Path and Domain.
+	id, _, _, cookies := g.codec.ReadCookie(r.Header, name)
+	if cookies != session.OneSession {
 		return gs, nil
 	}
 	sess, err := session.Load(r.Context(), g.store, id)

@@ -88,6 +88,7 @@ func runGin(t *testing.T, newHarness Factory) {
 
 	t.Run("TypedValues", func(t *testing.T) { testGinTyped(t, newHarness(t)) })
 	t.Run("TamperedCookie", func(t *testing.T) { testGinTampered(t, newHarness(t)) })
+	t.Run("DuplicateCookies", func(t *testing.T) { testGinDuplicates(t, newHarness(t)) })
 	t.Run("OldSecret", func(t *testing.T) { testGinOldSecret(t, newHarness(t)) })
 	t.Run("Corrupt", func(t *testing.T) { testGinCorrupt(t, newHarness(t)) })
 	t.Run("Down", func(t *testing.T) { testGinDown(t, newHarness(t)) })
@@ -211,6 +212,42 @@ func testGinTampered(t *testing.T, h *Harness) {
 	// The genuine session is untouched.
 	if w := do(r, "/peek", good); w.Body.String() != "2" {
 		t.Errorf("genuine session after tampering attempts: count %s, want 2", w.Body)
+	}
+}
+
+// testGinDuplicates sends the cookies of two sessions under the one name,
+// as a browser does when a sibling subdomain set one for the parent
+// domain: neither session is used. A duplicate that does not verify is
+// noise, and the genuine session is used.
+func testGinDuplicates(t *testing.T, h *Harness) {
+	r := router(t, ginStore(t, h, secrets(SecretNew), nil))
+	victim := sessionCookie(t, do(r, "/count"))
+	do(r, "/count", victim) // count = 2
+	planted := sessionCookie(t, do(r, "/count"))
+	v, p := victim.Value, planted.Value
+	peek := func(raw string) string {
+		req := httptest.NewRequest(http.MethodGet, "/peek", nil)
+		req.Header.Set("Cookie", raw)
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w.Body.String()
+	}
+	for _, raw := range []string{
+		cookieName + "=" + p + "; " + cookieName + "=" + v,
+		cookieName + "=" + v + "; " + cookieName + "=" + p,
+	} {
+		if got := peek(raw); got != "0" {
+			t.Errorf("two sessions' cookies %.40q...: count %s, want a fresh session (0)", raw, got)
+		}
+	}
+	for _, raw := range []string{
+		cookieName + "=garbage; " + cookieName + "=" + v,
+		cookieName + "=" + v + "; " + cookieName + "=" + p[:len(p)-2] + "AA",
+		cookieName + "=" + v + "; " + cookieName + "=" + v,
+	} {
+		if got := peek(raw); got != "2" {
+			t.Errorf("a genuine cookie and noise %.40q...: count %s, want the genuine session's 2", raw, got)
+		}
 	}
 }
 

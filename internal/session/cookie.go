@@ -1,0 +1,76 @@
+package session
+
+import (
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// CookieState is what a request's cookies say about its session.
+type CookieState uint8
+
+const (
+	// NoCookie: the request carries no cookie of the name.
+	NoCookie CookieState = iota
+	// BadCookie: it carries cookies of the name, and none verifies.
+	BadCookie
+	// OneSession: the cookies of the name that verify all name one session
+	// (usually there is one such cookie); those that do not verify are
+	// ignored.
+	OneSession
+	// ManySessions: cookies of the name that verify name different
+	// sessions. Cookies are sent without their Domain and Path, so the
+	// server cannot tell its own from one that a sibling subdomain set for
+	// the parent domain (a session of the attacker's, planted to sign the
+	// victim in as the attacker): none may be used.
+	ManySessions
+)
+
+// ReadCookie finds the cookies named name in the request's Cookie headers,
+// verifies each, and returns the session they name. A browser sends more
+// than one cookie of a name when cookies of different Domain or Path
+// attributes match the request; which comes first says nothing about whose
+// it is. So: cookies that do not verify are noise (a garbage duplicate
+// cannot sign anybody out); the cookies that verify must all carry the same
+// ID, or the request has no session (ManySessions). id, flags and stale
+// are those of the first cookie that verifies; stale also when any of them
+// is stale.
+//
+// It reads the headers in place, without making a Cookie of every cookie
+// the browser sent: the session cookie is read on every request. Quotes
+// around a value are dropped, as net/http does.
+func (c *Codec) ReadCookie(h http.Header, name string) (id ID, flags Flags, stale bool, state CookieState) {
+	for _, line := range h["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			if i := strings.IndexByte(line, ';'); i >= 0 {
+				part, line = line[:i], line[i+1:]
+			} else {
+				part, line = line, ""
+			}
+			n, v, ok := strings.Cut(textproto.TrimString(part), "=")
+			if !ok || n != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if state == NoCookie {
+				state = BadCookie
+			}
+			i, f, s, err := c.Decode(name, v)
+			if err != nil {
+				continue
+			}
+			if state != OneSession {
+				id, flags, stale, state = i, f, s, OneSession
+				continue
+			}
+			if !id.Equal(i) {
+				return ID{}, 0, false, ManySessions
+			}
+			stale = stale || s
+		}
+	}
+	return id, flags, stale, state
+}
