@@ -52,7 +52,7 @@ func deviceMAC(key []byte, userID string, nonce []byte) []byte {
 
 // deviceCookieName is the device cookie's name: the session cookie's wire
 // name (its __Host- prefix included) and "-device".
-func (c *core) deviceCookieName() string { return c.cfg.cookie.cookieName() + "-device" }
+func (c *core) deviceCookieName() string { return c.cfg.cookieName + "-device" }
 
 // setDeviceCookie gives the browser a new device cookie for the user.
 func (c *core) setDeviceCookie(gc *gin.Context, st *state, userID string) {
@@ -70,30 +70,30 @@ func (c *core) setDeviceCookie(gc *gin.Context, st *state, userID string) {
 }
 
 // deviceKey returns the throttle key of the device that the request's
-// device cookie names, when one is signed for the user; "" otherwise.
+// device cookie names, when one is signed for the user; "" otherwise. It
+// runs at sign-in only, so it reads the cookies the plain way.
 func (c *core) deviceKey(r *http.Request, userID string) string {
 	if c.throttle.Disabled || c.throttle.NoDeviceCookies {
 		return ""
 	}
-	key := ""
-	cookieValues(r, c.deviceCookieName(), func(v string) bool {
-		var buf [deviceNonceSize + deviceMACSize + 2]byte // room to see an overlong value
-		if base64.RawURLEncoding.EncodedLen(deviceNonceSize+deviceMACSize) != len(v) {
-			return false
+	for _, ck := range r.CookiesNamed(c.deviceCookieName()) {
+		raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
+		if err != nil || len(raw) != deviceNonceSize+deviceMACSize {
+			continue
 		}
-		n, err := base64.RawURLEncoding.Decode(buf[:], []byte(v))
-		if err != nil || n != deviceNonceSize+deviceMACSize {
-			return false
-		}
-		nonce, mac := buf[:deviceNonceSize], buf[deviceNonceSize:n]
+		nonce, mac := raw[:deviceNonceSize], raw[deviceNonceSize:]
 		for _, k := range c.deviceKeys {
-			if hmac.Equal(mac, deviceMAC(k, userID, nonce)) {
+			if deviceSigned(k, userID, nonce, mac) {
 				sum := sha256.Sum256(nonce)
-				key = "dev:" + hex.EncodeToString(sum[:16])
-				return true
+				return "dev:" + hex.EncodeToString(sum[:16])
 			}
 		}
-		return false
-	})
-	return key
+	}
+	return ""
+}
+
+// deviceSigned reports whether mac signs the device nonce for the user
+// under key.
+func deviceSigned(key []byte, userID string, nonce, mac []byte) bool {
+	return hmac.Equal(mac, deviceMAC(key, userID, nonce))
 }

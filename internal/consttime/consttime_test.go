@@ -22,6 +22,7 @@ var secretCompares = []struct{ dir, fn, what string }{
 	{"internal/session", "macKey.mac", "a cookie's HMAC against the one computed"},
 	{"internal/session", "ID.Equal", "two session IDs (the cookies of one request)"},
 	{"auth", "sameCredential", "a session's credential fingerprint against its user's"},
+	{"auth", "deviceSigned", "a device cookie's HMAC against the one computed"},
 }
 
 // constantTime are the calls that compare in constant time; each listed
