@@ -146,11 +146,7 @@ func (s *contrib) Regenerate() error {
 	if sess == nil || sess.Destroyed() {
 		return nil // nothing stored yet: it gets a fresh ID anyway
 	}
-	m := sess.Meta()
-	sess.Regenerate(s.st.core.now(), func(string) bool { return true })
-	if m.UserID != "" {
-		_ = sess.SetUser(m.UserID, m.Credential, m.Persistent) // cannot fail: just regenerated
-	}
+	sess.Rotate(s.st.core.now())
 	return nil
 }
 

@@ -218,6 +218,16 @@ func (s *Session) Regenerate(now time.Time, keep func(name string) bool) {
 	s.gone = false
 }
 
+// Rotate gives the session a new ID and keeps the rest: its values and its
+// signed-in user. The old record is destroyed at Commit.
+func (s *Session) Rotate(now time.Time) {
+	m := s.Meta()
+	s.Regenerate(now, func(string) bool { return true })
+	if m.UserID != "" {
+		_ = s.SetUser(m.UserID, m.Credential, m.Persistent) // cannot fail: just regenerated
+	}
+}
+
 // Destroy marks the session for destruction at Commit.
 func (s *Session) Destroy() {
 	s.mu.Lock()

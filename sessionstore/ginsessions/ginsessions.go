@@ -349,7 +349,7 @@ func (g *Store) regenerate(gs *gsessions.Session) error {
 	if st == nil || st.sess == nil {
 		return nil // new: Save creates it under a fresh ID
 	}
-	st.sess.Regenerate(g.now(), func(string) bool { return true })
+	st.sess.Rotate(g.now())
 	gs.ID = st.sess.Handle()
 	return nil
 }
