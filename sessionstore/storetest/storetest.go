@@ -20,8 +20,10 @@ import (
 // Clock is the manually driven clock the suite moves instead of sleeping.
 type Clock = fakeclock.Clock
 
-// NewClock returns a clock for a harness, set to the current time (so that
-// backend TTLs computed from it are sensible).
+// NewClock returns a clock for a harness, set to a fixed date on a whole
+// second, in the future (so that absolute expiries a backend acts on by the
+// real time are far ahead): the cases move it to exactly a boundary, and
+// records keep milliseconds.
 func NewClock() *Clock { return fakeclock.New(time.Time{}) }
 
 // Harness is one store under test, and the few backend-specific things the
@@ -260,9 +262,9 @@ func testRoundTrip(t *testing.T, h *Harness) {
 func testExpiry(t *testing.T, h *Harness) {
 	rec := record(h.Clock, "user-1", time.Minute)
 	k := mustCreate(t, h, rec)
-	h.Clock.Advance(59 * time.Second)
+	h.Clock.Set(rec.ExpiresAt.Add(-time.Millisecond)) // the last millisecond it lives
 	loaded := mustLoad(t, h, k)
-	h.Clock.Advance(time.Second)
+	h.Clock.Set(rec.ExpiresAt)
 	wantNotFound(t, h, k, "at expiry")
 	if err := h.Store.Update(ctx, k, loaded); !errors.Is(err, sessionstore.ErrNotFound) {
 		t.Errorf("Update after expiry = %v, want ErrNotFound", err)
@@ -326,6 +328,7 @@ func testDestroy(t *testing.T, h *Harness) {
 	if err := h.Store.Destroy(ctx, k); err != nil {
 		t.Fatalf("Destroy: %v", err)
 	}
+	wantIndexLen(t, h, "user-1", 1, "after Destroy") // before List, which prunes
 	wantNotFound(t, h, k, "after Destroy")
 	if err := h.Store.Destroy(ctx, k); err != nil {
 		t.Errorf("Destroy of a missing session = %v, want nil", err)
@@ -388,6 +391,7 @@ func testRegenerate(t *testing.T, h *Harness) {
 			if _, err := loaded.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
 				t.Fatalf("Commit: %v", err)
 			}
+			wantIndexLen(t, h, "user-9", 1, "after the second Regenerate") // before List, which prunes
 			infos, err := h.Store.List(ctx, "user-9")
 			if err != nil || len(infos) != 1 || infos[0].Handle != loaded.Handle() {
 				t.Errorf("List after second Regenerate = %v, %v; want only %s", infos, err, loaded.Handle())
@@ -395,6 +399,7 @@ func testRegenerate(t *testing.T, h *Harness) {
 			if n, err := h.Store.DestroyUser(ctx, "user-9"); err != nil || n != 1 {
 				t.Errorf("DestroyUser = %d, %v", n, err)
 			}
+			wantIndexLen(t, h, "user-9", 0, "after DestroyUser")
 		})
 	}
 }
@@ -463,6 +468,18 @@ func mustLoadSession(t testing.TB, h *Harness, id session.ID) *session.Session {
 		t.Fatalf("Load: %v", err)
 	}
 	return s
+}
+
+// wantIndexLen checks, where the harness can count them, that the index of
+// userID holds want entries: the removals the suite makes leave none behind.
+func wantIndexLen(t testing.TB, h *Harness, userID string, want int, when string) {
+	t.Helper()
+	if h.IndexLen == nil {
+		return
+	}
+	if got := h.IndexLen(t, userID); got != want {
+		t.Errorf("%s: the index of %s holds %d entries, want %d", when, userID, got, want)
+	}
 }
 
 // wantIndexEmpty checks that userID has no listed session and, where the
@@ -866,6 +883,7 @@ func testUserIndex(t *testing.T, h *Harness) {
 	if err := h.Store.DestroyHandle(ctx, "heavy", victim.Handle()); err != nil {
 		t.Fatalf("DestroyHandle: %v", err)
 	}
+	wantIndexLen(t, h, "heavy", n-1, "after DestroyHandle") // before List, which prunes
 	wantNotFound(t, h, victim, "after DestroyHandle")
 	if err := h.Store.DestroyHandle(ctx, "heavy", victim.Handle()); !errors.Is(err, sessionstore.ErrNotFound) {
 		t.Errorf("second DestroyHandle = %v, want ErrNotFound", err)
@@ -883,6 +901,7 @@ func testUserIndex(t *testing.T, h *Harness) {
 	if err != nil {
 		t.Fatalf("DestroyUser: %v", err)
 	}
+	wantIndexLen(t, h, "heavy", 0, "after DestroyUser") // before List, which prunes
 	if got != n-1 {
 		t.Errorf("DestroyUser destroyed %d, want %d", got, n-1)
 	}
