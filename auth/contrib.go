@@ -133,9 +133,11 @@ func (s *contrib) Options(o sessions.Options) {
 	}
 }
 
-// Regenerate gives the session a new ID, keeping its values and its
-// signed-in user, and destroys the old record when the session is
-// committed; ginsessions.Regenerate calls it.
+// Regenerate gives the session a new ID, keeping its values, its signed-in
+// user and the time it began, and moves the record when the session is
+// committed; ginsessions.Regenerate calls it. If the session was revoked
+// or expired since the request loaded it, the commit fails with
+// ErrSessionExpired: the user is signed out, not signed back in.
 func (s *contrib) Regenerate() error {
 	if s.st == nil {
 		return ErrNoSessionMiddleware
@@ -146,11 +148,7 @@ func (s *contrib) Regenerate() error {
 	if sess == nil || sess.Destroyed() {
 		return nil // nothing stored yet: it gets a fresh ID anyway
 	}
-	m := sess.Meta()
-	sess.Regenerate(s.st.core.now(), func(string) bool { return true })
-	if m.UserID != "" {
-		_ = sess.SetUser(m.UserID, m.Credential, m.Persistent) // cannot fail: just regenerated
-	}
+	sess.Rotate()
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -102,4 +103,73 @@ func TestGinContribRegenerate(t *testing.T) {
 	if got := cl.do("GET", "/whoami", nil); string(got.body) != "gina <nil>" {
 		t.Errorf("signed-in session after Regenerate: %s", got.body)
 	}
+}
+
+// The reported attack on regeneration: a request loads a signed-in
+// session, the session is revoked while the request runs (an operator's
+// RevokeUserSessions, the user's logout-all or DELETE /sessions/:id from
+// another device), then the handler regenerates the session. The
+// regenerated session must not bring the user back: the request answers
+// 401 session_expired, the cookie is expired, and nothing is stored.
+func TestRegenerateAfterRevokeSignsOut(t *testing.T) {
+	revokes := []struct {
+		name   string
+		revoke func(t *testing.T, a *app, other *client, handle string)
+	}{
+		{"RevokeUserSessions", func(t *testing.T, a *app, _ *client, _ string) {
+			if _, err := a.a.RevokeUserSessions(context.Background(), a.userID(t, "rita")); err != nil {
+				t.Error(err)
+			}
+		}},
+		{"logout-all", func(t *testing.T, _ *app, other *client, _ string) {
+			other.want(other.do("POST", "/logout-all", nil), http.StatusOK, "")
+		}},
+		{"DELETE /sessions/:id", func(t *testing.T, _ *app, other *client, handle string) {
+			other.want(other.do("DELETE", "/sessions/"+handle, nil), http.StatusNoContent, "")
+		}},
+	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		for _, rv := range revokes {
+			t.Run(rv.name, func(t *testing.T) {
+				a := newEnv(t, b)
+				var during func()
+				r := gin.New()
+				r.Use(middleware.Session(a.a))
+				handlers.Mount(r.Group("/"), a.a, handlers.WithRegister())
+				r.POST("/rotate", middleware.RequireAuth(a.a), func(c *gin.Context) {
+					during() // the revoke lands after the load, before the commit
+					if err := ginsessions.Regenerate(sessions.Default(c)); err != nil {
+						c.String(http.StatusInternalServerError, err.Error())
+						return
+					}
+					c.String(http.StatusOK, "rotated")
+				})
+				a.srv.Config.Handler = r
+
+				cl := a.client(t)
+				cl.register("rita", "rita's password")
+				other := a.client(t)
+				other.login("rita", "rita's password")
+				handle := ""
+				for _, s := range other.do("GET", "/sessions", nil).json["sessions"].([]any) {
+					if m := s.(map[string]any); !m["current"].(bool) {
+						handle = m["id"].(string)
+					}
+				}
+				before := cl.sessionCookie()
+				during = func() { rv.revoke(t, a, other, handle) }
+
+				got := cl.do("POST", "/rotate", nil)
+				cl.want(got, http.StatusUnauthorized, "session_expired")
+				if c := got.cookie("sid"); c == nil || c.MaxAge >= 0 {
+					t.Errorf("the response to a regeneration of a revoked session does not expire the cookie: %v", c)
+				}
+				cl.want(cl.do("GET", "/me", nil), http.StatusUnauthorized, "")
+				a.withCookie(t, before).want(a.withCookie(t, before).do("GET", "/me", nil), http.StatusUnauthorized, "")
+				if list, err := a.store.List(context.Background(), a.userID(t, "rita")); err != nil || len(list) > 1 {
+					t.Errorf("sessions of the user after the revoke: %v, %v", list, err)
+				}
+			})
+		}
+	})
 }

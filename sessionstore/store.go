@@ -31,10 +31,17 @@ type Store interface {
 	// not an error and it does not recreate the record.
 	Touch(ctx context.Context, key Key, lastActivity, expiresAt time.Time) error
 
-	// Regenerate creates rec under newKey and destroys the record under
-	// oldKey, if any, so that the old ID stops working. oldUserID is the
-	// user the old record belonged to ("" for none), so that a store can
-	// drop it from that user's index in the same batch.
+	// Regenerate moves a session to a new key: it creates rec under newKey
+	// and destroys the record under oldKey, so that the old ID stops
+	// working. oldUserID is the user the old record belongs to ("" for
+	// none). The move is atomic with every way of ending the old session
+	// (Destroy, DestroyHandle, DestroyUser, expiry): when the old record is
+	// gone, or does not belong to oldUserID, Regenerate answers ErrNotFound
+	// and leaves no record under newKey; and a DestroyUser of oldUserID
+	// that runs while the move does either makes it fail or destroys the
+	// new record too. So a request that loaded a session before it was
+	// revoked cannot bring it back under a new ID. (A login over a session
+	// that is gone, which owes that session nothing, calls Create instead.)
 	Regenerate(ctx context.Context, oldKey Key, oldUserID string, newKey Key, rec *Record) error
 
 	// Destroy deletes the record under key. Destroying a missing record is

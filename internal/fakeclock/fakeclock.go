@@ -13,10 +13,18 @@ type Clock struct {
 	now time.Time
 }
 
-// New returns a clock set to t, or to the current wall time when t is zero.
+// Start is where New(time.Time{}) sets a clock: a fixed date, on a whole
+// second, so that a test that moves the clock to a boundary (an expiry
+// that stores keep to the millisecond) is exactly on it, never a fraction
+// of a millisecond past it as a clock started at the wall time would be.
+// It lies in the future, so that absolute expiries that servers act on
+// by the real time (Redis's PEXPIREAT, MongoDB's TTL index) are far ahead.
+var Start = time.Date(2100, time.January, 4, 9, 0, 0, 0, time.UTC)
+
+// New returns a clock set to t, or to Start when t is zero.
 func New(t time.Time) *Clock {
 	if t.IsZero() {
-		t = time.Now()
+		t = Start
 	}
 	return &Clock{now: t.Round(0)}
 }

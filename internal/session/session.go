@@ -26,6 +26,7 @@ type Session struct {
 	stored    bool                           // rec exists in the store under id.Key()
 	oldKey    *sessionstore.Key              // regenerated from this stored session,
 	oldUser   string                         // which belonged to this user
+	carried   bool                           // the record carries that session over: it must still exist
 	changes   map[string]*sessionstore.Value // per value since load; nil means deleted
 	created   bool                           // metadata changed: only before the first store
 	destroyed bool
@@ -194,7 +195,9 @@ func (s *Session) SetUser(userID, credential string, persistent bool) error {
 
 // Regenerate gives the session a new ID and a new record, begun at now, that
 // keeps only the values for which keep returns true (keep may be nil: keep
-// none). The old record is destroyed at Commit.
+// none) and no user: a fresh start, as a login makes before SetUser. The old
+// record is destroyed at Commit; that it is gone already (revoked, expired)
+// does not stop the new one.
 func (s *Session) Regenerate(now time.Time, keep func(name string) bool) {
 	now = normTime(now)
 	s.mu.Lock()
@@ -203,6 +206,7 @@ func (s *Session) Regenerate(now time.Time, keep func(name string) bool) {
 		k := s.id.Key()
 		s.oldKey, s.oldUser = &k, s.rec.UserID
 	}
+	s.carried = false
 	rec := &sessionstore.Record{Meta: sessionstore.Meta{CreatedAt: now, LastActivity: now, IPAddress: s.rec.IPAddress, UserAgent: s.rec.UserAgent}}
 	for name, v := range s.rec.Values {
 		if keep != nil && keep(name) {
@@ -218,6 +222,24 @@ func (s *Session) Regenerate(now time.Time, keep func(name string) bool) {
 	s.gone = false
 }
 
+// Rotate gives the session a new ID and keeps the rest: its values, its
+// signed-in user and the time it began, from which the absolute timeout
+// still counts. Commit moves the record to the new ID only if the old one is
+// still there: a session revoked (or expired) since it was loaded is not
+// brought back under a new ID, and Commit answers ErrNotFound.
+func (s *Session) Rotate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stored {
+		k := s.id.Key()
+		s.oldKey, s.oldUser, s.carried = &k, s.rec.UserID, true
+	}
+	s.id = NewID()
+	s.stored = false
+	s.changes = nil
+	s.created = true
+}
+
 // Destroy marks the session for destruction at Commit.
 func (s *Session) Destroy() {
 	s.mu.Lock()
@@ -231,7 +253,7 @@ func (s *Session) Destroy() {
 func (s *Session) Discard() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.destroyed, s.stored, s.oldKey = true, false, nil
+	s.destroyed, s.stored, s.oldKey, s.carried = true, false, nil, false
 }
 
 // Destroyed reports whether Destroy was called.
@@ -259,7 +281,8 @@ type Outcome struct {
 //   - a destroyed session is deleted (and so is the record it was
 //     regenerated from);
 //   - a new or regenerated session is created when it holds something (or
-//     when the policy saves uninitialized sessions);
+//     when the policy saves uninitialized sessions). A rotated session (see
+//     Rotate) whose old record is gone is not: Commit answers ErrNotFound;
 //   - a loaded session whose values changed is updated by compare-and-swap;
 //     when another request wrote it meanwhile, Commit reloads it, applies
 //     this request's changes value by value, and tries again, so neither
@@ -299,13 +322,23 @@ func (s *Session) Commit(ctx context.Context, store sessionstore.Store, now time
 		var err error
 		if s.oldKey != nil {
 			err = store.Regenerate(ctx, *s.oldKey, s.oldUser, s.id.Key(), rec)
+			if errors.Is(err, sessionstore.ErrNotFound) {
+				if s.carried {
+					// Revoked or expired since it was loaded: what it
+					// carried (a signed-in user above all) ends with it.
+					s.gone, s.oldKey = true, nil
+					return Outcome{}, err
+				}
+				// A fresh start owes nothing to the old session.
+				err = store.Create(ctx, s.id.Key(), rec)
+			}
 		} else {
 			err = store.Create(ctx, s.id.Key(), rec)
 		}
 		if err != nil {
 			return Outcome{}, err
 		}
-		s.rec, s.stored, s.oldKey, s.changes, s.created = rec, true, nil, nil, false
+		s.rec, s.stored, s.oldKey, s.changes, s.created, s.carried = rec, true, nil, nil, false, false
 		return Outcome{Created: true}, nil
 
 	case len(s.changes) > 0:

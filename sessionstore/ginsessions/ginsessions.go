@@ -326,6 +326,14 @@ var ErrNotRegenerable = errors.New("ginsessions: Regenerate needs a session of a
 // middleware (which also keeps the signed-in user); any other session gets
 // ErrNotRegenerable. A session that is not stored yet needs nothing: Save
 // gives it a fresh ID anyway.
+//
+// The regenerated session is the same session under a new ID: it keeps the
+// time it began, so rotating the ID never extends the absolute timeout. It
+// is stored only if the old one still is: if the session was revoked or
+// expired since the request loaded it, Save answers an error matching
+// sessionstore.ErrNotFound and expires the cookie (under ginauth's
+// middleware, the request answers 401 session_expired), rather than bring
+// the session back under a new ID.
 func Regenerate(s sessions.Session) error {
 	switch v := s.(type) {
 	case interface{ Regenerate() error }: // ginauth's middleware session
@@ -352,7 +360,7 @@ func (g *Store) regenerate(gs *gsessions.Session) error {
 	if st == nil || st.sess == nil {
 		return nil // new: Save creates it under a fresh ID
 	}
-	st.sess.Regenerate(g.now(), func(string) bool { return true })
+	st.sess.Rotate()
 	gs.ID = st.sess.Handle()
 	return nil
 }

@@ -57,8 +57,9 @@ type Options struct {
 //
 // Times are integers so that every dialect compares them alike. A new session
 // is an INSERT of a fresh key; an update is a conditional UPDATE (same key,
-// same revision, not expired), so no write ever brings back a row that was
-// deleted.
+// same revision, not expired), and so is a regeneration (the old key, live:
+// the row moves to the new key), so no write ever brings back a row that
+// was deleted.
 type Store struct {
 	db    *gorm.DB
 	table string
@@ -338,17 +339,35 @@ func (s *Store) Touch(ctx context.Context, key sessionstore.Key, lastActivity, e
 	return gormErr(err)
 }
 
-// Regenerate implements Store: the INSERT of the new record, then the
-// DELETE of the old one, two statements and no transaction (which would
-// double the round trips of a login over an existing session). Should the
-// DELETE fail, the error is returned and the request fails; the new record,
-// whose ID no client received, expires unused, and the old one stays as it
-// was.
-func (s *Store) Regenerate(ctx context.Context, oldKey sessionstore.Key, _ string, newKey sessionstore.Key, rec *sessionstore.Record) error {
-	if err := s.insert(s.q(ctx), newKey, rec); err != nil {
+// Regenerate implements Store: one UPDATE that moves the old row to the new
+// key, rewriting it whole, if it is still there, live and of oldUserID;
+// when it matches nothing, the old session is gone and Regenerate answers
+// ErrNotFound. A DELETE that ends the session (Destroy, DestroyHandle,
+// DestroyUser) and the move lock the same row: whichever comes second
+// finds the row moved (a DestroyUser waiting on it deletes it under its
+// new key: the user is the same) or gone. One statement, no transaction.
+func (s *Store) Regenerate(ctx context.Context, oldKey sessionstore.Key, oldUserID string, newKey sessionstore.Key, rec *sessionstore.Record) error {
+	row, err := newGORMRow(newKey, rec)
+	if err != nil {
 		return err
 	}
-	return gormErr(s.q(ctx).Where("key_hash = ?", oldKey.String()).Delete(&gormRow{}).Error)
+	res := s.q(ctx).Where("key_hash = ? AND user_id = ? AND expires_at > ?", oldKey.String(), oldUserID, ms(s.now())).
+		Updates(map[string]any{
+			"key_hash":      row.KeyHash,
+			"user_id":       row.UserID,
+			"rev":           row.Rev,
+			"last_activity": row.LastActivity,
+			"expires_at":    row.ExpiresAt,
+			"data":          row.Data,
+		})
+	if res.Error != nil {
+		return gormErr(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return sessionstore.ErrNotFound
+	}
+	rec.Rev = row.Rev
+	return nil
 }
 
 // Destroy implements Store.

@@ -258,14 +258,20 @@ func msPrecision(r *sessionstore.Record) *sessionstore.Record {
 	return r
 }
 
-// Regenerate implements Store.
-func (m *Store) Regenerate(_ context.Context, oldKey sessionstore.Key, _ string, newKey sessionstore.Key, rec *sessionstore.Record) error {
+// Regenerate implements Store: under one lock, the old session is checked,
+// the new one created and the old one removed.
+func (m *Store) Regenerate(_ context.Context, oldKey sessionstore.Key, oldUserID string, newKey sessionstore.Key, rec *sessionstore.Record) error {
+	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	e, ok := m.byKey[oldKey]
+	if !ok || !e.rec.Live(now) || e.rec.UserID != oldUserID {
+		return sessionstore.ErrNotFound
+	}
 	if err := m.create(newKey, rec); err != nil {
 		return err
 	}
-	if e, ok := m.byKey[oldKey]; ok {
+	if cur, ok := m.byKey[oldKey]; ok && cur == e { // create may have evicted it
 		m.remove(oldKey, e)
 	}
 	return nil

@@ -19,7 +19,8 @@ func TestMemoryStore(t *testing.T) {
 		clock := storetest.NewClock()
 		m := memstore.New(memstore.Options{Now: clock.Now})
 		t.Cleanup(func() { _ = m.Close() })
-		return &storetest.Harness{Store: m, Clock: clock, Prune: func(testing.TB) { m.Sweep() }}
+		return &storetest.Harness{Store: m, Clock: clock, Prune: func(testing.TB) { m.Sweep() },
+			IndexLen: func(_ testing.TB, uid string) int { return memstore.IndexLen(m, uid) }}
 	})
 }
 

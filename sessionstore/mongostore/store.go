@@ -43,7 +43,11 @@
 //   - Load is one find by _id; expiry is always checked against the store's
 //     clock, so a session is gone at its expiry even if the server has not
 //     deleted the document yet.
-//   - DestroyUser is one deleteMany on the user_id index.
+//   - DestroyUser is a deleteMany on the user_id index, repeated until one
+//     deletes nothing (see [Store.DestroyUser]).
+//   - Regenerate moves a session only while it is live: a session revoked
+//     or expired since a request loaded it is not brought back under a new
+//     key (see [Store.Regenerate]).
 //
 // These hold as stated on servers that apply a single-document update
 // atomically, as MongoDB does. FerretDB v1 does not; on it the store also
@@ -421,13 +425,38 @@ func (s *Store) Touch(ctx context.Context, key sessionstore.Key, lastActivity, e
 }
 
 // Regenerate implements sessionstore.Store: an insert of the new session,
-// then a delete of the old one. When the insert fails the old session is
-// left as it was.
-func (s *Store) Regenerate(ctx context.Context, oldKey sessionstore.Key, _ string, newKey sessionstore.Key, rec *sessionstore.Record) error {
+// then one delete of the old one filtered on key, user and "not expired".
+// When that deletes nothing, the old session is gone (revoked, expired):
+// the new one is deleted again and Regenerate answers
+// sessionstore.ErrNotFound. A DestroyUser that runs before the delete
+// finds the old session and the move fails; one that runs after finds the
+// new session, of the same user, and deletes it. The new ID reaches no
+// client before Regenerate returns.
+func (s *Store) Regenerate(ctx context.Context, oldKey sessionstore.Key, oldUserID string, newKey sessionstore.Key, rec *sessionstore.Record) error {
 	if err := s.Create(ctx, newKey, rec); err != nil {
 		return err
 	}
-	return s.Destroy(ctx, oldKey)
+	n, err := s.takeOld(ctx, oldKey, oldUserID)
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		return nil
+	}
+	if err := s.Destroy(ctx, newKey); err != nil {
+		return err
+	}
+	rec.Rev = 0
+	return sessionstore.ErrNotFound
+}
+
+func (s *Store) takeOld(ctx context.Context, key sessionstore.Key, userID string) (int64, error) {
+	defer s.lock(key)()
+	res, err := s.coll.DeleteOne(ctx, bson.D{{Key: fieldKey, Value: key.String()}, {Key: fieldUser, Value: userID}, live(s.nowDate())})
+	if err != nil {
+		return 0, mongoErr(err)
+	}
+	return res.DeletedCount, nil
 }
 
 // Destroy implements sessionstore.Store: one delete by _id. Destroying a
@@ -495,17 +524,33 @@ func (s *Store) DestroyHandle(ctx context.Context, userID, handle string) error 
 	return nil
 }
 
-// DestroyUser implements sessionstore.UserIndex: one deleteMany of the user's
-// live sessions, and it returns how many it deleted. The user's expired
-// documents are left to the TTL index or the sweep, as they are not counted.
-// An empty userID destroys nothing.
+// DestroyUser implements sessionstore.UserIndex: deleteMany of the user's
+// live sessions, again until one deletes nothing (two, when the user had
+// sessions), and it returns how many it deleted. A deleteMany is not one
+// atomic step (the server reads the matching documents, then deletes
+// them): a session that a request regenerates meanwhile can move to a new
+// key the first pass does not see. The next pass does, so no
+// regeneration outlives the revoke. The user's expired documents are left
+// to the TTL index or the sweep, as they are not counted. An empty userID
+// destroys nothing.
 func (s *Store) DestroyUser(ctx context.Context, userID string) (int, error) {
 	if userID == "" {
 		return 0, nil
 	}
-	res, err := s.coll.DeleteMany(ctx, bson.D{{Key: fieldUser, Value: userID}, live(s.nowDate())})
-	if err != nil {
-		return 0, mongoErr(err)
+	total := 0
+	for range maxDestroyPasses {
+		res, err := s.coll.DeleteMany(ctx, bson.D{{Key: fieldUser, Value: userID}, live(s.nowDate())})
+		if err != nil {
+			return total, mongoErr(err)
+		}
+		total += int(res.DeletedCount)
+		if res.DeletedCount == 0 {
+			break
+		}
 	}
-	return int(res.DeletedCount), nil
+	return total, nil
 }
+
+// maxDestroyPasses bounds DestroyUser's passes: each needs a regeneration
+// of the user's sessions racing the one before it.
+const maxDestroyPasses = 8

@@ -42,7 +42,9 @@ type Options struct {
 // A load is one GET, whose one reply the store reads in place; a touch and
 // an update one EVALSHA; a login one pipeline of four commands (SET NX of
 // the session; ZADD to the index and two PEXPIREAT, NX then GT, that keep
-// the index alive as long as its longest member); a logout-all one MULTI
+// the index alive as long as its longest member); a regeneration three
+// round trips, so that it never outlives a revoke (see Regenerate); a
+// logout-all one MULTI
 // of the index and one pipeline of DEL (500 keys to a DEL on one server,
 // a key to a DEL on Cluster). Every other command touches one key
 // (multi-step writes are Lua scripts on that one key), so the store works
@@ -218,6 +220,17 @@ else
 end
 return 1`)
 
+	// redisTakeOld: the old session of a regeneration. ARGV now, uid. If
+	// the session under KEYS[1] is live and belongs to uid, deletes it and
+	// returns 1; else changes nothing and returns 0.
+	redisTakeOld = redis.NewScript(luaValue + `
+local v = load(KEYS[1])
+if not v then return 0 end
+local rev, seen, exp, uid = parse(v)
+if not rev or exp <= tonumber(ARGV[1]) or uid ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1`)
+
 	// redisDestroy deletes a session and returns its user.
 	redisDestroy = redis.NewScript(luaValue + `
 local t = redis.call('TYPE', KEYS[1])['ok']
@@ -313,24 +326,76 @@ func record(s string) (*sessionstore.Record, error) {
 // Create implements Store: the record (SET NX) and its index entry, in one
 // pipeline.
 func (r *Store) Create(ctx context.Context, key sessionstore.Key, rec *sessionstore.Record) error {
-	return r.create(ctx, nil, "", key, rec)
+	_, err := r.create(ctx, nil, "", key, rec)
+	return err
 }
 
-// Regenerate implements Store: the new record, its index entry, and the
-// removal of the old record and of its index entry, in one pipeline.
+// Regenerate implements Store, in three round trips, each of commands on
+// one key (a session and its user's index live in different hash slots
+// on Cluster):
+//
+//  1. the new record and its index entry, as Create writes them, and in
+//     the same pipeline, after them, ZSCORE: the old session must still
+//     be in its user's index (DestroyUser takes the whole index at once);
+//  2. a script on the old session: still live, of that user? then deleted;
+//  3. ZREM of the old session's index entry.
+//
+// When 1 or 2 finds the old session gone, the new record and its index
+// entry are deleted again, and Regenerate answers ErrNotFound. A
+// DestroyUser that takes the index before step 1 makes the check fail; one
+// that takes it after has the new session in it, and destroys it. The new
+// ID reaches no client before Regenerate returns, so the new record's
+// short life in between serves nobody. A failure half way leaves the old
+// session as it was, or gone with its index entry stale (pruned later),
+// and at worst an unused new record, never an old session left out of its
+// user's index.
 func (r *Store) Regenerate(ctx context.Context, oldKey sessionstore.Key, oldUserID string, newKey sessionstore.Key, rec *sessionstore.Record) error {
-	return r.create(ctx, &oldKey, oldUserID, newKey, rec)
-}
-
-func (r *Store) create(ctx context.Context, oldKey *sessionstore.Key, oldUserID string, key sessionstore.Key, rec *sessionstore.Record) error {
-	body, err := sessionstore.MarshalBody(rec)
+	member := oldKey.String()
+	indexed, err := r.create(ctx, &member, oldUserID, newKey, rec)
 	if err != nil {
 		return err
+	}
+	if indexed {
+		taken, err := redisTakeOld.Run(ctx, r.c, []string{r.sessKey(oldKey)}, ms(r.now()), oldUserID).Int()
+		if err != nil {
+			return r.redisErr(err)
+		}
+		if taken == 1 {
+			if oldUserID != "" {
+				return r.redisErr(r.c.ZRem(ctx, r.userKey(oldUserID), member).Err())
+			}
+			return nil
+		}
+	}
+	// The old session is gone: so is the new one.
+	_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, r.sessKey(newKey))
+		if rec.UserID != "" {
+			p.ZRem(ctx, r.userKey(rec.UserID), newKey.String())
+		}
+		return nil
+	})
+	if err != nil {
+		return r.redisErr(err)
+	}
+	rec.Rev = 0
+	return sessionstore.ErrNotFound
+}
+
+// create writes the record and its index entry in one pipeline. With
+// oldMember, it also checks that oldMember is in oldUserID's index (after
+// the new entry is added), and reports whether it is; without, it reports
+// true.
+func (r *Store) create(ctx context.Context, oldMember *string, oldUserID string, key sessionstore.Key, rec *sessionstore.Record) (bool, error) {
+	body, err := sessionstore.MarshalBody(rec)
+	if err != nil {
+		return false, err
 	}
 	now := r.now()
 	v := encodeValue(1, ms(rec.LastActivity), ms(rec.ExpiresAt), rec.UserID, body)
 	member := key.String()
 	var set *redis.BoolCmd
+	var check *redis.FloatCmd
 	cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		// Sent before the index entry: a logout-all that reads the index in
 		// between leaves a session created after it began.
@@ -338,26 +403,23 @@ func (r *Store) create(ctx context.Context, oldKey *sessionstore.Key, oldUserID 
 		if rec.UserID != "" {
 			r.index(ctx, p, rec.UserID, member, indexScore(rec.Deadline), now, key[0] < pruneOneIn)
 		}
-		if oldKey != nil {
-			p.Del(ctx, r.sessKey(*oldKey))
-			if oldUserID != "" {
-				p.ZRem(ctx, r.userKey(oldUserID), oldKey.String())
-			}
+		if oldMember != nil && oldUserID != "" {
+			check = p.ZScore(ctx, r.userKey(oldUserID), *oldMember)
 		}
 		return nil
 	})
 	if err != nil {
 		for _, c := range cmds {
 			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-				return r.redisErr(err)
+				return false, r.redisErr(err)
 			}
 		}
 	}
 	if !set.Val() {
-		return errExists
+		return false, errExists
 	}
 	rec.Rev = 1
-	return nil
+	return check == nil || check.Err() == nil, nil
 }
 
 // pruneOneIn: a create prunes its user's index when the first byte of its

@@ -245,7 +245,7 @@ func TestRedisCommandBudget(t *testing.T) {
 			_, err = r.Commit(ctx, store, clock.Now(), p)
 			s = r
 			return err
-		}, []string{"SET", "ZADD", "PEXPIREAT", "PEXPIREAT", "DEL", "ZREM"}},
+		}, []string{"SET", "ZADD", "PEXPIREAT", "PEXPIREAT", "ZSCORE", "EVALSHA", "ZREM"}},
 	}
 	for _, st := range steps {
 		counter.Take()

@@ -20,8 +20,10 @@ import (
 // Clock is the manually driven clock the suite moves instead of sleeping.
 type Clock = fakeclock.Clock
 
-// NewClock returns a clock for a harness, set to the current time (so that
-// backend TTLs computed from it are sensible).
+// NewClock returns a clock for a harness, set to a fixed date on a whole
+// second, in the future (so that absolute expiries a backend acts on by the
+// real time are far ahead): the cases move it to exactly a boundary, and
+// records keep milliseconds.
 func NewClock() *Clock { return fakeclock.New(time.Time{}) }
 
 // Harness is one store under test, and the few backend-specific things the
@@ -72,6 +74,9 @@ func Run(t *testing.T, newHarness Factory) {
 		{"Destroy", testDestroy},
 		{"Regenerate", testRegenerate},
 		{"NoResurrection", testNoResurrection},
+		{"RegenerateRevoked", testRegenerateRevoked},
+		{"RegenerateRacingRevoke", testRegenerateRacingRevoke},
+		{"RegenerateKeepsStart", testRegenerateKeepsStart},
 		{"Contract", testContract},
 		{"ConflictMerge", testConflictMerge},
 		{"SameSessionHammer", testSameSessionHammer},
@@ -257,9 +262,9 @@ func testRoundTrip(t *testing.T, h *Harness) {
 func testExpiry(t *testing.T, h *Harness) {
 	rec := record(h.Clock, "user-1", time.Minute)
 	k := mustCreate(t, h, rec)
-	h.Clock.Advance(59 * time.Second)
+	h.Clock.Set(rec.ExpiresAt.Add(-time.Millisecond)) // the last millisecond it lives
 	loaded := mustLoad(t, h, k)
-	h.Clock.Advance(time.Second)
+	h.Clock.Set(rec.ExpiresAt)
 	wantNotFound(t, h, k, "at expiry")
 	if err := h.Store.Update(ctx, k, loaded); !errors.Is(err, sessionstore.ErrNotFound) {
 		t.Errorf("Update after expiry = %v, want ErrNotFound", err)
@@ -323,6 +328,7 @@ func testDestroy(t *testing.T, h *Harness) {
 	if err := h.Store.Destroy(ctx, k); err != nil {
 		t.Fatalf("Destroy: %v", err)
 	}
+	wantIndexLen(t, h, "user-1", 1, "after Destroy") // before List, which prunes
 	wantNotFound(t, h, k, "after Destroy")
 	if err := h.Store.Destroy(ctx, k); err != nil {
 		t.Errorf("Destroy of a missing session = %v, want nil", err)
@@ -385,6 +391,7 @@ func testRegenerate(t *testing.T, h *Harness) {
 			if _, err := loaded.Commit(ctx, h.Store, h.Clock.Now(), p); err != nil {
 				t.Fatalf("Commit: %v", err)
 			}
+			wantIndexLen(t, h, "user-9", 1, "after the second Regenerate") // before List, which prunes
 			infos, err := h.Store.List(ctx, "user-9")
 			if err != nil || len(infos) != 1 || infos[0].Handle != loaded.Handle() {
 				t.Errorf("List after second Regenerate = %v, %v; want only %s", infos, err, loaded.Handle())
@@ -392,6 +399,7 @@ func testRegenerate(t *testing.T, h *Harness) {
 			if n, err := h.Store.DestroyUser(ctx, "user-9"); err != nil || n != 1 {
 				t.Errorf("DestroyUser = %d, %v", n, err)
 			}
+			wantIndexLen(t, h, "user-9", 0, "after DestroyUser")
 		})
 	}
 }
@@ -436,6 +444,235 @@ func testNoResurrection(t *testing.T, h *Harness) {
 	}
 	wantNotFound(t, h, s.Key(), "after writes to a destroyed session")
 }
+
+// signIn commits a new session of userID holding one value, as a login
+// leaves it.
+func signIn(t testing.TB, h *Harness, userID string) *session.Session {
+	t.Helper()
+	s := session.New(h.Clock.Now())
+	if err := s.SetUser(userID, "cred-"+userID, false); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := session.EncodeValue("kept")
+	s.Set("theme", v)
+	if _, err := s.Commit(ctx, h.Store, h.Clock.Now(), policy); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	return s
+}
+
+func mustLoadSession(t testing.TB, h *Harness, id session.ID) *session.Session {
+	t.Helper()
+	s, err := session.Load(ctx, h.Store, id)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return s
+}
+
+// wantIndexLen checks, where the harness can count them, that the index of
+// userID holds want entries: the removals the suite makes leave none behind.
+func wantIndexLen(t testing.TB, h *Harness, userID string, want int, when string) {
+	t.Helper()
+	if h.IndexLen == nil {
+		return
+	}
+	if got := h.IndexLen(t, userID); got != want {
+		t.Errorf("%s: the index of %s holds %d entries, want %d", when, userID, got, want)
+	}
+}
+
+// wantIndexEmpty checks that userID has no listed session and, where the
+// harness can count them, no index entry either (once pruned).
+func wantIndexEmpty(t testing.TB, h *Harness, userID, when string) {
+	t.Helper()
+	if infos, err := h.Store.List(ctx, userID); err != nil || len(infos) != 0 {
+		t.Errorf("%s: List = %v, %v; want none", when, infos, err)
+	}
+	if h.Prune != nil {
+		h.Prune(t) // entries of expired sessions may wait for it
+	}
+	if h.IndexLen != nil {
+		if n := h.IndexLen(t, userID); n != 0 {
+			t.Errorf("%s: the index holds %d entries, want none", when, n)
+		}
+	}
+}
+
+// testRegenerateRevoked: a request loads a signed-in session, the session
+// is revoked (by every way there is to end one), then the request
+// regenerates it. Carrying the user over must fail and store nothing: the
+// revoke stands. A login (a fresh authentication) over the gone session
+// still succeeds.
+func testRegenerateRevoked(t *testing.T, h *Harness) {
+	revokes := []struct {
+		name   string
+		revoke func(t *testing.T, s *session.Session)
+	}{
+		{"DestroyUser", func(t *testing.T, s *session.Session) {
+			if n, err := h.Store.DestroyUser(ctx, s.UserID()); err != nil || n != 1 {
+				t.Fatalf("DestroyUser = %d, %v; want 1", n, err)
+			}
+		}},
+		{"DestroyHandle", func(t *testing.T, s *session.Session) {
+			if err := h.Store.DestroyHandle(ctx, s.UserID(), s.Handle()); err != nil {
+				t.Fatalf("DestroyHandle: %v", err)
+			}
+		}},
+		{"Destroy", func(t *testing.T, s *session.Session) {
+			if err := h.Store.Destroy(ctx, s.Key()); err != nil {
+				t.Fatalf("Destroy: %v", err)
+			}
+		}},
+		{"Expired", func(t *testing.T, s *session.Session) {
+			h.Clock.Advance(s.Meta().ExpiresAt.Sub(h.Clock.Now()))
+		}},
+	}
+	for i, rv := range revokes {
+		t.Run(rv.name, func(t *testing.T) {
+			uid := fmt.Sprintf("revoked-%d", i)
+			s := signIn(t, h, uid)
+			rotating := mustLoadSession(t, h, s.ID())
+			login := mustLoadSession(t, h, s.ID())
+			rv.revoke(t, s)
+
+			rotating.Rotate()
+			if out, err := rotating.Commit(ctx, h.Store, h.Clock.Now(), policy); !errors.Is(err, sessionstore.ErrNotFound) {
+				t.Fatalf("Commit of a session regenerated with its user after it was revoked = %+v, %v; want ErrNotFound", out, err)
+			}
+			wantNotFound(t, h, rotating.Key(), "the session regenerated from a revoked one")
+			wantNotFound(t, h, s.Key(), "the revoked session")
+			wantIndexEmpty(t, h, uid, "after a refused regeneration")
+			if out, err := rotating.Commit(ctx, h.Store, h.Clock.Now(), policy); !errors.Is(err, sessionstore.ErrNotFound) {
+				t.Errorf("second Commit = %+v, %v; want ErrNotFound", out, err)
+			}
+			wantNotFound(t, h, rotating.Key(), "after a second Commit")
+
+			// A login signs the user in anew: the gone session does not
+			// stand in its way.
+			login.Regenerate(h.Clock.Now(), nil)
+			if err := login.SetUser(uid, "cred-"+uid, false); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := login.Commit(ctx, h.Store, h.Clock.Now(), policy); err != nil || !out.Created {
+				t.Fatalf("login over a revoked session = %+v, %v; want Created", out, err)
+			}
+			if got := mustLoad(t, h, login.Key()); got.UserID != uid || !got.CreatedAt.Equal(normTime(h.Clock.Now())) {
+				t.Errorf("login over a revoked session stored %+v", got.Meta)
+			}
+			if infos, err := h.Store.List(ctx, uid); err != nil || len(infos) != 1 || infos[0].Handle != login.Handle() {
+				t.Errorf("List after the login = %v, %v; want only %s", infos, err, login.Handle())
+			}
+		})
+	}
+
+	t.Run("Store", func(t *testing.T) {
+		// The store's own contract: no record under oldKey, nothing moved.
+		gone, newKey := NewKey(), NewKey()
+		rec := record(h.Clock, "revoked-raw", time.Hour)
+		if err := h.Store.Regenerate(ctx, gone, "revoked-raw", newKey, rec); !errors.Is(err, sessionstore.ErrNotFound) {
+			t.Errorf("Regenerate from a key that holds nothing = %v, want ErrNotFound", err)
+		}
+		wantNotFound(t, h, newKey, "after Regenerate from a key that holds nothing")
+		wantIndexEmpty(t, h, "revoked-raw", "after Regenerate from a key that holds nothing")
+	})
+}
+
+// testRegenerateRacingRevoke: requests regenerate sessions of a user, each
+// carrying the user over, while the user's sessions are revoked. Whatever
+// the order, no session of the user survives: a regeneration that came
+// first is revoked with the rest, one that came after fails.
+func testRegenerateRacingRevoke(t *testing.T, h *Harness) {
+	const n = 16
+	const uid = "racer"
+	loaded := make([]*session.Session, n)
+	for i := range loaded {
+		loaded[i] = mustLoadSession(t, h, signIn(t, h, uid).ID())
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n+1)
+	start := make(chan struct{})
+	for _, s := range loaded {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			s.Rotate()
+			if _, err := s.Commit(ctx, h.Store, h.Clock.Now(), policy); err != nil && !errors.Is(err, sessionstore.ErrNotFound) {
+				errs <- err
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-start
+		if _, err := h.Store.DestroyUser(ctx, uid); err != nil {
+			errs <- err
+		}
+	}()
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i, s := range loaded {
+		if rec, err := h.Store.Load(ctx, s.Key()); err == nil {
+			t.Errorf("session %d, regenerated while its user's sessions were revoked, is live: %+v", i, rec.Meta)
+		}
+	}
+	if infos, err := h.Store.List(ctx, uid); err != nil || len(infos) != 0 {
+		t.Errorf("after the revoke, List = %d sessions, %v; want none", len(infos), err)
+	}
+}
+
+// testRegenerateKeepsStart: regenerating a signed-in session keeps the
+// time it began, so that the absolute timeout still counts from the
+// sign-in however often the ID rotates; a login starts a new one.
+func testRegenerateKeepsStart(t *testing.T, h *Harness) {
+	start := normTime(h.Clock.Now())
+	s := signIn(t, h, "rotator")
+	id := s.ID()
+	for elapsed := 20 * time.Minute; elapsed < policy.AbsoluteTimeout; elapsed += 20 * time.Minute {
+		h.Clock.Set(start.Add(elapsed))
+		r, err := session.Load(ctx, h.Store, id)
+		if err != nil {
+			t.Fatalf("at %v after sign-in: Load = %v", elapsed, err)
+		}
+		r.Rotate()
+		if _, err := r.Commit(ctx, h.Store, h.Clock.Now(), policy); err != nil {
+			t.Fatalf("at %v after sign-in: Commit = %v", elapsed, err)
+		}
+		got := mustLoad(t, h, r.Key())
+		if !got.CreatedAt.Equal(start) || !got.Deadline.Equal(start.Add(policy.AbsoluteTimeout)) {
+			t.Fatalf("at %v after sign-in, the regenerated session began at %v with deadline %v; want %v and %v",
+				elapsed, got.CreatedAt, got.Deadline, start, start.Add(policy.AbsoluteTimeout))
+		}
+		id = r.ID()
+	}
+	h.Clock.Set(start.Add(policy.AbsoluteTimeout - time.Millisecond))
+	last := mustLoadSession(t, h, id)
+	h.Clock.Set(start.Add(policy.AbsoluteTimeout))
+	if _, err := session.Load(ctx, h.Store, id); !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Errorf("at the absolute timeout of the first sign-in, Load = %v; want ErrNotFound", err)
+	}
+
+	// A login is a new start.
+	h.Clock.Set(start.Add(policy.AbsoluteTimeout - time.Millisecond))
+	last.Regenerate(h.Clock.Now(), nil)
+	if err := last.SetUser("rotator", "cred-rotator", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := last.Commit(ctx, h.Store, h.Clock.Now(), policy); err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	if got := mustLoad(t, h, last.Key()); !got.CreatedAt.Equal(normTime(h.Clock.Now())) {
+		t.Errorf("a login kept the start %v; want %v", got.CreatedAt, normTime(h.Clock.Now()))
+	}
+}
+
+func normTime(t time.Time) time.Time { return t.Round(0).Truncate(time.Millisecond) }
 
 // testContract pins down the edges every store must agree on.
 func testContract(t *testing.T, h *Harness) {
@@ -646,6 +883,7 @@ func testUserIndex(t *testing.T, h *Harness) {
 	if err := h.Store.DestroyHandle(ctx, "heavy", victim.Handle()); err != nil {
 		t.Fatalf("DestroyHandle: %v", err)
 	}
+	wantIndexLen(t, h, "heavy", n-1, "after DestroyHandle") // before List, which prunes
 	wantNotFound(t, h, victim, "after DestroyHandle")
 	if err := h.Store.DestroyHandle(ctx, "heavy", victim.Handle()); !errors.Is(err, sessionstore.ErrNotFound) {
 		t.Errorf("second DestroyHandle = %v, want ErrNotFound", err)
@@ -663,6 +901,7 @@ func testUserIndex(t *testing.T, h *Harness) {
 	if err != nil {
 		t.Fatalf("DestroyUser: %v", err)
 	}
+	wantIndexLen(t, h, "heavy", 0, "after DestroyUser") // before List, which prunes
 	if got != n-1 {
 		t.Errorf("DestroyUser destroyed %d, want %d", got, n-1)
 	}
