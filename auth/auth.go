@@ -135,8 +135,20 @@ func (a *Auth[U]) listen(bus UserInvalidation) {
 	a.bus, a.stopBus, a.busDone = bus, cancel, make(chan struct{})
 	go func() {
 		defer close(a.busDone)
+		link := linkState{log: a.log, metrics: a.metrics}
 		for ctx.Err() == nil {
-			if err := bus.Subscribe(ctx, a.cache.remove); err != nil && ctx.Err() == nil {
+			var err error
+			if r, ok := bus.(ReportingInvalidation); ok {
+				err = r.SubscribeWithState(ctx, a.cache.remove, func(listening bool, err error) {
+					if ctx.Err() == nil { // not the subscription's end at Close
+						link.report(listening, err)
+					}
+				})
+			} else {
+				err = bus.Subscribe(ctx, a.cache.remove)
+			}
+			if err != nil && ctx.Err() == nil {
+				link.failed()
 				a.log.Warn("ginauth: user invalidation subscription failed; retrying", "err", err)
 				select {
 				case <-ctx.Done():

@@ -19,12 +19,21 @@ type Metrics interface {
 	// UserCacheLookup is called at every lookup of the user cache: hit
 	// means no user store query.
 	UserCacheLookup(hit bool)
+	// UserInvalidationListening is called when the subscription to
+	// Config.UserInvalidation starts listening (true) and when it loses
+	// its link (false), once per change, from the subscription's
+	// goroutine: while it is false, this instance hears of changed users
+	// only as its cache entries expire. It is called only for a
+	// UserInvalidation that reports its state (ReportingInvalidation), and
+	// for any whose Subscribe returns an error.
+	UserInvalidationListening(listening bool)
 }
 
 // noMetrics is the Metrics of an Auth without Config.Metrics.
 type noMetrics struct{}
 
-func (noMetrics) HashStarted(time.Duration) {}
-func (noMetrics) HashDone()                 {}
-func (noMetrics) HashBusy()                 {}
-func (noMetrics) UserCacheLookup(bool)      {}
+func (noMetrics) HashStarted(time.Duration)      {}
+func (noMetrics) HashDone()                      {}
+func (noMetrics) HashBusy()                      {}
+func (noMetrics) UserCacheLookup(bool)           {}
+func (noMetrics) UserInvalidationListening(bool) {}

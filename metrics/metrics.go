@@ -29,6 +29,8 @@ type Metrics struct {
 	hashes hashMetrics
 	cache  cacheMetrics
 	stores storeMetrics
+
+	invalidation invalidationMetrics
 }
 
 var _ auth.Metrics = (*Metrics)(nil)
@@ -48,6 +50,8 @@ func New(opts Options) (*Metrics, error) {
 		hashes: newHashMetrics(opts.Namespace),
 		cache:  newCacheMetrics(opts.Namespace),
 		stores: newStoreMetrics(opts.Namespace),
+
+		invalidation: newInvalidationMetrics(opts.Namespace),
 	}
 	if err := opts.Registerer.Register(m); err != nil {
 		return nil, fmt.Errorf("metrics: registering ginauth's metrics: %w", err)
@@ -62,6 +66,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	cs = append(cs, m.hashes.collectors()...)
 	cs = append(cs, m.cache.collectors()...)
 	cs = append(cs, m.stores.collectors()...)
+	cs = append(cs, m.invalidation.collectors()...)
 	return cs
 }
 

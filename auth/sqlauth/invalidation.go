@@ -23,8 +23,10 @@ type InvalidationOptions struct {
 	// "ginauth_users_invalidate".
 	Channel string
 
-	// Logger receives the subscription's outages and recoveries. Default
-	// slog.Default().
+	// Logger receives the subscription's outages and recoveries when it
+	// is used through Subscribe (an auth.Auth subscribes through
+	// SubscribeWithState, and logs them to its own Config.Logger).
+	// Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -127,8 +129,28 @@ func (u *UserInvalidation) Publish(ctx context.Context, userID string) error {
 // its own and calls drop with the ID of every user published, one at a
 // time, from the goroutine that called it, reconnecting by itself after
 // outages, until ctx ends (it then returns nil, promptly, whatever it was
-// doing) or the UserInvalidation is closed (it then returns ErrClosed).
+// doing) or the UserInvalidation is closed (it then returns ErrClosed). It
+// logs each outage and recovery to InvalidationOptions.Logger.
 func (u *UserInvalidation) Subscribe(ctx context.Context, drop func(userID string)) error {
+	down := false
+	return u.SubscribeWithState(ctx, drop, func(listening bool, err error) {
+		switch {
+		case listening && down:
+			u.log.Info("ginauth: user invalidation subscription restored", "channel", u.channel)
+		case !listening && !down:
+			u.log.Warn("ginauth: user invalidation subscription down; reconnecting", "channel", u.channel, "err", err)
+		case !listening:
+			u.log.Debug("ginauth: user invalidation subscription still down", "channel", u.channel, "err", err)
+		}
+		down = !listening
+	})
+}
+
+// SubscribeWithState implements auth.ReportingInvalidation: it is
+// Subscribe, but reports to state instead of logging: state(true, nil)
+// each time it listens, state(false, err) after each failed connection or
+// lost link. An auth.Auth subscribes this way, and logs the changes itself.
+func (u *UserInvalidation) SubscribeWithState(ctx context.Context, drop func(userID string), state func(listening bool, err error)) error {
 	u.mu.Lock()
 	if u.closed {
 		u.mu.Unlock()
@@ -148,13 +170,11 @@ func (u *UserInvalidation) Subscribe(ctx context.Context, drop func(userID strin
 		}
 	}()
 
-	pause, down := minBackoff, false
+	pause := minBackoff
 	for {
 		err := u.listenOnce(ctx, drop, func() {
-			if down {
-				u.log.Info("ginauth: user invalidation subscription restored", "channel", u.channel)
-			}
-			pause, down = minBackoff, false
+			pause = minBackoff
+			state(true, nil)
 		})
 		if ctx.Err() != nil {
 			select {
@@ -164,12 +184,7 @@ func (u *UserInvalidation) Subscribe(ctx context.Context, drop func(userID strin
 				return nil
 			}
 		}
-		if !down {
-			u.log.Warn("ginauth: user invalidation subscription down; reconnecting", "channel", u.channel, "err", err)
-			down = true
-		} else {
-			u.log.Debug("ginauth: user invalidation subscription still down", "channel", u.channel, "err", err)
-		}
+		state(false, err)
 		t := time.NewTimer(pause/2 + rand.N(pause))
 		select {
 		case <-ctx.Done():
