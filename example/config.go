@@ -30,6 +30,11 @@ type config struct {
 	proxies                          []string
 	dbMaxConns                       int
 	now                              func() time.Time // tests only: the clock
+	// command is set for an operator's command, which acts on what the
+	// servers use: it records nothing, and checks that its environment
+	// names the servers' session store. createTables is set for the
+	// servers and the migrate command, the only ones that create tables.
+	command, createTables bool
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -47,6 +52,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		redisURL:    or("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		mongoURL:    or("MONGODB_URL", "mongodb://127.0.0.1:27017/ginauth"),
 		now:         time.Now,
+
+		createTables: true,
 	}
 	secrets := getenv("SESSION_SECRET")
 	if file := getenv("SESSION_SECRET_FILE"); file != "" {

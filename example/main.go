@@ -51,6 +51,11 @@
 //	migrate                          creates the tables and indexes, and says which
 //	help                             the usage (also -h)
 //
+// A command refuses (exit status 1) when its environment names another
+// session store than the servers': each server records its SESSION_STORE in
+// the database at start, and leaves a mark in Redis or MongoDB that the
+// command looks for. Only migrate creates tables.
+//
 // With --json, anywhere on the line, a command prints one JSON document
 // (times in RFC 3339) instead of text. Results go to stdout; errors (one
 // line each) and the app's logs to stderr. The exit status is 0 on success,
