@@ -34,6 +34,12 @@
 //	COOKIE_HOST_PREFIX true to name it __Host-sid (needs COOKIE_SECURE): no subdomain can set it
 //	TRUSTED_PROXIES   comma-separated IPs/CIDRs of proxies whose X-Forwarded-* to believe,
 //	                  or "unix" for a proxy on a Unix socket
+//	HTTP_READ_HEADER_TIMEOUT  Go duration: to read a request's headers (default 10s)
+//	HTTP_READ_TIMEOUT  Go duration: to read a whole request, body included (default 20s)
+//	HTTP_WRITE_TIMEOUT Go duration: from the end of the headers to the end of the
+//	                  answer (default 30s)
+//	HTTP_IDLE_TIMEOUT  Go duration: a kept-alive connection waiting for its next
+//	                  request (default 60s)
 //
 // # Admin commands
 //
@@ -102,9 +108,9 @@ func serve(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer app.close()
-	servers := []*http.Server{{Addr: cfg.addr, Handler: app.handler, ReadHeaderTimeout: 10 * time.Second}}
+	servers := []*http.Server{newHTTPServer(cfg, cfg.addr, app.handler)}
 	if app.metrics != nil {
-		servers = append(servers, &http.Server{Addr: cfg.metricsAddr, Handler: app.metrics, ReadHeaderTimeout: 10 * time.Second})
+		servers = append(servers, newHTTPServer(cfg, cfg.metricsAddr, app.metrics))
 	}
 	errc := make(chan error, len(servers))
 	for _, srv := range servers {
@@ -128,4 +134,18 @@ func serve(ctx context.Context, cfg config) error {
 		}
 	}
 	return failed
+}
+
+// newHTTPServer is the server of handler on addr, with the timeouts of
+// cfg: a client that sends its request slowly, or keeps an idle connection
+// open, is cut off rather than holding a connection and a goroutine.
+func newHTTPServer(cfg config, addr string, handler http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.readHeaderTimeout,
+		ReadTimeout:       cfg.readTimeout,
+		WriteTimeout:      cfg.writeTimeout,
+		IdleTimeout:       cfg.idleTimeout,
+	}
 }
