@@ -42,8 +42,15 @@ Sessions:
   sessions revoke-all USERNAME     end every session of the user
 
 Setup:
-  secret new                       print a new random secret for SESSION_SECRET
-                                   (to rotate, put it first: SESSION_SECRET=new,old)
+  secret new                       print a new random secret for SESSION_SECRET.
+                                   To rotate from OLD to it (NEW), change every
+                                   instance one after the other, three times:
+                                   1. OLD,NEW   2. NEW,OLD   3. NEW alone, once
+                                   ABSOLUTE_TIMEOUT has passed since step 2.
+                                   NEW,OLD in one step signs out the users whose
+                                   next request reaches an instance that does not
+                                   know NEW yet (DEPLOYING.md, "Rotating
+                                   SESSION_SECRET")
   migrate                          create the tables and indexes the app uses
   help                             print this help (also -h, --help)
 

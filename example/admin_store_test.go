@@ -91,3 +91,13 @@ func TestAdminCreatesNoTables(t *testing.T) {
 		}
 	}
 }
+
+// The help's rotation is DEPLOYING.md's: OLD,NEW on every instance, then
+// NEW,OLD, then NEW alone; never NEW,OLD in one step, which signs out the
+// users whose next request lands on an instance that has not heard of NEW.
+func TestAdminUsageRotation(t *testing.T) {
+	first, second, third := strings.Index(adminUsage, "OLD,NEW"), strings.Index(adminUsage, "NEW,OLD"), strings.Index(adminUsage, "NEW alone")
+	if first < 0 || second < first || third < second || strings.Contains(adminUsage, "SESSION_SECRET=new,old") {
+		t.Errorf("the usage's rotation is not DEPLOYING.md's three steps:\n%s", adminUsage)
+	}
+}

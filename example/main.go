@@ -24,7 +24,8 @@
 //	                  ?addr=host:port&addr=... for a Cluster,
 //	                  ?master_name=name&addr=... for Sentinel
 //	MONGODB_URL       for SESSION_STORE=mongo (default mongodb://127.0.0.1:27017/ginauth)
-//	SESSION_SECRET    comma-separated secrets, newest first, 32+ bytes each;
+//	SESSION_SECRET    comma-separated secrets, 32+ bytes each: the first signs cookies,
+//	                  every one verifies them (to rotate, see "example help");
 //	                  unset: a random one, so sessions end when the app stops
 //	SESSION_SECRET_FILE a file holding SESSION_SECRET's value (a Docker or Kubernetes secret)
 //	IDLE_TIMEOUT      Go duration (default 30m)
