@@ -89,7 +89,7 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) > 0 && args[0] != "serve" {
+	if !serving(args) {
 		os.Exit(admin(args, os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 	}
 	cfg, err := loadConfig(os.Getenv)
@@ -99,6 +99,12 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg)
+}
+
+// serving reports whether the command line asks for the server: no
+// arguments, or "serve" alone.
+func serving(args []string) bool {
+	return len(args) == 0 || len(args) == 1 && args[0] == "serve"
 }
 
 // serve runs the application until ctx ends (SIGTERM, Ctrl-C), then stops
@@ -127,11 +133,31 @@ func serve(ctx context.Context, cfg config) error {
 	case <-ctx.Done():
 	}
 	app.log.Info("shutting down: finishing the requests in flight")
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := drain(servers, drainTimeout); err != nil && failed == nil {
+		failed = err
+	}
+	return failed
+}
+
+// drainTimeout is how long a stopping server lets the requests in flight
+// finish (deploy/compose.yaml's stop_grace_period is above it).
+const drainTimeout = 10 * time.Second
+
+// drain stops the servers accepting connections and waits up to timeout
+// for the requests in flight; past it, it says that some were cut off.
+func drain(servers []*http.Server, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	var failed error
 	for _, srv := range servers {
-		if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) && failed == nil {
-			failed = err
+		err := srv.Shutdown(ctx)
+		switch {
+		case err == nil || errors.Is(err, http.ErrServerClosed) || failed != nil:
+		case errors.Is(err, context.DeadlineExceeded):
+			_ = srv.Close()
+			failed = fmt.Errorf("shutting down: requests still running %s after the stop were cut off", timeout)
+		default:
+			failed = fmt.Errorf("shutting down: %w", err)
 		}
 	}
 	return failed

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -92,4 +93,52 @@ func TestServerTimeouts(t *testing.T) {
 			t.Errorf("an idle connection stayed open %s", wait)
 		}
 	})
+}
+
+// "serve" alone serves; with a flag (--help) or an argument it is a
+// command line for admin, which prints the help or a usage error, and
+// starts no server.
+func TestServing(t *testing.T) {
+	for _, args := range [][]string{nil, {"serve"}} {
+		if !serving(args) {
+			t.Errorf("%q does not serve", args)
+		}
+	}
+	for _, args := range [][]string{{"serve", "--help"}, {"serve", "-h"}, {"serve", "now"}, {"users", "list"}} {
+		if serving(args) {
+			t.Errorf("%q serves", args)
+		}
+	}
+	if r := runAdmin(t, nil, "", "serve", "--help"); r.code != exitOK || r.stdout != adminUsage {
+		t.Errorf("serve --help: %+v", r)
+	}
+	if r := runAdmin(t, nil, "", "serve", "now"); r.code != exitUsage {
+		t.Errorf("serve now: %+v", r)
+	}
+}
+
+// A drain that runs out says so, rather than "context deadline exceeded".
+func TestDrainRunsOut(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		if res, err := http.Get("http://" + ln.Addr().String()); err == nil {
+			res.Body.Close()
+		}
+	}()
+	<-started
+	err = drain([]*http.Server{srv}, 50*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "requests still running 50ms after the stop were cut off") {
+		t.Errorf("drain: %v", err)
+	}
 }
