@@ -42,8 +42,15 @@ Sessions:
   sessions revoke-all USERNAME     end every session of the user
 
 Setup:
-  secret new                       print a new random secret for SESSION_SECRET
-                                   (to rotate, put it first: SESSION_SECRET=new,old)
+  secret new                       print a new random secret for SESSION_SECRET.
+                                   To rotate from OLD to it (NEW), change every
+                                   instance one after the other, three times:
+                                   1. OLD,NEW   2. NEW,OLD   3. NEW alone, once
+                                   ABSOLUTE_TIMEOUT has passed since step 2.
+                                   NEW,OLD in one step signs out the users whose
+                                   next request reaches an instance that does not
+                                   know NEW yet (DEPLOYING.md, "Rotating
+                                   SESSION_SECRET")
   migrate                          create the tables and indexes the app uses
   help                             print this help (also -h, --help)
 
@@ -52,6 +59,12 @@ Flags, before or after the command words:
                                    instead of text
   --password-stdin                 read the password from standard input: what
                                    users create and users passwd always do
+
+The commands act on the servers' session store or not at all: each server
+records, in the database, the SESSION_STORE it uses (and leaves a mark in
+Redis or MongoDB), and a command whose environment names another store, or
+another Redis or MongoDB, refuses with exit status 1. Only migrate creates
+tables; another command on a database without them says to run migrate.
 
 Passwords are never arguments, so that they stay out of shell history and the
 process list: pipe them in, one line.
@@ -107,6 +120,7 @@ type adminRun struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	json           bool
+	createTables   bool // migrate: the app is opened to create the tables
 	app            *app
 }
 
@@ -300,8 +314,10 @@ func sentence(msg string) string {
 // user-cache invalidation, so that running instances hear of what a command
 // changes), with its logs on stderr, less what a command has no use for:
 // metrics, and the warning about a random SESSION_SECRET (a command reads
-// and signs no cookie, so it needs no secret). Commands share one app and
-// admin closes it.
+// and signs no cookie, so it needs no secret). Unlike a server it creates no
+// table (but for migrate), and it refuses an environment that names another
+// session store than the one the servers recorded (see checkStoreKind).
+// Commands share one app and admin closes it.
 func (r *adminRun) open() (*app, error) {
 	if r.app != nil {
 		return r.app, nil
@@ -311,8 +327,13 @@ func (r *adminRun) open() (*app, error) {
 		return nil, err
 	}
 	cfg.metricsAddr, cfg.randomSecret = "", false
+	cfg.command, cfg.createTables = true, r.createTables
 	a, err := newApp(cfg, r.stderr)
-	if err != nil {
+	var refused *adminError
+	switch {
+	case errors.As(err, &refused):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("opening the stores: %w", err)
 	}
 	r.app = a
@@ -380,28 +401,24 @@ type tableJSON struct {
 }
 
 // migrate creates the tables and indexes of the app, as every start of the
-// app does: the users table; the sessions table with SESSION_STORE=gorm;
-// and the login throttle's table on PostgreSQL with it. It says which it
-// created and which were there already (and were brought up to date: new
-// columns and indexes).
+// app does: the users table; the table where the servers record their
+// session store; the sessions table with SESSION_STORE=gorm; and the login
+// throttle's table on PostgreSQL with it. It says which it created and which
+// were there already (and were brought up to date: new columns and indexes).
+// It is the only command that creates tables.
 func migrate(r *adminRun, _ []string) error {
 	cfg, err := loadConfig(r.getenv)
 	if err != nil {
 		return err
 	}
-	doc := migrationJSON{Database: "sqlite", SessionStore: cfg.storeName, Tables: []tableJSON{{Holds: "users"}}}
+	doc := migrationJSON{Database: "sqlite", SessionStore: cfg.storeName, Tables: appTables(cfg)}
 	if cfg.postgres() {
 		doc.Database = "postgres"
-	}
-	if cfg.storeName == "gorm" {
-		doc.Tables = append(doc.Tables, tableJSON{Name: sessionsTable, Holds: "sessions"})
-		if cfg.postgres() {
-			doc.Tables = append(doc.Tables, tableJSON{Name: throttleTable, Holds: "login throttle"})
-		}
 	}
 	if err := r.findMissingTables(cfg, doc.Tables); err != nil {
 		return failed("reading the database", err)
 	}
+	r.createTables = true
 	if _, err := r.open(); err != nil { // creates what is missing
 		return err
 	}
@@ -425,9 +442,30 @@ func migrate(r *adminRun, _ []string) error {
 	})
 }
 
-// findMissingTables names the users table in tables (GORM names it after
-// Account) and marks the tables that the database lacks as created, before
-// the app creates them.
+// appTables lists the tables the app keeps in the database with cfg, the
+// users' first (its name is left to usersTable).
+func appTables(cfg config) []tableJSON {
+	tables := []tableJSON{{Holds: "users"}, {Name: deploymentTable, Holds: "the servers' session store"}}
+	if cfg.storeName == "gorm" {
+		tables = append(tables, tableJSON{Name: sessionsTable, Holds: "sessions"})
+		if cfg.postgres() {
+			tables = append(tables, tableJSON{Name: throttleTable, Holds: "login throttle"})
+		}
+	}
+	return tables
+}
+
+// usersTable is the name GORM gives the users table.
+func usersTable(db *gorm.DB) (string, error) {
+	stmt := &gorm.Statement{DB: db}
+	if err := stmt.Parse(&Account{}); err != nil {
+		return "", err
+	}
+	return stmt.Schema.Table, nil
+}
+
+// findMissingTables names the users table in tables and marks the tables
+// that the database lacks as created, before the app creates them.
 func (r *adminRun) findMissingTables(cfg config, tables []tableJSON) error {
 	db, err := openDatabase(cfg, r.stderr)
 	if err != nil {
@@ -436,19 +474,44 @@ func (r *adminRun) findMissingTables(cfg config, tables []tableJSON) error {
 	if sqlDB, err := db.DB(); err == nil {
 		defer sqlDB.Close()
 	}
-	stmt := &gorm.Statement{DB: db}
-	if err := stmt.Parse(&Account{}); err != nil {
+	return missingTables(r.ctx, db, tables)
+}
+
+// missingTables names the users table in tables and sets Created on those
+// that the database lacks.
+func missingTables(ctx context.Context, db *gorm.DB, tables []tableJSON) error {
+	var err error
+	if tables[0].Name, err = usersTable(db); err != nil {
 		return err
 	}
-	tables[0].Name = stmt.Schema.Table
 	// HasTable answers false when it cannot ask: make sure it can.
 	var one int
-	if err := db.WithContext(r.ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+	if err := db.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
 		return err
 	}
-	m := db.WithContext(r.ctx).Migrator()
+	m := db.WithContext(ctx).Migrator()
 	for i := range tables {
 		tables[i].Created = !m.HasTable(tables[i].Name)
+	}
+	return nil
+}
+
+// checkTables makes sure, for a command that creates no table, that the
+// database has those the app keeps there.
+func checkTables(ctx context.Context, cfg config, db *gorm.DB) error {
+	tables := appTables(cfg)
+	if err := missingTables(ctx, db, tables); err != nil {
+		return err
+	}
+	var missing []string
+	for _, t := range tables {
+		if t.Created && t.Name != deploymentTable { // no server has started: no record to check
+			missing = append(missing, t.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return &adminError{exitFailed, fmt.Sprintf("the database lacks the table %s: run migrate first "+
+			"(it creates the tables; so does the app when it starts)", strings.Join(missing, ", "))}
 	}
 	return nil
 }

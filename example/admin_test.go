@@ -154,13 +154,13 @@ type adminBackend struct {
 }
 
 var adminBackends = []adminBackend{
-	{"sqlite", "sqlite", []string{"accounts", sessionsTable}, func(t *testing.T) map[string]string {
+	{"sqlite", "sqlite", []string{"accounts", deploymentTable, sessionsTable}, func(t *testing.T) map[string]string {
 		return map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "x.db"), "SESSION_STORE": "gorm"}
 	}},
-	{"postgres", "postgres", []string{"accounts", sessionsTable, throttleTable}, func(t *testing.T) map[string]string {
+	{"postgres", "postgres", []string{"accounts", deploymentTable, sessionsTable, throttleTable}, func(t *testing.T) map[string]string {
 		return map[string]string{"DATABASE_URL": postgresSchemaURL(t), "SESSION_STORE": "gorm"}
 	}},
-	{"redis", "sqlite", []string{"accounts"}, func(t *testing.T) map[string]string {
+	{"redis", "sqlite", []string{"accounts", deploymentTable}, func(t *testing.T) map[string]string {
 		srv := testenv.StartRedisServer(t)
 		return map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "x.db"), "SESSION_STORE": "redis", "REDIS_URL": "redis://" + srv.Addr() + "/0"}
 	}},
@@ -480,6 +480,9 @@ func TestAdminStoreDown(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "x.db")
 	up := map[string]string{"DATABASE_URL": db, "SESSION_STORE": "gorm"}
 	down := map[string]string{"DATABASE_URL": db, "SESSION_STORE": "redis", "REDIS_URL": "redis://" + testenv.ClosedAddr(t) + "/0?max_retries=-1"} // fail at once
+	if r := runAdmin(t, up, "", "migrate"); r.code != exitOK {
+		t.Fatalf("migrate: %+v", r)
+	}
 	if r := runAdmin(t, up, "alice's password\n", "users", "create", "alice"); r.code != exitOK {
 		t.Fatalf("users create: %+v", r)
 	}

@@ -46,6 +46,7 @@ type app struct {
 	auth    *auth.Auth[*Account]
 	users   *gormusers.Store[Account, *Account]
 	store   sessionstore.IndexedStore
+	mark    storeMark // where the servers' mark is, outside the database; nil: nowhere
 	db      *gorm.DB
 	log     *slog.Logger
 	closers []func()
@@ -78,16 +79,37 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 			_ = sqlDB.Close()
 		}
 	})
-	// Instances that start together on an empty database would create the
-	// same tables at once and fail; they take turns.
-	unlock, err := lockMigrations(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
 	a.users = gormusers.New[Account](a.db)
-	if err := a.users.Migrate(); err != nil {
-		return nil, fmt.Errorf("creating the users table: %w", err)
+	if cfg.createTables {
+		// Instances that start together on an empty database would create
+		// the same tables at once and fail; they take turns.
+		unlock, err := lockMigrations(cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		if err := a.users.Migrate(); err != nil {
+			return nil, fmt.Errorf("creating the users table: %w", err)
+		}
+		if err := a.db.AutoMigrate(&deploymentRecord{}); err != nil {
+			return nil, fmt.Errorf("creating the %s table: %w", deploymentTable, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var servers *deploymentRecord // a command's: what the servers use
+	if cfg.command {
+		if servers, err = a.readDeployment(ctx); err != nil {
+			return nil, err
+		}
+		if err := a.checkStoreKind(servers); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.createTables {
+		if err := checkTables(ctx, cfg, a.db); err != nil {
+			return nil, err
+		}
 	}
 	acfg := auth.Config[*Account]{
 		Users:           a.users,
@@ -105,6 +127,14 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		return nil, err
 	}
 	acfg.Store = a.store
+	if cfg.command {
+		err = a.checkStoreMark(ctx, servers)
+	} else {
+		err = a.recordDeployment(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
 	if cfg.metricsAddr != "" {
 		if err := a.openMetrics(&acfg); err != nil {
 			return nil, err
@@ -130,7 +160,7 @@ func (a *app) openStores(acfg *auth.Config[*Account]) error {
 	cfg := a.cfg
 	switch cfg.storeName {
 	case "gorm":
-		s, err := gormstore.New(a.db, gormstore.Options{Table: sessionsTable, AutoMigrate: true, Now: cfg.now})
+		s, err := gormstore.New(a.db, gormstore.Options{Table: sessionsTable, AutoMigrate: cfg.createTables, Now: cfg.now})
 		if err != nil {
 			return err
 		}
@@ -152,13 +182,15 @@ func (a *app) openStores(acfg *auth.Config[*Account]) error {
 		}
 		a.closers = append(a.closers, func() { _ = client.Close() })
 		a.store = redisstore.New(client, redisstore.Options{Now: cfg.now})
+		a.mark = redisMark{client}
 		a.shareThroughRedis(acfg, client)
 	case "mongo", "mongodb":
-		s, closeStore, err := openMongo(cfg.mongoURL)
+		s, db, closeStore, err := openMongo(cfg.mongoURL)
 		if err != nil {
 			return err
 		}
 		a.store = s
+		a.mark = mongoMark{db}
 		a.closers = append(a.closers, closeStore)
 	default:
 		return fmt.Errorf("SESSION_STORE %q: want gorm, redis, mongo or memory", cfg.storeName)
@@ -256,7 +288,7 @@ func (a *app) shareThroughRedis(acfg *auth.Config[*Account], client redis.Univer
 // login throttle (a table) and drop users from their caches together
 // (LISTEN/NOTIFY), with no Redis.
 func (a *app) shareThroughPostgres(acfg *auth.Config[*Account]) error {
-	throttle, err := sqlauth.NewThrottle(a.db, sqlauth.ThrottleOptions{Table: throttleTable, AutoMigrate: true, Now: a.cfg.now, Logger: a.log})
+	throttle, err := sqlauth.NewThrottle(a.db, sqlauth.ThrottleOptions{Table: throttleTable, AutoMigrate: a.cfg.createTables, Now: a.cfg.now, Logger: a.log})
 	if err != nil {
 		return fmt.Errorf("the login throttle's table: %w", err)
 	}
@@ -287,6 +319,7 @@ func newRouter(a *app, logw io.Writer) (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(ipProxies); err != nil {
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
+	r.Use(securityHeaders)
 	// A load balancer's probe: the process is up and serves HTTP. It does
 	// not ask the shared stores: were they down, every instance would leave
 	// the pool at once, and clients would get the balancer's error page
@@ -298,4 +331,21 @@ func newRouter(a *app, logw io.Writer) (*gin.Engine, error) {
 	handlers.Mount(r.Group("/"), a.auth, handlers.WithRegister())
 	newPages(a.auth, a.users, a.cfg.now).mount(r)
 	return r, nil
+}
+
+// contentSecurityPolicy lets the pages load their own stylesheet and images
+// and nothing else, run no script (they have none), post forms only to this
+// site, and be framed by no page (clickjacking).
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'"
+
+// securityHeaders sets, on every answer, the policy above, its older
+// equivalent against framing, and tells browsers not to guess a content
+// type other than the one sent.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
 }

@@ -10,9 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -261,6 +263,14 @@ func TestBrowser(t *testing.T) {
 			browser := startChromium(t)
 			one := newTab(t, browser, srv.URL, "first browser", shots, false)
 			two := newTab(t, browser, srv.URL, "second browser", shots, true)
+			var refused cspReports
+			refused.watch(t, one.ctx)
+			refused.watch(t, two.ctx)
+			defer func() {
+				for _, r := range refused.all() {
+					t.Errorf("the browser refused what a page asked for: %s", r)
+				}
+			}()
 
 			// Register, sign out, sign in with "remember me".
 			one.open("/register")
@@ -376,4 +386,32 @@ func TestBrowser(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cspReports collects what the browser says it refused under the pages'
+// Content-Security-Policy: a page whose stylesheet, script or form the
+// policy blocks is a page that does not work.
+type cspReports struct {
+	mu   sync.Mutex
+	list []string
+}
+
+// watch listens to the log of the tab of ctx.
+func (c *cspReports) watch(t *testing.T, ctx context.Context) {
+	err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*cdplog.EventEntryAdded); ok && strings.Contains(e.Entry.Text, "Content Security Policy") {
+			c.mu.Lock()
+			c.list = append(c.list, e.Entry.URL+": "+e.Entry.Text)
+			c.mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *cspReports) all() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.list...)
 }

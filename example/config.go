@@ -28,11 +28,18 @@ type config struct {
 	secrets                          [][]byte
 	randomSecret                     bool
 	idle, absolute, touch            time.Duration
-	secure                           bool
-	hostPrefix                       auth.HostPrefix // COOKIE_HOST_PREFIX: unset is auth's default
-	proxies                          []string
-	dbMaxConns                       int
-	now                              func() time.Time // tests only: the clock
+	// The HTTP server's timeouts (HTTP_*_TIMEOUT).
+	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
+	secure                                                    bool
+	hostPrefix                                                auth.HostPrefix // COOKIE_HOST_PREFIX: unset is auth's default
+	proxies                                                   []string
+	dbMaxConns                                                int
+	now                                                       func() time.Time // tests only: the clock
+	// command is set for an operator's command, which acts on what the
+	// servers use: it records nothing, and checks that its environment
+	// names the servers' session store. createTables is set for the
+	// servers and the migrate command, the only ones that create tables.
+	command, createTables bool
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -50,6 +57,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		redisURL:    or("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		mongoURL:    or("MONGODB_URL", "mongodb://127.0.0.1:27017/ginauth"),
 		now:         time.Now,
+
+		createTables: true,
+
+		readHeaderTimeout: 10 * time.Second,
+		readTimeout:       20 * time.Second,
+		writeTimeout:      30 * time.Second,
+		idleTimeout:       60 * time.Second,
 	}
 	secrets := getenv("SESSION_SECRET")
 	if file := getenv("SESSION_SECRET_FILE"); file != "" {
@@ -76,12 +90,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 	durations := []struct {
 		name string
 		dst  *time.Duration
-	}{{"IDLE_TIMEOUT", &c.idle}, {"ABSOLUTE_TIMEOUT", &c.absolute}, {"TOUCH_INTERVAL", &c.touch}}
+		http bool // an HTTP timeout: positive
+	}{{"IDLE_TIMEOUT", &c.idle, false}, {"ABSOLUTE_TIMEOUT", &c.absolute, false}, {"TOUCH_INTERVAL", &c.touch, false},
+		{"HTTP_READ_HEADER_TIMEOUT", &c.readHeaderTimeout, true}, {"HTTP_READ_TIMEOUT", &c.readTimeout, true},
+		{"HTTP_WRITE_TIMEOUT", &c.writeTimeout, true}, {"HTTP_IDLE_TIMEOUT", &c.idleTimeout, true}}
 	for _, d := range durations {
 		if v := getenv(d.name); v != "" {
 			var err error
 			if *d.dst, err = time.ParseDuration(v); err != nil {
 				return c, fmt.Errorf("%s: %w", d.name, err)
+			}
+			if d.http && *d.dst <= 0 {
+				return c, fmt.Errorf("%s: want a positive duration, got %s (no timeout is not an option)", d.name, v)
 			}
 		}
 	}

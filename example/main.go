@@ -24,7 +24,8 @@
 //	                  ?addr=host:port&addr=... for a Cluster,
 //	                  ?master_name=name&addr=... for Sentinel
 //	MONGODB_URL       for SESSION_STORE=mongo (default mongodb://127.0.0.1:27017/ginauth)
-//	SESSION_SECRET    comma-separated secrets, newest first, 32+ bytes each;
+//	SESSION_SECRET    comma-separated secrets, 32+ bytes each: the first signs cookies,
+//	                  every one verifies them (to rotate, see "example help");
 //	                  unset: a random one, so sessions end when the app stops
 //	SESSION_SECRET_FILE a file holding SESSION_SECRET's value (a Docker or Kubernetes secret)
 //	IDLE_TIMEOUT      Go duration (default 30m)
@@ -36,6 +37,12 @@
 //	                  (needs COOKIE_SECURE); false: always sid
 //	TRUSTED_PROXIES   comma-separated IPs/CIDRs of proxies whose X-Forwarded-* to believe,
 //	                  or "unix" for a proxy on a Unix socket
+//	HTTP_READ_HEADER_TIMEOUT  Go duration: to read a request's headers (default 10s)
+//	HTTP_READ_TIMEOUT  Go duration: to read a whole request, body included (default 20s)
+//	HTTP_WRITE_TIMEOUT Go duration: from the end of the headers to the end of the
+//	                  answer (default 30s)
+//	HTTP_IDLE_TIMEOUT  Go duration: a kept-alive connection waiting for its next
+//	                  request (default 60s)
 //
 // # Admin commands
 //
@@ -52,6 +59,11 @@
 //	secret new                       a random secret for SESSION_SECRET
 //	migrate                          creates the tables and indexes, and says which
 //	help                             the usage (also -h)
+//
+// A command refuses (exit status 1) when its environment names another
+// session store than the servers': each server records its SESSION_STORE in
+// the database at start, and leaves a mark in Redis or MongoDB that the
+// command looks for. Only migrate creates tables.
 //
 // With --json, anywhere on the line, a command prints one JSON document
 // (times in RFC 3339) instead of text. Results go to stdout; errors (one
@@ -79,7 +91,7 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) > 0 && args[0] != "serve" {
+	if !serving(args) {
 		os.Exit(admin(args, os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 	}
 	cfg, err := loadConfig(os.Getenv)
@@ -91,6 +103,12 @@ func run(args []string) error {
 	return serve(ctx, cfg)
 }
 
+// serving reports whether the command line asks for the server: no
+// arguments, or "serve" alone.
+func serving(args []string) bool {
+	return len(args) == 0 || len(args) == 1 && args[0] == "serve"
+}
+
 // serve runs the application until ctx ends (SIGTERM, Ctrl-C), then stops
 // accepting connections and lets the requests in flight finish.
 func serve(ctx context.Context, cfg config) error {
@@ -99,9 +117,9 @@ func serve(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer app.close()
-	servers := []*http.Server{{Addr: cfg.addr, Handler: app.handler, ReadHeaderTimeout: 10 * time.Second}}
+	servers := []*http.Server{newHTTPServer(cfg, cfg.addr, app.handler)}
 	if app.metrics != nil {
-		servers = append(servers, &http.Server{Addr: cfg.metricsAddr, Handler: app.metrics, ReadHeaderTimeout: 10 * time.Second})
+		servers = append(servers, newHTTPServer(cfg, cfg.metricsAddr, app.metrics))
 	}
 	errc := make(chan error, len(servers))
 	for _, srv := range servers {
@@ -117,12 +135,46 @@ func serve(ctx context.Context, cfg config) error {
 	case <-ctx.Done():
 	}
 	app.log.Info("shutting down: finishing the requests in flight")
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := drain(servers, drainTimeout); err != nil && failed == nil {
+		failed = err
+	}
+	return failed
+}
+
+// drainTimeout is how long a stopping server lets the requests in flight
+// finish (deploy/compose.yaml's stop_grace_period is above it).
+const drainTimeout = 10 * time.Second
+
+// drain stops the servers accepting connections and waits up to timeout
+// for the requests in flight; past it, it says that some were cut off.
+func drain(servers []*http.Server, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	var failed error
 	for _, srv := range servers {
-		if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) && failed == nil {
-			failed = err
+		err := srv.Shutdown(ctx)
+		switch {
+		case err == nil || errors.Is(err, http.ErrServerClosed) || failed != nil:
+		case errors.Is(err, context.DeadlineExceeded):
+			_ = srv.Close()
+			failed = fmt.Errorf("shutting down: requests still running %s after the stop were cut off", timeout)
+		default:
+			failed = fmt.Errorf("shutting down: %w", err)
 		}
 	}
 	return failed
+}
+
+// newHTTPServer is the server of handler on addr, with the timeouts of
+// cfg: a client that sends its request slowly, or keeps an idle connection
+// open, is cut off rather than holding a connection and a goroutine.
+func newHTTPServer(cfg config, addr string, handler http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.readHeaderTimeout,
+		ReadTimeout:       cfg.readTimeout,
+		WriteTimeout:      cfg.writeTimeout,
+		IdleTimeout:       cfg.idleTimeout,
+	}
 }

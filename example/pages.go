@@ -131,8 +131,11 @@ func (p *pages) login(c *gin.Context) {
 	case c.Query("expired") == "true":
 		pg.note("warn", "Your session has ended. Sign in again to continue.")
 	case c.Query("signedOut") == "all":
-		n, _ := strconv.Atoi(c.Query("revoked"))
-		pg.note("info", fmt.Sprintf("You are signed out everywhere: %d %s ended.", n, plural(n, "session", "sessions")))
+		if n, ok := count(c.Query("revoked")); ok {
+			pg.note("info", fmt.Sprintf("You are signed out everywhere: %d %s ended.", n, plural(n, "session", "sessions")))
+		} else {
+			pg.note("info", "You are signed out everywhere.")
+		}
 	case c.Query("signedOut") != "":
 		pg.note("info", "You are signed out.")
 	}
@@ -181,8 +184,11 @@ func (p *pages) account(c *gin.Context) {
 	}
 	pg.Sessions = len(list)
 	if r := c.Query("revoked"); r != "" {
-		n, _ := strconv.Atoi(r)
-		pg.note("info", fmt.Sprintf("Your password is changed. %d other %s signed out.", n, plural(n, "session was", "sessions were")))
+		if n, ok := count(r); ok {
+			pg.note("info", fmt.Sprintf("Your password is changed. %d other %s signed out.", n, plural(n, "session was", "sessions were")))
+		} else {
+			pg.note("info", "Your password is changed. Your other sessions were signed out.")
+		}
 	}
 	if c.Query("saved") != "" {
 		pg.note("info", "Your display name is saved.")
@@ -266,17 +272,51 @@ func (p *pages) revoke(c *gin.Context) {
 }
 
 // problemText says, for people, what an error code of a redirect means.
+// The code and the retry come from the address, which anyone can write and
+// send in a link: only known codes have a text, none is shown as given, and
+// a retry beyond any lockout is not believed.
 func problemText(code, retry string) string {
-	switch code {
-	case "too_many_attempts":
-		secs, _ := strconv.Atoi(retry)
+	if code == "too_many_attempts" {
+		secs, err := strconv.Atoi(retry)
+		if err != nil || secs < 1 || secs > maxRetrySeconds {
+			return "Too many failed attempts. Try again later."
+		}
 		return "Too many failed attempts. Try again " + inTime(time.Duration(secs)*time.Second) + "."
-	case "busy":
-		return "Too many sign-ins at once. Try again in a moment."
-	case "store_unavailable":
-		return "We cannot reach our session store. Try again shortly."
 	}
-	return "Something went wrong (" + code + "). Try again."
+	if text, ok := problemTexts[code]; ok {
+		return text
+	}
+	return "Something went wrong. Try again."
+}
+
+// problemTexts are the texts of the codes a redirect can carry to a page
+// that has no field to show them at.
+var problemTexts = map[string]string{
+	"busy":                   "Too many sign-ins at once. Try again in a moment.",
+	"store_unavailable":      "We cannot reach our session store. Try again shortly.",
+	"cross_origin":           "That form was sent from another site. Try again from this one.",
+	"unsupported_media_type": "Your browser sent the form in a way we do not read. Try again.",
+	"unauthenticated":        "Sign in to continue.",
+	"session_expired":        "Your session has ended. Sign in again to continue.",
+	"not_found":              "That session is signed out already.",
+}
+
+// maxRetrySeconds bounds the wait a page repeats from its address: a day,
+// far beyond any lockout of the login throttle.
+const maxRetrySeconds = 24 * 60 * 60
+
+// maxShownCount bounds a count of sessions a page repeats from its
+// address.
+const maxShownCount = 10000
+
+// count reads a count of sessions from the address: a number from 0 to
+// maxShownCount, or not ok.
+func count(s string) (int, bool) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > maxShownCount {
+		return 0, false
+	}
+	return n, true
 }
 
 // inTime says "in 2 minutes", "in 40 seconds".
