@@ -77,6 +77,7 @@ var (
 	ErrUsernameTaken      = &Problem{Status: http.StatusConflict, Code: "username_taken", Message: "That username is taken."}
 	ErrInvalidCredentials = &Problem{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: "Invalid username or password."}
 	ErrTooManyAttempts    = &Problem{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Message: "Too many failed sign-in attempts. Try again later."}
+	ErrHTTPSRequired      = &Problem{Status: http.StatusForbidden, Code: "https_required", Message: "Signing in needs HTTPS: the session cookie is Secure, and this request came over plain HTTP."}
 	ErrTooManySignups     = &Problem{Status: http.StatusTooManyRequests, Code: "too_many_attempts", Message: "Too many registrations from your network. Try again later."}
 	ErrUnauthenticated    = &Problem{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: "Sign in to continue."}
 	ErrSessionExpired     = &Problem{Status: http.StatusUnauthorized, Code: "session_expired", Message: "Your session has expired. Sign in again."}

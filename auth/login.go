@@ -73,6 +73,9 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 	var zero U
 	ctx := c.Request.Context()
 	name, nameErr := NormalizeUsername(username)
+	if err := a.transport(c, name); err != nil {
+		return zero, err
+	}
 	epoch := a.cacheEpoch()
 	var user U
 	found := false
@@ -134,6 +137,21 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 	}
 	a.remember(c, user.AuthID(), epoch)
 	return user, nil
+}
+
+// transport refuses a sign-in whose session cookie could not be sent: a
+// Secure cookie, on a request that did not come over HTTPS (directly, or
+// through a trusted proxy saying so). Signing in then would store a session
+// and report a success that no browser can use.
+func (c *core) transport(gc *gin.Context, name string) error {
+	if !c.cfg.cookie.Secure {
+		return nil
+	}
+	if st := getState(gc); st == nil || c.cookieAllowed(st) {
+		return nil
+	}
+	c.emit(gc, Event{Type: EventLoginError, Username: name, Code: ErrHTTPSRequired.Code})
+	return ErrHTTPSRequired
 }
 
 // loginError reports a login that could not be judged, and returns err.
@@ -212,6 +230,9 @@ type LoginOptions struct {
 func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 	st, err := mustState(c)
 	if err != nil {
+		return err
+	}
+	if err := a.transport(c, user.AuthUsername()); err != nil {
 		return err
 	}
 	st.mu.Lock()
@@ -393,6 +414,9 @@ func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error)
 	}
 	pw, err := checkNewPassword(password, a.cfg.minPassword)
 	if err != nil {
+		return zero, err
+	}
+	if err := a.transport(c, name); err != nil {
 		return zero, err
 	}
 	at := attempt{lockout: Event{Username: name, Action: "register"}, refused: ErrTooManySignups}

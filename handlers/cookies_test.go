@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/fakeclock"
@@ -50,18 +53,50 @@ func TestSecureCookies(t *testing.T) {
 		c.Cookie.Secure = true
 		c.Logger = slog.Default()
 	}
-	t.Run("plain HTTP gets no cookie, and one warning", func(t *testing.T) {
-		a := newEnv(t, backends[0], secure)
+	t.Run("plain HTTP signs nobody in, and warns once", func(t *testing.T) {
+		var mu sync.Mutex
+		var codes []string
+		a := newEnv(t, backends[0], secure, func(c *authConfig) {
+			c.OnEvent = func(e auth.Event) {
+				mu.Lock()
+				codes = append(codes, string(e.Type)+":"+e.Code)
+				mu.Unlock()
+			}
+		})
+		hash, _ := bcrypt.GenerateFromPassword([]byte("yuri's password"), bcrypt.MinCost)
+		if _, err := a.users.Create(context.Background(), "yuri", string(hash)); err != nil {
+			t.Fatal(err)
+		}
 		cl := a.client(t)
 		for range 3 {
-			r := cl.do("POST", "/register", creds(fmt.Sprintf("u%d", time.Now().UnixNano()), "a password!"))
-			cl.want(r, http.StatusCreated, "")
-			if r.header.Get("Set-Cookie") != "" {
-				t.Errorf("a Secure cookie went out over plain HTTP: %s", r.header.Get("Set-Cookie"))
+			for _, r := range []*response{
+				cl.do("POST", "/register", creds(fmt.Sprintf("u%d", time.Now().UnixNano()), "a password!")),
+				cl.do("POST", "/login", creds("yuri", "yuri's password")),
+			} {
+				cl.want(r, http.StatusForbidden, "https_required")
+				if r.header.Get("Set-Cookie") != "" {
+					t.Errorf("a cookie went out over plain HTTP: %s", r.header.Get("Set-Cookie"))
+				}
 			}
 		}
 		if n := strings.Count(logs.String(), "not sending the Secure session cookie"); n != 1 {
 			t.Errorf("%d warnings, want exactly one:\n%s", n, logs)
+		}
+		// Nothing was stored: no session, no account.
+		u, err := a.users.FindByUsername(context.Background(), "yuri")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ss, err := a.store.List(context.Background(), u.AuthID()); err != nil || len(ss) != 0 {
+			t.Errorf("sessions stored for a sign-in whose cookie could not be sent: %v, %v", ss, err)
+		}
+		if _, err := a.users.FindByUsername(context.Background(), "u"); err == nil {
+			t.Error("an account was created")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(codes) != 6 || codes[0] != "login_error:https_required" || codes[1] != "login_error:https_required" {
+			t.Errorf("events %v, want six login_error https_required", codes)
 		}
 	})
 	t.Run("a proxy's X-Forwarded-Proto counts only when trusted", func(t *testing.T) {

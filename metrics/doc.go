@@ -23,7 +23,7 @@
 //
 // Names below use the default namespace, "ginauth" ([Options.Namespace]).
 //
-//	ginauth_logins_total{result}                             counter   result: success, invalid_credentials, locked, busy, error
+//	ginauth_logins_total{result}                             counter   result: success, invalid_credentials, locked, busy, https_required, error
 //	ginauth_lockouts_total{action}                           counter   action: login, register, password_change
 //	ginauth_registrations_total                              counter
 //	ginauth_logouts_total                                    counter

@@ -230,7 +230,7 @@ func describe(s map[string]float64) string {
 // allowedLabels are every label of the package's metrics with every value
 // it may take (the store label with the names the tests wrap stores under).
 var allowedLabels = map[string][]string{
-	"result":    {"success", "invalid_credentials", "locked", "busy", "error", "hit", "miss"},
+	"result":    {"success", "invalid_credentials", "locked", "busy", "https_required", "error", "hit", "miss"},
 	"action":    {"login", "register", "password_change"},
 	"reason":    {"logout_all", "password_change", "session_revoked"},
 	"operation": {"load", "create", "update", "touch", "regenerate", "destroy", "list", "destroy_handle", "destroy_user"},

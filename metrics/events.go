@@ -12,6 +12,7 @@ const (
 	loginInvalidCredentials = "invalid_credentials"
 	loginLocked             = "locked"
 	loginBusy               = "busy"
+	loginHTTPSRequired      = "https_required"
 	loginError              = "error"
 )
 
@@ -35,6 +36,7 @@ type eventMetrics struct {
 
 	// The series, resolved once: counting an event looks up no label.
 	loginSuccess, loginInvalid, loginLocked, loginBusy, loginError prometheus.Counter
+	loginHTTPSRequired                                             prometheus.Counter
 	lockoutLogin, lockoutRegister, lockoutPassword                 prometheus.Counter
 	revokedLogoutAll, revokedPasswordChange, revokedOne            prometheus.Counter
 }
@@ -46,7 +48,7 @@ func newEventMetrics(ns string) eventMetrics {
 	e := eventMetrics{
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "logins_total",
-			Help: "Logins by result: success (a session signed in, after registration too), invalid_credentials (wrong password or unknown user), locked (refused by throttling), busy (no bcrypt slot in time), error (a store could not answer).",
+			Help: "Logins by result: success (a session signed in, after registration too), invalid_credentials (wrong password or unknown user), locked (refused by throttling), busy (no bcrypt slot in time), https_required (refused: the Secure cookie could not be sent over plain HTTP), error (a store could not answer).",
 		}, []string{"result"}),
 		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "lockouts_total",
@@ -66,6 +68,7 @@ func newEventMetrics(ns string) eventMetrics {
 	e.loginLocked = e.logins.WithLabelValues(loginLocked)
 	e.loginBusy = e.logins.WithLabelValues(loginBusy)
 	e.loginError = e.logins.WithLabelValues(loginError)
+	e.loginHTTPSRequired = e.logins.WithLabelValues(loginHTTPSRequired)
 	e.lockoutLogin = e.lockouts.WithLabelValues(actionLogin)
 	e.lockoutRegister = e.lockouts.WithLabelValues(actionRegister)
 	e.lockoutPassword = e.lockouts.WithLabelValues(actionPasswordChange)
@@ -101,9 +104,12 @@ func (e *eventMetrics) count(ev auth.Event) {
 			e.lockoutPassword.Inc()
 		}
 	case auth.EventLoginError:
-		if ev.Code == auth.ErrBusy.Code {
+		switch ev.Code {
+		case auth.ErrBusy.Code:
 			e.loginBusy.Inc()
-		} else {
+		case auth.ErrHTTPSRequired.Code:
+			e.loginHTTPSRequired.Inc()
+		default:
 			e.loginError.Inc()
 		}
 	case auth.EventRegister:

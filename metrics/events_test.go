@@ -32,6 +32,8 @@ func TestOnEventCountsEachEvent(t *testing.T) {
 			map[string]float64{"ginauth_lockouts_total{action=password_change}": 1}},
 		{"login busy", auth.Event{Type: auth.EventLoginError, Code: "busy"},
 			map[string]float64{"ginauth_logins_total{result=busy}": 1}},
+		{"sign-in over plain HTTP", auth.Event{Type: auth.EventLoginError, Code: "https_required"},
+			map[string]float64{"ginauth_logins_total{result=https_required}": 1}},
 		{"login store unavailable", auth.Event{Type: auth.EventLoginError, Code: "store_unavailable"},
 			map[string]float64{"ginauth_logins_total{result=error}": 1}},
 		{"register", auth.Event{Type: auth.EventRegister},
@@ -100,10 +102,11 @@ func TestOnEventExposition(t *testing.T) {
 	onEvent(auth.Event{Type: auth.EventLoginSuccess})
 	onEvent(auth.Event{Type: auth.EventLoginError, Code: "busy"})
 	want := `
-# HELP ginauth_logins_total Logins by result: success (a session signed in, after registration too), invalid_credentials (wrong password or unknown user), locked (refused by throttling), busy (no bcrypt slot in time), error (a store could not answer).
+# HELP ginauth_logins_total Logins by result: success (a session signed in, after registration too), invalid_credentials (wrong password or unknown user), locked (refused by throttling), busy (no bcrypt slot in time), https_required (refused: the Secure cookie could not be sent over plain HTTP), error (a store could not answer).
 # TYPE ginauth_logins_total counter
 ginauth_logins_total{result="busy"} 1
 ginauth_logins_total{result="error"} 0
+ginauth_logins_total{result="https_required"} 0
 ginauth_logins_total{result="invalid_credentials"} 7
 ginauth_logins_total{result="locked"} 3
 ginauth_logins_total{result="success"} 1

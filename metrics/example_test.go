@@ -97,6 +97,7 @@ func Example() {
 	// Output:
 	// ginauth_logins_total{result="busy"} 0
 	// ginauth_logins_total{result="error"} 0
+	// ginauth_logins_total{result="https_required"} 0
 	// ginauth_logins_total{result="invalid_credentials"} 1
 	// ginauth_logins_total{result="locked"} 0
 	// ginauth_logins_total{result="success"} 1

@@ -14,7 +14,7 @@ import (
 // The metrics New registers, by name, with the series each has before
 // anything happened (a store wrapped adds its own).
 var wantFamilies = map[string]int{
-	"ginauth_logins_total":              5,
+	"ginauth_logins_total":              6,
 	"ginauth_lockouts_total":            3,
 	"ginauth_registrations_total":       1,
 	"ginauth_logouts_total":             1,
@@ -76,8 +76,8 @@ func TestNewNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 5 {
-		t.Errorf("%d series of logins_total, want the 5 of shop_auth_logins_total", n)
+	if n != 6 {
+		t.Errorf("%d series of logins_total, want the 6 of shop_auth_logins_total", n)
 	}
 }
 
@@ -91,8 +91,8 @@ func TestNewDefaultRegisterer(t *testing.T) {
 	if _, err := metrics.New(metrics.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := testutil.GatherAndCount(reg, "ginauth_logins_total"); err != nil || n != 5 {
-		t.Errorf("default registerer holds %d series of ginauth_logins_total (%v), want 5", n, err)
+	if n, err := testutil.GatherAndCount(reg, "ginauth_logins_total"); err != nil || n != 6 {
+		t.Errorf("default registerer holds %d series of ginauth_logins_total (%v), want 6", n, err)
 	}
 }
 
