@@ -39,6 +39,10 @@ type ThrottleOptions struct {
 type Throttle struct {
 	c      redis.UniversalClient
 	prefix string
+	// sharded puts each key in a slot of its own and runs the scripts
+	// once per key, in one pipeline, giving back what an attempt reserved
+	// when another of its keys refuses it.
+	sharded bool
 }
 
 // NewThrottle returns a throttle store on the client.
@@ -46,7 +50,7 @@ func NewThrottle(c redis.UniversalClient, opts ThrottleOptions) *Throttle {
 	if opts.Prefix == "" {
 		opts.Prefix = "throttle:"
 	}
-	return &Throttle{c: c, prefix: opts.Prefix + "{throttle}"}
+	return &Throttle{c: c, prefix: opts.Prefix}
 }
 
 // The arithmetic of auth's throttle (auth/throttle.go: streak, inFlight,
@@ -139,7 +143,12 @@ return locked`)
 
 func msOf(d time.Duration) int64 { return d.Milliseconds() }
 
-func (r *Throttle) key(k string) string { return r.prefix + k }
+func (r *Throttle) key(k string) string {
+	if r.sharded {
+		return r.prefix + "{" + k + "}"
+	}
+	return r.prefix + "{throttle}" + k
+}
 
 func (r *Throttle) keys(keys []auth.ThrottleKey) []string {
 	out := make([]string, len(keys))
@@ -184,6 +193,9 @@ func (r *Throttle) Reserve(ctx context.Context, now time.Time, keys []auth.Throt
 	if len(keys) == 0 {
 		return 0, nil
 	}
+	if r.sharded {
+		return r.reserveEach(ctx, now, keys)
+	}
 	args := make([]any, 0, 2+2*len(keys))
 	args = append(args, msOf(auth.ReservationTTL), now.UnixMilli())
 	for _, k := range keys {
@@ -204,6 +216,9 @@ func (r *Throttle) Settle(ctx context.Context, now time.Time, s []auth.Settlemen
 	if len(s) == 0 {
 		return 0, nil
 	}
+	if r.sharded {
+		return r.settleEach(ctx, now, s)
+	}
 	names := make([]string, len(s))
 	args := make([]any, 0, 2+6*len(s))
 	args = append(args, msOf(auth.ReservationTTL), now.UnixMilli())
@@ -220,4 +235,117 @@ func (r *Throttle) Settle(ctx context.Context, now time.Time, s []auth.Settlemen
 		return 0, sessionstore.Unavailable(err)
 	}
 	return time.Duration(ms) * time.Millisecond, nil
+}
+
+// runEach runs script once per key, each with its own arguments, in one
+// pipeline: go-redis sends each Cluster node its share at once. A script
+// that a node does not know yet is sent again with its source.
+func (r *Throttle) runEach(ctx context.Context, script *redis.Script, keys []string, args [][]any) []*redis.Cmd {
+	cmds := make([]*redis.Cmd, len(keys))
+	_, _ = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = script.EvalSha(ctx, p, []string{k}, args[i]...)
+		}
+		return nil
+	})
+	var again []int
+	for i, c := range cmds {
+		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		_, _ = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, i := range again {
+				cmds[i] = script.Eval(ctx, p, []string{keys[i]}, args[i]...)
+			}
+			return nil
+		})
+	}
+	return cmds
+}
+
+func settleArgs(now time.Time, x auth.Settlement) []any {
+	reserved := 0
+	if x.Reserved {
+		reserved = 1
+	}
+	return []any{msOf(auth.ReservationTTL), now.UnixMilli(), msOf(x.Rule.Window), x.Rule.Failures, msOf(x.Rule.BaseDelay), msOf(x.Rule.MaxDelay), int(x.Verdict), reserved}
+}
+
+// reserveEach is Reserve key by key: each key's check and reservation is one
+// script, so no key ever has more attempts in flight than its rule allows;
+// when a key refuses the attempt, the reservations it took on its other
+// keys are given back before Reserve returns.
+func (r *Throttle) reserveEach(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
+	args := make([][]any, len(keys))
+	for i, k := range keys {
+		args[i] = []any{msOf(auth.ReservationTTL), now.UnixMilli(), msOf(k.Rule.Window), k.Rule.Failures}
+	}
+	cmds := r.runEach(ctx, redisThrottleReserve, r.keys(keys), args)
+	var wait int64
+	var inFlight bool
+	var failed error
+	var granted []int
+	for i, c := range cmds {
+		ms, err := c.Int64()
+		switch {
+		case err != nil:
+			failed = err
+		case ms < 0:
+			inFlight = true
+		case ms > 0:
+			wait = max(wait, ms)
+		default:
+			granted = append(granted, i)
+		}
+	}
+	if failed == nil && wait == 0 && !inFlight {
+		return 0, nil
+	}
+	if len(granted) > 0 {
+		back := make([]string, len(granted))
+		bargs := make([][]any, len(granted))
+		for j, i := range granted {
+			back[j] = r.key(keys[i].Key)
+			bargs[j] = settleArgs(now, auth.Settlement{ThrottleKey: keys[i], Verdict: auth.Unjudged, Reserved: true})
+		}
+		for _, c := range r.runEach(ctx, redisThrottleSettle, back, bargs) {
+			if err := c.Err(); err != nil && failed == nil {
+				failed = err
+			}
+		}
+	}
+	switch {
+	case failed != nil:
+		return 0, sessionstore.Unavailable(failed)
+	case wait > 0:
+		return time.Duration(wait) * time.Millisecond, nil
+	}
+	return 0, auth.ErrInFlight
+}
+
+// settleEach is Settle key by key, in one pipeline: each key's verdict is
+// its own.
+func (r *Throttle) settleEach(ctx context.Context, now time.Time, s []auth.Settlement) (time.Duration, error) {
+	names := make([]string, len(s))
+	args := make([][]any, len(s))
+	for i, x := range s {
+		names[i] = r.key(x.Key)
+		args[i] = settleArgs(now, x)
+	}
+	var locked int64
+	var failed error
+	for _, c := range r.runEach(ctx, redisThrottleSettle, names, args) {
+		ms, err := c.Int64()
+		if err != nil {
+			failed = err
+			continue
+		}
+		locked = max(locked, ms)
+	}
+	if failed != nil {
+		return time.Duration(locked) * time.Millisecond, sessionstore.Unavailable(failed)
+	}
+	return time.Duration(locked) * time.Millisecond, nil
 }
