@@ -1,10 +1,6 @@
 package redisauth
 
-import (
-	"time"
-
-	"github.com/redis/go-redis/v9"
-)
+import "time"
 
 // SetPingInterval makes subscriptions ping Redis after d of silence, until
 // restore.
@@ -12,11 +8,4 @@ func SetPingInterval(d time.Duration) (restore func()) {
 	old := pingInterval
 	pingInterval = d
 	return func() { pingInterval = old }
-}
-
-// NewShardedThrottle is NewThrottle with every key in a slot of its own.
-func NewShardedThrottle(c redis.UniversalClient, opts ThrottleOptions) *Throttle {
-	t := NewThrottle(c, opts)
-	t.sharded = true
-	return t
 }

@@ -96,16 +96,3 @@ func TestUserInvalidation(t *testing.T) {
 		}
 	}
 }
-
-func TestRedisThrottleShardedProto(t *testing.T) {
-	throttletest.Run(t, func(t *testing.T) auth.ThrottleStore {
-		c, prefix := testenv.RedisClient(t)
-		return redisauth.NewShardedThrottle(c, redisauth.ThrottleOptions{Prefix: prefix})
-	})
-	cl := testenv.StartRedisCluster(t, 0)
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Masters, MaxRetries: -1})
-	t.Cleanup(func() { _ = c.Close() })
-	throttletest.Run(t, func(*testing.T) auth.ThrottleStore {
-		return redisauth.NewShardedThrottle(c, redisauth.ThrottleOptions{Prefix: "t:"})
-	})
-}
