@@ -239,9 +239,7 @@ func (b *tab) wantText(sel, want string) {
 // a second browser revoked from the first, a password change and signing
 // out everywhere, the idle timeout, and a cross-site form post refused.
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Chromium")
-	}
+	testenv.SkipIfShort(t, "starts Chromium")
 	chromium(t)
 	stores := []struct {
 		name string

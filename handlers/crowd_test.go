@@ -5,8 +5,10 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -159,6 +161,40 @@ func TestLockoutSparesTheOwnersDevice(t *testing.T) {
 		owner.want(owner.do("POST", "/login", creds("vera", "a typo typo"), from("198.51.100.9")...), http.StatusUnauthorized, "invalid_credentials")
 	}
 	owner.want(owner.do("POST", "/login", creds("vera", "vera's new password"), from("198.51.100.9")...), http.StatusTooManyRequests, "too_many_attempts")
+}
+
+// A device cookie gives a fresh budget only when this server signed it for
+// the account: once the account is locked, neither a made-up device cookie
+// nor the one the attacker's own account got lets the attacker sign in, or
+// every new cookie would be a new budget of guesses.
+func TestForeignDeviceCookiesGetNoBudget(t *testing.T) {
+	a := newEnv(t, backends[0], func(c *authConfig) { c.TrustedProxies = []string{"127.0.0.1"} })
+	a.client(t).register("vera", "vera's password")
+	attacker := a.client(t)
+	attacker.register("mallory", "mallory's password")
+	attacker.do("POST", "/logout", nil)
+	attacker.login("mallory", "mallory's password") // a device cookie signed for mallory
+	attacker.do("POST", "/logout", nil)
+	var own *http.Cookie
+	u, _ := url.Parse(a.srv.URL)
+	for _, c := range attacker.jar.Cookies(u) {
+		if strings.HasSuffix(c.Name, "-device") {
+			own = c
+		}
+	}
+	if own == nil {
+		t.Fatal("no device cookie after signing in")
+	}
+	from := []string{"X-Forwarded-For", "203.0.113.66"}
+	for range 5 {
+		attacker.want(attacker.do("POST", "/login", creds("vera", "guess guess"), from...), http.StatusUnauthorized, "invalid_credentials")
+	}
+	madeUp := base64.RawURLEncoding.EncodeToString(make([]byte, 32)) // a nonce and a MAC of zeros
+	for _, value := range []string{own.Value, madeUp} {
+		cl := a.client(t)
+		r := cl.do("POST", "/login", creds("vera", "vera's password"), append(from, "Cookie", own.Name+"="+value)...)
+		cl.want(r, http.StatusTooManyRequests, "too_many_attempts")
+	}
 }
 
 // A signed-in client guessing the current password at POST /password is

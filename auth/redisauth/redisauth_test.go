@@ -26,9 +26,7 @@ func TestRedisThrottle(t *testing.T) {
 // counted by one script: a node that is down is an error (the login answers
 // 503), never "not locked", and other nodes going down do not matter.
 func TestRedisThrottleClusterFailsClosed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Redis Cluster")
-	}
+	testenv.SkipIfShort(t, "starts a Redis Cluster")
 	cl := testenv.StartRedisCluster(t, 0)
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Masters, MaxRetries: -1})
 	t.Cleanup(func() { _ = c.Close() })

@@ -72,9 +72,7 @@ func postgresDatabase(t *testing.T) string {
 // Two instances of the example app on one store, driven as a load balancer
 // would: every guarantee that holds for one instance holds across two.
 func TestTwoInstances(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts two instances of the example app and their store")
-	}
+	testenv.SkipIfShort(t, "starts two instances of the example app and their store")
 	for _, d := range deployments {
 		t.Run(d.name, func(t *testing.T) {
 			env, cluster := d.env(t)

@@ -101,3 +101,21 @@ func TestPolicyWithDefaults(t *testing.T) {
 		}
 	}
 }
+
+// Anonymous sessions get the anonymous timeout as their absolute one, in
+// the store's record too, so that the store forgets them soon whatever
+// the process checks; signed-in sessions get the absolute timeout.
+func TestPolicyDeadline(t *testing.T) {
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := Policy{AbsoluteTimeout: 24 * time.Hour, AnonymousTimeout: time.Hour}
+	if got := p.Deadline(start, ""); !got.Equal(start.Add(time.Hour)) {
+		t.Errorf("anonymous deadline %v, want %v", got, start.Add(time.Hour))
+	}
+	if got := p.Deadline(start, "u1"); !got.Equal(start.Add(24 * time.Hour)) {
+		t.Errorf("signed-in deadline %v, want %v", got, start.Add(24*time.Hour))
+	}
+	p.AnonymousTimeout = 48 * time.Hour // never longer than the absolute timeout
+	if got := p.Deadline(start, ""); !got.Equal(start.Add(24 * time.Hour)) {
+		t.Errorf("anonymous deadline over the absolute timeout: %v", got)
+	}
+}

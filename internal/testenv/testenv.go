@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,13 +27,90 @@ const (
 // Required reports whether missing services fail the run (REQUIRE_SERVICES=1).
 func Required() bool { return os.Getenv("REQUIRE_SERVICES") == "1" }
 
-// Missing skips the test with the reason, or fails it when services are required.
+// SkipLogEnv names the environment variable that, when set, names a file to
+// which every skip through this package appends one line: kind, package
+// folder, test, service and reason, separated by tabs. .ci/run sets it and
+// prints the file after the tests, so that no skip goes unseen.
+const SkipLogEnv = "GINAUTH_SKIP_LOG"
+
+// Missing is for a service that CI provides (Redis, PostgreSQL, MariaDB,
+// Chromium, redis-server): it skips the test with the reason, or fails it
+// when services are required (REQUIRE_SERVICES=1).
 func Missing(t testing.TB, service, reason string) {
 	t.Helper()
 	if Required() {
 		t.Fatalf("%s is required (REQUIRE_SERVICES=1) but unavailable: %s", service, reason)
 	}
-	t.Skipf("skipping %s tests: %s (set REQUIRE_SERVICES=1 to make this a failure)", service, reason)
+	skip(t, "required", service, reason+" (set REQUIRE_SERVICES=1 to make this a failure)")
+}
+
+// Optional is for a service that neither CI nor a developer machine is
+// expected to provide (a real MongoDB beside the in-process FerretDB): it
+// skips the test with the reason, REQUIRE_SERVICES or not.
+func Optional(t testing.TB, service, reason string) {
+	t.Helper()
+	skip(t, "optional", service, reason)
+}
+
+// SkipIfShort skips the test under -short, saying what it would have done
+// (started a cluster, a browser, ...).
+func SkipIfShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		skip(t, "short", "", what)
+	}
+}
+
+// skip logs "SKIP(kind) service: reason" (or "SKIP(short): reason"), appends the same to the file
+// named by GINAUTH_SKIP_LOG, if any, and skips the test.
+func skip(t testing.TB, kind, service, reason string) {
+	t.Helper()
+	if name := os.Getenv(SkipLogEnv); name != "" {
+		line := strings.Join([]string{kind, packageDir(), t.Name(), service, oneLine(reason)}, "\t") + "\n"
+		// One write with O_APPEND: the test binaries of several packages
+		// append at once, and each line lands whole.
+		f, err := os.OpenFile(name, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			_, err = f.WriteString(line)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			t.Errorf("%s: %v", SkipLogEnv, err)
+		}
+	}
+	if service == "" {
+		t.Skipf("SKIP(%s): %s", kind, reason)
+	}
+	t.Skipf("SKIP(%s) %s: %s", kind, service, reason)
+}
+
+// packageDir returns the test's package folder relative to the folder of
+// go.work (go test runs a test binary in its package's folder), or the
+// absolute folder when there is no go.work above it.
+func packageDir() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "?"
+	}
+	for d := wd; ; {
+		if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
+			if rel, err := filepath.Rel(d, wd); err == nil {
+				return filepath.ToSlash(rel)
+			}
+			return wd
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			return wd
+		}
+		d = up
+	}
+}
+
+func oneLine(s string) string {
+	return strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s)
 }
 
 // RedisURL returns REDIS_URL or the default, after checking that something

@@ -127,9 +127,7 @@ func TestMemoryStoreSweeper(t *testing.T) {
 // The figures of a burst: 100,000 sessions created, then expired and swept.
 // Memory must come back and no goroutine may be left behind.
 func TestMemoryStoreBurst(t *testing.T) {
-	if testing.Short() {
-		t.Skip("creates 100,000 sessions")
-	}
+	testenv.SkipIfShort(t, "creates 100,000 sessions")
 	heap := func() uint64 {
 		runtime.GC()
 		runtime.GC()

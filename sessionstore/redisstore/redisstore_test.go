@@ -83,9 +83,7 @@ func TestRedisStoreDamagedFields(t *testing.T) {
 // its user's index live in different hash slots, so any multi-key command
 // would fail here with CROSSSLOT.
 func TestRedisStoreCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Redis Cluster")
-	}
+	testenv.SkipIfShort(t, "starts a Redis Cluster")
 	addrs := testenv.StartRedisCluster(t, 0).Masters
 	storetest.Run(t, func(t *testing.T) *storetest.Harness {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
@@ -113,9 +111,7 @@ func TestRedisStoreCluster(t *testing.T) {
 // sending the slots to the dead node until go-redis's next periodic reload
 // (a minute by default). Sessions written before the failure are there.
 func TestRedisStoreClusterFailover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Redis Cluster")
-	}
+	testenv.SkipIfShort(t, "starts a Redis Cluster")
 	cl := testenv.StartRedisCluster(t, 1)
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Masters, MaxRetries: -1})
 	t.Cleanup(func() { _ = c.Close() })
