@@ -575,6 +575,21 @@ func testRegenerateRevoked(t *testing.T, h *Harness) {
 		}
 		wantNotFound(t, h, newKey, "after Regenerate from a key that holds nothing")
 		wantIndexEmpty(t, h, "revoked-raw", "after Regenerate from a key that holds nothing")
+
+		// A live session of another user is not this user's to carry over:
+		// a session revoked and its key reused, or a caller that names the
+		// wrong user, moves nothing.
+		other := signIn(t, h, "owner-raw")
+		newKey = NewKey()
+		rec = record(h.Clock, "intruder-raw", time.Hour)
+		if err := h.Store.Regenerate(ctx, other.Key(), "intruder-raw", newKey, rec); !errors.Is(err, sessionstore.ErrNotFound) {
+			t.Errorf("Regenerate of another user's session = %v, want ErrNotFound", err)
+		}
+		wantNotFound(t, h, newKey, "after Regenerate of another user's session")
+		wantIndexEmpty(t, h, "intruder-raw", "after Regenerate of another user's session")
+		if got := mustLoad(t, h, other.Key()); got.UserID != "owner-raw" {
+			t.Errorf("the other user's session after a refused Regenerate: %+v", got.Meta)
+		}
 	})
 }
 
