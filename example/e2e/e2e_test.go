@@ -170,11 +170,17 @@ func TestTwoInstances(t *testing.T) {
 					in := []*instance{a, b}[i%2]
 					wrong.want(wrong.do(in, "POST", "/login", map[string]any{"username": "eve", "password": wrong.password}), http.StatusUnauthorized, fmt.Sprintf("wrong password %d on %s", i+1, in.name))
 				}
+				// A browser that never signed in to eve's account is locked out
+				// on both; eve's own, which has (its device cookie), is not.
+				stranger := newPerson(t, "eve", "eve's password")
 				for _, in := range []*instance{b, a} {
-					r := eve.do(in, "POST", "/login", map[string]any{"username": "eve", "password": eve.password})
+					r := stranger.do(in, "POST", "/login", map[string]any{"username": "eve", "password": stranger.password})
 					if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-						t.Errorf("the right password on %s after 5 failures spread over both: %d %s", in.name, r.status, r.body)
+						t.Errorf("the right password from a new browser on %s after 5 failures spread over both: %d %s", in.name, r.status, r.body)
 					}
+				}
+				for _, in := range []*instance{b, a} {
+					eve.want(eve.do(in, "POST", "/login", map[string]any{"username": "eve", "password": eve.password}), http.StatusOK, "eve's own browser on "+in.name+" during the lockout")
 				}
 			})
 
