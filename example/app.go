@@ -123,6 +123,9 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		Now:             cfg.now,
 		OnEvent:         auditLog(log),
 	}
+	if cfg.bcryptCost != 0 {
+		acfg.BcryptCost, acfg.AllowLowBcryptCost = cfg.bcryptCost, true
+	}
 	if err := a.openStores(&acfg); err != nil {
 		return nil, err
 	}

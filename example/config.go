@@ -35,6 +35,10 @@ type config struct {
 	proxies                                                   []string
 	dbMaxConns                                                int
 	now                                                       func() time.Time // tests only: the clock
+	// bcryptCost is, for tests only, the cost of new password hashes, which
+	// then may be under auth's floor of 10; 0 is auth's default (12). No
+	// environment variable sets it.
+	bcryptCost int
 	// command is set for an operator's command, which acts on what the
 	// servers use: it records nothing, and checks that its environment
 	// names the servers' session store. createTables is set for the
