@@ -52,6 +52,9 @@ Setup:
                                    know NEW yet (DEPLOYING.md, "Rotating
                                    SESSION_SECRET")
   migrate                          create the tables and indexes the app uses
+  healthcheck                      exit 0 if the server that ADDR names answers
+                                   GET /healthz with 200 (within 3 s), 1 if not:
+                                   a container's health check
   help                             print this help (also -h, --help)
 
 Flags, before or after the command words:
@@ -107,6 +110,7 @@ var adminCommands = []adminCommand{
 	{group: "sessions", name: "revoke-all", operands: []string{"USERNAME"}, run: sessionsRevokeAll},
 	{group: "secret", name: "new", run: secretNew},
 	{group: "migrate", run: migrate},
+	{group: "healthcheck", run: healthcheck},
 }
 
 // title is how error messages name the command: "users create".

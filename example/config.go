@@ -20,6 +20,9 @@ import (
 	"github.com/ginauth/ginauth/auth"
 )
 
+// defaultAddr is where the app listens when ADDR is unset.
+const defaultAddr = "127.0.0.1:8080"
+
 // config is the example's environment (see the package documentation).
 type config struct {
 	addr, metricsAddr                string
@@ -54,7 +57,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return def
 	}
 	c := config{
-		addr:        or("ADDR", "127.0.0.1:8080"),
+		addr:        or("ADDR", defaultAddr),
 		metricsAddr: getenv("METRICS_ADDR"),
 		databaseURL: or("DATABASE_URL", "ginauth-example.db"),
 		storeName:   or("SESSION_STORE", "gorm"),

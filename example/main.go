@@ -58,6 +58,7 @@
 //	sessions revoke-all USERNAME     ends every session of the user, and says how many
 //	secret new                       a random secret for SESSION_SECRET
 //	migrate                          creates the tables and indexes, and says which
+//	healthcheck                      exit 0 if the server at ADDR answers GET /healthz with 200
 //	help                             the usage (also -h)
 //
 // A command refuses (exit status 1) when its environment names another
