@@ -112,6 +112,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 		}
 	}
+	if err := c.checkDatabaseURL(); err != nil {
+		return c, err
+	}
 	c.dbMaxConns = 10
 	if v := getenv("DATABASE_MAX_CONNS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -151,6 +154,54 @@ func (c config) postgres() bool {
 	return strings.HasPrefix(c.databaseURL, "postgres://") || strings.HasPrefix(c.databaseURL, "postgresql://")
 }
 
+// sqliteSuffixes are the extensions that name a SQLite file in DATABASE_URL.
+var sqliteSuffixes = []string{".db", ".sqlite", ".sqlite3"}
+
+// checkDatabaseURL refuses a DATABASE_URL that is neither a postgres:// URL
+// nor plainly a SQLite file: a path ending in .db, .sqlite or .sqlite3, or
+// one after a sqlite: or file: prefix. Anything else (a libpq keyword
+// string, a mysql:// URL, a misspelt scheme) would otherwise become the
+// name of a new, empty SQLite file. The message does not repeat the value,
+// which may hold a password.
+func (c config) checkDatabaseURL() error {
+	u := c.databaseURL
+	switch {
+	case c.postgres():
+		return nil
+	case strings.HasPrefix(u, "sqlite:") || strings.HasPrefix(u, "file:"):
+		if c.sqliteName() == "" {
+			return fmt.Errorf("DATABASE_URL: no file named after sqlite: or file:")
+		}
+		return nil
+	case strings.Contains(u, "://"):
+		scheme, _, _ := strings.Cut(u, "://")
+		return fmt.Errorf("DATABASE_URL: a %s:// URL is not supported: want a postgres:// URL or a SQLite file", scheme)
+	}
+	for _, suffix := range sqliteSuffixes {
+		if strings.HasSuffix(strings.ToLower(u), suffix) {
+			return nil
+		}
+	}
+	return fmt.Errorf("DATABASE_URL is neither a postgres:// URL nor a SQLite file " +
+		"(a path ending in .db, .sqlite or .sqlite3, or sqlite:PATH or file:PATH); " +
+		"a PostgreSQL keyword string (host=... dbname=...) must be written as a postgres:// URL")
+}
+
+// sqliteName is what the SQLite driver opens for DATABASE_URL: the path
+// after a sqlite: prefix, a file: URI as it is, or the path.
+func (c config) sqliteName() string {
+	u := c.databaseURL
+	if rest, ok := strings.CutPrefix(u, "sqlite:"); ok {
+		return strings.TrimPrefix(rest, "//")
+	}
+	if strings.HasPrefix(u, "file:") {
+		if name, _, _ := strings.Cut(strings.TrimPrefix(u, "file:"), "?"); name == "" {
+			return ""
+		}
+	}
+	return u
+}
+
 // openDatabase opens PostgreSQL for a postgres:// URL and SQLite otherwise.
 // Statements are logged with placeholders, never their values: a failed
 // INSERT of a user would otherwise print the password hash.
@@ -175,7 +226,11 @@ func openDatabase(c config, logw io.Writer) (*gorm.DB, error) {
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		return db, nil
 	}
-	db, err := gorm.Open(sqlite.Open(c.databaseURL+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), gcfg)
+	name, sep := c.sqliteName(), "?"
+	if strings.Contains(name, "?") {
+		sep = "&"
+	}
+	db, err := gorm.Open(sqlite.Open(name+sep+"_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), gcfg)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,9 @@
 //
 //	ADDR              listen address (default 127.0.0.1:8080)
 //	METRICS_ADDR      address of GET /metrics (Prometheus); unset: none
-//	DATABASE_URL      a postgres:// URL, or a SQLite file path (default ginauth-example.db);
+//	DATABASE_URL      a postgres:// URL, or a SQLite file: a path ending in .db, .sqlite or
+//	                  .sqlite3, or sqlite:PATH or file:PATH (default ginauth-example.db);
+//	                  anything else is refused;
 //	                  on PostgreSQL with SESSION_STORE=gorm, the instances share the
 //	                  login throttle and user-cache invalidation through it too
 //	DATABASE_MAX_CONNS connections each instance may open to PostgreSQL (default 10)
