@@ -29,10 +29,10 @@ names (DATABASE_URL, SESSION_STORE, REDIS_URL, MONGODB_URL, ...; see
 "go doc ./example"), as every running instance sees them, and exits.
 
 Users:
-  users create USERNAME            create a user; the password is the first line
-                                   of standard input
-  users passwd USERNAME            set a new password (the first line of standard
-                                   input) and end every session of the user
+  users create USERNAME            create a user; the password is typed on the
+                                   terminal, or the first line of standard input
+  users passwd USERNAME            set a new password (read as by users create)
+                                   and end every session of the user
   users delete USERNAME            delete the user and end every session of theirs
 
 Sessions:
@@ -61,7 +61,8 @@ Flags, before or after the command words:
   --json                           print one JSON document on standard output
                                    instead of text
   --password-stdin                 read the password from standard input: what
-                                   users create and users passwd always do
+                                   users create and users passwd always do (on
+                                   a terminal, typed without showing, twice)
 
 The commands act on the servers' session store or not at all: each server
 records, in the database, the SESSION_STORE it uses (and leaves a mark in
@@ -70,7 +71,8 @@ another Redis or MongoDB, refuses with exit status 1. Only migrate creates
 tables; another command on a database without them says to run migrate.
 
 Passwords are never arguments, so that they stay out of shell history and the
-process list: pipe them in, one line.
+process list. On a terminal the command asks for the password twice and does
+not show it as it is typed; a script pipes it in, one line.
 
   printf '%s\n' "$PASSWORD" | example users create alice
 

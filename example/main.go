@@ -52,8 +52,8 @@
 // database and session store that the same environment names, as every
 // running instance sees them, and exits ("example help" says more):
 //
-//	users create USERNAME            password: the first line of stdin
-//	users passwd USERNAME            new password from stdin; ends every session of the user
+//	users create USERNAME            password: typed, unseen, on a terminal; else stdin's first line
+//	users passwd USERNAME            new password, read the same way; ends every session of the user
 //	users delete USERNAME            ends every session of the user too
 //	sessions list USERNAME           handle, created, last active, expires, IP, user agent
 //	sessions revoke USERNAME HANDLE  ends one session, named by its handle from the list
