@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode"
@@ -125,6 +126,7 @@ type adminRun struct {
 	getenv         func(string) string
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	notes          io.Writer // a command's warnings (see logLines)
 	json           bool
 	createTables   bool // migrate: the app is opened to create the tables
 	app            *app
@@ -155,9 +157,10 @@ func notFound(format string, args ...any) error {
 // as text or, with --json, as one JSON document; errors go to stderr as one
 // line, and so does everything the app logs.
 func admin(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	errLines := logLines(getenv, stderr, slog.LevelError)
 	words, flags, err := parseAdminArgs(args)
 	if err != nil {
-		return report(stderr, "", err)
+		return report(errLines, "", err)
 	}
 	if flags.help || (len(words) > 0 && words[0] == "help") {
 		_, _ = io.WriteString(stdout, adminUsage)
@@ -165,16 +168,28 @@ func admin(args []string, getenv func(string) string, stdin io.Reader, stdout, s
 	}
 	cmd, operands, err := findAdminCommand(words)
 	if err != nil {
-		return report(stderr, "", err)
+		return report(errLines, "", err)
 	}
 	if flags.passwordStdin && !cmd.password {
-		return report(stderr, cmd.title(), usageError("--password-stdin is for users create and users passwd"))
+		return report(errLines, cmd.title(), usageError("--password-stdin is for users create and users passwd"))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
-	r := &adminRun{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, json: flags.json}
+	r := &adminRun{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, json: flags.json,
+		notes: logLines(getenv, stderr, slog.LevelWarn)}
 	defer r.close()
-	return report(stderr, cmd.title(), cmd.run(r, operands))
+	return report(errLines, cmd.title(), cmd.run(r, operands))
+}
+
+// logLines is where a command writes its one-line messages (its error,
+// a note): stderr as it is, or, with LOG_FORMAT=json, a writer that makes
+// each line a JSON log record at level, so that stderr stays one format.
+// A bad LOG_FORMAT is left to loadConfig to refuse.
+func logLines(getenv func(string) string, stderr io.Writer, level slog.Level) io.Writer {
+	if format, err := parseLogFormat(getenv("LOG_FORMAT")); err == nil && format == "json" {
+		return slog.NewLogLogger(newLogHandler(format, level, stderr), level).Writer()
+	}
+	return stderr
 }
 
 // adminFlags are the flags of a command line.
@@ -473,7 +488,7 @@ func usersTable(db *gorm.DB) (string, error) {
 // findMissingTables names the users table in tables and marks the tables
 // that the database lacks as created, before the app creates them.
 func (r *adminRun) findMissingTables(cfg config, tables []tableJSON) error {
-	db, err := openDatabase(cfg, r.stderr)
+	db, err := openDatabase(cfg, newLogger(cfg, r.stderr))
 	if err != nil {
 		return err
 	}

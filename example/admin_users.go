@@ -208,7 +208,7 @@ func (r *adminRun) promptPassword(fd int, username string) (string, error) {
 // memory, which no command reaches.
 func (r *adminRun) noteMemoryStore(a *app) {
 	if a.cfg.storeName == "memory" {
-		fmt.Fprintln(r.stderr, "example: note: with SESSION_STORE=memory the servers' sessions are in their own memory, out of this command's reach")
+		fmt.Fprintln(r.notes, "example: note: with SESSION_STORE=memory the servers' sessions are in their own memory, out of this command's reach")
 	}
 }
 

@@ -3,8 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
-	"io"
-	"log"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/ginauth/ginauth/auth"
 )
@@ -38,6 +36,8 @@ type config struct {
 	proxies                                                   []string
 	dbMaxConns                                                int
 	now                                                       func() time.Time // tests only: the clock
+	logFormat                                                 string           // LOG_FORMAT: "text" or "json"
+	logLevel                                                  slog.Level       // LOG_LEVEL
 	// bcryptCost is, for tests only, the cost of new password hashes, which
 	// then may be under auth's floor of 10; 0 is auth's default (12). No
 	// environment variable sets it.
@@ -71,6 +71,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		readTimeout:       20 * time.Second,
 		writeTimeout:      30 * time.Second,
 		idleTimeout:       60 * time.Second,
+	}
+	var err error
+	if c.logFormat, err = parseLogFormat(getenv("LOG_FORMAT")); err != nil {
+		return c, err
+	}
+	if c.logLevel, err = parseLogLevel(getenv("LOG_LEVEL")); err != nil {
+		return c, err
 	}
 	secrets := getenv("SESSION_SECRET")
 	if file := getenv("SESSION_SECRET_FILE"); file != "" {
@@ -202,13 +209,10 @@ func (c config) sqliteName() string {
 	return u
 }
 
-// openDatabase opens PostgreSQL for a postgres:// URL and SQLite otherwise.
-// Statements are logged with placeholders, never their values: a failed
-// INSERT of a user would otherwise print the password hash.
-func openDatabase(c config, logw io.Writer) (*gorm.DB, error) {
-	gcfg := &gorm.Config{Logger: logger.New(log.New(logw, "", log.LstdFlags), logger.Config{
-		SlowThreshold: 200 * time.Millisecond, LogLevel: logger.Warn, ParameterizedQueries: true,
-	})}
+// openDatabase opens PostgreSQL for a postgres:// URL and SQLite otherwise,
+// with GORM logging to log (see gormLogger).
+func openDatabase(c config, log *slog.Logger) (*gorm.DB, error) {
+	gcfg := &gorm.Config{Logger: gormLogger(log)}
 	if c.postgres() {
 		db, err := gorm.Open(postgres.Open(c.databaseURL), gcfg)
 		if err != nil {

@@ -45,6 +45,8 @@
 //	                  answer (default 30s)
 //	HTTP_IDLE_TIMEOUT  Go duration: a kept-alive connection waiting for its next
 //	                  request (default 60s)
+//	LOG_FORMAT        text (default: key=value lines) or json (one object a line)
+//	LOG_LEVEL         debug, info (default), warn or error
 //
 // # Admin commands
 //
@@ -79,7 +81,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -89,11 +91,18 @@ import (
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		log.Fatal(err)
+		slog.Error(err.Error())
+		os.Exit(1)
 	}
 }
 
 func run(args []string) error {
+	// What the libraries log by themselves goes through the app's logger,
+	// in LOG_FORMAT, from LOG_LEVEL up; bad values are refused below, by
+	// loadConfig, and meanwhile the defaults hold.
+	format, _ := parseLogFormat(os.Getenv("LOG_FORMAT"))
+	level, _ := parseLogLevel(os.Getenv("LOG_LEVEL"))
+	routeProcessLogs(slog.New(newLogHandler(format, level, os.Stderr)))
 	if !serving(args) {
 		os.Exit(admin(args, os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 	}
@@ -120,9 +129,9 @@ func serve(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer app.close()
-	servers := []*http.Server{newHTTPServer(cfg, cfg.addr, app.handler)}
+	servers := []*http.Server{newHTTPServer(cfg, cfg.addr, app.handler, app.log)}
 	if app.metrics != nil {
-		servers = append(servers, newHTTPServer(cfg, cfg.metricsAddr, app.metrics))
+		servers = append(servers, newHTTPServer(cfg, cfg.metricsAddr, app.metrics, app.log))
 	}
 	errc := make(chan error, len(servers))
 	for _, srv := range servers {
@@ -170,9 +179,11 @@ func drain(servers []*http.Server, timeout time.Duration) error {
 
 // newHTTPServer is the server of handler on addr, with the timeouts of
 // cfg: a client that sends its request slowly, or keeps an idle connection
-// open, is cut off rather than holding a connection and a goroutine.
-func newHTTPServer(cfg config, addr string, handler http.Handler) *http.Server {
+// open, is cut off rather than holding a connection and a goroutine. What
+// the server logs (a TLS or protocol error) goes to log, as warnings.
+func newHTTPServer(cfg config, addr string, handler http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		Addr:              addr,
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
