@@ -61,6 +61,8 @@ Setup:
 Flags, before or after the command words:
   --json                           print one JSON document on standard output
                                    instead of text
+  --operator NAME                  who runs the command, for the audit trail
+                                   (default: OPERATOR, else the system user)
   --password-stdin                 read the password from standard input: what
                                    users create and users passwd always do (on
                                    a terminal, typed without showing, twice)
@@ -127,6 +129,8 @@ type adminRun struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	notes          io.Writer // a command's warnings (see logLines)
+	operator       string    // --operator
+	closers        []func()  // what close closes besides the app
 	json           bool
 	createTables   bool // migrate: the app is opened to create the tables
 	app            *app
@@ -176,9 +180,13 @@ func admin(args []string, getenv func(string) string, stdin io.Reader, stdout, s
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	r := &adminRun{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, json: flags.json,
-		notes: logLines(getenv, stderr, slog.LevelWarn)}
+		notes: logLines(getenv, stderr, slog.LevelWarn), operator: flags.operator}
 	defer r.close()
-	return report(errLines, cmd.title(), cmd.run(r, operands))
+	err = cmd.run(r, operands)
+	if code := exitCode(err); cmd.audited() && code != exitUsage {
+		r.audit(cmd, operands, code, err) // before the error line, which stays the last
+	}
+	return report(errLines, cmd.title(), err)
 }
 
 // logLines is where a command writes its one-line messages (its error,
@@ -195,6 +203,7 @@ func logLines(getenv func(string) string, stderr io.Writer, level slog.Level) io
 // adminFlags are the flags of a command line.
 type adminFlags struct {
 	json, passwordStdin, help bool
+	operator                  string // --operator NAME
 }
 
 // parseAdminArgs splits a command line into its words (command words and
@@ -203,7 +212,8 @@ type adminFlags struct {
 func parseAdminArgs(args []string) ([]string, adminFlags, error) {
 	var words []string
 	var f adminFlags
-	for i, arg := range args {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
 		if arg == "--" {
 			words = append(words, args[i+1:]...)
 			break
@@ -212,7 +222,18 @@ func parseAdminArgs(args []string) ([]string, adminFlags, error) {
 			words = append(words, arg)
 			continue
 		}
-		switch strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-") {
+		name := strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-")
+		if v, ok := strings.CutPrefix(name, "operator="); ok {
+			name, f.operator = "operator", v
+		} else if name == "operator" && i+1 < len(args) {
+			i++
+			f.operator = args[i]
+		}
+		switch name {
+		case "operator":
+			if strings.TrimSpace(f.operator) == "" {
+				return nil, f, usageError("--operator wants a name")
+			}
 		case "json":
 			f.json = true
 		case "password-stdin":
@@ -287,17 +308,25 @@ func report(stderr io.Writer, title string, err error) int {
 	if err == nil {
 		return exitOK
 	}
-	code := exitFailed
-	var ae *adminError
-	if errors.As(err, &ae) {
-		code = ae.code
-	}
+	code := exitCode(err)
 	prefix := "example: "
 	if title != "" {
 		prefix += title + ": "
 	}
 	_, _ = fmt.Fprintln(stderr, prefix+oneLine(err.Error()))
 	return code
+}
+
+// exitCode is the exit code that err stands for.
+func exitCode(err error) int {
+	var ae *adminError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ae):
+		return ae.code
+	}
+	return exitFailed
 }
 
 // oneLine puts a message on one line: a database's error can span several.
@@ -349,6 +378,9 @@ func (r *adminRun) open() (*app, error) {
 	}
 	cfg.metricsAddr, cfg.randomSecret = "", false
 	cfg.command, cfg.createTables = true, r.createTables
+	if r.operator != "" {
+		cfg.operator = r.operator
+	}
 	a, err := newApp(cfg, r.stderr)
 	var refused *adminError
 	switch {
@@ -367,6 +399,10 @@ func (r *adminRun) close() {
 		r.app.close()
 		r.app = nil
 	}
+	for _, c := range r.closers {
+		c()
+	}
+	r.closers = nil
 }
 
 // print writes a command's result: the JSON document doc with --json, and

@@ -49,6 +49,7 @@ type app struct {
 	mark    storeMark // where the servers' mark is, outside the database; nil: nowhere
 	db      *gorm.DB
 	log     *slog.Logger
+	audit   *slog.Logger // the audit trail: AUDIT_LOG, or the log
 	closers []func()
 	// metrics serves GET /metrics, on METRICS_ADDR; nil when it is unset.
 	metrics http.Handler
@@ -72,6 +73,15 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 			a.close()
 		}
 	}()
+	auditw, closeAudit, err := openAuditLog(cfg, logw)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, closeAudit)
+	a.audit = auditLogger(cfg, auditw)
+	if cfg.command {
+		a.audit = a.audit.With(operatorAttrs(cfg.operator)...)
+	}
 	if a.db, err = openDatabase(cfg, log); err != nil {
 		return nil, err
 	}
@@ -122,7 +132,7 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		Cookie:          auth.Cookie{Secure: cfg.secure, HostPrefix: cfg.hostPrefix},
 		Logger:          log,
 		Now:             cfg.now,
-		OnEvent:         auditLog(auditLogger(cfg, logw)),
+		OnEvent:         auditLog(a.audit),
 	}
 	if cfg.bcryptCost != 0 {
 		acfg.BcryptCost, acfg.AllowLowBcryptCost = cfg.bcryptCost, true

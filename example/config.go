@@ -36,6 +36,8 @@ type config struct {
 	proxies                                                   []string
 	dbMaxConns                                                int
 	now                                                       func() time.Time // tests only: the clock
+	auditPath                                                 string           // AUDIT_LOG: the file of the audit trail; "": the log
+	operator                                                  string           // OPERATOR, or a command's --operator: who runs a command
 	logFormat                                                 string           // LOG_FORMAT: "text" or "json"
 	logLevel                                                  slog.Level       // LOG_LEVEL
 	// bcryptCost is, for tests only, the cost of new password hashes, which
@@ -63,6 +65,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		storeName:   or("SESSION_STORE", "gorm"),
 		redisURL:    or("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		mongoURL:    or("MONGODB_URL", "mongodb://127.0.0.1:27017/ginauth"),
+		auditPath:   getenv("AUDIT_LOG"),
+		operator:    getenv("OPERATOR"),
 		now:         time.Now,
 
 		createTables: true,

@@ -46,6 +46,10 @@
 //	HTTP_IDLE_TIMEOUT  Go duration: a kept-alive connection waiting for its next
 //	                  request (default 60s)
 //	LOG_FORMAT        text (default: key=value lines) or json (one object a line)
+//	AUDIT_LOG         a file the audit trail is appended to, by every instance and every
+//	                  admin command; unset: the trail is in the log
+//	OPERATOR          an admin command's operator in the audit trail (--operator too);
+//	                  unset: the system user running it
 //	LOG_LEVEL         debug, info (default), warn or error
 //
 // # Admin commands
