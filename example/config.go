@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -181,7 +182,7 @@ func (c config) checkDatabaseURL() error {
 		return nil
 	case strings.HasPrefix(u, "sqlite:") || strings.HasPrefix(u, "file:"):
 		if c.sqliteName() == "" {
-			return fmt.Errorf("DATABASE_URL: no file named after sqlite: or file:")
+			return errors.New("DATABASE_URL: sqlite: or file: names no file")
 		}
 		return nil
 	case strings.Contains(u, "://"):
