@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode"
@@ -29,10 +30,10 @@ names (DATABASE_URL, SESSION_STORE, REDIS_URL, MONGODB_URL, ...; see
 "go doc ./example"), as every running instance sees them, and exits.
 
 Users:
-  users create USERNAME            create a user; the password is the first line
-                                   of standard input
-  users passwd USERNAME            set a new password (the first line of standard
-                                   input) and end every session of the user
+  users create USERNAME            create a user; the password is typed on the
+                                   terminal, or the first line of standard input
+  users passwd USERNAME            set a new password (read as by users create)
+                                   and end every session of the user
   users delete USERNAME            delete the user and end every session of theirs
 
 Sessions:
@@ -52,13 +53,19 @@ Setup:
                                    know NEW yet (DEPLOYING.md, "Rotating
                                    SESSION_SECRET")
   migrate                          create the tables and indexes the app uses
+  healthcheck                      exit 0 if the server that ADDR names answers
+                                   GET /healthz with 200 (within 3 s), 1 if not:
+                                   a container's health check
   help                             print this help (also -h, --help)
 
 Flags, before or after the command words:
   --json                           print one JSON document on standard output
                                    instead of text
+  --operator NAME                  who runs the command, for the audit trail
+                                   (default: OPERATOR, else the system user)
   --password-stdin                 read the password from standard input: what
-                                   users create and users passwd always do
+                                   users create and users passwd always do (on
+                                   a terminal, typed without showing, twice)
 
 The commands act on the servers' session store or not at all: each server
 records, in the database, the SESSION_STORE it uses (and leaves a mark in
@@ -67,7 +74,8 @@ another Redis or MongoDB, refuses with exit status 1. Only migrate creates
 tables; another command on a database without them says to run migrate.
 
 Passwords are never arguments, so that they stay out of shell history and the
-process list: pipe them in, one line.
+process list. On a terminal the command asks for the password twice and does
+not show it as it is typed; a script pipes it in, one line.
 
   printf '%s\n' "$PASSWORD" | example users create alice
 
@@ -107,6 +115,7 @@ var adminCommands = []adminCommand{
 	{group: "sessions", name: "revoke-all", operands: []string{"USERNAME"}, run: sessionsRevokeAll},
 	{group: "secret", name: "new", run: secretNew},
 	{group: "migrate", run: migrate},
+	{group: "healthcheck", run: healthcheck},
 }
 
 // title is how error messages name the command: "users create".
@@ -119,6 +128,9 @@ type adminRun struct {
 	getenv         func(string) string
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	notes          io.Writer // a command's warnings (see logLines)
+	operator       string    // --operator
+	closers        []func()  // what close closes besides the app
 	json           bool
 	createTables   bool // migrate: the app is opened to create the tables
 	app            *app
@@ -149,9 +161,10 @@ func notFound(format string, args ...any) error {
 // as text or, with --json, as one JSON document; errors go to stderr as one
 // line, and so does everything the app logs.
 func admin(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	errLines := logLines(getenv, stderr, slog.LevelError)
 	words, flags, err := parseAdminArgs(args)
 	if err != nil {
-		return report(stderr, "", err)
+		return report(errLines, "", err)
 	}
 	if flags.help || (len(words) > 0 && words[0] == "help") {
 		_, _ = io.WriteString(stdout, adminUsage)
@@ -159,21 +172,38 @@ func admin(args []string, getenv func(string) string, stdin io.Reader, stdout, s
 	}
 	cmd, operands, err := findAdminCommand(words)
 	if err != nil {
-		return report(stderr, "", err)
+		return report(errLines, "", err)
 	}
 	if flags.passwordStdin && !cmd.password {
-		return report(stderr, cmd.title(), usageError("--password-stdin is for users create and users passwd"))
+		return report(errLines, cmd.title(), usageError("--password-stdin is for users create and users passwd"))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
-	r := &adminRun{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, json: flags.json}
+	r := &adminRun{ctx: ctx, getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, json: flags.json,
+		notes: logLines(getenv, stderr, slog.LevelWarn), operator: flags.operator}
 	defer r.close()
-	return report(stderr, cmd.title(), cmd.run(r, operands))
+	err = cmd.run(r, operands)
+	if code := exitCode(err); cmd.audited() && code != exitUsage {
+		r.audit(cmd, operands, code, err) // before the error line, which stays the last
+	}
+	return report(errLines, cmd.title(), err)
+}
+
+// logLines is where a command writes its one-line messages (its error,
+// a note): stderr as it is, or, with LOG_FORMAT=json, a writer that makes
+// each line a JSON log record at level, so that stderr stays one format.
+// A bad LOG_FORMAT is left to loadConfig to refuse.
+func logLines(getenv func(string) string, stderr io.Writer, level slog.Level) io.Writer {
+	if format, err := parseLogFormat(getenv("LOG_FORMAT")); err == nil && format == "json" {
+		return slog.NewLogLogger(newLogHandler(format, level, stderr), level).Writer()
+	}
+	return stderr
 }
 
 // adminFlags are the flags of a command line.
 type adminFlags struct {
 	json, passwordStdin, help bool
+	operator                  string // --operator NAME
 }
 
 // parseAdminArgs splits a command line into its words (command words and
@@ -182,7 +212,8 @@ type adminFlags struct {
 func parseAdminArgs(args []string) ([]string, adminFlags, error) {
 	var words []string
 	var f adminFlags
-	for i, arg := range args {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
 		if arg == "--" {
 			words = append(words, args[i+1:]...)
 			break
@@ -191,7 +222,18 @@ func parseAdminArgs(args []string) ([]string, adminFlags, error) {
 			words = append(words, arg)
 			continue
 		}
-		switch strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-") {
+		name := strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-")
+		if v, ok := strings.CutPrefix(name, "operator="); ok {
+			name, f.operator = "operator", v
+		} else if name == "operator" && i+1 < len(args) {
+			i++
+			f.operator = args[i]
+		}
+		switch name {
+		case "operator":
+			if strings.TrimSpace(f.operator) == "" {
+				return nil, f, usageError("--operator wants a name")
+			}
 		case "json":
 			f.json = true
 		case "password-stdin":
@@ -266,17 +308,25 @@ func report(stderr io.Writer, title string, err error) int {
 	if err == nil {
 		return exitOK
 	}
-	code := exitFailed
-	var ae *adminError
-	if errors.As(err, &ae) {
-		code = ae.code
-	}
+	code := exitCode(err)
 	prefix := "example: "
 	if title != "" {
 		prefix += title + ": "
 	}
 	_, _ = fmt.Fprintln(stderr, prefix+oneLine(err.Error()))
 	return code
+}
+
+// exitCode is the exit code that err stands for.
+func exitCode(err error) int {
+	var ae *adminError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ae):
+		return ae.code
+	}
+	return exitFailed
 }
 
 // oneLine puts a message on one line: a database's error can span several.
@@ -328,6 +378,9 @@ func (r *adminRun) open() (*app, error) {
 	}
 	cfg.metricsAddr, cfg.randomSecret = "", false
 	cfg.command, cfg.createTables = true, r.createTables
+	if r.operator != "" {
+		cfg.operator = r.operator
+	}
 	a, err := newApp(cfg, r.stderr)
 	var refused *adminError
 	switch {
@@ -346,6 +399,10 @@ func (r *adminRun) close() {
 		r.app.close()
 		r.app = nil
 	}
+	for _, c := range r.closers {
+		c()
+	}
+	r.closers = nil
 }
 
 // print writes a command's result: the JSON document doc with --json, and
@@ -467,7 +524,7 @@ func usersTable(db *gorm.DB) (string, error) {
 // findMissingTables names the users table in tables and marks the tables
 // that the database lacks as created, before the app creates them.
 func (r *adminRun) findMissingTables(cfg config, tables []tableJSON) error {
-	db, err := openDatabase(cfg, r.stderr)
+	db, err := openDatabase(cfg, newLogger(cfg, r.stderr))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/sessionstore"
@@ -38,7 +40,7 @@ type revocationJSON struct {
 
 // usersCreate creates a user through auth's CreateUser, as POST /register
 // does (less its per-address throttle): the username is normalized, and the
-// password, the first line of standard input, must pass the same rules.
+// password (see readPassword) must pass the same rules.
 func usersCreate(r *adminRun, operands []string) error {
 	name := operands[0]
 	normalized, err := auth.NormalizeUsername(name)
@@ -74,7 +76,7 @@ func usersCreate(r *adminRun, operands []string) error {
 	})
 }
 
-// usersPasswd sets a user's password to the first line of standard input
+// usersPasswd sets a user's password (see readPassword)
 // through auth's SetPassword, which applies the rules of /register and ends
 // every session of the user, on every instance.
 func usersPasswd(r *adminRun, operands []string) error {
@@ -161,22 +163,15 @@ func (r *adminRun) findUser(a *app, name string) (*Account, error) {
 	return u, nil
 }
 
-// readPassword reads a password: the first line of standard input, without
-// its line ending. On a terminal it first says what it wants (on stderr);
-// the password shows as it is typed there, which is why the usage suggests
-// a pipe.
+// readPassword reads a password. On a terminal it asks for it on stderr,
+// reads it without showing it, and asks again to make sure of it;
+// otherwise (a pipe, a file: a script) it reads the first line of standard
+// input, without its line ending.
 func (r *adminRun) readPassword(username string) (string, error) {
-	prompted := false
-	if f, ok := r.stdin.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			fmt.Fprintf(r.stderr, "Password for %s (it shows as you type; end it with Enter): ", username)
-			prompted = true
-		}
+	if f, ok := r.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return r.promptPassword(int(f.Fd()), username)
 	}
 	line, err := bufio.NewReader(io.LimitReader(r.stdin, maxPasswordLine)).ReadString('\n')
-	if prompted && !strings.HasSuffix(line, "\n") {
-		fmt.Fprintln(r.stderr) // end the prompt's line
-	}
 	switch {
 	case errors.Is(err, io.EOF) && line == "":
 		return "", usageError("no password on standard input; give it one line, as in printf '%%s\\n' \"$PASSWORD\" | example users create NAME")
@@ -186,12 +181,34 @@ func (r *adminRun) readPassword(username string) (string, error) {
 	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
 }
 
+// promptPassword asks for a password twice on the terminal fd, with echo
+// off, and returns it once both agree.
+func (r *adminRun) promptPassword(fd int, username string) (string, error) {
+	var typed [2]string
+	for i, prompt := range []string{"Password for %s: ", "Password for %s, again: "} {
+		fmt.Fprintf(r.stderr, prompt, username)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(r.stderr) // the Enter that was not shown
+		if err != nil {
+			return "", failed("reading the password", err)
+		}
+		typed[i] = string(b)
+	}
+	switch {
+	case typed[0] == "":
+		return "", usageError("no password typed")
+	case typed[0] != typed[1]:
+		return "", errors.New("the two passwords differ; nothing was changed")
+	}
+	return typed[0], nil
+}
+
 // noteMemoryStore warns, on stderr, that the sessions a command ended are
 // not the servers' when SESSION_STORE=memory: those live in each server's
 // memory, which no command reaches.
 func (r *adminRun) noteMemoryStore(a *app) {
 	if a.cfg.storeName == "memory" {
-		fmt.Fprintln(r.stderr, "example: note: with SESSION_STORE=memory the servers' sessions are in their own memory, out of this command's reach")
+		fmt.Fprintln(r.notes, "example: note: with SESSION_STORE=memory the servers' sessions are in their own memory, out of this command's reach")
 	}
 }
 

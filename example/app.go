@@ -49,6 +49,7 @@ type app struct {
 	mark    storeMark // where the servers' mark is, outside the database; nil: nowhere
 	db      *gorm.DB
 	log     *slog.Logger
+	audit   *slog.Logger // the audit trail: AUDIT_LOG, or the log
 	closers []func()
 	// metrics serves GET /metrics, on METRICS_ADDR; nil when it is unset.
 	metrics http.Handler
@@ -62,16 +63,26 @@ func (a *app) close() {
 }
 
 // newApp opens the databases and builds the router. Everything the app
-// logs (requests, SQL errors, ginauth's warnings) goes to logw.
+// logs (requests, SQL errors, ginauth's warnings) goes to logw, in the
+// format and from the level of LOG_FORMAT and LOG_LEVEL.
 func newApp(cfg config, logw io.Writer) (_ *app, err error) {
-	log := slog.New(slog.NewTextHandler(logw, nil))
+	log := newLogger(cfg, logw)
 	a := &app{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			a.close()
 		}
 	}()
-	if a.db, err = openDatabase(cfg, logw); err != nil {
+	auditw, closeAudit, err := openAuditLog(cfg, logw)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, closeAudit)
+	a.audit = auditLogger(cfg, auditw)
+	if cfg.command {
+		a.audit = a.audit.With(operatorAttrs(cfg.operator)...)
+	}
+	if a.db, err = openDatabase(cfg, log); err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() {
@@ -121,7 +132,10 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		Cookie:          auth.Cookie{Secure: cfg.secure, HostPrefix: cfg.hostPrefix},
 		Logger:          log,
 		Now:             cfg.now,
-		OnEvent:         auditLog(log),
+		OnEvent:         auditLog(a.audit),
+	}
+	if cfg.bcryptCost != 0 {
+		acfg.BcryptCost, acfg.AllowLowBcryptCost = cfg.bcryptCost, true
 	}
 	if err := a.openStores(&acfg); err != nil {
 		return nil, err
@@ -147,7 +161,7 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = a.auth.Close() })
-	if a.handler, err = newRouter(a, logw); err != nil {
+	if a.handler, err = newRouter(a); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -307,7 +321,7 @@ func (a *app) shareThroughPostgres(acfg *auth.Config[*Account]) error {
 // request log names the client by c.ClientIP(), which believes
 // X-Forwarded-For from the proxies it trusts: the same ones as ginauth's
 // (Gin's default trusts every peer).
-func newRouter(a *app, logw io.Writer) (*gin.Engine, error) {
+func newRouter(a *app) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	var ipProxies []string
@@ -325,7 +339,7 @@ func newRouter(a *app, logw io.Writer) (*gin.Engine, error) {
 	// the pool at once, and clients would get the balancer's error page
 	// instead of the app's 503 store_unavailable. Not logged; no session.
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	r.Use(gin.LoggerWithWriter(logw), gin.RecoveryWithWriter(logw))
+	r.Use(requestLog(a.log), recoverPanics(a.log))
 	r.Use(middleware.CrossOrigin(a.auth.CrossOriginProtection())) // every form post of the app, not only the auth routes
 	r.Use(middleware.Session(a.auth))
 	handlers.Mount(r.Group("/"), a.auth, handlers.WithRegister())

@@ -2,9 +2,9 @@ package main
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
-	"io"
-	"log"
+	"log/slog"
 	"net/url"
 	"os"
 	"strconv"
@@ -15,10 +15,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/ginauth/ginauth/auth"
 )
+
+// defaultAddr is where the app listens when ADDR is unset.
+const defaultAddr = "127.0.0.1:8080"
 
 // config is the example's environment (see the package documentation).
 type config struct {
@@ -35,6 +37,14 @@ type config struct {
 	proxies                                                   []string
 	dbMaxConns                                                int
 	now                                                       func() time.Time // tests only: the clock
+	auditPath                                                 string           // AUDIT_LOG: the file of the audit trail; "": the log
+	operator                                                  string           // OPERATOR, or a command's --operator: who runs a command
+	logFormat                                                 string           // LOG_FORMAT: "text" or "json"
+	logLevel                                                  slog.Level       // LOG_LEVEL
+	// bcryptCost is, for tests only, the cost of new password hashes, which
+	// then may be under auth's floor of 10; 0 is auth's default (12). No
+	// environment variable sets it.
+	bcryptCost int
 	// command is set for an operator's command, which acts on what the
 	// servers use: it records nothing, and checks that its environment
 	// names the servers' session store. createTables is set for the
@@ -50,12 +60,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return def
 	}
 	c := config{
-		addr:        or("ADDR", "127.0.0.1:8080"),
+		addr:        or("ADDR", defaultAddr),
 		metricsAddr: getenv("METRICS_ADDR"),
 		databaseURL: or("DATABASE_URL", "ginauth-example.db"),
 		storeName:   or("SESSION_STORE", "gorm"),
 		redisURL:    or("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		mongoURL:    or("MONGODB_URL", "mongodb://127.0.0.1:27017/ginauth"),
+		auditPath:   getenv("AUDIT_LOG"),
+		operator:    getenv("OPERATOR"),
 		now:         time.Now,
 
 		createTables: true,
@@ -64,6 +76,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		readTimeout:       20 * time.Second,
 		writeTimeout:      30 * time.Second,
 		idleTimeout:       60 * time.Second,
+	}
+	var err error
+	if c.logFormat, err = parseLogFormat(getenv("LOG_FORMAT")); err != nil {
+		return c, err
+	}
+	if c.logLevel, err = parseLogLevel(getenv("LOG_LEVEL")); err != nil {
+		return c, err
 	}
 	secrets := getenv("SESSION_SECRET")
 	if file := getenv("SESSION_SECRET_FILE"); file != "" {
@@ -105,6 +124,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 		}
 	}
+	if err := c.checkDatabaseURL(); err != nil {
+		return c, err
+	}
 	c.dbMaxConns = 10
 	if v := getenv("DATABASE_MAX_CONNS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -144,13 +166,58 @@ func (c config) postgres() bool {
 	return strings.HasPrefix(c.databaseURL, "postgres://") || strings.HasPrefix(c.databaseURL, "postgresql://")
 }
 
-// openDatabase opens PostgreSQL for a postgres:// URL and SQLite otherwise.
-// Statements are logged with placeholders, never their values: a failed
-// INSERT of a user would otherwise print the password hash.
-func openDatabase(c config, logw io.Writer) (*gorm.DB, error) {
-	gcfg := &gorm.Config{Logger: logger.New(log.New(logw, "", log.LstdFlags), logger.Config{
-		SlowThreshold: 200 * time.Millisecond, LogLevel: logger.Warn, ParameterizedQueries: true,
-	})}
+// sqliteSuffixes are the extensions that name a SQLite file in DATABASE_URL.
+var sqliteSuffixes = []string{".db", ".sqlite", ".sqlite3"}
+
+// checkDatabaseURL refuses a DATABASE_URL that is neither a postgres:// URL
+// nor plainly a SQLite file: a path ending in .db, .sqlite or .sqlite3, or
+// one after a sqlite: or file: prefix. Anything else (a libpq keyword
+// string, a mysql:// URL, a misspelt scheme) would otherwise become the
+// name of a new, empty SQLite file. The message does not repeat the value,
+// which may hold a password.
+func (c config) checkDatabaseURL() error {
+	u := c.databaseURL
+	switch {
+	case c.postgres():
+		return nil
+	case strings.HasPrefix(u, "sqlite:") || strings.HasPrefix(u, "file:"):
+		if c.sqliteName() == "" {
+			return errors.New("DATABASE_URL: sqlite: or file: names no file")
+		}
+		return nil
+	case strings.Contains(u, "://"):
+		scheme, _, _ := strings.Cut(u, "://")
+		return fmt.Errorf("DATABASE_URL: a %s:// URL is not supported: want a postgres:// URL or a SQLite file", scheme)
+	}
+	for _, suffix := range sqliteSuffixes {
+		if strings.HasSuffix(strings.ToLower(u), suffix) {
+			return nil
+		}
+	}
+	return fmt.Errorf("DATABASE_URL is neither a postgres:// URL nor a SQLite file " +
+		"(a path ending in .db, .sqlite or .sqlite3, or sqlite:PATH or file:PATH); " +
+		"a PostgreSQL keyword string (host=... dbname=...) must be written as a postgres:// URL")
+}
+
+// sqliteName is what the SQLite driver opens for DATABASE_URL: the path
+// after a sqlite: prefix, a file: URI as it is, or the path.
+func (c config) sqliteName() string {
+	u := c.databaseURL
+	if rest, ok := strings.CutPrefix(u, "sqlite:"); ok {
+		return strings.TrimPrefix(rest, "//")
+	}
+	if strings.HasPrefix(u, "file:") {
+		if name, _, _ := strings.Cut(strings.TrimPrefix(u, "file:"), "?"); name == "" {
+			return ""
+		}
+	}
+	return u
+}
+
+// openDatabase opens PostgreSQL for a postgres:// URL and SQLite otherwise,
+// with GORM logging to log (see gormLogger).
+func openDatabase(c config, log *slog.Logger) (*gorm.DB, error) {
+	gcfg := &gorm.Config{Logger: gormLogger(log)}
 	if c.postgres() {
 		db, err := gorm.Open(postgres.Open(c.databaseURL), gcfg)
 		if err != nil {
@@ -168,7 +235,11 @@ func openDatabase(c config, logw io.Writer) (*gorm.DB, error) {
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		return db, nil
 	}
-	db, err := gorm.Open(sqlite.Open(c.databaseURL+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), gcfg)
+	name, sep := c.sqliteName(), "?"
+	if strings.Contains(name, "?") {
+		sep = "&"
+	}
+	db, err := gorm.Open(sqlite.Open(name+sep+"_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), gcfg)
 	if err != nil {
 		return nil, err
 	}

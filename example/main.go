@@ -15,7 +15,9 @@
 //
 //	ADDR              listen address (default 127.0.0.1:8080)
 //	METRICS_ADDR      address of GET /metrics (Prometheus); unset: none
-//	DATABASE_URL      a postgres:// URL, or a SQLite file path (default ginauth-example.db);
+//	DATABASE_URL      a postgres:// URL, or a SQLite file: a path ending in .db, .sqlite or
+//	                  .sqlite3, or sqlite:PATH or file:PATH (default ginauth-example.db);
+//	                  anything else is refused;
 //	                  on PostgreSQL with SESSION_STORE=gorm, the instances share the
 //	                  login throttle and user-cache invalidation through it too
 //	DATABASE_MAX_CONNS connections each instance may open to PostgreSQL (default 10)
@@ -43,6 +45,12 @@
 //	                  answer (default 30s)
 //	HTTP_IDLE_TIMEOUT  Go duration: a kept-alive connection waiting for its next
 //	                  request (default 60s)
+//	LOG_FORMAT        text (default: key=value lines) or json (one object a line)
+//	AUDIT_LOG         a file the audit trail is appended to, by every instance and every
+//	                  admin command; unset: the trail is in the log
+//	OPERATOR          an admin command's operator in the audit trail (--operator too);
+//	                  unset: the system user running it
+//	LOG_LEVEL         debug, info (default), warn or error
 //
 // # Admin commands
 //
@@ -50,14 +58,15 @@
 // database and session store that the same environment names, as every
 // running instance sees them, and exits ("example help" says more):
 //
-//	users create USERNAME            password: the first line of stdin
-//	users passwd USERNAME            new password from stdin; ends every session of the user
+//	users create USERNAME            password: typed, unseen, on a terminal; else stdin's first line
+//	users passwd USERNAME            new password, read the same way; ends every session of the user
 //	users delete USERNAME            ends every session of the user too
 //	sessions list USERNAME           handle, created, last active, expires, IP, user agent
 //	sessions revoke USERNAME HANDLE  ends one session, named by its handle from the list
 //	sessions revoke-all USERNAME     ends every session of the user, and says how many
 //	secret new                       a random secret for SESSION_SECRET
 //	migrate                          creates the tables and indexes, and says which
+//	healthcheck                      exit 0 if the server at ADDR answers GET /healthz with 200
 //	help                             the usage (also -h)
 //
 // A command refuses (exit status 1) when its environment names another
@@ -76,7 +85,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -86,11 +95,18 @@ import (
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
-		log.Fatal(err)
+		slog.Error(err.Error())
+		os.Exit(1)
 	}
 }
 
 func run(args []string) error {
+	// What the libraries log by themselves goes through the app's logger,
+	// in LOG_FORMAT, from LOG_LEVEL up; bad values are refused below, by
+	// loadConfig, and meanwhile the defaults hold.
+	format, _ := parseLogFormat(os.Getenv("LOG_FORMAT"))
+	level, _ := parseLogLevel(os.Getenv("LOG_LEVEL"))
+	routeProcessLogs(slog.New(newLogHandler(format, level, os.Stderr)))
 	if !serving(args) {
 		os.Exit(admin(args, os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 	}
@@ -117,9 +133,9 @@ func serve(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer app.close()
-	servers := []*http.Server{newHTTPServer(cfg, cfg.addr, app.handler)}
+	servers := []*http.Server{newHTTPServer(cfg, cfg.addr, app.handler, app.log)}
 	if app.metrics != nil {
-		servers = append(servers, newHTTPServer(cfg, cfg.metricsAddr, app.metrics))
+		servers = append(servers, newHTTPServer(cfg, cfg.metricsAddr, app.metrics, app.log))
 	}
 	errc := make(chan error, len(servers))
 	for _, srv := range servers {
@@ -167,9 +183,11 @@ func drain(servers []*http.Server, timeout time.Duration) error {
 
 // newHTTPServer is the server of handler on addr, with the timeouts of
 // cfg: a client that sends its request slowly, or keeps an idle connection
-// open, is cut off rather than holding a connection and a goroutine.
-func newHTTPServer(cfg config, addr string, handler http.Handler) *http.Server {
+// open, is cut off rather than holding a connection and a goroutine. What
+// the server logs (a TLS or protocol error) goes to log, as warnings.
+func newHTTPServer(cfg config, addr string, handler http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		Addr:              addr,
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,

@@ -258,3 +258,7 @@ func TestPages(t *testing.T) {
 		t.Errorf("during a lockout: %s", page)
 	}
 }
+
+// testBcryptCost is the cost of the password hashes of tests that make
+// many: bcrypt's least.
+const testBcryptCost = 4

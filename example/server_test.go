@@ -19,7 +19,7 @@ func serveWith(t *testing.T, cfg config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newHTTPServer(cfg, ln.Addr().String(), a.handler)
+	srv := newHTTPServer(cfg, ln.Addr().String(), a.handler, a.log)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String()
