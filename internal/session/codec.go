@@ -138,8 +138,16 @@ func (c *Codec) Encode(name string, id ID, flags Flags) string {
 // stale reports that an older secret verified it, so that it should be
 // issued again with the newest. Any failure is ErrBadCookie.
 func (c *Codec) Decode(name, value string) (id ID, flags Flags, stale bool, err error) {
+	// The length comes first: encoding/base64 would write past raw for a
+	// longer value, and it skips line breaks. 88 characters decode to 66
+	// bytes only when each is of the alphabet (a line break among them
+	// leaves fewer), and carry no spare bits, so a cookie has one
+	// spelling. []byte(value) is not copied: Decode only reads it.
 	var raw [signedLen]byte
-	if len(value) != signedStrLen || !decodeBase64URL(raw[:], value) || raw[0] != formatSigned {
+	if len(value) != signedStrLen {
+		return ID{}, 0, false, ErrBadCookie
+	}
+	if n, err := base64.RawURLEncoding.Decode(raw[:], []byte(value)); err != nil || n != signedLen || raw[0] != formatSigned {
 		return ID{}, 0, false, ErrBadCookie
 	}
 	for i, k := range c.keys {
@@ -163,44 +171,4 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// base64URL maps each byte of the unpadded base64url alphabet to its value,
-// and every other byte to 0xff.
-var base64URL = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xff
-	}
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	for i := range len(alphabet) {
-		t[alphabet[i]] = byte(i)
-	}
-	return t
-}()
-
-// decodeBase64URL decodes s, unpadded base64url of exactly len(dst) bytes,
-// into dst without allocating. It refuses any other length, any byte
-// outside the alphabet (the line breaks that encoding/base64 skips too)
-// and non-zero trailing bits (so that one value has one spelling).
-func decodeBase64URL(dst []byte, s string) bool {
-	if len(s) != (len(dst)*8+5)/6 {
-		return false
-	}
-	var acc uint32
-	bits, n := 0, 0
-	for i := range len(s) {
-		v := base64URL[s[i]]
-		if v == 0xff {
-			return false
-		}
-		acc = acc<<6 | uint32(v)
-		bits += 6
-		if bits >= 8 {
-			bits -= 8
-			dst[n] = byte(acc >> bits)
-			n++
-			acc &= 1<<bits - 1
-		}
-	}
-	return n == len(dst) && acc == 0
 }
