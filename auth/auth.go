@@ -73,7 +73,7 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 	if err != nil {
 		return nil, err
 	}
-	codec, err := session.NewCodec(cfg.Secrets, session.CodecOptions{Encrypt: cfg.Cookie.Encrypt})
+	codec, err := session.NewCodec(cfg.Secrets)
 	if err != nil {
 		return nil, configErr("%v", err)
 	}

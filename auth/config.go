@@ -191,9 +191,6 @@ type Cookie struct {
 
 	// Partitioned asks for CHIPS partitioned storage. It requires Secure.
 	Partitioned bool
-
-	// Encrypt encrypts the session ID in the cookie as well as signing it.
-	Encrypt bool
 }
 
 // HostPrefix chooses whether the session cookie's name carries the

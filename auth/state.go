@@ -286,11 +286,7 @@ func (c *core) setCookie(w http.ResponseWriter, st *state, sess *session.Session
 	if m.UserID != "" {
 		flags = session.FlagSignedIn
 	}
-	value, err := c.codec.Encode(c.cfg.cookieName, sess.ID(), flags)
-	if err != nil {
-		c.log.Error("ginauth: encoding the session cookie failed", "err", err)
-		return
-	}
+	value := c.codec.Encode(c.cfg.cookieName, sess.ID(), flags)
 	if value == st.sentValue {
 		return
 	}

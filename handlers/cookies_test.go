@@ -137,9 +137,8 @@ func TestHostileCookies(t *testing.T) {
 	owner.register("zack", "zack's password")
 	good := owner.sessionCookie().Value
 	foreign := func() string {
-		codec, _ := session.NewCodec([][]byte{[]byte("a-secret-this-server-never-had-0123")}, session.CodecOptions{})
-		v, _ := codec.Encode("sid", session.NewID(), session.FlagSignedIn)
-		return v
+		codec, _ := session.NewCodec([][]byte{[]byte("a-secret-this-server-never-had-0123")})
+		return codec.Encode("sid", session.NewID(), session.FlagSignedIn)
 	}()
 	tests := []struct {
 		name, header string
@@ -195,7 +194,7 @@ func TestSecretRotation(t *testing.T) {
 	if reissued == nil || reissued.Value == old.Value {
 		t.Fatal("the old cookie was not re-issued")
 	}
-	newOnly, _ := session.NewCodec([][]byte{newSecret}, session.CodecOptions{})
+	newOnly, _ := session.NewCodec([][]byte{newSecret})
 	if _, _, _, err := newOnly.Decode("sid", reissued.Value); err != nil {
 		t.Errorf("the re-issued cookie is not signed with the new secret: %v", err)
 	}
@@ -269,9 +268,8 @@ func TestDuplicateSessionCookies(t *testing.T) {
 	attacker.register("mallory", "mallory's password")
 	v, m := victim.sessionCookie().Value, attacker.sessionCookie().Value
 	foreign := func() string {
-		codec, _ := session.NewCodec([][]byte{[]byte("a-secret-this-server-never-had-0123")}, session.CodecOptions{})
-		v, _ := codec.Encode("sid", session.NewID(), session.FlagSignedIn)
-		return v
+		codec, _ := session.NewCodec([][]byte{[]byte("a-secret-this-server-never-had-0123")})
+		return codec.Encode("sid", session.NewID(), session.FlagSignedIn)
 	}()
 
 	expired := func(r *response) bool {

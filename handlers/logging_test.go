@@ -112,7 +112,7 @@ func TestDebugLog(t *testing.T) {
 			t.Errorf("debug log lacks %q:\n%s", want, out)
 		}
 	}
-	codec, _ := session.NewCodec([][]byte{testSecret}, session.CodecOptions{})
+	codec, _ := session.NewCodec([][]byte{testSecret})
 	id, _, _, _ := codec.Decode("sid", cookie)
 	if !strings.Contains(out, id.Key().Short()) {
 		t.Errorf("debug log does not name the session by its short hash %s", id.Key().Short())

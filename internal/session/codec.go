@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"hash"
 	"sync"
-
-	"github.com/gorilla/securecookie"
 )
 
 // MinSecretSize is the shortest secret a Codec accepts, in bytes.
@@ -28,32 +26,25 @@ var (
 // configured. Callers treat it as "no session".
 var ErrBadCookie = errors.New("invalid session cookie")
 
-// maxCookieLen bounds what Decode looks at. A genuine cookie is under 200
-// bytes; anything near the 4 KiB browser limit is garbage.
-const maxCookieLen = 4096
-
-// Codec signs (and optionally encrypts) session IDs into cookie values.
+// Codec signs session IDs into cookie values.
 //
 // It takes a list of secrets, newest first, like express-session's secret
 // array: cookies are always issued with the newest, and accepted when any
 // secret verifies them, so secrets can be rotated without logging anybody
-// out. The keys are derived from each secret with HKDF-SHA256, separately for
-// signing and encryption. The cookie name is part of what is signed, so a
-// cookie cannot be replayed under another name.
+// out. The signing key is derived from each secret with HKDF-SHA256. The
+// cookie name is part of what is signed, so a cookie cannot be replayed
+// under another name.
 //
-// A signed cookie is one fixed-size value (format 2):
+// A cookie is one fixed-size value (format 2):
 //
 //	base64url(2 | flags | ID | HMAC-SHA256(key, "ginauth cookie v2" 0 name 0 2 flags ID))
 //
 // 66 bytes, 88 characters, verified in constant time without allocating.
-// Cookies of the first format, gorilla/securecookie's "timestamp|value|mac",
-// are still accepted (and reported stale, so that they are issued again in
-// the current format); with Encrypt, cookies are securecookie's, encrypted
-// with AES-CTR and signed.
+// It is signed, not encrypted: it carries only a random ID, which is the
+// bearer secret whether or not it is encrypted, and a flag that anyone
+// holding the cookie learns from any response to it.
 type Codec struct {
-	keys    []macKey                     // format 2, newest first
-	legacy  []*securecookie.SecureCookie // format 1, newest first
-	encrypt bool
+	keys []macKey // newest first
 }
 
 // macKey is one secret's signing key, with a pool of HMAC states keyed
@@ -96,42 +87,22 @@ func (k macKey) mac(name string, raw []byte, out, want []byte) bool {
 	return hmac.Equal(st.sum, want)
 }
 
-// CodecOptions tunes a Codec. The zero value signs without encrypting: the
-// cookie only carries a random ID, so encryption adds no secrecy, but it may
-// be turned on.
-type CodecOptions struct {
-	// Encrypt encrypts the ID with AES-256 (key derived from the secret) in
-	// addition to signing it.
-	Encrypt bool
-}
-
 // NewCodec returns a codec for the secrets, newest first. It refuses an empty
 // list and any secret shorter than MinSecretSize bytes.
-func NewCodec(secrets [][]byte, opts CodecOptions) (*Codec, error) {
+func NewCodec(secrets [][]byte) (*Codec, error) {
 	if len(secrets) == 0 {
 		return nil, ErrNoSecret
 	}
-	c := &Codec{encrypt: opts.Encrypt}
+	c := &Codec{}
 	for i, s := range secrets {
 		if len(s) < MinSecretSize {
 			return nil, fmt.Errorf("%w (secret %d has %d)", ErrShortSecret, i+1, len(s))
 		}
-		hashKey, err := hkdf.Key(sha256.New, s, nil, "ginauth cookie signing v1", 32)
+		key, err := hkdf.Key(sha256.New, s, nil, "ginauth cookie signing v1", 32)
 		if err != nil {
 			return nil, err
 		}
-		var blockKey []byte
-		if opts.Encrypt {
-			if blockKey, err = hkdf.Key(sha256.New, s, nil, "ginauth cookie encryption v1", 32); err != nil {
-				return nil, err
-			}
-		}
-		sc := securecookie.New(hashKey, blockKey).
-			SetSerializer(securecookie.NopEncoder{}).
-			MaxAge(0). // lifetime is the server's business: idle and absolute timeouts
-			MaxLength(maxCookieLen)
-		c.legacy = append(c.legacy, sc)
-		c.keys = append(c.keys, newMACKey(hashKey))
+		c.keys = append(c.keys, newMACKey(key))
 	}
 	return c, nil
 }
@@ -154,39 +125,29 @@ const (
 
 // Encode returns the cookie value for id and flags under the cookie name,
 // signed with the newest secret.
-func (c *Codec) Encode(name string, id ID, flags Flags) (string, error) {
-	if c.encrypt {
-		var b [IDSize + 1]byte
-		raw := id.bytes()
-		copy(b[:], raw[:])
-		b[IDSize] = byte(flags)
-		return c.legacy[0].Encode(name, b[:])
-	}
+func (c *Codec) Encode(name string, id ID, flags Flags) string {
 	var raw [signedLen]byte
 	raw[0], raw[1] = formatSigned, byte(flags)
 	secret := id.bytes()
 	copy(raw[2:], secret[:])
 	c.keys[0].mac(name, raw[:], raw[2+IDSize:], nil)
-	return base64.RawURLEncoding.EncodeToString(raw[:]), nil
+	return base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
 // Decode verifies a cookie value and returns the ID and flags it carries.
-// stale reports that the cookie should be issued again: an older secret
-// verified it, or it is in the first format. Any failure is ErrBadCookie.
+// stale reports that an older secret verified it, so that it should be
+// issued again with the newest. Any failure is ErrBadCookie.
 func (c *Codec) Decode(name, value string) (id ID, flags Flags, stale bool, err error) {
-	if value == "" || len(value) > maxCookieLen {
+	// The length comes first: encoding/base64 would write past raw for a
+	// longer value, and it skips line breaks. 88 characters decode to 66
+	// bytes only when each is of the alphabet (a line break among them
+	// leaves fewer), and carry no spare bits, so a cookie has one
+	// spelling. []byte(value) is not copied: Decode only reads it.
+	var raw [signedLen]byte
+	if len(value) != signedStrLen {
 		return ID{}, 0, false, ErrBadCookie
 	}
-	if !c.encrypt && len(value) == signedStrLen {
-		return c.decodeSigned(name, value)
-	}
-	id, flags, stale, err = c.decodeLegacy(name, value)
-	return id, flags, stale || (err == nil && !c.encrypt), err
-}
-
-func (c *Codec) decodeSigned(name, value string) (ID, Flags, bool, error) {
-	var raw [signedLen]byte
-	if !decodeBase64URL(raw[:], value) || raw[0] != formatSigned {
+	if n, err := base64.RawURLEncoding.Decode(raw[:], []byte(value)); err != nil || n != signedLen || raw[0] != formatSigned {
 		return ID{}, 0, false, ErrBadCookie
 	}
 	for i, k := range c.keys {
@@ -203,24 +164,6 @@ func (c *Codec) decodeSigned(name, value string) (ID, Flags, bool, error) {
 	return ID{}, 0, false, ErrBadCookie
 }
 
-func (c *Codec) decodeLegacy(name, value string) (ID, Flags, bool, error) {
-	for i, sc := range c.legacy {
-		var b []byte
-		if sc.Decode(name, value, &b) != nil {
-			continue
-		}
-		if len(b) != IDSize+1 {
-			return ID{}, 0, false, ErrBadCookie
-		}
-		id := idFromBytes(b[:IDSize])
-		if id.IsZero() || allZero(b[:IDSize]) {
-			return ID{}, 0, false, ErrBadCookie
-		}
-		return id, Flags(b[IDSize]), i > 0, nil
-	}
-	return ID{}, 0, false, ErrBadCookie
-}
-
 func allZero(b []byte) bool {
 	for _, c := range b {
 		if c != 0 {
@@ -228,44 +171,4 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// base64URL maps each byte of the unpadded base64url alphabet to its value,
-// and every other byte to 0xff.
-var base64URL = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xff
-	}
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	for i := range len(alphabet) {
-		t[alphabet[i]] = byte(i)
-	}
-	return t
-}()
-
-// decodeBase64URL decodes s, unpadded base64url of exactly len(dst) bytes,
-// into dst without allocating. It refuses any other length, any byte
-// outside the alphabet (the line breaks that encoding/base64 skips too)
-// and non-zero trailing bits (so that one value has one spelling).
-func decodeBase64URL(dst []byte, s string) bool {
-	if len(s) != (len(dst)*8+5)/6 {
-		return false
-	}
-	var acc uint32
-	bits, n := 0, 0
-	for i := range len(s) {
-		v := base64URL[s[i]]
-		if v == 0xff {
-			return false
-		}
-		acc = acc<<6 | uint32(v)
-		bits += 6
-		if bits >= 8 {
-			bits -= 8
-			dst[n] = byte(acc >> bits)
-			n++
-			acc &= 1<<bits - 1
-		}
-	}
-	return n == len(dst) && acc == 0
 }

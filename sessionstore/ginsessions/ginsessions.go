@@ -37,9 +37,6 @@ type Options struct {
 	// secrets rotate without logging anybody out.
 	Secrets [][]byte
 
-	// Encrypt encrypts the session ID in the cookie as well as signing it.
-	Encrypt bool
-
 	// Cookie holds the cookie attributes. Zero fields get safe defaults:
 	// Path "/", SameSite Lax, and HttpOnly is always set (no script needs a
 	// session cookie). MaxAge 0 is a browser-session cookie.
@@ -97,7 +94,7 @@ func NewStore(store sessionstore.Store, opts Options) (*Store, error) {
 	if store == nil {
 		return nil, fmt.Errorf("%w: no session store", ErrConfig)
 	}
-	codec, err := session.NewCodec(opts.Secrets, session.CodecOptions{Encrypt: opts.Encrypt})
+	codec, err := session.NewCodec(opts.Secrets)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -290,11 +287,7 @@ func (g *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 		}
 		return err
 	}
-	value, err := g.codec.Encode(gs.Name(), sess.ID(), 0)
-	if err != nil {
-		return err
-	}
-	http.SetCookie(w, gsessions.NewCookie(gs.Name(), value, gs.Options))
+	http.SetCookie(w, gsessions.NewCookie(gs.Name(), g.codec.Encode(gs.Name(), sess.ID(), 0), gs.Options))
 	gs.ID = sess.Handle()
 	gs.IsNew = false
 	return nil

@@ -57,9 +57,6 @@ type Options struct {
 // replica takes over, and are served again as soon as it has: the store
 // makes the client re-read the cluster's layout when a node fails, instead
 // of waiting for go-redis's periodic reload (a minute by default).
-//
-// Sessions stored by earlier versions as hashes (fields rec, rev, seen,
-// exp, uid) are read, and rewritten in this layout, on first use.
 type Store struct {
 	c       redis.UniversalClient
 	cluster *redis.ClusterClient // c, when it is a Cluster client
@@ -155,8 +152,8 @@ func cutInt(s string, sep byte) (int64, string, bool) {
 	return n, s[i+1:], err == nil
 }
 
-// luaValue is the Lua the scripts share: reading a session (rewriting a
-// hash of an earlier version in this layout first) and writing one.
+// luaValue is the Lua the scripts share: reading a session's value and
+// writing one.
 const luaValue = `
 local function int(x) return string.format('%d', x) end
 local function encode(rev, seen, exp, uid, body)
@@ -169,30 +166,14 @@ local function parse(v)
   if string.sub(v, p + n, p + n) ~= '|' then return nil end
   return tonumber(rev), tonumber(seen), tonumber(exp), string.sub(v, p, p + n - 1), string.sub(v, p + n + 1)
 end
-local function load(key)
-  local t = redis.call('TYPE', key)['ok']
-  if t == 'string' then return redis.call('GET', key) end
-  if t ~= 'hash' then return false end
-  local h = redis.call('HMGET', key, 'rec', 'rev', 'seen', 'exp', 'uid')
-  if not (h[1] and tonumber(h[2]) and tonumber(h[3]) and tonumber(h[4])) then return '' end
-  local v = encode(tonumber(h[2]), tonumber(h[3]), tonumber(h[4]), h[5] or '', h[1])
-  local ttl = redis.call('PTTL', key)
-  redis.call('DEL', key)
-  if ttl > 0 then redis.call('SET', key, v, 'PX', ttl) else redis.call('SET', key, v) end
-  return v
-end
 `
 
 // Lua scripts, each on exactly one key.
 var (
-	// redisLoad returns the session under KEYS[1] in this layout: a hash
-	// of an earlier version is rewritten first.
-	redisLoad = redis.NewScript(luaValue + `return load(KEYS[1])`)
-
 	// redisUpdate: ARGV rev, body, seen, exp, ttl, now, uid. Returns the new
 	// revision, 0 for a conflict, -1 for a session that is gone.
 	redisUpdate = redis.NewScript(luaValue + `
-local v = load(KEYS[1])
+local v = redis.call('GET', KEYS[1])
 if not v then return -1 end
 local rev, seen, exp, uid = parse(v)
 if not rev or exp <= tonumber(ARGV[6]) then return -1 end
@@ -208,7 +189,7 @@ return rev`)
 
 	// redisTouch: ARGV seen, exp, ttl, now.
 	redisTouch = redis.NewScript(luaValue + `
-local v = load(KEYS[1])
+local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local rev, seen, exp, uid, body = parse(v)
 if not rev or exp <= tonumber(ARGV[4]) then return 0 end
@@ -224,7 +205,7 @@ return 1`)
 	// the session under KEYS[1] is live and belongs to uid, deletes it and
 	// returns 1; else changes nothing and returns 0.
 	redisTakeOld = redis.NewScript(luaValue + `
-local v = load(KEYS[1])
+local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local rev, seen, exp, uid = parse(v)
 if not rev or exp <= tonumber(ARGV[1]) or uid ~= ARGV[2] then return 0 end
@@ -233,13 +214,11 @@ return 1`)
 
 	// redisDestroy deletes a session and returns its user.
 	redisDestroy = redis.NewScript(luaValue + `
-local t = redis.call('TYPE', KEYS[1])['ok']
+local v = redis.call('GET', KEYS[1])
 local uid = ''
-if t == 'string' then
-  local _, _, _, u = parse(redis.call('GET', KEYS[1]))
+if v then
+  local _, _, _, u = parse(v)
   uid = u or ''
-elseif t == 'hash' then
-  uid = redis.call('HGET', KEYS[1], 'uid') or ''
 end
 redis.call('DEL', KEYS[1])
 return uid`)
@@ -282,18 +261,9 @@ func (r *Store) redisErr(err error) error {
 	return sessionstore.Unavailable(err)
 }
 
-// isWrongType reports a command on a key of another type (a session stored
-// by an earlier version). It looks at nil first: HasErrorPrefix allocates.
-func isWrongType(err error) bool { return err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") }
-
-// Load implements Store: one GET (an EVALSHA more for a session stored by
-// an earlier version).
+// Load implements Store: one GET.
 func (r *Store) Load(ctx context.Context, key sessionstore.Key) (*sessionstore.Record, error) {
-	k := r.sessKey(key)
-	s, err := r.c.Get(ctx, k).Result()
-	if isWrongType(err) {
-		s, err = redisLoad.Run(ctx, r.c, []string{k}).Text()
-	}
+	s, err := r.c.Get(ctx, r.sessKey(key)).Result()
 	if err != nil {
 		return nil, r.redisErr(err)
 	}
@@ -517,8 +487,7 @@ func (r *Store) members(ctx context.Context, userID string) ([]string, error) {
 }
 
 // values reads the sessions under members (keys without the prefix) in one
-// pipeline; sessions of an earlier version are rewritten in a second.
-// Missing sessions read as "".
+// pipeline. Missing sessions read as "".
 func (r *Store) values(ctx context.Context, members []string) ([]string, error) {
 	cmds := make([]*redis.StringCmd, len(members))
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -528,26 +497,16 @@ func (r *Store) values(ctx context.Context, members []string) ([]string, error) 
 		return nil
 	})
 	out := make([]string, len(members))
-	var legacy []int
 	for i, c := range cmds {
 		switch err := c.Err(); {
 		case err == nil:
 			out[i] = c.Val()
-		case isWrongType(err):
-			legacy = append(legacy, i)
 		case !errors.Is(err, redis.Nil):
 			return nil, r.redisErr(err)
 		}
 	}
-	if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, r.redisErr(err)
-	}
-	for _, i := range legacy {
-		s, err := redisLoad.Run(ctx, r.c, []string{r.prefix + members[i]}).Text()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, r.redisErr(err)
-		}
-		out[i] = s
 	}
 	return out, nil
 }

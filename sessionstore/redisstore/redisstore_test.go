@@ -35,7 +35,7 @@ func TestRedisStore(t *testing.T) {
 			Store: s,
 			Clock: clock,
 			Corrupt: func(t testing.TB, k sessionstore.Key) {
-				// Not a hash at all: what a foreign writer would leave.
+				// Not a session value at all: what a foreign writer would leave.
 				if err := c.Set(context.Background(), prefix+k.String(), "\x00garbage\xff", time.Hour).Err(); err != nil {
 					t.Fatal(err)
 				}
@@ -52,20 +52,28 @@ func TestRedisStore(t *testing.T) {
 	})
 }
 
-// A hash whose fields are damaged is also "no session", never a panic.
-func TestRedisStoreDamagedFields(t *testing.T) {
+// A session value whose fields are damaged is also "no session", never a
+// panic, for the store and for its scripts.
+func TestRedisStoreDamagedValues(t *testing.T) {
 	c, prefix := redisClient(t)
 	s := redisstore.New(c, redisstore.Options{Prefix: prefix})
 	ctx := context.Background()
-	for name, fields := range map[string][]any{
-		"garbage rec":   {"rec", "{not json", "rev", "1", "seen", "1", "exp", "99999999999999"},
-		"future format": {"rec", `{"v":99}`, "rev", "1", "seen", "1", "exp", "99999999999999"},
-		"bad rev":       {"rec", `{"v":1,"created":"2026-01-01T00:00:00Z"}`, "rev", "x", "seen", "1", "exp", "99999999999999"},
-		"no exp":        {"rec", `{"v":1,"created":"2026-01-01T00:00:00Z"}`, "rev", "1", "seen", "1"},
-		"binary":        {"rec", "\xff\xfe\x00", "rev", "\x00", "seen", "", "exp", "\xff"},
+	const body = `{"v":1,"created":"2026-01-01T00:00:00Z"}`
+	for name, v := range map[string]string{
+		"garbage body":          "2|1|1|99999999999999|1:u|{not json",
+		"future record version": `2|1|1|99999999999999|1:u|{"v":99}`,
+		"other layout version":  "3|1|1|99999999999999|1:u|" + body,
+		"bad rev":               "2|x|1|99999999999999|1:u|" + body,
+		"no exp":                "2|1|1|1:u|" + body,
+		"uid past the end":      "2|1|1|99999999999999|99:u|" + body,
+		"negative uid length":   "2|1|1|99999999999999|-1:u|" + body,
+		"empty":                 "",
+		"binary":                "\xff\xfe\x00|\x00",
 	} {
 		k := storetest.NewKey()
-		c.HSet(ctx, prefix+k.String(), fields...)
+		if err := c.Set(ctx, prefix+k.String(), v, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := s.Load(ctx, k); err == nil {
 			t.Errorf("%s: Load succeeded", name)
 		}
@@ -361,71 +369,6 @@ func TestRedisIndexTTL(t *testing.T) {
 		t.Errorf("List = %d sessions, %v; want %d", len(infos), err, len(steps))
 	}
 
-}
-
-// Sessions stored by an earlier version, as hashes, keep working: read,
-// rewritten in the current layout at first use, updated, listed, revoked.
-func TestRedisStoreReadsEarlierLayout(t *testing.T) {
-	c, prefix := redisClient(t)
-	ctx := context.Background()
-	clock := storetest.NewClock()
-	store := redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now})
-	now := clock.Now().Truncate(time.Millisecond)
-	old := func(uid string, exp time.Time) sessionstore.Key {
-		k := storetest.NewKey()
-		body, _ := sessionstore.MarshalBody(&sessionstore.Record{Meta: sessionstore.Meta{UserID: uid, CreatedAt: now, Deadline: now.Add(24 * time.Hour)},
-			Values: map[string]sessionstore.Value{"theme": {JSON: []byte(`"dark"`)}}})
-		c.HSet(ctx, prefix+k.String(), "rec", body, "rev", 3, "seen", now.UnixMilli(), "exp", exp.UnixMilli(), "uid", uid)
-		c.PExpire(ctx, prefix+k.String(), time.Hour)
-		c.ZAdd(ctx, prefix+"user:"+uid, redis.Z{Score: float64(now.Add(24 * time.Hour).UnixMilli()), Member: k.String()})
-		return k
-	}
-	a, b := old("u", now.Add(30*time.Minute)), old("u", now.Add(30*time.Minute))
-	old("u", now.Add(-time.Minute)) // ended: neither listed nor counted
-	rec, err := store.Load(ctx, a)
-	if err != nil || rec.Rev != 3 || rec.UserID != "u" || string(rec.Values["theme"].JSON) != `"dark"` || !rec.ExpiresAt.Equal(now.Add(30*time.Minute)) {
-		t.Fatalf("Load of an earlier session = %+v, %v", rec, err)
-	}
-	if typ := c.Type(ctx, prefix+a.String()).Val(); typ != "string" {
-		t.Errorf("the session is still a %s after its first use", typ)
-	}
-	if ttl := c.PTTL(ctx, prefix+a.String()).Val(); ttl <= 0 || ttl > time.Hour {
-		t.Errorf("the rewritten session's TTL is %v, want the hash's", ttl)
-	}
-	rec.Values["theme"] = sessionstore.Value{JSON: []byte(`"light"`)}
-	if err := store.Update(ctx, a, rec); err != nil || rec.Rev != 4 {
-		t.Errorf("Update = %v, rev %d", err, rec.Rev)
-	}
-	// b is still a hash: a touch, a listing and a logout-all handle it.
-	if err := store.Touch(ctx, b, now.Add(time.Minute), now.Add(40*time.Minute)); err != nil {
-		t.Errorf("Touch = %v", err)
-	}
-	if r, err := store.Load(ctx, b); err != nil || !r.ExpiresAt.Equal(now.Add(40*time.Minute)) {
-		t.Errorf("after Touch: %+v, %v", r, err)
-	}
-	c.Del(ctx, prefix+b.String())
-	b = old("u", now.Add(30*time.Minute))
-	if infos, err := store.List(ctx, "u"); err != nil || len(infos) != 2 {
-		t.Errorf("List = %v, %v; want the two live sessions", infos, err)
-	}
-	c.Del(ctx, prefix+b.String())
-	b = old("u", now.Add(30*time.Minute))
-	if n, err := store.DestroyUser(ctx, "u"); err != nil || n != 2 {
-		t.Errorf("DestroyUser = %d, %v; want 2", n, err)
-	}
-	for _, k := range []sessionstore.Key{a, b} {
-		if _, err := store.Load(ctx, k); !errors.Is(err, sessionstore.ErrNotFound) {
-			t.Errorf("after DestroyUser: %v", err)
-		}
-	}
-	// Destroy of one hash session, with its index entry.
-	d := old("v", now.Add(30*time.Minute))
-	if err := store.Destroy(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	if n := c.ZCard(ctx, prefix+"user:v").Val(); n != 0 {
-		t.Errorf("index of v holds %d entries after Destroy", n)
-	}
 }
 
 // BenchmarkDestroyUser10k measures logout-all of a user with 10,000

@@ -40,7 +40,7 @@ func secrets(s ...[]byte) [][]byte { return s }
 // codec is what reads the cookies that a store with the secrets issues.
 func codec(t testing.TB, secrets ...[]byte) *session.Codec {
 	t.Helper()
-	c, err := session.NewCodec(secrets, session.CodecOptions{})
+	c, err := session.NewCodec(secrets)
 	if err != nil {
 		t.Fatal(err)
 	}
