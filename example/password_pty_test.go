@@ -22,19 +22,19 @@ import (
 func openPTY(t *testing.T) (ptmx, pts *os.File) {
 	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
+		testenv.Missing(t, "a pseudo-terminal", err.Error())
 	}
 	t.Cleanup(func() { _ = ptmx.Close() })
 	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("unlocking the pseudo-terminal: %v", err)
+		testenv.Missing(t, "a pseudo-terminal", "unlocking it: "+err.Error())
 	}
 	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
 	if err != nil {
-		t.Skipf("naming the pseudo-terminal: %v", err)
+		testenv.Missing(t, "a pseudo-terminal", "naming it: "+err.Error())
 	}
 	pts, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
-		t.Skipf("opening the pseudo-terminal: %v", err)
+		testenv.Missing(t, "a pseudo-terminal", "opening it: "+err.Error())
 	}
 	t.Cleanup(func() { _ = pts.Close() })
 	return ptmx, pts
