@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,13 +40,7 @@ func TestLogsAsJSON(t *testing.T) {
 	cfg.bcryptCost = testBcryptCost
 	logs := &testenv.LogBuffer{}
 	routeProcessLogsForTest(t, cfg, logs)
-	a, err := newApp(cfg, logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
-	srv := httptest.NewServer(a.handler)
-	defer srv.Close()
+	srv := serveLogged(t, cfg, logs)
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}
 	send := func(method, path, body string, want int) {
@@ -141,13 +134,7 @@ func TestLogSettings(t *testing.T) {
 	// The audit trail is kept at any level.
 	cfg.bcryptCost = testBcryptCost
 	logs := &testenv.LogBuffer{}
-	a, err := newApp(cfg, logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
-	srv := httptest.NewServer(a.handler)
-	defer srv.Close()
+	srv := serveLogged(t, cfg, logs)
 	res, err := http.Post(srv.URL+"/register", "application/json", strings.NewReader(`{"username":"lev","password":"a long enough password"}`))
 	if err != nil {
 		t.Fatal(err)

@@ -29,13 +29,7 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &testenv.LogBuffer{}
-	app, err := newApp(cfg, logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.close()
-	srv := httptest.NewServer(app.handler)
-	defer srv.Close()
+	srv := serveLogged(t, cfg, logs)
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}
 	var cookies []string
@@ -95,4 +89,18 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 			t.Errorf("the log carries %.24q:\n%s", s, out)
 		}
 	}
+}
+
+// serveLogged serves the example app that cfg describes over real HTTP,
+// with everything it logs written to logs.
+func serveLogged(t *testing.T, cfg config, logs io.Writer) *httptest.Server {
+	t.Helper()
+	a, err := newApp(cfg, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+	return srv
 }
