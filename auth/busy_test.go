@@ -23,22 +23,9 @@ import (
 // A login flood cannot queue bcrypt work without bound: past the slots, a
 // login waits HashQueueTimeout, then answers 503 busy with Retry-After.
 func TestBusyHashing(t *testing.T) {
-	db, err := gorm.Open(sqlite.Open(filepath.Join(t.TempDir(), "u.db")), &gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := gormusers.New[models.User](db)
-	if err := users.Migrate(); err != nil {
-		t.Fatal(err)
-	}
-	store := memstore.New(memstore.Options{SweepInterval: -1})
-	a, err := New(Config[*models.User]{
-		Store: store, Users: users, Secrets: [][]byte{[]byte("busy-test-secret-0123456789abcdef!!")},
-		BcryptCost: 4, AllowLowBcryptCost: true, MaxConcurrentHashes: 2, HashQueueTimeout: 10 * time.Millisecond,
+	a := newBusyAuth(t, func(c *Config[*models.User]) {
+		c.MaxConcurrentHashes, c.HashQueueTimeout = 2, 10*time.Millisecond
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if a.gate.free != 2 {
 		t.Fatalf("gate has %d slots", a.gate.free)
 	}
@@ -53,7 +40,7 @@ func TestBusyHashing(t *testing.T) {
 	w := httptest.NewRecorder()
 	c, _ := gin.CreateTestContext(w)
 	c.Request = httptest.NewRequest("POST", "/login", nil)
-	_, err = a.Authenticate(c, "someone", "a password")
+	_, err := a.Authenticate(c, "someone", "a password")
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("Authenticate with no free slot = %v, want ErrBusy", err)
 	}
@@ -71,26 +58,13 @@ func TestBusyHashing(t *testing.T) {
 // a bcrypt slot makes no key of theirs, counts against their address (which
 // is soon refused at once), and leaves a victim's lockout as it was.
 func TestHungUpFloodCostsItsAddress(t *testing.T) {
-	db, err := gorm.Open(sqlite.Open(filepath.Join(t.TempDir(), "u.db")), &gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := gormusers.New[models.User](db)
-	if err := users.Migrate(); err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	throttle := NewMemoryThrottle(MemoryThrottleOptions{Size: 64})
-	a, err := New(Config[*models.User]{
-		Store: memstore.New(memstore.Options{SweepInterval: -1}), Users: users,
-		Secrets:    [][]byte{[]byte("busy-test-secret-0123456789abcdef!!")},
-		BcryptCost: 4, AllowLowBcryptCost: true, MaxConcurrentHashes: 1, HashQueueTimeout: time.Minute,
-		Throttle: Throttle{Store: throttle},
-		Now:      func() time.Time { return now },
+	a := newBusyAuth(t, func(c *Config[*models.User]) {
+		c.MaxConcurrentHashes, c.HashQueueTimeout = 1, time.Minute
+		c.Throttle.Store = throttle
+		c.Now = func() time.Time { return now }
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	login := func(ctx context.Context, addr, name string) error {
 		c, _ := gin.CreateTestContext(httptest.NewRecorder())
 		c.Request = httptest.NewRequest("POST", "/login", nil).WithContext(ctx)
@@ -163,4 +137,30 @@ func TestHungUpFloodCostsItsAddress(t *testing.T) {
 	if !errors.As(err, &p) || p.RetryAfter != 4*time.Minute {
 		t.Errorf("victim's next lockout: %v, want 4m", err)
 	}
+}
+
+// newBusyAuth returns an Auth on a memory store and a SQLite user table, at
+// bcrypt cost 4, configured further by tune.
+func newBusyAuth(t *testing.T, tune func(*Config[*models.User])) *Auth[*models.User] {
+	t.Helper()
+	db, err := gorm.Open(sqlite.Open(filepath.Join(t.TempDir(), "u.db")), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := gormusers.New[models.User](db)
+	if err := users.Migrate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config[*models.User]{
+		Store: memstore.New(memstore.Options{SweepInterval: -1}), Users: users,
+		Secrets:    [][]byte{[]byte("busy-test-secret-0123456789abcdef!!")},
+		BcryptCost: 4, AllowLowBcryptCost: true,
+	}
+	tune(&cfg)
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	return a
 }

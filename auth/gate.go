@@ -35,12 +35,8 @@ func newGate(n int, wait time.Duration, m Metrics) *gate {
 // enter takes a slot for the client address group ("" when unknown, which
 // is one group of its own).
 func (g *gate) enter(ctx context.Context, group string) (release func(), err error) {
-	if release, ok := g.tryEnter(); ok {
-		return release, nil
-	}
 	g.mu.Lock()
-	if g.free > 0 && len(g.turns) == 0 { // freed meanwhile
-		g.free--
+	if g.takeLocked() {
 		g.mu.Unlock()
 		g.metrics.HashStarted(0)
 		return g.leave, nil
@@ -78,14 +74,22 @@ func (g *gate) enter(ctx context.Context, group string) (release func(), err err
 // tryEnter takes a slot if one is free and nobody waits.
 func (g *gate) tryEnter() (release func(), ok bool) {
 	g.mu.Lock()
-	if g.free == 0 || len(g.turns) > 0 {
-		g.mu.Unlock()
+	ok = g.takeLocked()
+	g.mu.Unlock()
+	if !ok {
 		return nil, false
 	}
-	g.free--
-	g.mu.Unlock()
 	g.metrics.HashStarted(0)
 	return g.leave, true
+}
+
+// takeLocked takes a free slot when nobody waits for one; g.mu is held.
+func (g *gate) takeLocked() bool {
+	if g.free == 0 || len(g.turns) > 0 {
+		return false
+	}
+	g.free--
+	return true
 }
 
 // withdraw removes a waiter that gave up, and reports whether it was still

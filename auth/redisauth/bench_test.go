@@ -49,7 +49,6 @@ func BenchmarkRedisThrottleCluster(b *testing.B) {
 // benchChecks measures Check alone, as a flood of attempts that find the
 // bcrypt slots taken costs: an account key and an address key each.
 func benchChecks(b *testing.B, s auth.ThrottleStore, nodes []string) {
-	perIP := auth.ThrottleRule{Failures: 30, Window: 15 * time.Minute, BaseDelay: time.Minute, MaxDelay: 15 * time.Minute}
 	before := serverCPU(b, nodes)
 	cpu := testenv.StartCPU()
 	b.SetParallelism(16)
@@ -57,11 +56,7 @@ func benchChecks(b *testing.B, s auth.ThrottleStore, nodes []string) {
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
 		for pb.Next() {
-			n := benchAccount.Add(1)
-			keys := []auth.ThrottleKey{
-				{Key: "u:" + strconv.FormatInt(n, 36), Rule: perIP},
-				{Key: fmt.Sprintf("ip:198.51.100.%d", n%100), Rule: perIP},
-			}
+			keys := loginKeys()
 			if _, err := s.Check(ctx, time.Now(), keys); err != nil {
 				b.Error(err)
 				return
@@ -75,9 +70,20 @@ func benchChecks(b *testing.B, s auth.ThrottleStore, nodes []string) {
 
 var benchAccount atomic.Int64
 
-func benchLogins(b *testing.B, s auth.ThrottleStore, nodes []string) {
+// loginKeys are the keys of one login: a new account's, and one of a
+// hundred addresses', under ginauth's default rules.
+func loginKeys() []auth.ThrottleKey {
 	perIP := auth.ThrottleRule{Failures: 30, Window: 15 * time.Minute, BaseDelay: time.Minute, MaxDelay: 15 * time.Minute}
-	perAccount := auth.ThrottleRule{Failures: 5, Window: 15 * time.Minute, BaseDelay: time.Minute, MaxDelay: 15 * time.Minute}
+	perAccount := perIP
+	perAccount.Failures = 5
+	n := benchAccount.Add(1)
+	return []auth.ThrottleKey{
+		{Key: "u:" + strconv.FormatInt(n, 36), Rule: perAccount},
+		{Key: fmt.Sprintf("ip:198.51.100.%d", n%100), Rule: perIP},
+	}
+}
+
+func benchLogins(b *testing.B, s auth.ThrottleStore, nodes []string) {
 	before := serverCPU(b, nodes)
 	cpu := testenv.StartCPU()
 	var busy atomic.Int64
@@ -86,11 +92,7 @@ func benchLogins(b *testing.B, s auth.ThrottleStore, nodes []string) {
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
 		for pb.Next() {
-			n := benchAccount.Add(1)
-			keys := []auth.ThrottleKey{
-				{Key: "u:" + strconv.FormatInt(n, 36), Rule: perAccount},
-				{Key: fmt.Sprintf("ip:198.51.100.%d", n%100), Rule: perIP},
-			}
+			keys := loginKeys()
 			now := time.Now()
 			for {
 				d, err := s.Reserve(ctx, now, keys)
