@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -59,13 +58,7 @@ func TestHonestCrowdOnEveryStore(t *testing.T) {
 			}
 			cfg.bcryptCost = testBcryptCost
 			logs := &testenv.LogBuffer{}
-			a, err := newApp(cfg, logs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(a.close)
-			srv := httptest.NewServer(a.handler)
-			t.Cleanup(srv.Close)
+			srv := serveLogged(t, cfg, logs)
 
 			const n = 50
 			clients := make([]*http.Client, n)
