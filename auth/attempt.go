@@ -70,7 +70,12 @@ func (c *core) gated(gc *gin.Context, at attempt, work func() ([]Verdict, error)
 		defer release()
 		switch {
 		case errors.Is(err, ErrThrottleFull):
-			c.log.Warn("ginauth: the login throttle is full of live keys; refusing attempts on new keys until some expire")
+			// Once a minute at most: whoever fills the table also sends
+			// the attempts it refuses.
+			if t := c.now().UnixMilli(); t-c.fullWarned.Load() >= time.Minute.Milliseconds() {
+				c.fullWarned.Store(t)
+				c.log.Warn("ginauth: the login throttle is full of live keys; refusing attempts on new keys until some expire")
+			}
 			return ErrBusy.wrap(err).WithRetry(time.Minute)
 		case err != nil:
 			return ErrStoreUnavailable.wrap(err)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ginauth/ginauth/internal/session"
@@ -49,7 +50,8 @@ type core struct {
 
 	deviceKeys [][]byte // see device.go
 
-	insecureWarning sync.Once // the Secure-cookie-over-HTTP warning
+	insecureWarning sync.Once    // the Secure-cookie-over-HTTP warning
+	fullWarned      atomic.Int64 // when the throttle-full warning was last logged, Unix ms
 }
 
 // coreConfig is the part of Config the core reads.

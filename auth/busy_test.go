@@ -1,12 +1,15 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,4 +166,44 @@ func newBusyAuth(t *testing.T, tune func(*Config[*models.User])) *Auth[*models.U
 	}
 	t.Cleanup(func() { _ = a.Close() })
 	return a
+}
+
+// A throttle full of live keys refuses attempts on new keys with 503 busy,
+// and says so in the log once a minute, not once per refused attempt (whoever
+// fills the table also sends them).
+func TestThrottleFullWarnsOnceAMinute(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	throttle := NewMemoryThrottle(MemoryThrottleOptions{Size: 4})
+	var logs bytes.Buffer
+	a := newBusyAuth(t, func(c *Config[*models.User]) {
+		c.Throttle.Store = throttle
+		c.Now = func() time.Time { return now }
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	rule := a.throttle.PerAccount
+	for i := range 4 {
+		k := ThrottleKey{Key: fmt.Sprint("live:", i), Rule: rule}
+		if _, err := throttle.Settle(context.Background(), now, []Settlement{{ThrottleKey: k, Verdict: Failed}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	try := func() {
+		t.Helper()
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest("POST", "/login", nil)
+		if _, err := a.Authenticate(c, "newcomer", "a password"); !errors.Is(err, ErrBusy) {
+			t.Fatalf("an attempt on a new key with the throttle full = %v, want ErrBusy", err)
+		}
+	}
+	for range 10 {
+		try()
+	}
+	if n := strings.Count(logs.String(), "throttle is full"); n != 1 {
+		t.Errorf("%d warnings for 10 refused attempts, want 1:\n%s", n, logs.String())
+	}
+	now = now.Add(time.Minute)
+	try()
+	if n := strings.Count(logs.String(), "throttle is full"); n != 2 {
+		t.Errorf("%d warnings a minute later, want 2", n)
+	}
 }
