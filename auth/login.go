@@ -88,9 +88,9 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 			return zero, a.loginError(c, name, err)
 		}
 	}
+	// The first key is the account's (or the device's); the address's,
+	// when known, comes second.
 	at := attempt{lockout: Event{Username: name, Action: "login"}}
-	// The verdicts of a failure and of a success, key by key.
-	var failed, succeeded []Verdict
 	device := ""
 	if found {
 		device = a.deviceKey(c.Request, user.AuthID())
@@ -99,17 +99,14 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 	case a.throttle.Disabled:
 	case device != "":
 		at.keys = []ThrottleKey{{Key: device, Rule: a.throttle.PerDevice}}
-		failed, succeeded = []Verdict{Failed}, []Verdict{Cleared}
 	default:
 		account := nameKey(name, username)
 		if found {
 			account = "id:" + user.AuthID()
 		}
 		at.keys = []ThrottleKey{{Key: account, Rule: a.throttle.PerAccount}}
-		failed, succeeded = []Verdict{Failed}, []Verdict{Cleared}
 		if k, ok := a.addressKey(c); ok {
 			at.keys = append(at.keys, k)
-			failed, succeeded = append(failed, Failed), append(succeeded, Unjudged)
 		}
 	}
 	hash := ""
@@ -118,13 +115,22 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 	}
 	ok := false
 	err := a.gated(c, at, func() ([]Verdict, error) {
+		// A failure counts on every key; a success clears the account's
+		// (or the device's) and leaves the address its failures.
+		v := make([]Verdict, len(at.keys))
 		if ok = a.hasher.compare(hash, password); !ok {
-			return failed, nil
+			for i := range v {
+				v[i] = Failed
+			}
+			return v, nil
 		}
 		if a.hasher.stale(hash) {
 			a.rehash(c, user, password)
 		}
-		return succeeded, nil
+		if len(v) > 0 {
+			v[0] = Cleared
+		}
+		return v, nil
 	})
 	switch {
 	case errors.Is(err, ErrTooManyAttempts):
