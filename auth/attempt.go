@@ -33,57 +33,12 @@ type attempt struct {
 // that was never judged counts nothing. A client that hangs up while it
 // waits for a slot counts one failure against its address.
 func (c *core) gated(gc *gin.Context, at attempt, work func() ([]Verdict, error)) error {
-	ctx := gc.Request.Context()
-	// Waiting for a turn, and for other attempts on the same keys to be
-	// judged, takes HashQueueTimeout at most in all.
-	wctx, cancel := context.WithTimeout(ctx, c.gate.wait)
-	defer cancel()
-	pause := 2 * time.Millisecond
-	for {
-		release, err := c.take(gc, wctx, at)
-		if err != nil {
-			return err
-		}
-		if len(at.keys) == 0 {
-			defer release()
-			break
-		}
-		wait, err := c.throttle.Store.Reserve(ctx, c.now(), at.keys)
-		if errors.Is(err, ErrInFlight) {
-			// Other attempts on these keys are being judged, and they
-			// may be the last the rule allows: wait for their verdict,
-			// out of the queue.
-			release()
-			t := time.NewTimer(pause)
-			select {
-			case <-t.C:
-				pause = min(2*pause, 100*time.Millisecond)
-				continue
-			case <-wctx.Done():
-				t.Stop()
-				if ctx.Err() != nil {
-					return ErrBusy.wrap(ctx.Err())
-				}
-				return ErrBusy.WithRetry(time.Second)
-			}
-		}
-		defer release()
-		switch {
-		case errors.Is(err, ErrThrottleFull):
-			// Once a minute at most: whoever fills the table also sends
-			// the attempts it refuses.
-			if t := c.now().UnixMilli(); t-c.fullWarned.Load() >= time.Minute.Milliseconds() {
-				c.fullWarned.Store(t)
-				c.log.Warn("ginauth: the login throttle is full of live keys; refusing attempts on new keys until some expire")
-			}
-			return ErrBusy.wrap(err).WithRetry(time.Minute)
-		case err != nil:
-			return ErrStoreUnavailable.wrap(err)
-		case wait > 0:
-			return c.refuse(gc, at, wait)
-		}
-		break
+	release, err := c.reserve(gc, at)
+	if err != nil {
+		return err
 	}
+	defer release()
+	ctx := gc.Request.Context()
 	verdicts, err := work()
 	if len(at.keys) > 0 {
 		s := make([]Settlement, len(at.keys))
@@ -101,6 +56,58 @@ func (c *core) gated(gc *gin.Context, at attempt, work func() ([]Verdict, error)
 		}
 	}
 	return err
+}
+
+// reserve takes a bcrypt slot for the attempt and, holding it, reserves the
+// attempt on its keys; it returns the slot's release. Waiting for a turn,
+// and for other attempts on the same keys to be judged, takes
+// HashQueueTimeout at most in all.
+func (c *core) reserve(gc *gin.Context, at attempt) (release func(), err error) {
+	ctx := gc.Request.Context()
+	wctx, cancel := context.WithTimeout(ctx, c.gate.wait)
+	defer cancel()
+	pause := 2 * time.Millisecond
+	for {
+		release, err := c.take(gc, wctx, at)
+		if err != nil || len(at.keys) == 0 {
+			return release, err
+		}
+		wait, err := c.throttle.Store.Reserve(ctx, c.now(), at.keys)
+		if err == nil && wait == 0 {
+			return release, nil
+		}
+		release()
+		switch {
+		case errors.Is(err, ErrInFlight):
+			// Other attempts on these keys are being judged, and they
+			// may be the last the rule allows: wait for their verdict,
+			// out of the queue.
+			t := time.NewTimer(pause)
+			select {
+			case <-t.C:
+				pause = min(2*pause, 100*time.Millisecond)
+				continue
+			case <-wctx.Done():
+				t.Stop()
+				if ctx.Err() != nil {
+					return nil, ErrBusy.wrap(ctx.Err())
+				}
+				return nil, ErrBusy.WithRetry(time.Second)
+			}
+		case errors.Is(err, ErrThrottleFull):
+			// Once a minute at most: whoever fills the table also sends
+			// the attempts it refuses.
+			if t := c.now().UnixMilli(); t-c.fullWarned.Load() >= time.Minute.Milliseconds() {
+				c.fullWarned.Store(t)
+				c.log.Warn("ginauth: the login throttle is full of live keys; refusing attempts on new keys until some expire")
+			}
+			return nil, ErrBusy.wrap(err).WithRetry(time.Minute)
+		case err != nil:
+			return nil, ErrStoreUnavailable.wrap(err)
+		default:
+			return nil, c.refuse(gc, at, wait)
+		}
+	}
 }
 
 // take takes a bcrypt slot for the attempt: at once when one is free and
