@@ -137,7 +137,8 @@ func (a *Auth[U]) listen(bus UserInvalidation) {
 	a.bus, a.stopBus, a.busDone = bus, cancel, make(chan struct{})
 	go func() {
 		defer close(a.busDone)
-		link := linkState{log: a.log, metrics: a.metrics}
+		m, _ := a.metrics.(InvalidationMetrics)
+		link := linkState{log: a.log, metrics: m}
 		for ctx.Err() == nil {
 			var err error
 			if r, ok := bus.(ReportingInvalidation); ok {

@@ -21,7 +21,7 @@ type UserInvalidation interface {
 // ReportingInvalidation is a UserInvalidation whose subscription tells
 // whether it is listening (redisauth's and sqlauth's do). An Auth
 // subscribes to it through SubscribeWithState: it logs each change of the
-// link, and reports it to Config.Metrics (UserInvalidationListening).
+// link, and reports it to Config.Metrics when that is an InvalidationMetrics.
 // Without the link, an instance hears of changed users only as its cache
 // entries expire (Config.UserCacheTTL).
 type ReportingInvalidation interface {
@@ -36,11 +36,12 @@ type ReportingInvalidation interface {
 }
 
 // linkState logs the changes of an Auth's invalidation link and reports
-// them to its Metrics. It is used from the subscribing goroutine only.
+// them to its Metrics, when that follows the link. It is used from the
+// subscribing goroutine only.
 type linkState struct {
 	log     *slog.Logger
-	metrics Metrics
-	known   bool // a state was reported
+	metrics InvalidationMetrics // nil: not reported
+	known   bool                // a state was reported
 	up      bool
 }
 
@@ -59,13 +60,19 @@ func (l *linkState) report(listening bool, err error) {
 		l.log.Warn("ginauth: user invalidation subscription down; reconnecting", "err", err)
 	}
 	l.known, l.up = true, listening
-	l.metrics.UserInvalidationListening(listening)
+	l.tell(listening)
 }
 
 // failed records a Subscribe that returned an error (the caller logs it).
 func (l *linkState) failed() {
 	if !l.known || l.up {
 		l.known, l.up = true, false
-		l.metrics.UserInvalidationListening(false)
+		l.tell(false)
+	}
+}
+
+func (l *linkState) tell(listening bool) {
+	if l.metrics != nil {
+		l.metrics.UserInvalidationListening(listening)
 	}
 }

@@ -19,6 +19,13 @@ type Metrics interface {
 	// UserCacheLookup is called at every lookup of the user cache: hit
 	// means no user store query.
 	UserCacheLookup(hit bool)
+}
+
+// InvalidationMetrics is a Metrics that also follows the link of
+// Config.UserInvalidation (the metrics package's does). An Auth finds it
+// by type assertion: a Metrics without it is not told.
+type InvalidationMetrics interface {
+	Metrics
 	// UserInvalidationListening is called when the subscription to
 	// Config.UserInvalidation starts listening (true) and when it loses
 	// its link (false), once per change, from the subscription's
@@ -32,8 +39,7 @@ type Metrics interface {
 // noMetrics is the Metrics of an Auth without Config.Metrics.
 type noMetrics struct{}
 
-func (noMetrics) HashStarted(time.Duration)      {}
-func (noMetrics) HashDone()                      {}
-func (noMetrics) HashBusy()                      {}
-func (noMetrics) UserCacheLookup(bool)           {}
-func (noMetrics) UserInvalidationListening(bool) {}
+func (noMetrics) HashStarted(time.Duration) {}
+func (noMetrics) HashDone()                 {}
+func (noMetrics) HashBusy()                 {}
+func (noMetrics) UserCacheLookup(bool)      {}

@@ -332,11 +332,10 @@ func TestOneAddressCannotStarveSignIn(t *testing.T) {
 // hashCounter counts the bcrypt runs started.
 type hashCounter struct{ n atomic.Int64 }
 
-func (h *hashCounter) HashStarted(time.Duration)    { h.n.Add(1) }
-func (*hashCounter) HashDone()                      {}
-func (*hashCounter) HashBusy()                      {}
-func (*hashCounter) UserCacheLookup(bool)           {}
-func (*hashCounter) UserInvalidationListening(bool) {}
+func (h *hashCounter) HashStarted(time.Duration) { h.n.Add(1) }
+func (*hashCounter) HashDone()                   {}
+func (*hashCounter) HashBusy()                   {}
+func (*hashCounter) UserCacheLookup(bool)        {}
 
 // lookupHook calls fn with every username looked up.
 type lookupHook struct {

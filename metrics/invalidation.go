@@ -28,7 +28,7 @@ func (i *invalidationMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{i.listening, i.losses}
 }
 
-// UserInvalidationListening implements auth.Metrics: it sets
+// UserInvalidationListening implements auth.InvalidationMetrics: it sets
 // user_invalidation_listening to 1 or 0, and counts each loss in
 // user_invalidation_losses_total.
 func (m *Metrics) UserInvalidationListening(listening bool) {

@@ -33,7 +33,7 @@ type Metrics struct {
 	invalidation invalidationMetrics
 }
 
-var _ auth.Metrics = (*Metrics)(nil)
+var _ auth.InvalidationMetrics = (*Metrics)(nil)
 
 // New makes the metrics and registers them, all or none, on
 // opts.Registerer. It fails when that registry already holds metrics of the
