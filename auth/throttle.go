@@ -212,7 +212,7 @@ type ThrottleStore interface {
 // for long.
 const ReservationTTL = time.Minute
 
-// ThrottleState is one key's state, with the arithmetic every store shares
+// throttleState is one key's state, with the arithmetic every store shares
 // (the Redis and SQL stores run the same on Unix milliseconds): a count of
 // consecutive failures, the last failure, the end of the running lockout,
 // and the reservations in flight.
