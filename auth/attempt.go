@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/ginauth/ginauth/sessionstore"
 )
 
 // attempt is one throttled attempt at a password (a login, a registration,
@@ -13,8 +15,8 @@ import (
 // lockout refuses it.
 type attempt struct {
 	keys    []ThrottleKey
-	lockout Event    // reported when a lockout refuses the attempt
-	refused *Problem // the answer then: ErrTooManyAttempts, or ErrTooManySignups
+	lockout Event // reported when a lockout refuses the attempt
+	refused error // the answer then: ErrTooManyAttempts (nil), or ErrTooManySignups
 }
 
 // gated runs work, the bcrypt work of an attempt, throttled (see Throttle):
@@ -32,8 +34,8 @@ type attempt struct {
 // Reservations in flight are so never more than the slots, and an attempt
 // that was never judged counts nothing. A client that hangs up while it
 // waits for a slot counts one failure against its address.
-func (c *core) gated(gc *gin.Context, at attempt, work func() ([]Verdict, error)) error {
-	release, err := c.reserve(gc, at)
+func (a *Auth[U]) gated(gc *gin.Context, at attempt, work func() ([]Verdict, error)) error {
+	release, err := a.reserve(gc, at)
 	if err != nil {
 		return err
 	}
@@ -51,8 +53,8 @@ func (c *core) gated(gc *gin.Context, at attempt, work func() ([]Verdict, error)
 		// Settled even when the client has gone: the verdict stands.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, serr := c.throttle.Store.Settle(sctx, c.now(), s); serr != nil {
-			c.log.Warn("ginauth: recording a throttled attempt failed; its reservation lapses in a minute", "err", serr)
+		if _, serr := a.throttle.Store.Settle(sctx, a.now(), s); serr != nil {
+			a.log.Warn("ginauth: recording a throttled attempt failed; its reservation lapses in a minute", "err", serr)
 		}
 	}
 	return err
@@ -62,17 +64,17 @@ func (c *core) gated(gc *gin.Context, at attempt, work func() ([]Verdict, error)
 // attempt on its keys; it returns the slot's release. Waiting for a turn,
 // and for other attempts on the same keys to be judged, takes
 // HashQueueTimeout at most in all.
-func (c *core) reserve(gc *gin.Context, at attempt) (release func(), err error) {
+func (a *Auth[U]) reserve(gc *gin.Context, at attempt) (release func(), err error) {
 	ctx := gc.Request.Context()
-	wctx, cancel := context.WithTimeout(ctx, c.gate.wait)
+	wctx, cancel := context.WithTimeout(ctx, a.gate.wait)
 	defer cancel()
 	pause := 2 * time.Millisecond
 	for {
-		release, err := c.take(gc, wctx, at)
+		release, err := a.take(gc, wctx, at)
 		if err != nil || len(at.keys) == 0 {
 			return release, err
 		}
-		wait, err := c.throttle.Store.Reserve(ctx, c.now(), at.keys)
+		wait, err := a.throttle.Store.Reserve(ctx, a.now(), at.keys)
 		if err == nil && wait == 0 {
 			return release, nil
 		}
@@ -90,22 +92,22 @@ func (c *core) reserve(gc *gin.Context, at attempt) (release func(), err error) 
 			case <-wctx.Done():
 				t.Stop()
 				if ctx.Err() != nil {
-					return nil, ErrBusy.wrap(ctx.Err())
+					return nil, busy(ctx.Err())
 				}
-				return nil, ErrBusy.WithRetry(time.Second)
+				return nil, retry(ErrBusy, time.Second)
 			}
 		case errors.Is(err, ErrThrottleFull):
 			// Once a minute at most: whoever fills the table also sends
 			// the attempts it refuses.
-			if t := c.now().UnixMilli(); t-c.fullWarned.Load() >= time.Minute.Milliseconds() {
-				c.fullWarned.Store(t)
-				c.log.Warn("ginauth: the login throttle is full of live keys; refusing attempts on new keys until some expire")
+			if t := a.now().UnixMilli(); t-a.fullWarned.Load() >= time.Minute.Milliseconds() {
+				a.fullWarned.Store(t)
+				a.log.Warn("ginauth: the login throttle is full of live keys; refusing attempts on new keys until some expire")
 			}
-			return nil, ErrBusy.wrap(err).WithRetry(time.Minute)
+			return nil, retry(busy(err), time.Minute)
 		case err != nil:
-			return nil, ErrStoreUnavailable.wrap(err)
+			return nil, sessionstore.Unavailable(err)
 		default:
-			return nil, c.refuse(gc, at, wait)
+			return nil, a.refuse(gc, at, wait)
 		}
 	}
 }
@@ -113,75 +115,75 @@ func (c *core) reserve(gc *gin.Context, at attempt) (release func(), err error) 
 // take takes a bcrypt slot for the attempt: at once when one is free and
 // nobody waits; otherwise, after a look at its keys' lockouts (a locked
 // attempt is refused without waiting), in its address's turn.
-func (c *core) take(gc *gin.Context, wctx context.Context, at attempt) (release func(), err error) {
-	if release, ok := c.gate.tryEnter(); ok {
+func (a *Auth[U]) take(gc *gin.Context, wctx context.Context, at attempt) (release func(), err error) {
+	if release, ok := a.gate.tryEnter(); ok {
 		return release, nil
 	}
 	ctx := gc.Request.Context()
 	if len(at.keys) > 0 {
-		wait, err := c.throttle.Store.Check(ctx, c.now(), at.keys)
+		wait, err := a.throttle.Store.Check(ctx, a.now(), at.keys)
 		if err != nil {
-			return nil, ErrStoreUnavailable.wrap(err)
+			return nil, sessionstore.Unavailable(err)
 		}
 		if wait > 0 {
-			return nil, c.refuse(gc, at, wait)
+			return nil, a.refuse(gc, at, wait)
 		}
 	}
-	release, err = c.gate.enter(wctx, c.addressGroup(gc))
+	release, err = a.gate.enter(wctx, a.addressGroup(gc))
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		c.abandoned(gc) // the client hung up
+		a.abandoned(gc) // the client hung up
 	default:
-		err = ErrBusy.WithRetry(time.Second)
+		err = retry(ErrBusy, time.Second)
 	}
 	return release, err
 }
 
 // refuse answers an attempt that a lockout refuses, and reports it.
-func (c *core) refuse(gc *gin.Context, at attempt, wait time.Duration) error {
+func (a *Auth[U]) refuse(gc *gin.Context, at attempt, wait time.Duration) error {
 	ev := at.lockout
 	ev.Type, ev.RetryAfter = EventLockout, wait
-	c.emit(gc, ev)
+	a.emit(gc, ev)
 	p := at.refused
 	if p == nil {
 		p = ErrTooManyAttempts
 	}
-	return p.WithRetry(wait)
+	return retry(p, wait)
 }
 
 // abandoned counts a failure against the address of a client that gave up
 // waiting for a bcrypt slot (hung up), so that a flood of attempts that
 // never wait for their answer costs its address like failures do.
-func (c *core) abandoned(gc *gin.Context) {
-	if c.throttle.Disabled {
+func (a *Auth[U]) abandoned(gc *gin.Context) {
+	if a.throttle.Disabled {
 		return
 	}
-	k, ok := c.addressKey(gc)
+	k, ok := a.addressKey(gc)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(gc.Request.Context()), 5*time.Second)
 	defer cancel()
-	if _, err := c.throttle.Store.Settle(ctx, c.now(), []Settlement{{ThrottleKey: k, Verdict: Failed}}); err != nil {
-		c.log.Warn("ginauth: counting an abandoned attempt failed", "err", err)
+	if _, err := a.throttle.Store.Settle(ctx, a.now(), []Settlement{{ThrottleKey: k, Verdict: Failed}}); err != nil {
+		a.log.Warn("ginauth: counting an abandoned attempt failed", "err", err)
 	}
 }
 
 // addressKey is the per-IP throttle key of the request's client, when its
 // address is known.
-func (c *core) addressKey(gc *gin.Context) (ThrottleKey, bool) {
-	ip := c.proxies.clientIP(gc.Request)
+func (a *Auth[U]) addressKey(gc *gin.Context) (ThrottleKey, bool) {
+	ip := a.sessions.ClientIP(gc.Request)
 	if ip == "" {
 		return ThrottleKey{}, false
 	}
-	return ThrottleKey{Key: "ip:" + addressBlock(ip), Rule: c.throttle.PerIP}, true
+	return ThrottleKey{Key: "ip:" + addressBlock(ip), Rule: a.throttle.PerIP}, true
 }
 
 // addressGroup is the group whose turn a request waits for at the bcrypt
 // gate: its client's address block.
-func (c *core) addressGroup(gc *gin.Context) string {
-	if ip := c.proxies.clientIP(gc.Request); ip != "" {
+func (a *Auth[U]) addressGroup(gc *gin.Context) string {
+	if ip := a.sessions.ClientIP(gc.Request); ip != "" {
 		return addressBlock(ip)
 	}
 	return ""
@@ -189,8 +191,8 @@ func (c *core) addressGroup(gc *gin.Context) string {
 
 // slot runs fn holding a bcrypt slot, outside any request's turn (an
 // operator's call).
-func (c *core) slot(ctx context.Context, fn func()) error {
-	release, err := c.gate.enter(ctx, "\x00operator")
+func (a *Auth[U]) slot(ctx context.Context, fn func()) error {
+	release, err := a.gate.enter(ctx, "\x00operator")
 	if err != nil {
 		return err
 	}

@@ -4,24 +4,34 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
-// Auth is the login flow of one application for users of type U (for
-// example *models.User, or a pointer to your type that embeds models.User).
-// Create it once with New; it is safe for concurrent use.
+// Auth is the account service of one application for users of type U (for
+// example *models.User, or a pointer to your type that embeds models.User):
+// credentials, sign-in and its throttle, registration, password changes and
+// the operations on users, built on a session.Manager. Create it once with
+// New; it is safe for concurrent use.
 type Auth[U models.Authenticatable] struct {
-	*core
-	users models.UserStore[U]
-	cache *userCache[U] // nil when disabled
+	sessions *session.Manager
+	users    models.UserStore[U]
+	cache    *userCache[U] // nil when disabled
+	hasher   *hasher
+	gate     *gate
+	throttle ThrottlePolicy
+	minPass  int
+	metrics  Metrics
+	onEvent  func(Event)
+	now      func() time.Time
+	log      *slog.Logger
+
+	fullWarned atomic.Int64 // when the throttle-full warning was last logged, Unix ms
 
 	bus       UserInvalidation
 	stopBus   context.CancelFunc
@@ -29,107 +39,37 @@ type Auth[U models.Authenticatable] struct {
 	closeOnce sync.Once
 }
 
-// core is the part of Auth that does not depend on the user type; the
-// request state points to it.
-type core struct {
-	cfg     coreConfig
-	store   sessionstore.IndexedStore
-	codec   *session.Codec
-	policy  session.Policy
-	proxies proxies
-	hasher  *hasher
-	gate    *gate
-	keep    func(string) bool
-	now     func() time.Time
-	log     *slog.Logger
-
-	throttle Throttle
-	metrics  Metrics
-	cop      *http.CrossOriginProtection
-	onEvent  func(Event)
-
-	deviceKeys [][]byte // see device.go
-
-	insecureWarning sync.Once    // the Secure-cookie-over-HTTP warning
-	fullWarned      atomic.Int64 // when the throttle-full warning was last logged, Unix ms
-}
-
-// coreConfig is the part of Config the core reads.
-type coreConfig struct {
-	cookie            Cookie
-	cookieName        string // on the wire: Cookie.Name, __Host- prefixed or not
-	rolling           bool
-	saveUninitialized bool
-	loginPath         string
-	minPassword       int
-	idle, absolute    time.Duration
-	anonymous         time.Duration
-}
-
 // New checks cfg and returns an Auth. It refuses, with an error wrapping
-// ErrConfig, any configuration that cannot be safe: no secret, a secret
-// under 32 bytes, SameSite=None without Secure, sessions that never end,
-// weak bcrypt costs.
+// ErrConfig, any configuration that cannot be safe: weak bcrypt costs,
+// short minimum passwords, throttle rules that never lock.
 func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	codec, err := session.NewCodec(cfg.Secrets)
-	if err != nil {
-		return nil, configErr("%v", err)
-	}
-	px, err := parseProxies(cfg.TrustedProxies)
-	if err != nil {
-		return nil, configErr("%v", err)
-	}
-	policy := cfg.policy()
-	cop := http.NewCrossOriginProtection()
-	for _, o := range cfg.TrustedOrigins {
-		if err := cop.AddTrustedOrigin(o); err != nil {
-			return nil, configErr("trusted origin: %v", err)
-		}
-	}
-	keep := slices.Clone(cfg.KeepOnRegenerate)
-	g := newGate(cfg.MaxConcurrentHashes, cfg.HashQueueTimeout, cfg.Metrics)
 	a := &Auth[U]{
-		core: &core{
-			cfg: coreConfig{
-				cookie:            cfg.Cookie,
-				cookieName:        cfg.Cookie.wireName(),
-				rolling:           cfg.Rolling,
-				saveUninitialized: cfg.SaveUninitialized,
-				loginPath:         cfg.LoginPath,
-				minPassword:       cfg.MinPasswordLength,
-				idle:              cfg.IdleTimeout,
-				absolute:          cfg.AbsoluteTimeout,
-				anonymous:         cfg.AnonymousTimeout,
-			},
-			store:      cfg.Store,
-			codec:      codec,
-			policy:     policy,
-			proxies:    px,
-			hasher:     newHasher(cfg.BcryptCost),
-			gate:       g,
-			deviceKeys: deviceKeys(cfg.Secrets),
-			metrics:    cfg.Metrics,
-			keep:       func(name string) bool { return slices.Contains(keep, name) },
-			now:        cfg.Now,
-			log:        cfg.Logger,
-			throttle:   cfg.Throttle,
-			cop:        cop,
-			onEvent:    cfg.OnEvent,
-		},
-		users: cfg.Users,
+		sessions: cfg.Sessions,
+		users:    cfg.Users,
+		hasher:   newHasher(cfg.Passwords.BcryptCost),
+		gate:     newGate(cfg.Passwords.MaxConcurrentHashes, cfg.Passwords.HashQueueTimeout, cfg.Metrics),
+		throttle: cfg.Throttle,
+		minPass:  cfg.Passwords.MinLength,
+		metrics:  cfg.Metrics,
+		onEvent:  cfg.OnEvent,
+		now:      cfg.Now,
+		log:      cfg.Logger,
 	}
-	if cfg.UserCacheSize > 0 {
-		a.cache = newUserCache[U](cfg.UserCacheSize, cfg.UserCacheTTL, cfg.Now)
-	}
-	if cfg.UserInvalidation != nil && a.cache != nil {
-		a.listen(cfg.UserInvalidation)
+	if cfg.UserCache.Size > 0 {
+		a.cache = newUserCache[U](cfg.UserCache.Size, cfg.UserCache.TTL, cfg.Now)
+		if cfg.UserCache.Invalidation != nil {
+			a.listen(cfg.UserCache.Invalidation)
+		}
 	}
 	return a, nil
 }
+
+// Sessions returns the session manager the Auth signs users in to.
+func (a *Auth[U]) Sessions() *session.Manager { return a.sessions }
 
 // listen drops the users that other instances invalidate, until Close.
 func (a *Auth[U]) listen(bus UserInvalidation) {
@@ -174,18 +114,6 @@ func (a *Auth[U]) Close() error {
 	return nil
 }
 
-// CrossOriginProtection returns the protection against cross-origin
-// requests that the prebuilt routes use, with Config.TrustedOrigins; give it
-// to middleware.CrossOrigin for the application's own routes.
-func (a *Auth[U]) CrossOriginProtection() *http.CrossOriginProtection { return a.cop }
-
-// LoginPath is where browsers are sent to sign in (Config.LoginPath).
-func (a *Auth[U]) LoginPath() string { return a.cfg.loginPath }
-
-// Logger is where ginauth logs (Config.Logger); the middleware logs there
-// too.
-func (a *Auth[U]) Logger() *slog.Logger { return a.log }
-
 // user returns the user with the ID and the fingerprint of its credentials,
 // from the cache when it holds it: no user store query on a hit.
 func (a *Auth[U]) user(ctx context.Context, id string) (U, string, error) {
@@ -202,7 +130,7 @@ func (a *Auth[U]) user(ctx context.Context, id string) (U, string, error) {
 	if err != nil {
 		var zero U
 		if !errors.Is(err, models.ErrUserNotFound) {
-			err = errors.Join(sessionstore.ErrUnavailable, err)
+			err = sessionstore.Unavailable(err)
 		}
 		return zero, "", err
 	}

@@ -52,7 +52,7 @@ func TestBusyHashing(t *testing.T) {
 		t.Errorf("busy answer: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
 	}
 	// A busy answer is not a failed attempt: nothing was remembered.
-	if n := a.throttle.Store.(*MemoryThrottle).Len(); n != 0 {
+	if n := a.throttle.Store.(*MemoryThrottleStore).Len(); n != 0 {
 		t.Errorf("a busy login left %d throttle keys", n)
 	}
 }
@@ -62,7 +62,7 @@ func TestBusyHashing(t *testing.T) {
 // is soon refused at once), and leaves a victim's lockout as it was.
 func TestHungUpFloodCostsItsAddress(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	throttle := NewMemoryThrottle(MemoryThrottleOptions{Size: 64})
+	throttle := NewMemoryThrottleStore(MemoryThrottleStoreOptions{Size: 64})
 	a := newBusyAuth(t, func(c *Config[*models.User]) {
 		c.MaxConcurrentHashes, c.HashQueueTimeout = 1, time.Minute
 		c.Throttle.Store = throttle
@@ -173,7 +173,7 @@ func newBusyAuth(t *testing.T, tune func(*Config[*models.User])) *Auth[*models.U
 // fills the table also sends them).
 func TestThrottleFullWarnsOnceAMinute(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	throttle := NewMemoryThrottle(MemoryThrottleOptions{Size: 4})
+	throttle := NewMemoryThrottleStore(MemoryThrottleStoreOptions{Size: 4})
 	var logs bytes.Buffer
 	a := newBusyAuth(t, func(c *Config[*models.User]) {
 		c.Throttle.Store = throttle

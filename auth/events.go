@@ -42,7 +42,16 @@ type Event struct {
 	// happened: "login", "register" (lockouts only) or "password_change" (a
 	// wrong current password).
 	Action string
-	// Code is the problem code of a login_error: "busy" (no bcrypt slot in
-	// time) or "store_unavailable".
+	// Code says why a login_error could not be judged: CodeBusy,
+	// CodeHTTPSRequired, CodeStoreUnavailable or CodeInternal.
 	Code string
 }
+
+// The codes of a login_error (Event.Code), as the HTTP contract names the
+// same failures.
+const (
+	CodeBusy             = "busy"              // no bcrypt slot in time (ErrBusy)
+	CodeHTTPSRequired    = "https_required"    // a Secure cookie over plain HTTP (session.ErrHTTPSRequired)
+	CodeStoreUnavailable = "store_unavailable" // a store failed
+	CodeInternal         = "internal_error"    // anything else
+)

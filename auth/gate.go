@@ -59,9 +59,9 @@ func (g *gate) enter(ctx context.Context, group string) (release func(), err err
 		g.metrics.HashStarted(time.Since(start))
 		return g.leave, nil
 	case <-t.C:
-		err = ErrBusy.WithRetry(time.Second)
+		err = retry(ErrBusy, time.Second)
 	case <-ctx.Done():
-		err = ErrBusy.wrap(ctx.Err())
+		err = busy(ctx.Err())
 	}
 	if !g.withdraw(group, ch) {
 		// A slot was handed over as the wait ended: pass it on.

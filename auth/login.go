@@ -12,45 +12,94 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/session"
+	"github.com/ginauth/ginauth/sessionstore"
 )
 
-// maxUserAgent bounds the user agent kept in a session.
+// maxUserAgent bounds the user agent an event carries.
 const maxUserAgent = 512
 
-// User returns the request's signed-in user, of the application's own type.
-// The value may be shared, through the user cache, with other requests:
-// read it, but load the user from the store to change it (then call
+// userKey is where an Auth keeps, in the gin.Context, what it resolved of
+// the request's user.
+const userKey = "github.com/ginauth/ginauth/auth.user"
+
+// requestUser is the request's user as the Auth resolved it (once per
+// request), and the user this request read from the user store for a
+// sign-in, at which user cache epoch (see Login).
+type requestUser[U any] struct {
+	resolved bool
+	user     U
+	err      error
+
+	readID    string
+	readEpoch uint64
+}
+
+func (a *Auth[U]) requestUser(c *gin.Context) *requestUser[U] {
+	if v, ok := c.Get(userKey); ok {
+		if r, ok := v.(*requestUser[U]); ok {
+			return r
+		}
+	}
+	r := &requestUser[U]{}
+	c.Set(userKey, r)
+	return r
+}
+
+// User returns the request's signed-in user, of the application's own
+// type, from the user cache when it holds it: no user store query on a hit.
+// A session whose user no longer exists, or that was signed in with
+// credentials that have changed since, ends here. It answers
+// ErrUnauthenticated without a signed-in session, session.ErrExpired for a
+// session that had ended, and an error matching
+// sessionstore.ErrUnavailable when the user store fails.
+//
+// The value may be shared, through the cache, with other requests: read
+// it, but load the user from the store to change it (then call
 // InvalidateUser).
-func (a *Auth[U]) User(c *gin.Context) (U, bool) {
+func (a *Auth[U]) User(c *gin.Context) (U, error) {
+	r := a.requestUser(c)
+	if r.resolved {
+		return r.user, r.err
+	}
+	u, err := a.resolve(c)
+	if err != nil && errors.Is(err, sessionstore.ErrUnavailable) {
+		return u, err // not remembered: the next call tries again
+	}
+	r.resolved, r.user, r.err = true, u, err
+	return u, err
+}
+
+func (a *Auth[U]) resolve(c *gin.Context) (U, error) {
 	var zero U
-	st := getState(c)
-	if st == nil {
-		return zero, false
+	s := session.From(c)
+	if s == nil {
+		return zero, session.ErrNoMiddleware
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	u, ok := st.user.(U)
-	return u, ok
-}
-
-// IsAuthenticated reports whether the request has a signed-in user.
-func (a *Auth[U]) IsAuthenticated(c *gin.Context) bool {
-	_, ok := a.User(c)
-	return ok
-}
-
-// SessionExpired reports whether the request brought a signed-in session
-// that had ended (timed out, revoked, or signed in with credentials that
-// have changed since), so that the client can be told session_expired
-// rather than unauthenticated.
-func (a *Auth[U]) SessionExpired(c *gin.Context) bool {
-	st := getState(c)
-	if st == nil {
-		return false
+	b, ok := s.Bound()
+	if !ok {
+		if s.Expired() {
+			return zero, session.ErrExpired
+		}
+		return zero, ErrUnauthenticated
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.expired
+	u, cred, err := a.user(c.Request.Context(), b.UserID)
+	switch {
+	case errors.Is(err, models.ErrUserNotFound):
+		// The user no longer exists: the session ends with it.
+		a.log.Debug("ginauth: session of a deleted user ended", "session", s)
+		s.Destroy()
+		return zero, ErrUnauthenticated
+	case err != nil:
+		return zero, err
+	case !sameCredential(b.Credential, cred):
+		// Signed in with credentials that have changed since (a password
+		// change that raced with this session's sign-in, say).
+		a.log.Debug("ginauth: session signed in with superseded credentials ended", "session", s)
+		s.Expire()
+		return zero, session.ErrExpired
+	}
+	return u, nil
 }
 
 // Authenticate checks a username and password: Passport's local strategy.
@@ -65,10 +114,12 @@ func (a *Auth[U]) SessionExpired(c *gin.Context) bool {
 // Attempts are throttled (Config.Throttle) per account (the user's ID, or
 // the normalized name when it names nobody) and per client address, or,
 // from a browser holding a device cookie of the account, per device. A
-// locked-out attempt answers ErrTooManyAttempts with the time to wait,
-// whether or not the password is right. A success clears the account's (or
-// the device's) failures. Only judged attempts count: parallel sign-ins
-// with the right password never lock anything.
+// locked-out attempt answers ErrTooManyAttempts (a *RetryError saying how
+// long to wait), whether or not the password is right. A success clears the
+// account's (or the device's) failures. Only judged attempts count:
+// parallel sign-ins with the right password never lock anything. A request
+// whose response cannot carry the Secure session cookie answers
+// session.ErrHTTPSRequired before any work.
 func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, error) {
 	var zero U
 	ctx := c.Request.Context()
@@ -92,13 +143,13 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 	// when known, comes second.
 	at := attempt{lockout: Event{Username: name, Action: "login"}}
 	device := ""
-	if found {
-		device = a.deviceKey(c.Request, user.AuthID())
+	if found && a.deviceCookies() {
+		device = session.From(c).Device(user.AuthID())
 	}
 	switch {
 	case a.throttle.Disabled:
 	case device != "":
-		at.keys = []ThrottleKey{{Key: device, Rule: a.throttle.PerDevice}}
+		at.keys = []ThrottleKey{{Key: "dev:" + device, Rule: a.throttle.PerDevice}}
 	default:
 		account := nameKey(name, username)
 		if found {
@@ -125,7 +176,7 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 			return v, nil
 		}
 		if a.hasher.stale(hash) {
-			a.rehash(c, user, password)
+			a.rehash(ctx, user, password)
 		}
 		if len(v) > 0 {
 			v[0] = Cleared
@@ -141,29 +192,47 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 		a.emit(c, Event{Type: EventLoginFailure, Username: name, Action: "login"})
 		return zero, ErrInvalidCredentials
 	}
-	a.remember(c, user.AuthID(), epoch)
+	r := a.requestUser(c)
+	r.readID, r.readEpoch = user.AuthID(), epoch
 	return user, nil
 }
 
-// transport refuses a sign-in whose session cookie could not be sent: a
-// Secure cookie, on a request that did not come over HTTPS (directly, or
-// through a trusted proxy saying so). Signing in then would store a session
-// and report a success that no browser can use.
-func (c *core) transport(gc *gin.Context, name string) error {
-	if !c.cfg.cookie.Secure {
-		return nil
-	}
-	if st := getState(gc); st == nil || c.cookieAllowed(st) {
-		return nil
-	}
-	c.emit(gc, Event{Type: EventLoginError, Username: name, Code: ErrHTTPSRequired.Code})
-	return ErrHTTPSRequired
+// deviceCookies reports whether sign-ins give browsers device cookies.
+func (a *Auth[U]) deviceCookies() bool {
+	return !a.throttle.Disabled && !a.throttle.NoDeviceCookies
 }
 
-// loginError reports a login that could not be judged, and returns err.
+// transport refuses a sign-in whose session cookie could not be sent: a
+// Secure cookie, on a request that did not come over HTTPS.
+func (a *Auth[U]) transport(c *gin.Context, name string) error {
+	s := session.From(c)
+	if s == nil {
+		return session.ErrNoMiddleware
+	}
+	if err := s.CheckTransport(); err != nil {
+		a.emit(c, Event{Type: EventLoginError, Username: name, Code: eventCode(err)})
+		return err
+	}
+	return nil
+}
+
+// loginError reports a sign-in that could not be judged, and returns err.
 func (a *Auth[U]) loginError(c *gin.Context, name string, err error) error {
-	a.emit(c, Event{Type: EventLoginError, Username: name, Code: AsProblem(err).Code})
+	a.emit(c, Event{Type: EventLoginError, Username: name, Code: eventCode(err)})
 	return err
+}
+
+// eventCode names why a sign-in could not be judged, for Event.Code.
+func eventCode(err error) string {
+	switch {
+	case errors.Is(err, ErrBusy):
+		return CodeBusy
+	case errors.Is(err, session.ErrHTTPSRequired):
+		return CodeHTTPSRequired
+	case errors.Is(err, sessionstore.ErrUnavailable):
+		return CodeStoreUnavailable
+	}
+	return CodeInternal
 }
 
 // nameKey is the throttle key of a name that names no account: its hash, so
@@ -193,12 +262,12 @@ func addressBlock(ip string) string {
 }
 
 // rehash stores the password's hash at the configured cost. It is best
-// effort: the login succeeds even if it fails. The user's other sessions,
+// effort: the sign-in succeeds even if it fails. The user's other sessions,
 // signed in with the old hash, end at their next request.
-func (a *Auth[U]) rehash(c *gin.Context, user U, password string) {
+func (a *Auth[U]) rehash(ctx context.Context, user U, password string) {
 	h, err := a.hasher.hash(normalizePassword(password))
 	if err == nil {
-		err = a.users.SetPasswordHash(c.Request.Context(), user.AuthID(), h)
+		err = a.users.SetPasswordHash(ctx, user.AuthID(), h)
 	}
 	if err != nil {
 		a.log.Warn("ginauth: re-hashing a password at the new cost failed", "err", err)
@@ -208,138 +277,108 @@ func (a *Auth[U]) rehash(c *gin.Context, user U, password string) {
 	a.InvalidateUser(user.AuthID())
 }
 
-// remember notes, for Login, that this request read the user from the store
-// at the cache's epoch, so that Login may cache it (unless the user was
-// invalidated meanwhile).
-func (a *Auth[U]) remember(c *gin.Context, id string, epoch uint64) {
-	if st := getState(c); st != nil {
-		st.mu.Lock()
-		st.readID, st.readEpoch = id, epoch
-		st.mu.Unlock()
-	}
-}
-
-// LoginOptions are the choices a login makes.
+// LoginOptions are the choices a sign-in makes.
 type LoginOptions struct {
-	// Remember gives the session a persistent cookie (lifetime
-	// Cookie.MaxAge) instead of a browser-session one.
+	// Remember gives the session a persistent cookie (the session
+	// manager's Lifetime.Remember) instead of a browser-session one.
 	Remember bool
 }
 
 // Login signs user in on this request (Passport's req.logIn after
-// req.session.regenerate): the session gets a new ID, the old record is
-// destroyed, and only the values listed in KeepOnRegenerate carry over, so
-// a session ID planted before login is worthless after it. The session
-// records the user, a fingerprint of the credentials it signed in with,
-// the login time, the client's IP address and user agent, and is indexed
-// under the user. The cookie is sent when the response is.
+// req.session.regenerate, through session.Session.Bind): the session gets a
+// new ID, the old record is destroyed, and only the values the manager
+// keeps on regeneration carry over. The session records the user, a
+// fingerprint of the credentials it signed in with, the time, the client's
+// address and user agent, and is indexed under the user. It is written at
+// once, so that a refusal reaches the caller: session.ErrHTTPSRequired, or,
+// over the manager's MaxSessionsPerUser with OverLimit Refuse,
+// sessionstore.ErrTooManySessions.
 func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
-	st, err := mustState(c)
-	if err != nil {
-		return err
-	}
+	s := session.From(c)
 	if err := a.transport(c, user.AuthUsername()); err != nil {
 		return err
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	a.loginLocked(c, st, user, opts.Remember)
-	st.device = user.AuthID() // sent after the session's cookie, once it is stored
-	a.emit(c, Event{Type: EventLoginSuccess, UserID: user.AuthID(), Username: user.AuthUsername(), Session: st.sess.Handle()})
+	if err := a.bind(c, s, user, opts.Remember); err != nil {
+		return err
+	}
+	a.emit(c, Event{Type: EventLoginSuccess, UserID: user.AuthID(), Username: user.AuthUsername(), Session: s.ID()})
 	return nil
 }
 
-func (a *Auth[U]) loginLocked(c *gin.Context, st *state, user U, remember bool) {
+// bind signs the request's session in as user and writes it.
+func (a *Auth[U]) bind(c *gin.Context, s *session.Session, user U, remember bool) error {
 	id, cred := user.AuthID(), credentialOf(user.AuthPasswordHash())
-	sess := st.session()
-	sess.Regenerate(a.now(), a.keep)
-	_ = sess.SetUser(id, cred, remember) // cannot fail: just regenerated
-	sess.Client(a.proxies.clientIP(c.Request), truncateUTF8(c.Request.UserAgent(), maxUserAgent))
-	st.user, st.userID, st.expired = user, id, false
-	if a.cache != nil && st.readID == id {
-		a.cache.addIf(id, user, cred, st.readEpoch)
+	err := s.Bind(session.Binding{UserID: id, Credential: cred, Remember: remember, TrustDevice: a.deviceCookies()})
+	if err == nil {
+		err = s.Save(c.Writer)
 	}
+	r := a.requestUser(c)
+	if err != nil {
+		r.resolved, r.user, r.err = true, *new(U), ErrUnauthenticated
+		return err
+	}
+	r.resolved, r.user, r.err = true, user, nil
+	if a.cache != nil && r.readID == id {
+		a.cache.addIf(id, user, cred, r.readEpoch)
+	}
+	return nil
 }
 
 // Logout ends the request's session: the record is destroyed and the cookie
-// expired when the response is sent. Logging out without a session does
+// expired when the response is sent. Signing out without a session does
 // nothing.
 func (a *Auth[U]) Logout(c *gin.Context) error {
-	st, err := mustState(c)
-	if err != nil {
-		return err
+	s := session.From(c)
+	if s == nil {
+		return session.ErrNoMiddleware
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.userID != "" {
-		a.emit(c, Event{Type: EventLogout, UserID: st.userID, Session: st.sess.Handle()})
+	if b, ok := s.Bound(); ok {
+		a.emit(c, Event{Type: EventLogout, UserID: b.UserID, Session: s.ID()})
 	}
-	if st.sess != nil {
-		st.sess.Destroy()
-	}
-	st.user, st.userID = nil, ""
+	s.Destroy()
+	r := a.requestUser(c)
+	r.resolved, r.user, r.err = true, *new(U), ErrUnauthenticated
 	return nil
 }
 
-// LogoutAll destroys every session of the signed-in user, this one too, in
-// one batch, and returns how many it destroyed. Every instance sees it at
-// its next request: sessions are never cached.
-func (a *Auth[U]) LogoutAll(c *gin.Context) (int, error) {
-	st, uid, err := a.signedIn(c)
+// Revoke ends the user's session with the public ID id (a session.Info.ID),
+// on every instance at its next request, and reports EventSessionRevoked.
+// It answers an error matching sessionstore.ErrNotFound when id names no
+// live session of this user, another user's included. ctx is the
+// request's *gin.Context when a user revokes one of their own sessions
+// (revoking the current one signs the request out), or any context for an
+// operator.
+func (a *Auth[U]) Revoke(ctx context.Context, userID, id string) error {
+	if err := a.sessions.Revoke(ctx, userID, id); err != nil {
+		return err
+	}
+	a.emit(ctx, Event{Type: EventSessionRevoked, UserID: userID, Session: id})
+	return nil
+}
+
+// RevokeAll ends every session of the user in one batch, on every instance
+// at its next request, reports EventLogoutAll, and returns how many it
+// ended. ctx is the request's *gin.Context for a user signing out
+// everywhere (the request's own session ends too), or any context for an
+// operator.
+func (a *Auth[U]) RevokeAll(ctx context.Context, userID string) (int, error) {
+	n, err := a.sessions.RevokeAll(ctx, userID)
 	if err != nil {
 		return 0, err
 	}
-	n, err := a.revokeAll(st.ctx, c, uid)
-	if err != nil {
-		return 0, err
+	if c, ok := ctx.(*gin.Context); ok {
+		r := a.requestUser(c)
+		r.resolved, r.user, r.err = true, *new(U), ErrUnauthenticated
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.sess != nil {
-		st.sess.Discard() // one of those just destroyed
-	}
-	st.user, st.userID = nil, ""
+	a.emit(ctx, Event{Type: EventLogoutAll, UserID: userID, Revoked: n})
 	return n, nil
 }
 
-// RevokeUserSessions ends every session of the user, outside any request
-// (an admin page of another user, a command line), and returns how many it
-// ended; each answers 401 at its next request on any instance. It reports
-// EventLogoutAll, with no client.
-func (a *Auth[U]) RevokeUserSessions(ctx context.Context, userID string) (int, error) {
-	return a.revokeAll(ctx, nil, userID)
-}
-
-func (a *Auth[U]) revokeAll(ctx context.Context, gc *gin.Context, userID string) (int, error) {
-	n, err := a.store.DestroyUser(ctx, userID)
-	if err != nil {
-		return 0, ErrStoreUnavailable.wrap(err)
-	}
-	a.emit(gc, Event{Type: EventLogoutAll, UserID: userID, Revoked: n})
-	return n, nil
-}
-
-func (a *Auth[U]) signedIn(c *gin.Context) (*state, string, error) {
-	st, err := mustState(c)
-	if err != nil {
-		return nil, "", err
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.userID == "" {
-		if st.expired {
-			return nil, "", ErrSessionExpired
-		}
-		return nil, "", ErrUnauthenticated
-	}
-	return st, st.userID, nil
-}
-
-// FindUser returns the user named username, outside any request: for an
-// admin page or a command line. The name is normalized (NormalizeUsername)
-// and matched exactly, whatever the user store's collation, as a login
-// matches it. A malformed or unknown name answers models.ErrUserNotFound; a
-// failing user store, an error matching ErrStoreUnavailable.
+// FindUser returns the user named username. The name is normalized
+// (NormalizeUsername) and matched exactly, whatever the user store's
+// collation, as a sign-in matches it. A malformed or unknown name answers
+// models.ErrUserNotFound; a failing user store, an error matching
+// sessionstore.ErrUnavailable.
 func (a *Auth[U]) FindUser(ctx context.Context, username string) (U, error) {
 	name, err := NormalizeUsername(username)
 	if err != nil {
@@ -358,69 +397,46 @@ func (a *Auth[U]) findUser(ctx context.Context, name string) (U, error) {
 	case errors.Is(err, models.ErrUserNotFound):
 		return zero, models.ErrUserNotFound
 	case err != nil:
-		return zero, ErrStoreUnavailable.wrap(err)
+		return zero, sessionstore.Unavailable(err)
 	case u.AuthUsername() != name:
 		return zero, models.ErrUserNotFound
 	}
 	return u, nil
 }
 
-// CreateUser creates a user with the username (normalized) and password
-// (hashed with bcrypt), outside any request: to seed an administrator,
-// import users, or serve a command line. It answers ErrInvalidUsername,
-// ErrWeakPassword or ErrPasswordTooLong for what the caller must fix,
-// ErrUsernameTaken, and an error matching ErrStoreUnavailable when the user
-// store fails. Register is CreateUser for a request.
-func (a *Auth[U]) CreateUser(ctx context.Context, username, password string) (U, error) {
+// Register creates a user with the username (normalized) and password
+// (hashed with bcrypt), and reports EventRegister. It does not sign the
+// user in: call Login for that. It answers ErrInvalidUsername,
+// ErrWeakPassword, ErrPasswordTooLong or ErrInvalidPassword for what the
+// caller must fix, ErrUsernameTaken, and an error matching
+// sessionstore.ErrUnavailable when the user store fails.
+//
+// ctx is the request's *gin.Context for a registration from a client
+// (POST /register): it is then throttled per client address twice, on
+// answers that the username is taken (ThrottlePolicy.Registrations: that
+// answer tells whether an account exists) and on accounts created
+// (ThrottlePolicy.Signups). Any other context is an operator's (seeding an
+// administrator, importing users), not throttled.
+func (a *Auth[U]) Register(ctx context.Context, username, password string) (U, error) {
 	var zero U
 	name, err := normalizeNewUsername(username)
 	if err != nil {
 		return zero, err
 	}
-	pw, err := checkNewPassword(password, a.cfg.minPassword)
+	pw, err := checkNewPassword(password, a.minPass)
 	if err != nil {
 		return zero, err
 	}
-	var u U
-	if serr := a.slot(ctx, func() { u, err = a.create(ctx, name, pw) }); serr != nil {
-		return zero, serr
-	}
-	return u, err
-}
-
-// create hashes the password and creates the user; the caller holds a
-// bcrypt slot.
-func (a *Auth[U]) create(ctx context.Context, name, pw string) (U, error) {
-	var zero U
-	hash, err := a.hasher.hash(pw)
-	if err != nil {
-		return zero, err
-	}
-	u, err := a.users.Create(ctx, name, hash)
-	switch {
-	case errors.Is(err, models.ErrUsernameTaken):
-		return zero, ErrUsernameTaken
-	case err != nil:
-		return zero, ErrStoreUnavailable.wrap(err)
-	}
-	return u, nil
-}
-
-// Register creates a user on behalf of a request (POST /register): it is
-// CreateUser, throttled per client address twice: answers that the
-// username is taken (Throttle.Registrations: that answer tells whether an
-// account exists, so one address may get only so many), and accounts
-// created (Throttle.Signups). It is reported as a register event. It does
-// not sign the user in: call Login for that.
-func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error) {
-	var zero U
-	name, err := normalizeNewUsername(username)
-	if err != nil {
-		return zero, err
-	}
-	pw, err := checkNewPassword(password, a.cfg.minPassword)
-	if err != nil {
-		return zero, err
+	c, ok := ctx.(*gin.Context)
+	if !ok {
+		var u U
+		if serr := a.slot(ctx, func() { u, err = a.create(ctx, name, pw) }); serr != nil {
+			return zero, serr
+		}
+		if err == nil {
+			a.emit(ctx, Event{Type: EventRegister, UserID: u.AuthID(), Username: name})
+		}
+		return u, err
 	}
 	if err := a.transport(c, name); err != nil {
 		return zero, err
@@ -449,19 +465,39 @@ func (a *Auth[U]) Register(c *gin.Context, username, password string) (U, error)
 	if err != nil {
 		return zero, err
 	}
-	a.remember(c, u.AuthID(), epoch)
+	r := a.requestUser(c)
+	r.readID, r.readEpoch = u.AuthID(), epoch
 	a.emit(c, Event{Type: EventRegister, UserID: u.AuthID(), Username: name})
 	return u, nil
 }
 
-// SetPassword sets a user's password without asking for the current one,
-// outside any request (an administrator's reset, a command line), and ends
-// every session of the user on every instance. It returns how many
-// sessions it revoked. It answers ErrWeakPassword or ErrPasswordTooLong for
-// a password the caller must change, models.ErrUserNotFound for an unknown
-// user, and an error matching ErrStoreUnavailable when a store fails.
+// create hashes the password and creates the user; the caller holds a
+// bcrypt slot.
+func (a *Auth[U]) create(ctx context.Context, name, pw string) (U, error) {
+	var zero U
+	hash, err := a.hasher.hash(pw)
+	if err != nil {
+		return zero, err
+	}
+	u, err := a.users.Create(ctx, name, hash)
+	switch {
+	case errors.Is(err, models.ErrUsernameTaken):
+		return zero, ErrUsernameTaken
+	case err != nil:
+		return zero, sessionstore.Unavailable(err)
+	}
+	return u, nil
+}
+
+// SetPassword sets a user's password without asking for the current one
+// (an administrator's reset, a command line), and ends every session of
+// the user on every instance. It returns how many sessions it ended. It
+// answers ErrWeakPassword, ErrPasswordTooLong or ErrInvalidPassword for a
+// password the caller must change, models.ErrUserNotFound for an unknown
+// user, and an error matching sessionstore.ErrUnavailable when a store
+// fails.
 func (a *Auth[U]) SetPassword(ctx context.Context, userID, password string) (int, error) {
-	pw, err := checkNewPassword(password, a.cfg.minPassword)
+	pw, err := checkNewPassword(password, a.minPass)
 	if err != nil {
 		return 0, err
 	}
@@ -474,56 +510,56 @@ func (a *Auth[U]) SetPassword(ctx context.Context, userID, password string) (int
 	}
 	n, err := a.replaceHash(ctx, userID, hash)
 	if err == nil {
-		a.emit(nil, Event{Type: EventPasswordChange, UserID: userID, Revoked: n})
+		a.emit(ctx, Event{Type: EventPasswordChange, UserID: userID, Revoked: n})
 	}
 	return n, err
 }
 
 // replaceHash stores a new password hash for the user, drops the user from
 // every cache and destroys the user's sessions. Sessions signed in with the
-// old hash that escape the destroy (a login in flight) end at their next
+// old hash that escape the destroy (a sign-in in flight) end at their next
 // request, since their credential fingerprint no longer matches.
 func (a *Auth[U]) replaceHash(ctx context.Context, userID, hash string) (int, error) {
 	if err := a.users.SetPasswordHash(ctx, userID, hash); err != nil {
 		if errors.Is(err, models.ErrUserNotFound) {
 			return 0, err
 		}
-		return 0, ErrStoreUnavailable.wrap(err)
+		return 0, sessionstore.Unavailable(err)
 	}
 	a.InvalidateUser(userID)
-	n, err := a.store.DestroyUser(ctx, userID)
-	if err != nil {
-		return 0, ErrStoreUnavailable.wrap(err)
+	if c, ok := ctx.(*gin.Context); ok {
+		ctx = c.Request.Context() // the request's session is regenerated, not discarded
 	}
-	return n, nil
+	return a.sessions.RevokeAll(ctx, userID)
 }
 
 // ChangePassword changes the signed-in user's password after checking the
-// current one, revokes the user's other sessions, and regenerates this one
-// (a new ID, still signed in). It returns how many other sessions it
-// revoked. Sessions signed in with the old password, a login that was
-// already in flight included, end at their next request on every instance.
+// current one, ends the user's other sessions, and regenerates this one (a
+// new ID, still signed in). It returns how many other sessions it ended.
+// Sessions signed in with the old password, a sign-in that was already in
+// flight included, end at their next request on every instance. A wrong
+// current password answers ErrWrongPassword; guesses are throttled on a key
+// of their own, so that a lockout of the account's sign-in (which anyone
+// can cause) does not stop its signed-in owner.
 func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, error) {
-	st, uid, err := a.signedIn(c)
+	signedIn, err := a.User(c)
 	if err != nil {
 		return 0, err
 	}
-	pw, err := checkNewPassword(next, a.cfg.minPassword)
+	uid := signedIn.AuthID()
+	pw, err := checkNewPassword(next, a.minPass)
 	if err != nil {
 		return 0, err
 	}
-	ctx := st.ctx
+	ctx := c.Request.Context()
 	// The stored user, not the cached one: its hash may have changed.
 	user, err := a.users.FindByID(ctx, uid)
 	if err != nil {
 		if errors.Is(err, models.ErrUserNotFound) {
 			return 0, ErrUnauthenticated
 		}
-		return 0, ErrStoreUnavailable.wrap(err)
+		return 0, sessionstore.Unavailable(err)
 	}
-	// Its own key: a lockout of the account's sign-in (which anyone can
-	// cause) does not stop the signed-in owner, and guesses through a
-	// stolen session are counted all the same.
 	at := attempt{
 		keys:    []ThrottleKey{{Key: "chg:" + uid, Rule: a.throttle.PerAccount}},
 		lockout: Event{UserID: uid, Username: user.AuthUsername(), Action: "password_change"},
@@ -546,9 +582,9 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 	}
 	if !ok {
 		a.emit(c, Event{Type: EventLoginFailure, UserID: uid, Username: user.AuthUsername(), Action: "password_change"})
-		return 0, ErrInvalidCredentials.With("The current password is wrong.")
+		return 0, ErrWrongPassword
 	}
-	n, err := a.replaceHash(ctx, uid, hash)
+	n, err := a.replaceHash(c, uid, hash)
 	if err != nil {
 		if errors.Is(err, models.ErrUserNotFound) {
 			return 0, ErrUnauthenticated
@@ -556,13 +592,15 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 		return 0, err
 	}
 	user.SetCredentials(user.AuthUsername(), hash) // read for this request alone
-	a.remember(c, uid, a.cacheEpoch())
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	remember := st.sess != nil && st.sess.Meta().Persistent
-	a.loginLocked(c, st, user, remember)
+	r := a.requestUser(c)
+	r.readID, r.readEpoch = uid, a.cacheEpoch()
+	s := session.From(c)
+	b, _ := s.Bound()
+	if err := a.bind(c, s, user, b.Remember); err != nil {
+		return 0, err
+	}
 	revoked := max(n-1, 0)
-	a.emit(c, Event{Type: EventPasswordChange, UserID: uid, Username: user.AuthUsername(), Session: st.sess.Handle(), Revoked: revoked})
+	a.emit(c, Event{Type: EventPasswordChange, UserID: uid, Username: user.AuthUsername(), Session: s.ID(), Revoked: revoked})
 	return revoked, nil
 }
 
@@ -577,16 +615,16 @@ func truncateUTF8(s string, n int) string {
 }
 
 // emit reports an account event to Config.OnEvent, with the request's
-// client; gc is nil for an event outside any request (an operator's call),
-// which has no client.
-func (c *core) emit(gc *gin.Context, e Event) {
-	if c.onEvent == nil {
+// client when ctx is a request's *gin.Context; an operator's call has no
+// client.
+func (a *Auth[U]) emit(ctx context.Context, e Event) {
+	if a.onEvent == nil {
 		return
 	}
-	e.Time = c.now()
-	if gc != nil {
-		e.IPAddress = c.proxies.clientIP(gc.Request)
-		e.UserAgent = truncateUTF8(gc.Request.UserAgent(), maxUserAgent)
+	e.Time = a.now()
+	if c, ok := ctx.(*gin.Context); ok && c != nil && c.Request != nil {
+		e.IPAddress = a.sessions.ClientIP(c.Request)
+		e.UserAgent = truncateUTF8(c.Request.UserAgent(), maxUserAgent)
 	}
-	c.onEvent(e)
+	a.onEvent(e)
 }

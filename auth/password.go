@@ -28,10 +28,10 @@ func normalizePassword(pw string) string { return norm.NFKC.String(pw) }
 // hashed.
 func checkNewPassword(pw string, minRunes int) (string, error) {
 	if !utf8.ValidString(pw) {
-		return "", ErrBadRequest.With("The password is not valid UTF-8.")
+		return "", ErrInvalidPassword
 	}
 	if utf8.RuneCountInString(pw) < minRunes {
-		return "", ErrWeakPassword.With(fmt.Sprintf("The password must be at least %d characters.", minRunes))
+		return "", shortPassword(minRunes)
 	}
 	pw = normalizePassword(pw)
 	if len(pw) > MaxPasswordBytes {
@@ -39,6 +39,15 @@ func checkNewPassword(pw string, minRunes int) (string, error) {
 	}
 	return pw, nil
 }
+
+// shortPassword is ErrWeakPassword, saying the minimum.
+type shortPassword int
+
+func (e shortPassword) Error() string {
+	return fmt.Sprintf("auth: the password must be at least %d characters", int(e))
+}
+
+func (e shortPassword) Is(target error) bool { return target == ErrWeakPassword }
 
 // hasher does bcrypt work at one cost. Its callers hold a slot of the
 // gate (see core.gated) while it works.

@@ -43,7 +43,7 @@ func (r ThrottleRule) valid() bool {
 	return r.Failures > 0 && r.Window > 0 && r.BaseDelay > 0
 }
 
-// Throttle configures login throttling. The zero value throttles with the
+// ThrottlePolicy configures sign-in throttling. The zero value throttles with the
 // defaults, in memory.
 //
 // An attempt is checked for a lockout as it arrives (a locked key is
@@ -57,7 +57,7 @@ func (r ThrottleRule) valid() bool {
 // be judged counts nothing. So honest sign-ins in parallel never lock
 // anything, and a burst of guesses still gets no more password comparisons
 // than a rule's Failures.
-type Throttle struct {
+type ThrottlePolicy struct {
 	// Disabled turns throttling off.
 	Disabled bool
 
@@ -104,13 +104,13 @@ type Throttle struct {
 	Signups ThrottleRule
 
 	// Store keeps the counts. Default: in this process's memory (bounded).
-	// Use a shared store (redisauth.NewThrottle, or sqlauth.NewThrottle on
+	// Use a shared store (redisauth.NewThrottleStore, or sqlauth.NewThrottleStore on
 	// the application's SQL database) when several instances serve the
 	// application.
 	Store ThrottleStore
 }
 
-func (t Throttle) withDefaults() Throttle {
+func (t ThrottlePolicy) withDefaults() ThrottlePolicy {
 	def := func(r *ThrottleRule, like ThrottleRule) {
 		if r.Failures == 0 {
 			r.Failures = like.Failures
@@ -135,7 +135,7 @@ func (t Throttle) withDefaults() Throttle {
 	def(&t.Registrations, std)
 	def(&t.Signups, ThrottleRule{Failures: 200, Window: time.Hour, BaseDelay: time.Hour, MaxDelay: 24 * time.Hour})
 	if t.Store == nil {
-		t.Store = NewMemoryThrottle(MemoryThrottleOptions{})
+		t.Store = NewMemoryThrottleStore(MemoryThrottleStoreOptions{})
 	}
 	return t
 }

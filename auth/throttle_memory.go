@@ -7,16 +7,16 @@ import (
 	"time"
 )
 
-// MemoryThrottleOptions configures a MemoryThrottle. The zero value is
+// MemoryThrottleStoreOptions configures a MemoryThrottleStore. The zero value is
 // usable.
-type MemoryThrottleOptions struct {
+type MemoryThrottleStoreOptions struct {
 	// Size bounds how many keys are remembered. Default 100,000.
 	Size int
 }
 
-// MemoryThrottle keeps login failure counts in this process's memory. It
+// MemoryThrottleStore keeps login failure counts in this process's memory. It
 // suits a single instance; several share a Redis or SQL throttle
-// (redisauth.NewThrottle, sqlauth.NewThrottle).
+// (redisauth.NewThrottleStore, sqlauth.NewThrottleStore).
 //
 // It holds at most Size keys, and never forgets a live one (a running
 // lockout, failures within their window, an attempt in flight) to make room
@@ -29,7 +29,7 @@ type MemoryThrottleOptions struct {
 // address can make at most about PerIP.Failures live keys per window
 // before it is locked out itself, so filling the default 100,000 takes
 // thousands of addresses.
-type MemoryThrottle struct {
+type MemoryThrottleStore struct {
 	mu   sync.Mutex
 	size int
 	keys map[string]*list.Element // of *memEntry
@@ -42,22 +42,22 @@ type memEntry struct {
 	throttleState
 }
 
-// NewMemoryThrottle returns an in-process throttle store.
-func NewMemoryThrottle(opts MemoryThrottleOptions) *MemoryThrottle {
+// NewMemoryThrottleStore returns an in-process throttle store.
+func NewMemoryThrottleStore(opts MemoryThrottleStoreOptions) *MemoryThrottleStore {
 	if opts.Size <= 0 {
 		opts.Size = 100_000
 	}
-	return &MemoryThrottle{size: opts.Size, keys: make(map[string]*list.Element), lru: list.New()}
+	return &MemoryThrottleStore{size: opts.Size, keys: make(map[string]*list.Element), lru: list.New()}
 }
 
 // Check implements ThrottleStore.
-func (m *MemoryThrottle) Check(_ context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
+func (m *MemoryThrottleStore) Check(_ context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.wait(now, keys), nil
 }
 
-func (m *MemoryThrottle) wait(now time.Time, keys []ThrottleKey) time.Duration {
+func (m *MemoryThrottleStore) wait(now time.Time, keys []ThrottleKey) time.Duration {
 	var wait time.Duration
 	for _, k := range keys {
 		if e, ok := m.keys[k.Key]; ok {
@@ -68,7 +68,7 @@ func (m *MemoryThrottle) wait(now time.Time, keys []ThrottleKey) time.Duration {
 }
 
 // Reserve implements ThrottleStore.
-func (m *MemoryThrottle) Reserve(_ context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
+func (m *MemoryThrottleStore) Reserve(_ context.Context, now time.Time, keys []ThrottleKey) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if wait := m.wait(now, keys); wait > 0 {
@@ -95,7 +95,7 @@ func (m *MemoryThrottle) Reserve(_ context.Context, now time.Time, keys []Thrott
 }
 
 // Settle implements ThrottleStore.
-func (m *MemoryThrottle) Settle(_ context.Context, now time.Time, s []Settlement) (time.Duration, error) {
+func (m *MemoryThrottleStore) Settle(_ context.Context, now time.Time, s []Settlement) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	missing := 0
@@ -127,7 +127,7 @@ func (m *MemoryThrottle) Settle(_ context.Context, now time.Time, s []Settlement
 
 // entry returns the key's entry, made if missing (room was checked), as the
 // most recently written.
-func (m *MemoryThrottle) entry(k ThrottleKey) *memEntry {
+func (m *MemoryThrottleStore) entry(k ThrottleKey) *memEntry {
 	if el, ok := m.keys[k.Key]; ok {
 		m.lru.MoveToBack(el)
 		e := el.Value.(*memEntry)
@@ -139,7 +139,7 @@ func (m *MemoryThrottle) entry(k ThrottleKey) *memEntry {
 	return e
 }
 
-func (m *MemoryThrottle) forget(el *list.Element) {
+func (m *MemoryThrottleStore) forget(el *list.Element) {
 	m.lru.Remove(el)
 	delete(m.keys, el.Value.(*memEntry).key)
 }
@@ -151,7 +151,7 @@ const scanForRoom = 16
 
 // room makes space for n new keys by forgetting keys that are no longer
 // live, least recently written first, and reports whether there is.
-func (m *MemoryThrottle) room(now time.Time, n int) bool {
+func (m *MemoryThrottleStore) room(now time.Time, n int) bool {
 	if n == 0 || len(m.keys)+n <= m.size {
 		return true
 	}
@@ -170,7 +170,7 @@ func (m *MemoryThrottle) room(now time.Time, n int) bool {
 }
 
 // Len returns how many keys are remembered.
-func (m *MemoryThrottle) Len() int {
+func (m *MemoryThrottleStore) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.keys)

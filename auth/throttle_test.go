@@ -13,13 +13,13 @@ import (
 
 func TestMemoryThrottle(t *testing.T) {
 	throttletest.Run(t, func(*testing.T) auth.ThrottleStore {
-		return auth.NewMemoryThrottle(auth.MemoryThrottleOptions{})
+		return auth.NewMemoryThrottleStore(auth.MemoryThrottleStoreOptions{})
 	})
 }
 
 var floodStart = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 
-func fail(t *testing.T, m *auth.MemoryThrottle, now time.Time, k auth.ThrottleKey) error {
+func fail(t *testing.T, m *auth.MemoryThrottleStore, now time.Time, k auth.ThrottleKey) error {
 	t.Helper()
 	if d, err := m.Reserve(context.Background(), now, []auth.ThrottleKey{k}); err != nil || d > 0 {
 		return fmt.Errorf("refused: %v, %w", d, err)
@@ -33,7 +33,7 @@ func fail(t *testing.T, m *auth.MemoryThrottle, now time.Time, k auth.ThrottleKe
 // a new key is refused rather than counted nowhere.
 func TestMemoryThrottleKeepsLiveKeys(t *testing.T) {
 	rule := throttletest.Rule
-	m := auth.NewMemoryThrottle(auth.MemoryThrottleOptions{Size: 100})
+	m := auth.NewMemoryThrottleStore(auth.MemoryThrottleStoreOptions{Size: 100})
 	victim := auth.ThrottleKey{Key: "id:victim", Rule: rule}
 	for range 5 {
 		if err := fail(t, m, floodStart, victim); err != nil {
@@ -89,7 +89,7 @@ func TestMemoryThrottleKeepsLiveKeys(t *testing.T) {
 
 // A check never makes a key.
 func TestMemoryThrottleChecksMakeNoKeys(t *testing.T) {
-	m := auth.NewMemoryThrottle(auth.MemoryThrottleOptions{Size: 100})
+	m := auth.NewMemoryThrottleStore(auth.MemoryThrottleStoreOptions{Size: 100})
 	for i := range 1000 {
 		_, _ = m.Check(context.Background(), floodStart, []auth.ThrottleKey{{Key: fmt.Sprint("u:", i), Rule: throttletest.Rule}})
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/middleware"
 )
 
 // field is one expected field of a request body.
@@ -47,19 +47,19 @@ func readBody(c *gin.Context, fields ...field) (form bool, err error) {
 	case ct == "" && c.Request.ContentLength == 0:
 		return false, missing(fields)
 	}
-	return false, auth.ErrUnsupportedMedia
+	return false, middleware.ErrUnsupportedMedia
 }
 
 func readErr(err error) error {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return auth.ErrPayloadTooLarge
+		return middleware.ErrPayloadTooLarge
 	}
-	return auth.ErrBadRequest.With("The request body could not be read.")
+	return middleware.BadRequest("The request body could not be read.")
 }
 
 func badRequest(format string, args ...any) error {
-	return auth.ErrBadRequest.With(fmt.Sprintf(format, args...))
+	return middleware.BadRequest(fmt.Sprintf(format, args...))
 }
 
 func decodeJSON(data []byte, fields []field) error {

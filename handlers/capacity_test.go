@@ -75,7 +75,7 @@ func TestCapacityRedis(t *testing.T) {
 	clock := fakeclock.New(time.Time{})
 	store := redisstore.New(c, redisstore.Options{Now: clock.Now})
 	a := newApp(t, store, sqliteDB(t), clock, capacityTrusted, func(cfg *authConfig) {
-		cfg.Throttle.Store = redisauth.NewThrottle(c, redisauth.ThrottleOptions{})
+		cfg.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleOptions{})
 	})
 
 	used, count := map[string]int64{}, map[string]int64{}
@@ -144,7 +144,7 @@ func TestCapacityPostgres(t *testing.T) {
 	db := postgresDB(t)
 	clock := fakeclock.New(time.Time{})
 	store := gormStore(t, db, clock)
-	throttle, err := sqlauth.NewThrottle(db, sqlauth.ThrottleOptions{AutoMigrate: true, PruneInterval: -1})
+	throttle, err := sqlauth.NewThrottleStore(db, sqlauth.ThrottleOptions{AutoMigrate: true, PruneInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

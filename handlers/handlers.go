@@ -10,7 +10,7 @@
 // carrying in the query what the page needs to say:
 //
 //   - after /login and /register, to the form's returnTo field when it is a
-//     local path (auth.ReturnToParam; the login page copies it from its own
+//     local path (middleware.ReturnToParam; the login page copies it from its own
 //     address) or "/";
 //   - after /password, to returnTo (the page of the form) with
 //     ?revoked=<the other sessions signed out>;
@@ -22,10 +22,10 @@
 //     retry=<seconds>, keeping returnTo.
 //
 // Every route carries Cache-Control: no-store, refuses cross-origin unsafe
-// requests (403 cross_origin; trusted origins in auth.Config), reads at most
-// 64 KiB of body (413 payload_too_large past it), and installs the session
-// middleware for itself, so mounting works whether or not the application
-// installed it globally.
+// requests (403 cross_origin; trusted origins through WithCrossOrigin),
+// reads at most 64 KiB of body (413 payload_too_large past it), and
+// installs the session manager's middleware for itself, so mounting works
+// whether or not the application installed it globally.
 package handlers
 
 import (
@@ -40,6 +40,7 @@ import (
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/session"
 )
 
 // DefaultBodyLimit bounds the request bodies of the prebuilt routes.
@@ -51,6 +52,8 @@ type Option func(*options)
 type options struct {
 	register  bool
 	bodyLimit int64
+	loginPath string
+	cop       *http.CrossOriginProtection
 	extra     []gin.HandlerFunc
 }
 
@@ -60,6 +63,20 @@ func WithRegister() Option { return func(o *options) { o.register = true } }
 
 // WithBodyLimit sets the body limit of the routes (default 64 KiB).
 func WithBodyLimit(n int64) Option { return func(o *options) { o.bodyLimit = n } }
+
+// WithLoginPath sets the address of the application's login page, where
+// browsers are sent to sign in and back after a failed form post (default
+// middleware.DefaultLoginPath). Give RequireAuth the same
+// (middleware.WithLoginPath) on the application's own routes.
+func WithLoginPath(p string) Option { return func(o *options) { o.loginPath = p } }
+
+// WithCrossOrigin sets the protection against cross-origin requests, with
+// the application's trusted origins (default: same-origin requests and
+// non-browser clients only). Give middleware.CrossOrigin the same on the
+// application's own routes.
+func WithCrossOrigin(cop *http.CrossOriginProtection) Option {
+	return func(o *options) { o.cop = cop }
+}
 
 // WithMiddleware runs extra handlers before every route's own, after the
 // session is loaded (for example a rate limiter or an audit log).
@@ -79,17 +96,19 @@ func WithMiddleware(h ...gin.HandlerFunc) Option {
 //	DELETE /sessions/:id  204
 //	POST   /password      {"currentPassword","newPassword"}: 200 {"revoked"}
 func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts ...Option) {
-	o := options{bodyLimit: DefaultBodyLimit}
+	o := options{bodyLimit: DefaultBodyLimit, loginPath: middleware.DefaultLoginPath}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &routes[U]{a: a}
-	cross := middleware.CrossOrigin(a.CrossOriginProtection())
+	h := &routes[U]{a: a, loginPath: o.loginPath}
+	cross := middleware.CrossOrigin(o.cop)
+	sessions := a.Sessions().Middleware()
+	require := middleware.RequireAuth(a, middleware.WithLoginPath(o.loginPath))
 	chain := func(guard bool, last gin.HandlerFunc) []gin.HandlerFunc {
-		hs := []gin.HandlerFunc{middleware.NoStore(), cross, middleware.BodyLimit(o.bodyLimit), middleware.Session(a)}
+		hs := []gin.HandlerFunc{middleware.NoStore(), cross, middleware.BodyLimit(o.bodyLimit), sessions}
 		hs = append(hs, o.extra...)
 		if guard {
-			hs = append(hs, middleware.RequireAuth(a))
+			hs = append(hs, require)
 		}
 		return append(hs, last)
 	}
@@ -107,30 +126,31 @@ func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts .
 }
 
 type routes[U models.Authenticatable] struct {
-	a *auth.Auth[U]
+	a         *auth.Auth[U]
+	loginPath string
 }
 
 // fail answers err: to a browser's form post with a redirect back to the
 // form's page (page, with ?error=code, keeping returnTo) for what the
 // person can fix, to everyone else with JSON.
 func (h *routes[U]) fail(c *gin.Context, form bool, page, returnTo string, err error) {
-	p := auth.AsProblem(err)
+	p, retryAfter := middleware.Problem(err)
 	if form && p.Status < 500 && p.Status != http.StatusRequestEntityTooLarge {
 		q := url.Values{"error": {p.Code}}
 		if errors.Is(err, auth.ErrInvalidCredentials) {
 			q.Set("error", "1")
 		}
-		if p.RetryAfter > 0 {
-			q.Set("retry", strconv.Itoa(int((p.RetryAfter+time.Second-1)/time.Second)))
+		if retryAfter > 0 {
+			q.Set("retry", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
 		}
-		if auth.LocalPath(returnTo) {
-			q.Set(auth.ReturnToParam, returnTo)
+		if middleware.LocalPath(returnTo) {
+			q.Set(middleware.ReturnToParam, returnTo)
 		}
 		c.Redirect(http.StatusSeeOther, page+"?"+q.Encode())
 		c.Abort()
 		return
 	}
-	auth.WriteProblem(c, err)
+	middleware.WriteError(c, err)
 }
 
 // withQuery returns the local path p with the query parameters added.
@@ -152,7 +172,7 @@ func (h *routes[U]) register(c *gin.Context) {
 	form, err := readBody(c,
 		field{name: "username", str: &username, required: true},
 		field{name: "password", str: &password, required: true},
-		field{name: auth.ReturnToParam, str: &returnTo})
+		field{name: middleware.ReturnToParam, str: &returnTo})
 	page := c.Request.URL.Path // the registration form's page, by convention
 	if err != nil {
 		h.fail(c, form, page, returnTo, err)
@@ -168,7 +188,7 @@ func (h *routes[U]) register(c *gin.Context) {
 		return
 	}
 	if form {
-		c.Redirect(http.StatusSeeOther, auth.ReturnTo(returnTo))
+		c.Redirect(http.StatusSeeOther, middleware.ReturnTo(returnTo))
 		return
 	}
 	c.JSON(http.StatusCreated, userBody[U]{user})
@@ -181,8 +201,8 @@ func (h *routes[U]) login(c *gin.Context) {
 		field{name: "username", str: &username, required: true},
 		field{name: "password", str: &password, required: true},
 		field{name: "remember", flag: &remember},
-		field{name: auth.ReturnToParam, str: &returnTo})
-	page := h.a.LoginPath()
+		field{name: middleware.ReturnToParam, str: &returnTo})
+	page := h.loginPath
 	if err != nil {
 		h.fail(c, form, page, returnTo, err)
 		return
@@ -197,7 +217,7 @@ func (h *routes[U]) login(c *gin.Context) {
 		return
 	}
 	if form {
-		c.Redirect(http.StatusSeeOther, auth.ReturnTo(returnTo))
+		c.Redirect(http.StatusSeeOther, middleware.ReturnTo(returnTo))
 		return
 	}
 	c.JSON(http.StatusOK, userBody[U]{user})
@@ -211,24 +231,29 @@ func isForm(c *gin.Context) bool {
 
 func (h *routes[U]) logout(c *gin.Context) {
 	if err := h.a.Logout(c); err != nil {
-		auth.WriteProblem(c, err)
+		middleware.WriteError(c, err)
 		return
 	}
 	if isForm(c) {
-		c.Redirect(http.StatusSeeOther, withQuery(h.a.LoginPath(), "signedOut", "1"))
+		c.Redirect(http.StatusSeeOther, withQuery(h.loginPath, "signedOut", "1"))
 		return
 	}
 	c.Status(http.StatusNoContent)
 }
 
 func (h *routes[U]) logoutAll(c *gin.Context) {
-	n, err := h.a.LogoutAll(c)
+	u, err := h.a.User(c)
 	if err != nil {
-		auth.WriteProblem(c, err)
+		middleware.WriteError(c, err)
+		return
+	}
+	n, err := h.a.RevokeAll(c, u.AuthID())
+	if err != nil {
+		middleware.WriteError(c, err)
 		return
 	}
 	if isForm(c) {
-		c.Redirect(http.StatusSeeOther, withQuery(h.a.LoginPath(), "signedOut", "all", "revoked", strconv.Itoa(n)))
+		c.Redirect(http.StatusSeeOther, withQuery(h.loginPath, "signedOut", "all", "revoked", strconv.Itoa(n)))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"message": "Logged out everywhere", "revoked": n})
@@ -245,26 +270,28 @@ func (h *routes[U]) me(c *gin.Context) {
 }
 
 func (h *routes[U]) sessionInfo(c *gin.Context) {
-	info, err := h.a.CurrentSession(c)
-	if err != nil {
-		auth.WriteProblem(c, err)
+	d, ok := session.From(c).Details()
+	if !ok {
+		middleware.WriteError(c, auth.ErrUnauthenticated)
 		return
 	}
-	c.JSON(http.StatusOK, info)
+	c.JSON(http.StatusOK, d)
 }
 
 func (h *routes[U]) sessions(c *gin.Context) {
-	list, err := h.a.Sessions(c)
+	u, _ := h.a.User(c) // RequireAuth let only signed-in requests through
+	list, err := h.a.Sessions().List(c, u.AuthID())
 	if err != nil {
-		auth.WriteProblem(c, err)
+		middleware.WriteError(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"sessions": list})
 }
 
 func (h *routes[U]) revoke(c *gin.Context) {
-	if err := h.a.RevokeSession(c, c.Param("id")); err != nil {
-		auth.WriteProblem(c, err)
+	u, _ := h.a.User(c) // RequireAuth let only signed-in requests through
+	if err := h.a.Revoke(c, u.AuthID(), c.Param("id")); err != nil {
+		middleware.WriteError(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -275,8 +302,8 @@ func (h *routes[U]) password(c *gin.Context) {
 	form, err := readBody(c,
 		field{name: "currentPassword", str: &current, required: true},
 		field{name: "newPassword", str: &next, required: true},
-		field{name: auth.ReturnToParam, str: &returnTo})
-	page := auth.ReturnTo(returnTo) // the form's page
+		field{name: middleware.ReturnToParam, str: &returnTo})
+	page := middleware.ReturnTo(returnTo) // the form's page
 	if u, err := url.Parse(page); err == nil {
 		page = u.Path
 	}
@@ -290,7 +317,7 @@ func (h *routes[U]) password(c *gin.Context) {
 		return
 	}
 	if form {
-		c.Redirect(http.StatusSeeOther, withQuery(auth.ReturnTo(returnTo), "revoked", strconv.Itoa(n)))
+		c.Redirect(http.StatusSeeOther, withQuery(middleware.ReturnTo(returnTo), "revoked", strconv.Itoa(n)))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"revoked": n})

@@ -106,7 +106,7 @@ func TestLoginThrottlingShared(t *testing.T) {
 	store := redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now})
 	db := sqliteDB(t)
 	shared := func(cfg *authConfig) {
-		cfg.Throttle.Store = redisauth.NewThrottle(c, redisauth.ThrottleOptions{Prefix: prefix + "throttle:"})
+		cfg.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleOptions{Prefix: prefix + "throttle:"})
 	}
 	one, two := newApp(t, store, db, clock, shared), newApp(t, store, db, clock, shared)
 	one.client(t).register("sam", "sam's password")
@@ -129,10 +129,12 @@ func TestLoginThrottlingShared(t *testing.T) {
 // Redis.
 func TestThrottleBurst(t *testing.T) {
 	throttles := map[string]func(t *testing.T) auth.ThrottleStore{
-		"memory": func(t *testing.T) auth.ThrottleStore { return auth.NewMemoryThrottle(auth.MemoryThrottleOptions{}) },
+		"memory": func(t *testing.T) auth.ThrottleStore {
+			return auth.NewMemoryThrottleStore(auth.MemoryThrottleStoreOptions{})
+		},
 		"redis": func(t *testing.T) auth.ThrottleStore {
 			c, prefix := redisClient(t)
-			return redisauth.NewThrottle(c, redisauth.ThrottleOptions{Prefix: prefix + "throttle:"})
+			return redisauth.NewThrottleStore(c, redisauth.ThrottleOptions{Prefix: prefix + "throttle:"})
 		},
 	}
 	for name, newThrottle := range throttles {
@@ -227,7 +229,7 @@ func TestThrottleFailsClosed(t *testing.T) {
 	var events []auth.Event
 	var mu sync.Mutex
 	a := newEnv(t, backends[0], func(c *authConfig) {
-		c.Throttle.Store = redisauth.NewThrottle(down, redisauth.ThrottleOptions{})
+		c.Throttle.Store = redisauth.NewThrottleStore(down, redisauth.ThrottleOptions{})
 		c.OnEvent = func(e auth.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
 	})
 	hash, _ := bcrypt.GenerateFromPassword([]byte("ursula's password"), bcrypt.MinCost)

@@ -105,9 +105,9 @@ func (e *eventMetrics) count(ev auth.Event) {
 		}
 	case auth.EventLoginError:
 		switch ev.Code {
-		case auth.ErrBusy.Code:
+		case auth.CodeBusy:
 			e.loginBusy.Inc()
-		case auth.ErrHTTPSRequired.Code:
+		case auth.CodeHTTPSRequired:
 			e.loginHTTPSRequired.Inc()
 		default:
 			e.loginError.Inc()

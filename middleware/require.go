@@ -1,48 +1,66 @@
 package middleware
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/session"
 )
 
-// RequireAuth lets only signed-in requests through. Others get 401 JSON
-// (code session_expired when their session ended, unauthenticated
-// otherwise), or, when the client asks for HTML, a 303 to the login page
-// (auth.LoginURL): ?returnTo= the page they asked for, and expired=true
-// after their session ended. The return address travels in the redirect,
-// never in a session, so an anonymous client cannot make the server store
-// anything. Its responses, and those of the routes it guards, carry
-// Cache-Control: no-store.
-func RequireAuth(a Authenticator) gin.HandlerFunc {
+// DefaultLoginPath is where browsers are sent to sign in unless an option
+// says otherwise.
+const DefaultLoginPath = "/login"
+
+// Option changes what RequireAuth does.
+type Option func(*requireOptions)
+
+type requireOptions struct {
+	loginPath string
+}
+
+// WithLoginPath sets where RequireAuth sends browsers to sign in (default
+// DefaultLoginPath).
+func WithLoginPath(p string) Option { return func(o *requireOptions) { o.loginPath = p } }
+
+// RequireAuth lets only signed-in requests through, their user resolved
+// (a.User). Others get 401 JSON (code session_expired when their session
+// ended, unauthenticated otherwise), or, when the client asks for HTML, a
+// 303 to the login page (LoginURL): ?returnTo= the page they asked for,
+// and expired=true after their session ended. The return address travels
+// in the redirect, never in a session, so an anonymous client cannot make
+// the server store anything. Its responses, and those of the routes it
+// guards, carry Cache-Control: no-store. It needs the session manager's
+// middleware before it.
+func RequireAuth[U models.Authenticatable](a *auth.Auth[U], opts ...Option) gin.HandlerFunc {
+	o := requireOptions{loginPath: DefaultLoginPath}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return func(c *gin.Context) {
 		noStore(c)
-		if !a.Begun(c) {
-			a.Logger().Error("ginauth: RequireAuth without middleware.Session before it", "path", c.FullPath())
-			auth.WriteProblem(c, auth.ErrNoSessionMiddleware)
-			return
-		}
-		if a.IsAuthenticated(c) {
+		_, err := a.User(c)
+		switch {
+		case err == nil:
 			c.Next()
 			return
-		}
-		expired := a.SessionExpired(c)
-		if WantsHTML(c) {
+		case errors.Is(err, session.ErrNoMiddleware):
+			slog.Default().Error("ginauth: RequireAuth without the session middleware before it", "path", c.FullPath())
+		case (errors.Is(err, auth.ErrUnauthenticated) || errors.Is(err, session.ErrExpired)) && WantsHTML(c):
 			returnTo := ""
 			if m := c.Request.Method; m == http.MethodGet || m == http.MethodHead {
 				returnTo = c.Request.URL.RequestURI()
 			}
-			c.Redirect(http.StatusSeeOther, auth.LoginURL(a.LoginPath(), returnTo, expired))
+			c.Redirect(http.StatusSeeOther, LoginURL(o.loginPath, returnTo, errors.Is(err, session.ErrExpired)))
 			c.Abort()
 			return
 		}
-		if expired {
-			auth.WriteProblem(c, auth.ErrSessionExpired)
-			return
-		}
-		auth.WriteProblem(c, auth.ErrUnauthenticated)
+		WriteError(c, err)
 	}
 }
 
@@ -75,7 +93,7 @@ func noStore(c *gin.Context) { c.Writer.Header()["Cache-Control"] = noStoreValue
 func BodyLimit(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > n {
-			auth.WriteProblem(c, auth.ErrPayloadTooLarge)
+			WriteError(c, ErrPayloadTooLarge)
 			return
 		}
 		if b := c.Request.Body; b != nil && b != http.NoBody {
@@ -89,19 +107,70 @@ func BodyLimit(n int64) gin.HandlerFunc {
 // PATCH, DELETE) with 403 cross_origin, using the standard library's
 // http.CrossOriginProtection: browsers' Sec-Fetch-Site, or Origin against
 // Host. Same-origin requests, safe methods, and clients that send neither
-// header (non-browser clients) pass. Pass a.CrossOriginProtection() to share
-// the trusted origins of auth.Config; nil protects with no trusted origin.
-// SameSite=Lax cookies already keep most cross-site posts unauthenticated;
-// this refuses them outright, sibling subdomains included.
+// header (non-browser clients) pass. Give it the same protection as
+// handlers.WithCrossOrigin to share trusted origins; nil protects with no
+// trusted origin. SameSite=Lax cookies already keep most cross-site posts
+// unauthenticated; this refuses them outright, sibling subdomains included.
 func CrossOrigin(cop *http.CrossOriginProtection) gin.HandlerFunc {
 	if cop == nil {
 		cop = http.NewCrossOriginProtection()
 	}
 	return func(c *gin.Context) {
 		if err := cop.Check(c.Request); err != nil {
-			auth.WriteProblem(c, auth.ErrCrossOrigin)
+			WriteError(c, ErrCrossOrigin)
 			return
 		}
 		c.Next()
 	}
+}
+
+// ReturnToParam names the page a browser asked for before it was sent to
+// sign in: the query parameter of the login page's address, and the form
+// field that the login form posts back. It travels with the browser, not in
+// a session, so that an anonymous client cannot make the server store
+// anything by asking for a protected page.
+const ReturnToParam = "returnTo"
+
+// LoginURL returns the address of the login page at loginPath for a
+// browser that asked for returnTo (kept only when it is a LocalPath), with
+// expired=true after its session ended.
+func LoginURL(loginPath, returnTo string, expired bool) string {
+	q := url.Values{}
+	if LocalPath(returnTo) && returnTo != "/" {
+		q.Set(ReturnToParam, returnTo)
+	}
+	if expired {
+		q.Set("expired", "true")
+	}
+	if len(q) == 0 {
+		return loginPath
+	}
+	return loginPath + "?" + q.Encode()
+}
+
+// ReturnTo returns where to send a browser once it has signed in: p when
+// it is a LocalPath, "/" otherwise.
+func ReturnTo(p string) string {
+	if LocalPath(p) {
+		return p
+	}
+	return "/"
+}
+
+// LocalPath reports whether p is a path on this site: it starts with one
+// slash, and no scheme, host, backslash or control character can make a
+// browser leave the site.
+func LocalPath(p string) bool {
+	if len(p) == 0 || p[0] != '/' || len(p) > 2048 {
+		return false
+	}
+	if len(p) > 1 && (p[1] == '/' || p[1] == '\\') {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -21,8 +21,7 @@ func fastUnmarshalBody(data string, r *Record) bool {
 	}
 	var rec Record
 	var values map[string]Value
-	var types map[string]string
-	fields := [...]string{"uid", "created", "deadline", "ip", "ua", "persist", "cred", "values", "types"}
+	fields := [...]string{"uid", "created", "deadline", "ip", "ua", "persist", "cred", "values"}
 	next := 0
 	seenCreated := false
 	for p.byte(',') {
@@ -56,8 +55,6 @@ func fastUnmarshalBody(data string, r *Record) bool {
 			rec.Credential, ok = p.str()
 		case "values":
 			values, ok = p.values()
-		case "types":
-			types, ok = p.types()
 		}
 		if !ok {
 			return false
@@ -65,14 +62,6 @@ func fastUnmarshalBody(data string, r *Record) bool {
 	}
 	if !p.byte('}') || p.i != len(p.s) || !seenCreated {
 		return false
-	}
-	for name := range types {
-		v, found := values[name]
-		if !found {
-			continue // encoding/json keeps a type without a value nowhere either
-		}
-		v.Type = types[name]
-		values[name] = v
 	}
 	if len(values) == 0 {
 		values = nil
@@ -203,17 +192,6 @@ func (p *parser) values() (map[string]Value, bool) {
 		}
 		m[name] = Value{JSON: raw}
 		return true
-	})
-	return m, ok
-}
-
-// types reads the object of type names.
-func (p *parser) types() (map[string]string, bool) {
-	m := make(map[string]string)
-	ok := p.object(func(name string) bool {
-		t, ok := p.str()
-		m[name] = t
-		return ok
 	})
 	return m, ok
 }

@@ -66,16 +66,14 @@ type Record struct {
 	Rev int64
 }
 
-// Value is one application value in a session: its JSON encoding and, when
-// JSON alone would not give the Go value back, the name of its Go type.
-// Stores keep values as they are; they never need to decode them.
+// Value is one application value in a session: its JSON encoding. Stores
+// keep values as they are; they never need to decode them.
 type Value struct {
 	JSON json.RawMessage
-	Type string
 }
 
 // Equal reports whether v and o encode the same value.
-func (v Value) Equal(o Value) bool { return v.Type == o.Type && bytes.Equal(v.JSON, o.JSON) }
+func (v Value) Equal(o Value) bool { return bytes.Equal(v.JSON, o.JSON) }
 
 // Clone returns a copy of r that shares no map with it. Value contents are
 // immutable by convention and are shared.
@@ -140,7 +138,6 @@ type body struct {
 	Persist  bool                       `json:"persist,omitempty"`
 	Cred     string                     `json:"cred,omitempty"`
 	Values   map[string]json.RawMessage `json:"values,omitempty"`
-	Types    map[string]string          `json:"types,omitempty"`
 }
 
 // MarshalBody encodes the body of r (everything but LastActivity, ExpiresAt
@@ -163,12 +160,6 @@ func MarshalBody(r *Record) ([]byte, error) {
 		b.Values = make(map[string]json.RawMessage, len(r.Values))
 		for name, v := range r.Values {
 			b.Values[name] = v.JSON
-			if v.Type != "" {
-				if b.Types == nil {
-					b.Types = make(map[string]string)
-				}
-				b.Types[name] = v.Type
-			}
 		}
 	}
 	out, err := json.Marshal(&b)
@@ -216,7 +207,7 @@ func slowUnmarshalBody(data []byte, r *Record) error {
 	if len(b.Values) > 0 {
 		r.Values = make(map[string]Value, len(b.Values))
 		for name, raw := range b.Values {
-			r.Values[name] = Value{JSON: raw, Type: b.Types[name]}
+			r.Values[name] = Value{JSON: raw}
 		}
 	}
 	return nil

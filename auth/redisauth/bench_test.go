@@ -33,16 +33,16 @@ import (
 func BenchmarkRedisThrottleCluster(b *testing.B) {
 	b.Run("node", func(b *testing.B) {
 		c, prefix := testenv.RedisClient(b)
-		benchLogins(b, redisauth.NewThrottle(c, redisauth.ThrottleOptions{Prefix: prefix}), nil)
+		benchLogins(b, redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{Prefix: prefix}), nil)
 	})
 	cl := testenv.StartRedisCluster(b, 0)
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Masters, PoolSize: 64})
 	b.Cleanup(func() { _ = c.Close() })
 	b.Run("cluster", func(b *testing.B) {
-		benchLogins(b, redisauth.NewThrottle(c, redisauth.ThrottleOptions{Prefix: "b1:"}), cl.Masters)
+		benchLogins(b, redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{Prefix: "b1:"}), cl.Masters)
 	})
 	b.Run("cluster/check", func(b *testing.B) {
-		benchChecks(b, redisauth.NewThrottle(c, redisauth.ThrottleOptions{Prefix: "b1:"}), cl.Masters)
+		benchChecks(b, redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{Prefix: "b1:"}), cl.Masters)
 	})
 }
 

@@ -18,7 +18,7 @@ import (
 func TestRedisThrottle(t *testing.T) {
 	throttletest.Run(t, func(t *testing.T) auth.ThrottleStore {
 		c, prefix := testenv.RedisClient(t)
-		return redisauth.NewThrottle(c, redisauth.ThrottleOptions{Prefix: prefix})
+		return redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{Prefix: prefix})
 	})
 }
 
@@ -31,10 +31,10 @@ func TestRedisThrottleClusterFailsClosed(t *testing.T) {
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Masters, MaxRetries: -1})
 	t.Cleanup(func() { _ = c.Close() })
 	throttletest.Run(t, func(*testing.T) auth.ThrottleStore {
-		return redisauth.NewThrottle(c, redisauth.ThrottleOptions{Prefix: "t:"})
+		return redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{Prefix: "t:"})
 	})
 
-	s := redisauth.NewThrottle(c, redisauth.ThrottleOptions{Prefix: "t:"})
+	s := redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{Prefix: "t:"})
 	strict := auth.ThrottleRule{Failures: 1, Window: time.Hour, BaseDelay: time.Hour, MaxDelay: time.Hour}
 	ip := auth.ThrottleKey{Key: "ip:203.0.113.9", Rule: strict}
 	user := auth.ThrottleKey{Key: "u:someone", Rule: strict}

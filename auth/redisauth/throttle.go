@@ -1,6 +1,6 @@
 // Package redisauth holds the parts of ginauth's login flow that several
 // instances of an application share through Redis: the login throttle
-// (NewThrottle) and the invalidation of cached users (NewUserInvalidation).
+// (NewThrottleStore) and the invalidation of cached users (NewUserInvalidation).
 // It is a package of its own so that applications that do not use Redis do
 // not compile go-redis.
 package redisauth
@@ -16,13 +16,13 @@ import (
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
-// ThrottleOptions configures a Throttle. The zero value is usable.
-type ThrottleOptions struct {
+// ThrottleStoreOptions configures a ThrottleStore. The zero value is usable.
+type ThrottleStoreOptions struct {
 	// Prefix starts every key. Default "throttle:".
 	Prefix string
 }
 
-// Throttle is an auth.ThrottleStore in Redis, shared by every instance of
+// ThrottleStore is an auth.ThrottleStore in Redis, shared by every instance of
 // an application: give it to auth.Config.Throttle.Store. Each key is a small
 // hash (<prefix>{throttle}<key>: count, last, until, fly, flyAt: failures,
 // the last failure, the end of the lockout, reservations in flight and the
@@ -52,17 +52,17 @@ type ThrottleOptions struct {
 // It fails closed: when Redis cannot answer, Check and Reserve return an
 // error (answered 503 store_unavailable), never "not locked", so that
 // taking a Redis node down does not turn throttling off.
-type Throttle struct {
+type ThrottleStore struct {
 	c      redis.UniversalClient
 	prefix string
 }
 
-// NewThrottle returns a throttle store on the client.
-func NewThrottle(c redis.UniversalClient, opts ThrottleOptions) *Throttle {
+// NewThrottleStore returns a throttle store on the client.
+func NewThrottleStore(c redis.UniversalClient, opts ThrottleStoreOptions) *ThrottleStore {
 	if opts.Prefix == "" {
 		opts.Prefix = "throttle:"
 	}
-	return &Throttle{c: c, prefix: opts.Prefix + "{throttle}"}
+	return &ThrottleStore{c: c, prefix: opts.Prefix + "{throttle}"}
 }
 
 // The arithmetic of auth's throttle (auth/throttle.go: streak, inFlight,
@@ -155,9 +155,9 @@ return locked`)
 
 func msOf(d time.Duration) int64 { return d.Milliseconds() }
 
-func (r *Throttle) key(k string) string { return r.prefix + k }
+func (r *ThrottleStore) key(k string) string { return r.prefix + k }
 
-func (r *Throttle) keys(keys []auth.ThrottleKey) []string {
+func (r *ThrottleStore) keys(keys []auth.ThrottleKey) []string {
 	out := make([]string, len(keys))
 	for i, k := range keys {
 		out[i] = r.key(k.Key)
@@ -166,7 +166,7 @@ func (r *Throttle) keys(keys []auth.ThrottleKey) []string {
 }
 
 // Check implements auth.ThrottleStore: one HMGET per key, pipelined.
-func (r *Throttle) Check(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
+func (r *ThrottleStore) Check(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
@@ -196,7 +196,7 @@ func (r *Throttle) Check(ctx context.Context, now time.Time, keys []auth.Throttl
 }
 
 // Reserve implements auth.ThrottleStore: one EVALSHA.
-func (r *Throttle) Reserve(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
+func (r *ThrottleStore) Reserve(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
@@ -216,7 +216,7 @@ func (r *Throttle) Reserve(ctx context.Context, now time.Time, keys []auth.Throt
 }
 
 // Settle implements auth.ThrottleStore: one EVALSHA.
-func (r *Throttle) Settle(ctx context.Context, now time.Time, s []auth.Settlement) (time.Duration, error) {
+func (r *ThrottleStore) Settle(ctx context.Context, now time.Time, s []auth.Settlement) (time.Duration, error) {
 	if len(s) == 0 {
 		return 0, nil
 	}

@@ -5,7 +5,7 @@
 //
 // It offers two things, each the counterpart of one in auth/redisauth:
 //
-//   - NewThrottle: the login throttle's counts in a table, through GORM, on
+//   - NewThrottleStore: the login throttle's counts in a table, through GORM, on
 //     PostgreSQL, MySQL/MariaDB or SQLite. Give Throttle to
 //     auth.Config.Throttle.Store.
 //   - NewUserInvalidation: InvalidateUser carried to every instance's user

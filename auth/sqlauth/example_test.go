@@ -35,7 +35,7 @@ func Example() {
 
 	// Login failures counted once for every instance; the table is pruned
 	// in the background until Close.
-	throttle, err := sqlauth.NewThrottle(db, sqlauth.ThrottleOptions{AutoMigrate: true})
+	throttle, err := sqlauth.NewThrottleStore(db, sqlauth.ThrottleStoreOptions{AutoMigrate: true})
 	if err != nil {
 		log.Fatal(err)
 	}

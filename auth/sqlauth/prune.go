@@ -9,7 +9,7 @@ import (
 )
 
 // migrate creates the table and its expires_at index when missing.
-func (t *Throttle) migrate() error {
+func (t *ThrottleStore) migrate() error {
 	if err := t.db.Table(t.table).AutoMigrate(&state{}); err != nil {
 		return err
 	}
@@ -21,7 +21,7 @@ func (t *Throttle) migrate() error {
 // reservation), in batches of PruneBatch, and returns how many it deleted.
 // A pruned key counts its next attempt exactly as the row would have. The
 // background prune calls it; jobs and tests may too.
-func (t *Throttle) Prune(ctx context.Context, now time.Time) (int, error) {
+func (t *ThrottleStore) Prune(ctx context.Context, now time.Time) (int, error) {
 	at := now.UnixMilli()
 	total := 0
 	for {
@@ -37,7 +37,7 @@ func (t *Throttle) Prune(ctx context.Context, now time.Time) (int, error) {
 }
 
 // pruneBatch deletes one batch, and reports whether there may be more.
-func (t *Throttle) pruneBatch(ctx context.Context, at int64) (int, bool, error) {
+func (t *ThrottleStore) pruneBatch(ctx context.Context, at int64) (int, bool, error) {
 	if t.serial != nil {
 		select {
 		case t.serial <- struct{}{}:

@@ -15,8 +15,8 @@ import (
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
-// ThrottleOptions configures a Throttle. The zero value is usable.
-type ThrottleOptions struct {
+// ThrottleStoreOptions configures a ThrottleStore. The zero value is usable.
+type ThrottleStoreOptions struct {
 	// Table is the table name. Default "ginauth_throttle".
 	Table string
 
@@ -42,7 +42,7 @@ type ThrottleOptions struct {
 	Logger *slog.Logger
 }
 
-// Throttle is an auth.ThrottleStore in a SQL table, shared by every
+// ThrottleStore is an auth.ThrottleStore in a SQL table, shared by every
 // instance of an application that uses the same database: give it to
 // auth.Config.Throttle.Store. It locks out exactly as auth's in-memory
 // throttle does (the same arithmetic, on Unix milliseconds). One row per
@@ -103,7 +103,7 @@ type ThrottleOptions struct {
 //
 // On SQLite, open the database with a busy timeout (the pragma
 // busy_timeout) and WAL if other processes write to it too.
-type Throttle struct {
+type ThrottleStore struct {
 	db    *gorm.DB
 	d     dialect
 	table string
@@ -115,12 +115,12 @@ type Throttle struct {
 	serial chan struct{}
 }
 
-// NewThrottle returns a throttle store on db (PostgreSQL, MySQL/MariaDB or
+// NewThrottleStore returns a throttle store on db (PostgreSQL, MySQL/MariaDB or
 // SQLite), creating its table first when opts.AutoMigrate is set, and
 // starts the background prune; Close stops it. It fails for another
 // dialect, and with an error matching sessionstore.ErrUnavailable when the
 // table cannot be created.
-func NewThrottle(db *gorm.DB, opts ThrottleOptions) (*Throttle, error) {
+func NewThrottleStore(db *gorm.DB, opts ThrottleStoreOptions) (*ThrottleStore, error) {
 	d, err := dialectOf(db)
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func NewThrottle(db *gorm.DB, opts ThrottleOptions) (*Throttle, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	t := &Throttle{db: db, d: d, table: opts.Table, batch: opts.PruneBatch, log: opts.Logger}
+	t := &ThrottleStore{db: db, d: d, table: opts.Table, batch: opts.PruneBatch, log: opts.Logger}
 	if d.serial {
 		t.serial = make(chan struct{}, 1)
 	}
@@ -161,7 +161,7 @@ func NewThrottle(db *gorm.DB, opts ThrottleOptions) (*Throttle, error) {
 
 // Close stops the background prune and waits for it. It does not close db.
 // It is idempotent.
-func (t *Throttle) Close() error {
+func (t *ThrottleStore) Close() error {
 	t.bg.Stop()
 	return nil
 }
@@ -177,7 +177,7 @@ var (
 
 // Check implements auth.ThrottleStore with one SELECT: it locks nothing and
 // creates no row.
-func (t *Throttle) Check(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
+func (t *ThrottleStore) Check(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
@@ -195,7 +195,7 @@ func (t *Throttle) Check(ctx context.Context, now time.Time, keys []auth.Throttl
 // keys' missing rows, locks every row, and either refuses (rolling back:
 // nothing reserved, no row left behind) or puts the attempt in flight on
 // each.
-func (t *Throttle) Reserve(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
+func (t *ThrottleStore) Reserve(ctx context.Context, now time.Time, keys []auth.ThrottleKey) (time.Duration, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
@@ -246,7 +246,7 @@ func (t *Throttle) Reserve(ctx context.Context, now time.Time, keys []auth.Throt
 // so that the failure has a row to count on), applies each verdict in
 // turn, and deletes the rows left with nothing to remember. Other verdicts
 // on a key without a row change nothing.
-func (t *Throttle) Settle(ctx context.Context, now time.Time, s []auth.Settlement) (time.Duration, error) {
+func (t *ThrottleStore) Settle(ctx context.Context, now time.Time, s []auth.Settlement) (time.Duration, error) {
 	if len(s) == 0 {
 		return 0, nil
 	}

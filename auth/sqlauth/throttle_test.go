@@ -89,13 +89,13 @@ func openGORM(t testing.TB, d dialect) (server, *gorm.DB, string) {
 	return s, db, table
 }
 
-func newThrottle(t testing.TB, db *gorm.DB, opts sqlauth.ThrottleOptions) *sqlauth.Throttle {
+func newThrottle(t testing.TB, db *gorm.DB, opts sqlauth.ThrottleStoreOptions) *sqlauth.Throttle {
 	t.Helper()
 	opts.AutoMigrate = true
 	if opts.PruneInterval == 0 {
 		opts.PruneInterval = -1
 	}
-	th, err := sqlauth.NewThrottle(db, opts)
+	th, err := sqlauth.NewThrottleStore(db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func forEachDialect(t *testing.T, test func(t *testing.T, d dialect)) {
 func TestThrottle(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		_, db, table := openGORM(t, d)
-		th := newThrottle(t, db, sqlauth.ThrottleOptions{Table: table})
+		th := newThrottle(t, db, sqlauth.ThrottleStoreOptions{Table: table})
 		throttletest.Run(t, func(*testing.T) auth.ThrottleStore { return th })
 	})
 }
@@ -132,8 +132,8 @@ func TestThrottleInstancesShareCounts(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		srv, db, table := openGORM(t, d)
 		instances := []*sqlauth.Throttle{
-			newThrottle(t, db, sqlauth.ThrottleOptions{Table: table}),
-			newThrottle(t, srv.pool(t), sqlauth.ThrottleOptions{Table: table}),
+			newThrottle(t, db, sqlauth.ThrottleStoreOptions{Table: table}),
+			newThrottle(t, srv.pool(t), sqlauth.ThrottleStoreOptions{Table: table}),
 		}
 		five := auth.ThrottleRule{Failures: 5, Window: time.Hour, BaseDelay: time.Hour, MaxDelay: time.Hour}
 		user := auth.ThrottleKey{Key: "u:" + testenv.Unique(), Rule: five}
@@ -190,8 +190,8 @@ func TestThrottleInstancesShareCounts(t *testing.T) {
 func TestThrottleMatchesMemory(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		_, db, table := openGORM(t, d)
-		th := newThrottle(t, db, sqlauth.ThrottleOptions{Table: table, PruneBatch: 3})
-		mem := auth.NewMemoryThrottle(auth.MemoryThrottleOptions{})
+		th := newThrottle(t, db, sqlauth.ThrottleStoreOptions{Table: table, PruneBatch: 3})
+		mem := auth.NewMemoryThrottleStore(auth.MemoryThrottleStoreOptions{})
 		ops := 400
 		if d.name == "SQLite" {
 			ops = 1500
@@ -260,7 +260,7 @@ func names(keys []auth.ThrottleKey) []string {
 func TestThrottleKeysAreExact(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		_, db, table := openGORM(t, d)
-		th := newThrottle(t, db, sqlauth.ThrottleOptions{Table: table})
+		th := newThrottle(t, db, sqlauth.ThrottleStoreOptions{Table: table})
 		ctx := context.Background()
 		base := "u:Alice-" + testenv.Unique()
 		if w, err := th.Reserve(ctx, start, []auth.ThrottleKey{{Key: base, Rule: strict}}); err != nil || w != 0 {
@@ -304,7 +304,7 @@ func rows(t testing.TB, db *gorm.DB, table string) int64 {
 func TestThrottlePrune(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		_, db, table := openGORM(t, d)
-		th := newThrottle(t, db, sqlauth.ThrottleOptions{Table: table, PruneBatch: 7})
+		th := newThrottle(t, db, sqlauth.ThrottleStoreOptions{Table: table, PruneBatch: 7})
 		ctx := context.Background()
 		reserve := func(now time.Time, keys ...auth.ThrottleKey) (time.Duration, error) {
 			t.Helper()
@@ -410,7 +410,7 @@ func TestThrottleBackgroundPrune(t *testing.T) {
 	_, db, table := openGORM(t, dialects[0])
 	var clock atomic.Int64
 	clock.Store(start.UnixNano())
-	th := newThrottle(t, db, sqlauth.ThrottleOptions{
+	th := newThrottle(t, db, sqlauth.ThrottleStoreOptions{
 		Table: table, PruneInterval: 10 * time.Millisecond,
 		Now: func() time.Time { return time.Unix(0, clock.Load()) },
 	})
@@ -447,16 +447,16 @@ func TestThrottleUnavailable(t *testing.T) {
 					_ = sqlDB.Close()
 				}
 			})
-			if _, err := sqlauth.NewThrottle(down, sqlauth.ThrottleOptions{AutoMigrate: true, PruneInterval: -1}); !errors.Is(err, sessionstore.ErrUnavailable) {
-				t.Errorf("NewThrottle with AutoMigrate = %v, want ErrUnavailable", err)
+			if _, err := sqlauth.NewThrottleStore(down, sqlauth.ThrottleStoreOptions{AutoMigrate: true, PruneInterval: -1}); !errors.Is(err, sessionstore.ErrUnavailable) {
+				t.Errorf("NewThrottleStore with AutoMigrate = %v, want ErrUnavailable", err)
 			}
 		} else {
 			_, down, table = openGORM(t, d)
-			newThrottle(t, down, sqlauth.ThrottleOptions{Table: table})
+			newThrottle(t, down, sqlauth.ThrottleStoreOptions{Table: table})
 			sqlDB, _ := down.DB()
 			_ = sqlDB.Close()
 		}
-		th, err := sqlauth.NewThrottle(down, sqlauth.ThrottleOptions{Table: table, PruneInterval: -1})
+		th, err := sqlauth.NewThrottleStore(down, sqlauth.ThrottleStoreOptions{Table: table, PruneInterval: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -489,7 +489,7 @@ func TestThrottlePostgresOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, admin, table := openGORM(t, dialects[1])
-	newThrottle(t, admin, sqlauth.ThrottleOptions{Table: table}) // creates the table
+	newThrottle(t, admin, sqlauth.ThrottleStoreOptions{Table: table}) // creates the table
 	proxy := testenv.NewProxy(t, u.Host)
 	u.Host = proxy.Addr()
 	q := u.Query()
@@ -501,7 +501,7 @@ func TestThrottlePostgresOutage(t *testing.T) {
 	}
 	sqlDB, _ := db.DB()
 	t.Cleanup(func() { _ = sqlDB.Close() })
-	th := newThrottle(t, db, sqlauth.ThrottleOptions{Table: table})
+	th := newThrottle(t, db, sqlauth.ThrottleStoreOptions{Table: table})
 	user := []auth.ThrottleKey{{Key: "u:" + testenv.Unique(), Rule: strict}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -533,7 +533,7 @@ func TestThrottleMigrateTwice(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		_, db, table := openGORM(t, d)
 		for range 2 {
-			newThrottle(t, db, sqlauth.ThrottleOptions{Table: table})
+			newThrottle(t, db, sqlauth.ThrottleStoreOptions{Table: table})
 		}
 		if !db.Migrator().HasIndex(table, "idx_"+table+"_expires_at") {
 			t.Error("expires_at index missing")
@@ -554,8 +554,8 @@ func TestThrottleUnsupportedDialect(t *testing.T) {
 	}
 	sqlDB, _ := db.DB()
 	defer sqlDB.Close()
-	if _, err := sqlauth.NewThrottle(db, sqlauth.ThrottleOptions{}); err == nil || !strings.Contains(err.Error(), "sqlserver") {
-		t.Errorf("NewThrottle on an unknown dialect = %v, want an error naming it", err)
+	if _, err := sqlauth.NewThrottleStore(db, sqlauth.ThrottleStoreOptions{}); err == nil || !strings.Contains(err.Error(), "sqlserver") {
+		t.Errorf("NewThrottleStore on an unknown dialect = %v, want an error naming it", err)
 	}
 }
 
@@ -585,8 +585,8 @@ func TestThrottleHammer(t *testing.T) {
 		var r retries
 		log := slog.New(slog.NewTextHandler(&r, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		instances := []*sqlauth.Throttle{
-			newThrottle(t, db, sqlauth.ThrottleOptions{Table: table, Logger: log}),
-			newThrottle(t, srv.pool(t), sqlauth.ThrottleOptions{Table: table, Logger: log}),
+			newThrottle(t, db, sqlauth.ThrottleStoreOptions{Table: table, Logger: log}),
+			newThrottle(t, srv.pool(t), sqlauth.ThrottleStoreOptions{Table: table, Logger: log}),
 		}
 		lenient := auth.ThrottleRule{Failures: 1000, Window: time.Hour, BaseDelay: time.Minute, MaxDelay: time.Hour}
 		var keys []auth.ThrottleKey

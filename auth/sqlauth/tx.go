@@ -20,7 +20,7 @@ const maxAttempts = 10
 // inTx runs fn in a transaction, again after a short random pause when the
 // database aborted it as retryable, until it succeeds, fails otherwise,
 // runs maxAttempts times or ctx ends.
-func (t *Throttle) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+func (t *ThrottleStore) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if t.serial != nil {
 		select {
 		case t.serial <- struct{}{}:
@@ -56,14 +56,14 @@ func (t *Throttle) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	}
 }
 
-func (t *Throttle) tableExpr() clause.Table { return clause.Table{Name: t.table} }
+func (t *ThrottleStore) tableExpr() clause.Table { return clause.Table{Name: t.table} }
 
 // columns are the table's columns, in the order lockRows reads them.
 const columns = "key_hash, failures, last_failure, locked_until, in_flight, flying_at, expires_at"
 
 // insertMissing inserts an empty row for each of the names that has none,
 // in order, keeping the rows that exist.
-func (t *Throttle) insertMissing(tx *gorm.DB, uniq []string) error {
+func (t *ThrottleStore) insertMissing(tx *gorm.DB, uniq []string) error {
 	var q strings.Builder
 	q.WriteString("INSERT INTO ? (" + columns + ") VALUES ")
 	args := make([]any, 0, 1+len(uniq))
@@ -81,7 +81,7 @@ func (t *Throttle) insertMissing(tx *gorm.DB, uniq []string) error {
 
 // lockRows reads the rows named, locking them until the transaction ends,
 // in name order.
-func (t *Throttle) lockRows(tx *gorm.DB, uniq []string) (map[string]*state, error) {
+func (t *ThrottleStore) lockRows(tx *gorm.DB, uniq []string) (map[string]*state, error) {
 	var found []*state
 	err := tx.Raw("SELECT "+columns+" FROM ? WHERE key_hash IN ? ORDER BY key_hash"+t.d.lock,
 		t.tableExpr(), uniq).Scan(&found).Error
@@ -98,7 +98,7 @@ func (t *Throttle) lockRows(tx *gorm.DB, uniq []string) (map[string]*state, erro
 // save writes the rows that keys name and rows holds, each with the latest
 // expiry any of its keys' rules gives it, in name order; it deletes those
 // that have nothing left to remember at now.
-func (t *Throttle) save(tx *gorm.DB, now int64, keys []auth.ThrottleKey, ids []string, rows map[string]*state) error {
+func (t *ThrottleStore) save(tx *gorm.DB, now int64, keys []auth.ThrottleKey, ids []string, rows map[string]*state) error {
 	until := make(map[string]int64, len(rows))
 	for i, k := range keys {
 		if s, ok := rows[ids[i]]; ok {

@@ -1,232 +1,186 @@
-// Package ginsessions turns any ginauth session store into a
-// github.com/gin-contrib/sessions store, so that an application written for
-// sessions.Sessions and sessions.Default keeps its code while gaining
-// server-side sessions: revocable, listable per user, with idle and
-// absolute timeouts.
+// Package ginsessions lets an application written for
+// github.com/gin-contrib/sessions keep its code on ginauth's session
+// manager: sessions.Sessions and sessions.Default work as before, and the
+// sessions become server-side, revocable, listable per user, with the
+// manager's idle and absolute timeouts, secrets, cookie and trusted
+// proxies. It is the only package of ginauth that imports gin-contrib.
 //
-//	gs, err := ginsessions.NewStore(store, ginsessions.Options{Secrets: secrets})
-//	r.Use(sessions.Sessions("sid", gs))
+//	m, err := session.New(session.Config{Store: store, Secrets: secrets})
+//	r.Use(sessions.Sessions("sid", ginsessions.NewStore(m)))
 //
-// At login, call Regenerate before setting the user.
+// At sign-in, call Regenerate before setting the user.
 package ginsessions
 
 import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime"
 	"sync"
-	"sync/atomic"
-	"time"
 	"weak"
 
 	"github.com/gin-contrib/sessions"
 	gsessions "github.com/gorilla/sessions"
 
-	"github.com/ginauth/ginauth/internal/session"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
-// Options configures a Store. Secrets is required; every other field has a
-// default that follows OWASP's session management advice.
-type Options struct {
-	// Secrets sign the session cookie, newest first. Each must be at least
-	// 32 bytes. Cookies are issued with the first and accepted with any, so
-	// secrets rotate without logging anybody out.
-	Secrets [][]byte
-
-	// Cookie holds the cookie attributes. Zero fields get safe defaults:
-	// Path "/", SameSite Lax, and HttpOnly is always set (no script needs a
-	// session cookie). MaxAge 0 is a browser-session cookie.
-	Cookie sessions.Options
-
-	// IdleTimeout ends a session after this long without activity (default
-	// 30 minutes), AbsoluteTimeout this long after it began (default 24
-	// hours). TouchInterval is how often a request that changes nothing
-	// refreshes its expiry (default one minute).
-	IdleTimeout     time.Duration
-	AbsoluteTimeout time.Duration
-	TouchInterval   time.Duration
-
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-
-	// Logger receives corrupt-record and touch-failure notes. Default
-	// slog.Default().
-	Logger *slog.Logger
-}
-
-// Store adapts a ginauth session store to github.com/gin-contrib/sessions
-// (and so to gorilla/sessions): use it with sessions.Sessions and
-// sessions.Default as any other gin-contrib store. The cookie carries only
-// the signed ID; values live in the store.
+// Store is a gin-contrib/sessions store on a session.Manager: use it with
+// sessions.Sessions and sessions.Default as any other gin-contrib store.
+// The cookie is the manager's (its name, attributes and secrets), and
+// carries only the signed ID; values live in the manager's store.
 //
-// Differences from cookie-backed stores, all deliberate: values are JSON, so
-// types other than strings, bools, float64, []any and map[string]any must be
-// registered (Register) or Save fails; Session.ID() returns the session's
-// handle, never the secret ID; a request that only reads refreshes the
-// session's expiry once per touch interval, without a Save; Options with
-// MaxAge < 0 followed by Save destroys the session in the store.
+// Differences from cookie-backed stores, all deliberate:
+//
+//   - values are JSON, so types other than strings, bools, float64, []any
+//     and map[string]any must be registered (Register) or Save fails;
+//   - the name given to sessions.Sessions does not name a cookie: the
+//     sessions of several names (sessions.SessionsMany) are namespaces of
+//     the one session of the request ("name.key"), except the manager's
+//     cookie name, whose values are stored under their own keys;
+//   - Session.ID() returns the session's public ID, never the secret one;
+//   - a request that only reads refreshes the session's expiry once per
+//     touch interval, without a Save;
+//   - Options with MaxAge < 0 followed by Save destroys the session in the
+//     store; other attributes are the manager's.
 //
 // gin-contrib's middleware logs, rather than returns, a load error and goes
 // on with an empty session. Store then refuses to Save that session, so a
 // store outage never replaces a user's session with an empty one.
 type Store struct {
-	store  sessionstore.Store
-	codec  *session.Codec
-	cookie atomic.Pointer[sessions.Options] // Options may be called while requests run
-	policy session.Policy
-	now    func() time.Time
-	log    *slog.Logger
-	states ginStates
+	m        *session.Manager
+	log      *slog.Logger
+	states   weakMap[gsessions.Session, ginState]
+	requests weakMap[http.Request, requestState]
 }
 
-// ErrConfig is wrapped by every error NewStore returns for options that
-// cannot be safe.
-var ErrConfig = errors.New("ginsessions: unsafe configuration")
-
-// NewStore returns a gin-contrib/sessions Store on store. It refuses, with
-// an error wrapping ErrConfig, what cannot be safe: no secret, a secret
-// under 32 bytes, SameSite=None without Secure, sessions that never end.
-func NewStore(store sessionstore.Store, opts Options) (*Store, error) {
-	if store == nil {
-		return nil, fmt.Errorf("%w: no session store", ErrConfig)
-	}
-	codec, err := session.NewCodec(opts.Secrets)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	policy := session.Policy{
-		IdleTimeout:     opts.IdleTimeout,
-		AbsoluteTimeout: opts.AbsoluteTimeout,
-		TouchInterval:   opts.TouchInterval,
-	}.WithDefaults()
-	policy.AnonymousTimeout = 0 // gin-contrib sessions have no notion of a user
-	if err := policy.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	if opts.Cookie.SameSite == http.SameSiteNoneMode && !opts.Cookie.Secure {
-		return nil, fmt.Errorf("%w: SameSite=None cookies must be Secure", ErrConfig)
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	g := &Store{store: store, codec: codec, policy: policy, now: opts.Now, log: opts.Logger}
-	c := safeCookie(opts.Cookie)
-	g.cookie.Store(&c)
-	return g, nil
-}
-
-func safeCookie(o sessions.Options) sessions.Options {
-	if o.Path == "" {
-		o.Path = "/"
-	}
-	if o.SameSite == 0 || o.SameSite == http.SameSiteDefaultMode {
-		o.SameSite = http.SameSiteLaxMode
-	}
-	o.HttpOnly = true
-	return o
-}
-
-// Options implements sessions.Store: it replaces the cookie attributes of
-// sessions created from now on, as gin-contrib's stores do (an empty Path
-// sends no Path attribute). HttpOnly stays on, an unset SameSite is Lax, and
-// SameSite=None without Secure falls back to Lax with a warning, since this
-// method cannot refuse.
-func (g *Store) Options(o sessions.Options) {
-	if o.SameSite == http.SameSiteNoneMode && !o.Secure {
-		g.log.Warn("ginauth: SameSite=None needs Secure; using SameSite=Lax")
-		o.SameSite = http.SameSiteLaxMode
-	}
-	path := o.Path // as in gin-contrib, Options replaces every attribute, Path too
-	c := safeCookie(o)
-	c.Path = path
-	g.cookie.Store(&c)
-}
+// NewStore returns a gin-contrib/sessions store on the manager's sessions.
+func NewStore(m *session.Manager) *Store { return &Store{m: m, log: slog.Default()} }
 
 // ginState is what the adapter knows about one gorilla session.
 type ginState struct {
-	sess   *session.Session // nil until loaded or first saved
-	broken error            // the load failed: never save over it
+	req    *requestState
+	loaded map[string]string // the values as loaded: their JSON, by key
 }
 
-// ginStates maps gorilla sessions to their state without keeping them
-// alive: entries go when the gorilla session is collected.
-type ginStates struct{ m sync.Map }
-
-func (t *ginStates) put(gs *gsessions.Session, st *ginState) {
-	wp := weak.Make(gs)
-	t.m.Store(wp, st)
-	runtime.AddCleanup(gs, func(wp weak.Pointer[gsessions.Session]) { t.m.Delete(wp) }, wp)
+// requestState is the manager's session of one request, shared by the
+// gorilla sessions of every name.
+type requestState struct {
+	mu     sync.Mutex
+	s      *session.Session
+	broken error // the load failed: never save over it
 }
 
-func (t *ginStates) get(gs *gsessions.Session) *ginState {
-	if v, ok := t.m.Load(weak.Make(gs)); ok {
-		return v.(*ginState)
+// weakMap maps pointers to states without keeping the keys alive: entries
+// go when the key is collected.
+type weakMap[K, V any] struct{ m sync.Map }
+
+func (t *weakMap[K, V]) put(k *K, v *V) {
+	wp := weak.Make(k)
+	t.m.Store(wp, v)
+	runtime.AddCleanup(k, func(wp weak.Pointer[K]) { t.m.Delete(wp) }, wp)
+}
+
+func (t *weakMap[K, V]) get(k *K) *V {
+	if v, ok := t.m.Load(weak.Make(k)); ok {
+		return v.(*V)
 	}
 	return nil
 }
+
+// Options implements sessions.Store. The cookie's attributes are the
+// session manager's; only MaxAge < 0 (destroy at Save) has an effect,
+// through the session's own Options.
+func (g *Store) Options(sessions.Options) {}
 
 // Get implements gorilla's Store: the session of this request, loaded once.
 func (g *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
 	return gsessions.GetRegistry(r).Get(g, name)
 }
 
-// New implements gorilla's Store: it loads the session named by the
-// request's cookie, or starts a new one. A missing, tampered or unknown
-// cookie gives a new session without error, and so do the cookies of two
-// sessions under the name (a cookie that does not verify beside a genuine
-// one is ignored); an unreachable store gives a new session and an error
-// matching ErrUnavailable.
+// request returns the manager's session of r, loading it once for every
+// name.
+func (g *Store) request(r *http.Request) *requestState {
+	if rs := g.requests.get(r); rs != nil {
+		return rs
+	}
+	rs := &requestState{}
+	rs.s, rs.broken = g.m.Load(r)
+	g.requests.put(r, rs)
+	if rs.broken == nil {
+		// Sliding expiration without a Save: refresh once per touch
+		// interval. There is no response here; a cookie it calls for
+		// goes out with the next Save.
+		if err := rs.s.Save(nil); err != nil {
+			g.log.Warn("ginauth: refreshing session expiry failed", "session", rs.s, "err", err)
+		}
+	}
+	return rs
+}
+
+// prefix is where the values of the gin-contrib session name live.
+func (g *Store) prefix(name string) string {
+	if name == g.m.CookieName() {
+		return ""
+	}
+	return name + "."
+}
+
+// New implements gorilla's Store: it loads the request's session, or
+// starts a new one. A missing, tampered or unknown cookie gives a new
+// session without error; an unreachable store gives a new session and an
+// error matching sessionstore.ErrUnavailable, and that session cannot be
+// saved.
 func (g *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	gs := gsessions.NewSession(g, name)
-	gs.Options = g.cookie.Load().ToGorillaOptions()
+	gs.Options = &gsessions.Options{}
 	gs.IsNew = true
-	st := &ginState{}
+	rs := g.request(r)
+	st := &ginState{req: rs, loaded: map[string]string{}}
 	g.states.put(gs, st)
-
-	// A request carrying the cookies of two sessions (one may have been
-	// set for the parent domain by another site of it) gets a new session:
-	// whichever came first could be somebody else's. gorilla gives New no
-	// response to expire them on; the next Save replaces the one with this
-	// store's Path and Domain.
-	id, _, _, cookies := g.codec.ReadCookie(r.Header, name)
-	if cookies != session.OneSession {
-		return gs, nil
+	if rs.broken != nil {
+		return gs, rs.broken
 	}
-	sess, err := session.Load(r.Context(), g.store, id)
-	switch {
-	case errors.Is(err, sessionstore.ErrNotFound):
-		return gs, nil
-	case errors.Is(err, sessionstore.ErrCorrupt):
-		g.log.Warn("ginauth: unreadable session record; starting a new session", "session", id, "err", err)
-		return gs, nil
-	case err != nil:
-		st.broken = err
-		return gs, err
-	}
-	rec := sess.Record()
-	for n, v := range rec.Values {
-		x, err := session.Decode(v)
-		if err != nil {
-			g.log.Warn("ginauth: unreadable session value dropped", "session", id, "value", n, "err", err)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	prefix := g.prefix(name)
+	types := g.types(rs.s)
+	for _, n := range rs.s.Names() {
+		key, ok := cutPrefix(n, prefix)
+		if !ok || n == typesValue {
 			continue
 		}
-		gs.Values[n] = x
+		var raw rawJSON
+		if _, err := rs.s.Get(n, &raw); err != nil {
+			continue
+		}
+		x, err := decode(raw, types[n])
+		if err != nil {
+			g.log.Warn("ginauth: unreadable session value dropped", "session", rs.s, "value", n, "err", err)
+			continue
+		}
+		gs.Values[key] = x
+		st.loaded[key] = string(raw)
 	}
-	gs.ID = sess.Handle()
-	gs.IsNew = false
-	st.sess = sess
-	// Sliding expiration without a Save: refresh once per touch interval.
-	if _, err := sess.Commit(r.Context(), g.store, g.now(), g.policy); err != nil {
-		g.log.Warn("ginauth: refreshing session expiry failed", "session", id, "err", err)
+	if id := rs.s.ID(); id != "" {
+		gs.ID, gs.IsNew = id, false
 	}
 	return gs, nil
+}
+
+func cutPrefix(s, prefix string) (string, bool) {
+	if prefix == "" {
+		// The manager's own name: every value but those of other names'
+		// namespaces, which hold a dot that a key of this name may hold
+		// too; both are read, as gin-contrib would show them.
+		return s, true
+	}
+	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
+		return s[len(prefix):], true
+	}
+	return "", false
 }
 
 // Save implements gorilla's Store: it writes the values that changed and
@@ -235,136 +189,130 @@ func (g *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 func (g *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Session) error {
 	st := g.states.get(gs)
 	if st == nil {
-		st = &ginState{}
+		st = &ginState{req: g.request(r), loaded: map[string]string{}}
 		g.states.put(gs, st)
 	}
-	if st.broken != nil {
-		return st.broken
+	rs := st.req
+	if rs.broken != nil {
+		return rs.broken
 	}
-	if gs.Options == nil {
-		gs.Options = g.cookie.Load().ToGorillaOptions()
-	}
-	now := g.now()
-	if st.sess == nil {
-		st.sess = session.New(now)
-		st.sess.Client(remoteIP(r), r.UserAgent())
-	}
-	sess := st.sess
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	s := rs.s
 	if gs.Options != nil && gs.Options.MaxAge < 0 {
-		sess.Destroy()
-		if _, err := sess.Commit(r.Context(), g.store, now, g.policy); err != nil {
-			return err
-		}
-		http.SetCookie(w, gsessions.NewCookie(gs.Name(), "", gs.Options))
-		st.sess = nil
-		return nil
+		s.Destroy()
+		return s.Save(w)
 	}
+	prefix := g.prefix(gs.Name())
+	types := g.types(s)
+	changedTypes := false
 	seen := make(map[string]bool, len(gs.Values))
 	for k, v := range gs.Values {
-		name, ok := k.(string)
+		key, ok := k.(string)
 		if !ok {
 			return fmt.Errorf("%w: session keys must be strings, not %T", sessionstore.ErrEncode, k)
 		}
-		enc, err := session.EncodeValue(v)
+		seen[key] = true
+		raw, typ, err := encode(v)
 		if err != nil {
-			return fmt.Errorf("session value %q: %w", name, err)
+			return fmt.Errorf("session value %q: %w", key, err)
 		}
-		seen[name] = true
-		sess.Set(name, enc)
+		if old, ok := st.loaded[key]; ok && old == string(raw) && types[prefix+key] == typ {
+			continue
+		}
+		if err := s.Set(prefix+key, raw); err != nil {
+			return err
+		}
+		st.loaded[key] = string(raw)
+		if types[prefix+key] != typ {
+			if typ == "" {
+				delete(types, prefix+key)
+			} else {
+				types[prefix+key] = typ
+			}
+			changedTypes = true
+		}
 	}
-	for _, name := range sess.Names() {
-		if !seen[name] {
-			sess.Delete(name)
+	for key := range st.loaded {
+		if !seen[key] {
+			s.Delete(prefix + key)
+			delete(st.loaded, key)
+			if _, ok := types[prefix+key]; ok {
+				delete(types, prefix+key)
+				changedTypes = true
+			}
 		}
 	}
-	p := g.policy
-	p.SaveUninitialized = true // an explicit Save stores even an empty session
-	if _, err := sess.Commit(r.Context(), g.store, now, p); err != nil {
-		if errors.Is(err, sessionstore.ErrNotFound) {
-			// Destroyed meanwhile (revoked): never written back.
-			http.SetCookie(w, gsessions.NewCookie(gs.Name(), "", &gsessions.Options{Path: gs.Options.Path, Domain: gs.Options.Domain, MaxAge: -1}))
-			st.sess = nil
+	if changedTypes {
+		if len(types) == 0 {
+			s.Delete(typesValue)
+		} else if err := s.Set(typesValue, types); err != nil {
+			return err
 		}
+	}
+	if s.ID() == "" && len(seen) == 0 {
+		// An explicit Save stores even an empty session, as cookie
+		// stores do.
+		if err := s.Set(typesValue, map[string]string{}); err != nil {
+			return err
+		}
+	}
+	if err := s.Save(w); err != nil {
 		return err
 	}
-	http.SetCookie(w, gsessions.NewCookie(gs.Name(), g.codec.Encode(gs.Name(), sess.ID(), 0), gs.Options))
-	gs.ID = sess.Handle()
-	gs.IsNew = false
+	gs.ID, gs.IsNew = s.ID(), false
 	return nil
 }
 
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// types returns the Go types of the values that need one (see Register),
+// by stored name.
+func (g *Store) types(s *session.Session) map[string]string {
+	types := map[string]string{}
+	if _, err := s.Get(typesValue, &types); err != nil {
+		g.log.Warn("ginauth: unreadable type names of session values", "session", s, "err", err)
 	}
-	return host
+	return types
 }
 
-// ErrNotRegenerable is returned by Regenerate for a session that neither a
-// Store of this package nor ginauth's session middleware keeps.
-var ErrNotRegenerable = errors.New("ginsessions: Regenerate needs a session of a ginsessions Store or of ginauth's session middleware")
+// ErrNotRegenerable is returned by Regenerate for a session that no Store
+// of this package keeps.
+var ErrNotRegenerable = errors.New("ginsessions: Regenerate needs a session of a ginsessions Store")
 
 // Regenerate gives a gin-contrib/sessions session a new ID, keeping its
-// values, and destroys the record under the old ID, so that an ID planted
-// in the browser before login is worthless after it (session fixation).
-// Call it when the user signs in, before Set and Save:
+// values, and destroys the record under the old ID when the session is
+// saved, so that an ID planted in the browser before sign-in is worthless
+// after it (session fixation). Call it when the user signs in, before Set
+// and Save:
 //
 //	s := sessions.Default(c)
 //	if err := ginsessions.Regenerate(s); err != nil { ... }
 //	s.Set("user", id)
 //	err := s.Save() // the new ID is stored and sent; the old record is gone
 //
-// It works on the sessions of a Store and on those of ginauth's session
-// middleware (which also keeps the signed-in user); any other session gets
-// ErrNotRegenerable. A session that is not stored yet needs nothing: Save
-// gives it a fresh ID anyway.
-//
-// The regenerated session is the same session under a new ID: it keeps the
-// time it began, so rotating the ID never extends the absolute timeout. It
-// is stored only if the old one still is: if the session was revoked or
-// expired since the request loaded it, Save answers an error matching
-// sessionstore.ErrNotFound and expires the cookie (under ginauth's
-// middleware, the request answers 401 session_expired), rather than bring
-// the session back under a new ID.
+// A session that is not stored yet needs nothing: Save gives it a fresh ID
+// anyway. The regenerated session keeps the time it began, so rotating the
+// ID never extends the absolute timeout; if it was revoked or expired since
+// the request loaded it, Save answers an error matching session.ErrExpired
+// and expires the cookie, rather than bring it back under a new ID.
 func Regenerate(s sessions.Session) error {
-	switch v := s.(type) {
-	case interface{ Regenerate() error }: // ginauth's middleware session
-		return v.Regenerate()
-	case interface{ Session() *gsessions.Session }: // gin-contrib's session
-		gs := v.Session()
-		if gs == nil {
-			return ErrNotRegenerable
-		}
-		g, ok := gs.Store().(*Store)
-		if !ok {
-			return ErrNotRegenerable
-		}
-		return g.regenerate(gs)
+	v, ok := s.(interface{ Session() *gsessions.Session })
+	if !ok {
+		return ErrNotRegenerable
 	}
-	return ErrNotRegenerable
-}
-
-func (g *Store) regenerate(gs *gsessions.Session) error {
+	gs := v.Session()
+	if gs == nil {
+		return ErrNotRegenerable
+	}
+	g, ok := gs.Store().(*Store)
+	if !ok {
+		return ErrNotRegenerable
+	}
 	st := g.states.get(gs)
-	if st != nil && st.broken != nil {
-		return st.broken
-	}
-	if st == nil || st.sess == nil {
+	if st == nil {
 		return nil // new: Save creates it under a fresh ID
 	}
-	st.sess.Rotate()
-	gs.ID = st.sess.Handle()
-	return nil
+	if st.req.broken != nil {
+		return st.req.broken
+	}
+	return st.req.s.Regenerate()
 }
-
-// Register records the type of x so that a value of that type stored
-// through gin-contrib/sessions' untyped Set comes back from Get with its Go
-// type, the way gob.Register does for cookie stores: values are stored as
-// JSON. Strings, bools, float64, []any, map[string]any, every number kind,
-// time.Time, time.Duration, []byte, and slices and maps of strings,
-// numbers and bools need no registration; Save refuses a value of any
-// other type that is not registered. Registering a type twice is harmless.
-// It applies to ginauth's session middleware (sessions.Default under
-// middleware.Session) as well.
-func Register(x any) { session.Register(x) }

@@ -20,9 +20,9 @@ var (
 	secretB = []byte("codec-test-secret-B-0123456789abcdef")
 )
 
-func mustCodec(t testing.TB, secrets ...[]byte) *Codec {
+func mustCodec(t testing.TB, secrets ...[]byte) *codec {
 	t.Helper()
-	c, err := NewCodec(secrets)
+	c, err := newCodec(secrets)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,47 +35,47 @@ func TestNewCodecRefusesUnsafeSecrets(t *testing.T) {
 		secrets [][]byte
 		want    error
 	}{
-		{"none", nil, ErrNoSecret},
-		{"empty list", [][]byte{}, ErrNoSecret},
-		{"empty secret", [][]byte{{}}, ErrShortSecret},
-		{"31 bytes", [][]byte{bytes.Repeat([]byte("x"), 31)}, ErrShortSecret},
-		{"short old secret", [][]byte{secretA, []byte("short")}, ErrShortSecret},
+		{"none", nil, errNoSecret},
+		{"empty list", [][]byte{}, errNoSecret},
+		{"empty secret", [][]byte{{}}, errShortSecret},
+		{"31 bytes", [][]byte{bytes.Repeat([]byte("x"), 31)}, errShortSecret},
+		{"short old secret", [][]byte{secretA, []byte("short")}, errShortSecret},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewCodec(tt.secrets)
+			c, err := newCodec(tt.secrets)
 			if c != nil || !errors.Is(err, tt.want) {
-				t.Errorf("NewCodec = %v, %v; want %v", c, err, tt.want)
+				t.Errorf("newCodec = %v, %v; want %v", c, err, tt.want)
 			}
 		})
 	}
-	if _, err := NewCodec([][]byte{bytes.Repeat([]byte("x"), 32)}); err != nil {
+	if _, err := newCodec([][]byte{bytes.Repeat([]byte("x"), 32)}); err != nil {
 		t.Errorf("a 32-byte secret was refused: %v", err)
 	}
 }
 
 func TestCodecRoundTripAndRotation(t *testing.T) {
-	id := NewID()
+	id := newID()
 	oldOnly := mustCodec(t, secretA)
-	cookie := oldOnly.Encode("sid", id, FlagSignedIn)
+	cookie := oldOnly.Encode("sid", id, flagSignedIn)
 	got, flags, stale, err := oldOnly.Decode("sid", cookie)
-	if err != nil || got != id || stale || flags != FlagSignedIn {
+	if err != nil || got != id || stale || flags != flagSignedIn {
 		t.Fatalf("Decode = %v, %v, %v, %v", got, flags, stale, err)
 	}
 	rotated := mustCodec(t, secretB, secretA)
 	got, _, stale, err = rotated.Decode("sid", cookie)
 	if err != nil || got != id || !stale {
-		t.Fatalf("after rotation Decode = %v, stale %v, %v; want the ID, stale", got, stale, err)
+		t.Fatalf("after rotation Decode = %v, stale %v, %v; want the sessionID, stale", got, stale, err)
 	}
 	fresh := rotated.Encode("sid", id, 0)
 	if _, flags, stale, err := rotated.Decode("sid", fresh); err != nil || stale || flags != 0 {
 		t.Errorf("cookie from the newest secret: flags %v stale %v, %v", flags, stale, err)
 	}
 	newOnly := mustCodec(t, secretB)
-	if _, _, _, err := newOnly.Decode("sid", cookie); !errors.Is(err, ErrBadCookie) {
+	if _, _, _, err := newOnly.Decode("sid", cookie); !errors.Is(err, errBadCookie) {
 		t.Errorf("old cookie after the old secret was removed: %v", err)
 	}
-	if _, _, _, err := oldOnly.Decode("other", cookie); !errors.Is(err, ErrBadCookie) {
+	if _, _, _, err := oldOnly.Decode("other", cookie); !errors.Is(err, errBadCookie) {
 		t.Errorf("cookie accepted under another name: %v", err)
 	}
 	if raw := id.bytes(); strings.Contains(cookie, hex.EncodeToString(raw[:])) {
@@ -84,11 +84,11 @@ func TestCodecRoundTripAndRotation(t *testing.T) {
 }
 
 // No verb of fmt, and no slog handler, prints the 32 secret bytes of an
-// ID, whether it is printed alone, through a pointer, inside a Session, or
+// sessionID, whether it is printed alone, through a pointer, inside a Session, or
 // in an exported field of another struct.
 func TestIDNeverPrintsItself(t *testing.T) {
-	id := NewID()
-	sess := &Session{id: id, rec: &sessionstore.Record{}}
+	id := newID()
+	sess := &entry{id: id, rec: &sessionstore.Record{}}
 	raw := id.bytes()
 	leaks := func(s string) bool {
 		// The bytes in every base fmt can print them in.
@@ -104,8 +104,8 @@ func TestIDNeverPrintsItself(t *testing.T) {
 	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "% x", "%#x", "%d", "%o", "%O",
 		"%b", "%c", "%U", "%e", "%E", "%f", "%F", "%g", "%G", "%t", "%p", "%10.4v", "%-40s", "%08d"}
 	values := map[string]any{
-		"ID": id, "*ID": &id, "*Session": sess, "Session in a slice": []any{sess},
-		"ID in an exported field": struct{ ID ID }{id}, "ID in a map": map[string]ID{"k": id},
+		"ID": id, "*sessionID": &id, "*entry": sess, "Session in a slice": []any{sess},
+		"ID in an exported field": struct{ ID sessionID }{id}, "ID in a map": map[string]sessionID{"k": id},
 	}
 	for name, v := range values {
 		for _, verb := range verbs {
@@ -124,39 +124,39 @@ func TestIDNeverPrintsItself(t *testing.T) {
 	if !strings.Contains(logs.String(), id.Key().Short()) {
 		t.Errorf("log line lacks the short key: %s", logs.String())
 	}
-	j, _ := json.Marshal(struct{ ID ID }{id})
+	j, _ := json.Marshal(struct{ ID sessionID }{id})
 	if leaks(string(j)) {
 		t.Errorf("JSON prints the secret: %s", j)
 	}
 	if got, want := fmt.Sprintf("%v|%d|%x", id, id, sess), strings.Repeat(id.String()+"|", 2)+id.String(); got != want {
 		t.Errorf("prints %q, want %q", got, want)
 	}
-	if NewID() == id {
+	if newID() == id {
 		t.Error("two IDs are equal")
 	}
-	if (ID{}).String() != "session(none)" {
+	if (sessionID{}).String() != "session(none)" {
 		t.Error("zero ID")
 	}
 }
 
 // signedCookie builds a format 2 cookie for raw ID bytes, correctly signed.
-func signedCookie(c *Codec, name string, flags Flags, id []byte) string {
+func signedCookie(c *codec, name string, flags cookieFlags, id []byte) string {
 	var raw [signedLen]byte
 	raw[0], raw[1] = formatSigned, byte(flags)
 	copy(raw[2:], id)
-	c.keys[0].mac(name, raw[:], raw[2+IDSize:], nil)
+	c.keys[0].mac(name, raw[:], raw[2+idSize:], nil)
 	return base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
 func TestCodecRejectsZeroIDsAndDamagedValues(t *testing.T) {
 	c := mustCodec(t, secretA)
 	cookies := []string{
-		signedCookie(c, "sid", 0, make([]byte, IDSize)),
+		signedCookie(c, "sid", 0, make([]byte, idSize)),
 		// The one secret whose masked form is the zero ID.
 		signedCookie(c, "sid", 0, idMask[:]),
 	}
 	// A well-signed value of another format version.
-	id := NewID().bytes()
+	id := newID().bytes()
 	good := []byte(signedCookie(c, "sid", 0, id[:]))
 	raw, _ := base64.RawURLEncoding.DecodeString(string(good))
 	raw[0] = 3
@@ -173,8 +173,8 @@ func TestCodecRejectsZeroIDsAndDamagedValues(t *testing.T) {
 		string(good[:44])+"\n"+string(good[44:]), string(good)+"\r\n", "\n"+string(good), string(good)+"A", string(good)+"==",
 		"", strings.Repeat("A", 5000))
 	for _, v := range cookies {
-		if _, _, _, err := c.Decode("sid", v); !errors.Is(err, ErrBadCookie) {
-			t.Errorf("Decode(%q) = %v; want ErrBadCookie", v, err)
+		if _, _, _, err := c.Decode("sid", v); !errors.Is(err, errBadCookie) {
+			t.Errorf("Decode(%q) = %v; want errBadCookie", v, err)
 		}
 	}
 }
@@ -182,12 +182,12 @@ func TestCodecRejectsZeroIDsAndDamagedValues(t *testing.T) {
 // A cookie is 88 characters, and reading it allocates nothing.
 func TestCodecFormat(t *testing.T) {
 	c := mustCodec(t, secretA)
-	id := NewID()
-	fresh := c.Encode("sid", id, FlagSignedIn)
+	id := newID()
+	fresh := c.Encode("sid", id, flagSignedIn)
 	if len(fresh) != 88 {
 		t.Errorf("cookie is %d characters, want 88", len(fresh))
 	}
-	if got, flags, stale, err := c.Decode("sid", fresh); err != nil || got != id || flags != FlagSignedIn || stale {
+	if got, flags, stale, err := c.Decode("sid", fresh); err != nil || got != id || flags != flagSignedIn || stale {
 		t.Errorf("cookie: %v flags %v stale %v %v", got, flags, stale, err)
 	}
 	allocs := testing.AllocsPerRun(100, func() { _, _, _, _ = c.Decode("sid", fresh) })
@@ -205,7 +205,7 @@ func TestCodecFormat(t *testing.T) {
 // BenchmarkDecode verifies a cookie, as every request with a session does.
 func BenchmarkDecode(b *testing.B) {
 	c := mustCodec(b, secretA)
-	v := c.Encode("sid", NewID(), FlagSignedIn)
+	v := c.Encode("sid", newID(), flagSignedIn)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, _, err := c.Decode("sid", v); err != nil {
@@ -219,7 +219,7 @@ func BenchmarkDecode(b *testing.B) {
 // the signing format must stay readable, or every user is logged out by an
 // upgrade.
 func TestCookieFormatIsStable(t *testing.T) {
-	data, err := os.ReadFile("../../testdata/cookies/signed-with-old-secret.txt")
+	data, err := os.ReadFile("../testdata/cookies/signed-with-old-secret.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,12 +236,12 @@ func TestCookieFormatIsStable(t *testing.T) {
 			}
 		}
 	}
-	codec, err := NewCodec([][]byte{[]byte("the-current-secret-0123456789abcdef"), []byte(secret)})
+	codec, err := newCodec([][]byte{[]byte("the-current-secret-0123456789abcdef"), []byte(secret)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	id, flags, stale, err := codec.Decode("sid", cookie)
-	if err != nil || !stale || flags != FlagSignedIn || id.Key().String() != key {
+	if err != nil || !stale || flags != flagSignedIn || id.Key().String() != key {
 		t.Fatalf("fixture cookie: key %s flags %v stale %v err %v; want key %s", id.Key(), flags, stale, err, key)
 	}
 }
@@ -252,7 +252,7 @@ func FuzzCodecDecode(f *testing.F) {
 	c := mustCodec(f, secretA, secretB)
 	// Fixed: fuzz workers rebuild this setup and must agree.
 	goodID := idFromBytes([]byte("fuzz-session-id-0123456789abcdef"))
-	good := c.Encode("sid", goodID, FlagSignedIn)
+	good := c.Encode("sid", goodID, flagSignedIn)
 	f.Add(good)
 	f.Add(mustCodec(f, secretB).Encode("sid", goodID, 0))
 	f.Add("")
@@ -262,7 +262,7 @@ func FuzzCodecDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value string) {
 		id, _, _, err := c.Decode("sid", value)
 		if err != nil {
-			if !errors.Is(err, ErrBadCookie) || !id.IsZero() {
+			if !errors.Is(err, errBadCookie) || !id.IsZero() {
 				t.Fatalf("Decode failed with %v and ID %v", err, id)
 			}
 			return

@@ -13,15 +13,15 @@ import (
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
-// Session is one session as one request sees it: the record it loaded (or a
+// entry is one session as one request sees it: the record it loaded (or a
 // new one), and which values the request changed. It is safe for use by the
-// goroutines of one request. It prints as its ID does (see ID).
+// goroutines of one request. It prints as its ID does (see sessionID).
 //
 // Changes are tracked per value, so that two requests that change different
 // values of one session both keep their change (see Commit).
-type Session struct {
+type entry struct {
 	mu        sync.Mutex
-	id        ID
+	id        sessionID
 	rec       *sessionstore.Record
 	stored    bool                           // rec exists in the store under id.Key()
 	oldKey    *sessionstore.Key              // regenerated from this stored session,
@@ -34,10 +34,10 @@ type Session struct {
 }
 
 // New returns a session with a fresh ID that is not yet stored.
-func New(now time.Time) *Session {
+func newEntry(now time.Time) *entry {
 	now = normTime(now)
-	return &Session{
-		id:      NewID(),
+	return &entry{
+		id:      newID(),
 		rec:     &sessionstore.Record{Meta: sessionstore.Meta{CreatedAt: now, LastActivity: now}},
 		created: true,
 	}
@@ -46,7 +46,7 @@ func New(now time.Time) *Session {
 // Load loads the session with the given ID. It answers ErrNotFound when
 // there is no live session, ErrCorrupt when the record cannot be read, and
 // ErrUnavailable when the store cannot be reached.
-func Load(ctx context.Context, store sessionstore.Store, id ID) (*Session, error) {
+func loadEntry(ctx context.Context, store sessionstore.Store, id sessionID) (*entry, error) {
 	if id.IsZero() {
 		return nil, sessionstore.ErrNotFound
 	}
@@ -54,48 +54,48 @@ func Load(ctx context.Context, store sessionstore.Store, id ID) (*Session, error
 	if err != nil {
 		return nil, err
 	}
-	return &Session{id: id, rec: rec, stored: true}, nil
+	return &entry{id: id, rec: rec, stored: true}, nil
 }
 
 // Format implements fmt.Formatter: a Session prints as its ID does (the
 // short name of its key) under every verb, never its fields.
-func (s *Session) Format(f fmt.State, verb rune) { s.id.Format(f, verb) }
+func (s *entry) Format(f fmt.State, verb rune) { s.id.Format(f, verb) }
 
 // LogValue implements slog.LogValuer: the short name of the session's key.
-func (s *Session) LogValue() slog.Value { return s.id.LogValue() }
+func (s *entry) LogValue() slog.Value { return s.id.LogValue() }
 
 // ID returns the session ID. Only the cookie codec needs it.
-func (s *Session) ID() ID { return s.id }
+func (s *entry) ID() sessionID { return s.id }
 
 // Key returns the store key of the session.
-func (s *Session) Key() sessionstore.Key { return s.id.Key() }
+func (s *entry) Key() sessionstore.Key { return s.id.Key() }
 
 // Handle returns the session's handle (see Key.Handle).
-func (s *Session) Handle() string { return s.id.Key().Handle() }
+func (s *entry) Handle() string { return s.id.Key().Handle() }
 
 // Record returns a copy of the session's record, with this request's changes.
-func (s *Session) Record() *sessionstore.Record {
+func (s *entry) Record() *sessionstore.Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rec.Clone()
 }
 
 // Meta returns the session's metadata without copying its values.
-func (s *Session) Meta() sessionstore.Meta {
+func (s *entry) Meta() sessionstore.Meta {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rec.Meta
 }
 
 // UserID returns the user the session belongs to, or "".
-func (s *Session) UserID() string {
+func (s *entry) UserID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rec.UserID
 }
 
 // Get returns the value stored under name.
-func (s *Session) Get(name string) (sessionstore.Value, bool) {
+func (s *entry) Get(name string) (sessionstore.Value, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.rec.Values[name]
@@ -103,7 +103,7 @@ func (s *Session) Get(name string) (sessionstore.Value, bool) {
 }
 
 // Names returns the names of the session's values, sorted.
-func (s *Session) Names() []string {
+func (s *entry) Names() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	names := make([]string, 0, len(s.rec.Values))
@@ -116,7 +116,7 @@ func (s *Session) Names() []string {
 
 // Set stores v under name. Setting a value equal to the stored one is not a
 // change.
-func (s *Session) Set(name string, v sessionstore.Value) {
+func (s *entry) Set(name string, v sessionstore.Value) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.rec.Values[name]; ok && old.Equal(v) {
@@ -126,7 +126,7 @@ func (s *Session) Set(name string, v sessionstore.Value) {
 }
 
 // Delete removes the value under name.
-func (s *Session) Delete(name string) {
+func (s *entry) Delete(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.rec.Values[name]; ok {
@@ -135,7 +135,7 @@ func (s *Session) Delete(name string) {
 }
 
 // Clear removes every value the session holds.
-func (s *Session) Clear() {
+func (s *entry) Clear() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name := range s.rec.Values {
@@ -143,7 +143,7 @@ func (s *Session) Clear() {
 	}
 }
 
-func (s *Session) change(name string, v *sessionstore.Value) {
+func (s *entry) change(name string, v *sessionstore.Value) {
 	if s.changes == nil {
 		s.changes = make(map[string]*sessionstore.Value)
 	}
@@ -164,7 +164,7 @@ func apply(rec *sessionstore.Record, name string, v *sessionstore.Value) {
 
 // Client records the client that creates the session. It only takes effect
 // on a session that is not stored yet (a new or regenerated one).
-func (s *Session) Client(ip, userAgent string) {
+func (s *entry) Client(ip, userAgent string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.stored {
@@ -172,20 +172,20 @@ func (s *Session) Client(ip, userAgent string) {
 	}
 }
 
-// ErrStored is returned when something that may only be set on a new or
+// errStored is returned when something that may only be set on a new or
 // regenerated session is set on a stored one.
-var ErrStored = errors.New("sessionstore: session is already stored; regenerate it first")
+var errStored = errors.New("sessionstore: session is already stored; regenerate it first")
 
 // SetUser makes the session belong to userID, signed in with the
 // credentials that credential fingerprints (see Record.Credential). Only a
 // session that is not stored yet can take a user: regenerate a loaded
 // session first, so that a login never keeps a pre-login ID (session
 // fixation).
-func (s *Session) SetUser(userID, credential string, persistent bool) error {
+func (s *entry) SetUser(userID, credential string, persistent bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stored {
-		return ErrStored
+		return errStored
 	}
 	s.rec.UserID = userID
 	s.rec.Credential = credential
@@ -198,7 +198,7 @@ func (s *Session) SetUser(userID, credential string, persistent bool) error {
 // none) and no user: a fresh start, as a login makes before SetUser. The old
 // record is destroyed at Commit; that it is gone already (revoked, expired)
 // does not stop the new one.
-func (s *Session) Regenerate(now time.Time, keep func(name string) bool) {
+func (s *entry) Regenerate(now time.Time, keep func(name string) bool) {
 	now = normTime(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -213,7 +213,7 @@ func (s *Session) Regenerate(now time.Time, keep func(name string) bool) {
 			apply(rec, name, &v)
 		}
 	}
-	s.id = NewID()
+	s.id = newID()
 	s.rec = rec
 	s.stored = false
 	s.changes = nil
@@ -226,22 +226,22 @@ func (s *Session) Regenerate(now time.Time, keep func(name string) bool) {
 // signed-in user and the time it began, from which the absolute timeout
 // still counts. Commit moves the record to the new ID only if the old one is
 // still there: a session revoked (or expired) since it was loaded is not
-// brought back under a new ID, and Commit answers ErrNotFound.
-func (s *Session) Rotate() {
+// brought back under a new sessionID, and Commit answers ErrNotFound.
+func (s *entry) Rotate() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stored {
 		k := s.id.Key()
 		s.oldKey, s.oldUser, s.carried = &k, s.rec.UserID, true
 	}
-	s.id = NewID()
+	s.id = newID()
 	s.stored = false
 	s.changes = nil
 	s.created = true
 }
 
 // Destroy marks the session for destruction at Commit.
-func (s *Session) Destroy() {
+func (s *entry) Destroy() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.destroyed = true
@@ -250,21 +250,21 @@ func (s *Session) Destroy() {
 // Discard marks the session destroyed when the store already deleted it (a
 // batch of the user's sessions): Commit then reports it destroyed, to
 // expire the cookie, without deleting it again.
-func (s *Session) Discard() {
+func (s *entry) Discard() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.destroyed, s.stored, s.oldKey, s.carried = true, false, nil, false
 }
 
 // Destroyed reports whether Destroy was called.
-func (s *Session) Destroyed() bool {
+func (s *entry) Destroyed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.destroyed
 }
 
-// Outcome says what Commit did, so the caller knows what cookie to send.
-type Outcome struct {
+// outcome says what Commit did, so the caller knows what cookie to send.
+type outcome struct {
 	// Created: a new record was stored under a new ID; send the cookie.
 	Created bool
 	// Written: an existing record was updated.
@@ -273,6 +273,17 @@ type Outcome struct {
 	Touched bool
 	// Destroyed: the session is gone; expire the cookie.
 	Destroyed bool
+	// Ended counts the user's other sessions ended to keep within the
+	// limit of sessions per user.
+	Ended int
+}
+
+// rules are what Commit goes by: the lifetime, whether to store a session
+// that holds nothing, and the limit of sessions per user.
+type rules struct {
+	Lifetime
+	saveEmpty bool
+	limit     sessionstore.Limit // Max 0: none
 }
 
 // Commit writes what the request changed, and nothing when it changed
@@ -290,15 +301,15 @@ type Outcome struct {
 //     back: Commit answers ErrNotFound;
 //   - an unchanged loaded session is touched once the touch interval has
 //     passed since its last activity.
-func (s *Session) Commit(ctx context.Context, store sessionstore.Store, now time.Time, p Policy) (Outcome, error) {
+func (s *entry) Commit(ctx context.Context, store sessionstore.Store, now time.Time, p rules) (outcome, error) {
 	now = normTime(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.gone && !s.destroyed:
-		return Outcome{}, sessionstore.ErrNotFound
+		return outcome{}, sessionstore.ErrNotFound
 	case s.destroyed:
-		var out Outcome
+		var out outcome
 		for _, k := range s.storedKeys() {
 			if err := store.Destroy(ctx, k); err != nil {
 				return out, err
@@ -310,24 +321,32 @@ func (s *Session) Commit(ctx context.Context, store sessionstore.Store, now time
 
 	case !s.stored:
 		if !s.created && len(s.changes) == 0 {
-			return Outcome{}, nil
+			return outcome{}, nil
 		}
-		if s.oldKey == nil && len(s.rec.Values) == 0 && s.rec.UserID == "" && !p.SaveUninitialized {
-			return Outcome{}, nil
+		if s.oldKey == nil && len(s.rec.Values) == 0 && s.rec.UserID == "" && !p.saveEmpty {
+			return outcome{}, nil
 		}
 		rec := s.rec.Clone()
 		rec.LastActivity = now
-		rec.Deadline = p.Deadline(rec.CreatedAt, rec.UserID)
-		rec.ExpiresAt = p.Expiry(now, rec.Deadline)
+		rec.Deadline = p.deadline(rec.CreatedAt, rec.UserID)
+		rec.ExpiresAt = p.expiry(now, rec.Deadline)
 		var err error
-		if s.oldKey != nil {
+		var ended int
+		if lim, ok := store.(sessionstore.Limiter); ok && p.limit.Max > 0 && rec.UserID != "" && !s.carried {
+			// A sign-in: the store keeps the user within the limit, in the
+			// same step as it stores the session.
+			ended, err = lim.CreateLimited(ctx, s.oldKey, s.oldUser, s.id.Key(), rec, p.limit)
+			if errors.Is(err, sessionstore.ErrNotFound) && s.oldKey != nil {
+				ended, err = lim.CreateLimited(ctx, nil, "", s.id.Key(), rec, p.limit)
+			}
+		} else if s.oldKey != nil {
 			err = store.Regenerate(ctx, *s.oldKey, s.oldUser, s.id.Key(), rec)
 			if errors.Is(err, sessionstore.ErrNotFound) {
 				if s.carried {
 					// Revoked or expired since it was loaded: what it
 					// carried (a signed-in user above all) ends with it.
 					s.gone, s.oldKey = true, nil
-					return Outcome{}, err
+					return outcome{}, err
 				}
 				// A fresh start owes nothing to the old session.
 				err = store.Create(ctx, s.id.Key(), rec)
@@ -336,23 +355,23 @@ func (s *Session) Commit(ctx context.Context, store sessionstore.Store, now time
 			err = store.Create(ctx, s.id.Key(), rec)
 		}
 		if err != nil {
-			return Outcome{}, err
+			return outcome{}, err
 		}
 		s.rec, s.stored, s.oldKey, s.changes, s.created, s.carried = rec, true, nil, nil, false, false
-		return Outcome{Created: true}, nil
+		return outcome{Created: true, Ended: ended}, nil
 
 	case len(s.changes) > 0:
 		return s.update(ctx, store, now, p)
 
 	case now.Sub(s.rec.LastActivity) >= p.TouchInterval:
-		exp := p.Expiry(now, s.rec.Deadline)
+		exp := p.expiry(now, s.rec.Deadline)
 		if err := store.Touch(ctx, s.id.Key(), now, exp); err != nil {
-			return Outcome{}, err
+			return outcome{}, err
 		}
 		s.rec.LastActivity, s.rec.ExpiresAt = now, exp
-		return Outcome{Touched: true}, nil
+		return outcome{Touched: true}, nil
 	}
-	return Outcome{}, nil
+	return outcome{}, nil
 }
 
 // maxAttempts bounds the compare-and-swap loop of an update. Every round lets
@@ -360,24 +379,24 @@ func (s *Session) Commit(ctx context.Context, store sessionstore.Store, now time
 // writers of one session can exhaust it.
 const maxAttempts = 32
 
-func (s *Session) update(ctx context.Context, store sessionstore.Store, now time.Time, p Policy) (Outcome, error) {
+func (s *entry) update(ctx context.Context, store sessionstore.Store, now time.Time, p rules) (outcome, error) {
 	key := s.id.Key()
 	rec := s.rec.Clone()
 	for attempt := 1; ; attempt++ {
 		if rec.LastActivity.Before(now) {
 			rec.LastActivity = now
 		}
-		rec.ExpiresAt = p.Expiry(rec.LastActivity, rec.Deadline)
+		rec.ExpiresAt = p.expiry(rec.LastActivity, rec.Deadline)
 		err := store.Update(ctx, key, rec)
 		if err == nil {
 			s.rec, s.changes = rec, nil
-			return Outcome{Written: true}, nil
+			return outcome{Written: true}, nil
 		}
 		if !errors.Is(err, sessionstore.ErrConflict) || attempt == maxAttempts {
 			if errors.Is(err, sessionstore.ErrNotFound) {
 				s.gone = true
 			}
-			return Outcome{}, err
+			return outcome{}, err
 		}
 		if attempt > 2 {
 			// Spread out writers that keep colliding.
@@ -388,7 +407,7 @@ func (s *Session) update(ctx context.Context, store sessionstore.Store, now time
 			if errors.Is(err, sessionstore.ErrNotFound) {
 				s.gone = true
 			}
-			return Outcome{}, err
+			return outcome{}, err
 		}
 		for name, v := range s.changes {
 			apply(fresh, name, v)
@@ -397,7 +416,7 @@ func (s *Session) update(ctx context.Context, store sessionstore.Store, now time
 	}
 }
 
-func (s *Session) storedKeys() []sessionstore.Key {
+func (s *entry) storedKeys() []sessionstore.Key {
 	var keys []sessionstore.Key
 	if s.stored {
 		keys = append(keys, s.id.Key())

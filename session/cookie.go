@@ -6,24 +6,24 @@ import (
 	"strings"
 )
 
-// CookieState is what a request's cookies say about its session.
-type CookieState uint8
+// cookieState is what a request's cookies say about its session.
+type cookieState uint8
 
 const (
-	// NoCookie: the request carries no cookie of the name.
-	NoCookie CookieState = iota
-	// BadCookie: it carries cookies of the name, and none verifies.
-	BadCookie
-	// OneSession: the cookies of the name that verify all name one session
+	// noCookie: the request carries no cookie of the name.
+	noCookie cookieState = iota
+	// badCookie: it carries cookies of the name, and none verifies.
+	badCookie
+	// oneSession: the cookies of the name that verify all name one session
 	// (usually there is one such cookie); those that do not verify are
 	// ignored.
-	OneSession
-	// ManySessions: cookies of the name that verify name different
+	oneSession
+	// manySessions: cookies of the name that verify name different
 	// sessions. Cookies are sent without their Domain and Path, so the
 	// server cannot tell its own from one that a sibling subdomain set for
 	// the parent domain (a session of the attacker's, planted to sign the
 	// victim in as the attacker): none may be used.
-	ManySessions
+	manySessions
 )
 
 // ReadCookie finds the cookies named name in the request's Cookie headers,
@@ -32,14 +32,14 @@ const (
 // attributes match the request; which comes first says nothing about whose
 // it is. So: cookies that do not verify are noise (a garbage duplicate
 // cannot sign anybody out); the cookies that verify must all carry the same
-// ID, or the request has no session (ManySessions). id, flags and stale
+// sessionID, or the request has no session (manySessions). id, flags and stale
 // are those of the first cookie that verifies; stale also when any of them
 // is stale.
 //
 // It reads the headers in place, without making a Cookie of every cookie
 // the browser sent: the session cookie is read on every request. Quotes
 // around a value are dropped, as net/http does.
-func (c *Codec) ReadCookie(h http.Header, name string) (id ID, flags Flags, stale bool, state CookieState) {
+func (c *codec) ReadCookie(h http.Header, name string) (id sessionID, flags cookieFlags, stale bool, state cookieState) {
 	for _, line := range h["Cookie"] {
 		for len(line) > 0 {
 			var part string
@@ -55,19 +55,19 @@ func (c *Codec) ReadCookie(h http.Header, name string) (id ID, flags Flags, stal
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
-			if state == NoCookie {
-				state = BadCookie
+			if state == noCookie {
+				state = badCookie
 			}
 			i, f, s, err := c.Decode(name, v)
 			if err != nil {
 				continue
 			}
-			if state != OneSession {
-				id, flags, stale, state = i, f, s, OneSession
+			if state != oneSession {
+				id, flags, stale, state = i, f, s, oneSession
 				continue
 			}
 			if !id.Equal(i) {
-				return ID{}, 0, false, ManySessions
+				return sessionID{}, 0, false, manySessions
 			}
 			stale = stale || s
 		}

@@ -11,8 +11,8 @@ import (
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
-// IDSize is the size of a session ID in bytes: 256 bits, from crypto/rand.
-const IDSize = 32
+// idSize is the size of a session ID in bytes: 256 bits, from crypto/rand.
+const idSize = 32
 
 // ID is a session ID: the secret that the cookie carries. Its zero value is
 // "no ID". An ID never prints itself: under every verb of fmt (it is a
@@ -22,30 +22,30 @@ const IDSize = 32
 // (XORed with a random mask made at start-up), so that what fmt prints by
 // reflection (for %p, or an ID in an unexported field of another struct) is
 // noise, not the secret.
-type ID struct {
-	masked [IDSize]byte
+type sessionID struct {
+	masked [idSize]byte
 }
 
 // idMask is what IDs are XORed with in memory. The zero ID (all zero masked
-// bytes) stands for the secret equal to the mask, which NewID never draws in
+// bytes) stands for the secret equal to the mask, which newID never draws in
 // practice (one chance in 2^256) and the codec refuses.
-var idMask = func() (m [IDSize]byte) {
+var idMask = func() (m [idSize]byte) {
 	_, _ = rand.Read(m[:])
 	return m
 }()
 
-// NewID returns a new random session ID.
-func NewID() ID {
-	var raw [IDSize]byte
+// newID returns a new random session ID.
+func newID() sessionID {
+	var raw [idSize]byte
 	// crypto/rand.Read never returns an error; on a broken system it aborts
 	// the program rather than hand out predictable IDs.
 	_, _ = rand.Read(raw[:])
 	return idFromBytes(raw[:])
 }
 
-// idFromBytes makes an ID of IDSize secret bytes.
-func idFromBytes(raw []byte) ID {
-	var id ID
+// idFromBytes makes an ID of idSize secret bytes.
+func idFromBytes(raw []byte) sessionID {
+	var id sessionID
 	for i := range id.masked {
 		id.masked[i] = raw[i] ^ idMask[i]
 	}
@@ -53,7 +53,7 @@ func idFromBytes(raw []byte) ID {
 }
 
 // bytes returns the secret: only the cookie codec and Key read it.
-func (id ID) bytes() (raw [IDSize]byte) {
+func (id sessionID) bytes() (raw [idSize]byte) {
 	for i := range raw {
 		raw[i] = id.masked[i] ^ idMask[i]
 	}
@@ -61,21 +61,21 @@ func (id ID) bytes() (raw [IDSize]byte) {
 }
 
 // IsZero reports whether id is the zero ID.
-func (id ID) IsZero() bool { return id == ID{} }
+func (id sessionID) IsZero() bool { return id == sessionID{} }
 
-// Equal reports whether id and other are the same ID, in constant time.
-func (id ID) Equal(other ID) bool {
+// Equal reports whether id and other are the same sessionID, in constant time.
+func (id sessionID) Equal(other sessionID) bool {
 	return subtle.ConstantTimeCompare(id.masked[:], other.masked[:]) == 1
 }
 
 // Key returns the store key of the session: the SHA-256 of the ID.
-func (id ID) Key() sessionstore.Key {
+func (id sessionID) Key() sessionstore.Key {
 	raw := id.bytes()
 	return sessionstore.Key(sha256.Sum256(raw[:]))
 }
 
 // String returns a short, non-secret name for the session.
-func (id ID) String() string {
+func (id sessionID) String() string {
 	if id.IsZero() {
 		return "session(none)"
 	}
@@ -84,7 +84,7 @@ func (id ID) String() string {
 
 // Format implements fmt.Formatter: every verb, flag and width prints String,
 // so that %d, %x or %v of an ID never print the secret bytes.
-func (id ID) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, id.String()) }
+func (id sessionID) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, id.String()) }
 
 // LogValue makes slog print the short name, never the secret.
-func (id ID) LogValue() slog.Value { return slog.StringValue(id.String()) }
+func (id sessionID) LogValue() slog.Value { return slog.StringValue(id.String()) }

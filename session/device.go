@@ -1,4 +1,4 @@
-package auth
+package session
 
 import (
 	"crypto/hmac"
@@ -8,18 +8,16 @@ import (
 	"encoding/hex"
 	"net/http"
 	"time"
-
-	"github.com/gin-gonic/gin"
 )
 
 // Device cookies (OWASP's scheme against lockout as a denial of service):
-// a successful sign-in gives the browser a cookie that names a random
-// device, signed for the account. A later attempt on that account from a
-// browser that presents it is throttled against the device's own key
-// (Throttle.PerDevice) instead of the account's, so that whoever locks the
+// a sign-in with Binding.TrustDevice gives the browser a cookie that names a
+// random device, signed for the user. The auth package throttles a later
+// sign-in of that user from a browser that presents it against the
+// device's own budget instead of the account's, so that whoever locks the
 // account from outside locks out unknown clients only. The cookie is
-// useless for any other account, says nothing of the account it is for, and
-// is signed with keys derived from Config.Secrets (rotated with them).
+// useless for any other user, says nothing of the user it is for, and is
+// signed with keys derived from Config.Secrets (rotated with them).
 
 const (
 	deviceNonceSize = 16
@@ -52,40 +50,43 @@ func deviceMAC(key []byte, userID string, nonce []byte) []byte {
 
 // deviceCookieName is the device cookie's name: the session cookie's wire
 // name (its __Host- prefix included) and "-device".
-func (c *core) deviceCookieName() string { return c.cfg.cookieName + "-device" }
+func (m *Manager) deviceCookieName() string { return m.cookieName + "-device" }
 
 // setDeviceCookie gives the browser a new device cookie for the user.
-func (c *core) setDeviceCookie(gc *gin.Context, st *state, userID string) {
-	if c.throttle.Disabled || c.throttle.NoDeviceCookies || !c.cookieAllowed(st) {
+func (s *Session) setDeviceCookie(w http.ResponseWriter, userID string) {
+	if !s.cookieAllowed() {
 		return
 	}
+	m := s.m
 	var buf [deviceNonceSize + deviceMACSize]byte
 	_, _ = rand.Read(buf[:deviceNonceSize])
-	copy(buf[deviceNonceSize:], deviceMAC(c.deviceKeys[0], userID, buf[:deviceNonceSize]))
-	ck := c.baseCookie()
-	ck.Name = c.deviceCookieName()
+	copy(buf[deviceNonceSize:], deviceMAC(m.deviceKeys[0], userID, buf[:deviceNonceSize]))
+	ck := m.baseCookie()
+	ck.Name = m.deviceCookieName()
 	ck.Value = base64.RawURLEncoding.EncodeToString(buf[:])
 	ck.MaxAge = int(deviceCookieAge / time.Second)
-	http.SetCookie(gc.Writer, ck)
+	http.SetCookie(w, ck)
 }
 
-// deviceKey returns the throttle key of the device that the request's
-// device cookie names, when one is signed for the user; "" otherwise. It
-// runs at sign-in only, so it reads the cookies the plain way.
-func (c *core) deviceKey(r *http.Request, userID string) string {
-	if c.throttle.Disabled || c.throttle.NoDeviceCookies {
+// Device returns a non-secret name of the browser's device when the
+// request carries a device cookie signed for the user (one a sign-in with
+// Binding.TrustDevice gave it), and "" otherwise. The auth package
+// throttles such a browser's sign-ins on a budget of its own.
+func (s *Session) Device(userID string) string {
+	if s == nil {
 		return ""
 	}
-	for _, ck := range r.CookiesNamed(c.deviceCookieName()) {
+	m := s.m
+	for _, ck := range s.r.CookiesNamed(m.deviceCookieName()) {
 		raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
 		if err != nil || len(raw) != deviceNonceSize+deviceMACSize {
 			continue
 		}
 		nonce, mac := raw[:deviceNonceSize], raw[deviceNonceSize:]
-		for _, k := range c.deviceKeys {
+		for _, k := range m.deviceKeys {
 			if deviceSigned(k, userID, nonce, mac) {
 				sum := sha256.Sum256(nonce)
-				return "dev:" + hex.EncodeToString(sum[:16])
+				return hex.EncodeToString(sum[:16])
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package auth
+package session
 
 import (
 	"bufio"
@@ -17,7 +17,7 @@ import (
 type commitWriter struct {
 	gin.ResponseWriter
 	c      *gin.Context
-	st     *state
+	s      *Session
 	done   bool // the commit ran
 	failed bool // it failed: the response was replaced by the error
 }
@@ -31,7 +31,7 @@ func (w *commitWriter) commit() bool {
 	w.done = true
 	h := w.ResponseWriter.Header()
 	before := len(h.Values("Set-Cookie"))
-	if err := w.st.core.commit(w.c, w.st); err != nil {
+	if err := w.s.commit(w.ResponseWriter); err != nil {
 		w.failed = true
 		// Nothing the handler set goes out with the error; what the commit
 		// set (an expired session cookie) does.
@@ -41,7 +41,7 @@ func (w *commitWriter) commit() bool {
 			h.Add("Set-Cookie", c)
 		}
 		w.c.Writer = w.ResponseWriter
-		WriteProblem(w.c, err)
+		writeError(w.c, err)
 		w.c.Writer = w
 		return false
 	}
@@ -81,26 +81,3 @@ func (w *commitWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *commitWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Begun reports whether the request's session was loaded (by
-// middleware.Session), so that an inner installation of the middleware
-// leaves the work to the outer one.
-func (a *Auth[U]) Begun(c *gin.Context) bool { return getState(c) != nil }
-
-// Finish ends the request's session after the handlers ran: it commits
-// what they changed if the response has not started (a handler that wrote
-// nothing), and otherwise writes changes made after the response started,
-// which can no longer carry a cookie. The session middleware calls it.
-func (a *Auth[U]) Finish(c *gin.Context) {
-	st := getState(c)
-	if st == nil || st.w.st == nil {
-		return
-	}
-	if !st.w.done {
-		st.w.commit()
-		return
-	}
-	if err := a.commit(c, st); err != nil && !st.w.failed {
-		a.log.Warn("ginauth: session changes after the response started were not saved", "path", c.FullPath(), "err", err)
-	}
-}

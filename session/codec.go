@@ -11,22 +11,22 @@ import (
 	"sync"
 )
 
-// MinSecretSize is the shortest secret a Codec accepts, in bytes.
+// MinSecretSize is the shortest secret New accepts, in bytes.
 const MinSecretSize = 32
 
-// Errors from NewCodec. A codec that could not keep cookies safe is refused.
+// Errors from newCodec. A codec that could not keep cookies safe is refused.
 // Their text has no prefix: callers put it in their own configuration error.
 var (
-	ErrNoSecret    = errors.New("no cookie secret configured")
-	ErrShortSecret = fmt.Errorf("a cookie secret must be at least %d bytes", MinSecretSize)
+	errNoSecret    = errors.New("no cookie secret configured")
+	errShortSecret = fmt.Errorf("a cookie secret must be at least %d bytes", MinSecretSize)
 )
 
-// ErrBadCookie is what Decode returns for any cookie it does not accept:
+// errBadCookie is what Decode returns for any cookie it does not accept:
 // tampered, truncated, garbage, or signed with a secret that is not
 // configured. Callers treat it as "no session".
-var ErrBadCookie = errors.New("invalid session cookie")
+var errBadCookie = errors.New("invalid session cookie")
 
-// Codec signs session IDs into cookie values.
+// codec signs session IDs into cookie values.
 //
 // It takes a list of secrets, newest first, like express-session's secret
 // array: cookies are always issued with the newest, and accepted when any
@@ -37,13 +37,13 @@ var ErrBadCookie = errors.New("invalid session cookie")
 //
 // A cookie is one fixed-size value (format 2):
 //
-//	base64url(2 | flags | ID | HMAC-SHA256(key, "ginauth cookie v2" 0 name 0 2 flags ID))
+//	base64url(2 | flags | ID | HMAC-SHA256(key, "ginauth cookie v2" 0 name 0 2 flags sessionID))
 //
 // 66 bytes, 88 characters, verified in constant time without allocating.
-// It is signed, not encrypted: it carries only a random ID, which is the
+// It is signed, not encrypted: it carries only a random sessionID, which is the
 // bearer secret whether or not it is encrypted, and a flag that anyone
 // holding the cookie learns from any response to it.
-type Codec struct {
+type codec struct {
 	keys []macKey // newest first
 }
 
@@ -67,8 +67,8 @@ func newMACKey(key []byte) macKey {
 	}}}
 }
 
-// mac signs a format 2 cookie for name over raw[:2+IDSize] (format, flags,
-// ID) and either writes the signature to out, when want is nil, or reports
+// mac signs a format 2 cookie for name over raw[:2+idSize] (format, flags,
+// sessionID) and either writes the signature to out, when want is nil, or reports
 // whether it equals want, in constant time.
 func (k macKey) mac(name string, raw []byte, out, want []byte) bool {
 	st := k.pool.Get().(*macState)
@@ -76,7 +76,7 @@ func (k macKey) mac(name string, raw []byte, out, want []byte) bool {
 	st.msg = append(st.msg[:0], macDomain...)
 	st.msg = append(st.msg, name...)
 	st.msg = append(st.msg, 0)
-	st.msg = append(st.msg, raw[:2+IDSize]...)
+	st.msg = append(st.msg, raw[:2+idSize]...)
 	st.h.Reset()
 	st.h.Write(st.msg)
 	st.sum = st.h.Sum(st.sum[:0])
@@ -87,16 +87,16 @@ func (k macKey) mac(name string, raw []byte, out, want []byte) bool {
 	return hmac.Equal(st.sum, want)
 }
 
-// NewCodec returns a codec for the secrets, newest first. It refuses an empty
+// newCodec returns a codec for the secrets, newest first. It refuses an empty
 // list and any secret shorter than MinSecretSize bytes.
-func NewCodec(secrets [][]byte) (*Codec, error) {
+func newCodec(secrets [][]byte) (*codec, error) {
 	if len(secrets) == 0 {
-		return nil, ErrNoSecret
+		return nil, errNoSecret
 	}
-	c := &Codec{}
+	c := &codec{}
 	for i, s := range secrets {
 		if len(s) < MinSecretSize {
-			return nil, fmt.Errorf("%w (secret %d has %d)", ErrShortSecret, i+1, len(s))
+			return nil, fmt.Errorf("%w (secret %d has %d)", errShortSecret, i+1, len(s))
 		}
 		key, err := hkdf.Key(sha256.New, s, nil, "ginauth cookie signing v1", 32)
 		if err != nil {
@@ -107,37 +107,37 @@ func NewCodec(secrets [][]byte) (*Codec, error) {
 	return c, nil
 }
 
-// Flags are signed facts a cookie carries beside the ID.
-type Flags uint8
+// cookieFlags are signed facts a cookie carries beside the ID.
+type cookieFlags uint8
 
-// FlagSignedIn records that the session was signed in when the cookie was
+// flagSignedIn records that the session was signed in when the cookie was
 // issued, so that a cookie whose session is gone can be told apart as an
 // ended sign-in (session expired) rather than an anonymous visit.
-const FlagSignedIn Flags = 1
+const flagSignedIn cookieFlags = 1
 
 // The signed cookie's layout (format 2).
 const (
 	formatSigned = 2
-	signedLen    = 1 + 1 + IDSize + sha256.Size // 66 bytes
+	signedLen    = 1 + 1 + idSize + sha256.Size // 66 bytes
 	signedStrLen = (signedLen*8 + 5) / 6        // 88 base64url characters
 	macDomain    = "ginauth cookie v2\x00"
 )
 
 // Encode returns the cookie value for id and flags under the cookie name,
 // signed with the newest secret.
-func (c *Codec) Encode(name string, id ID, flags Flags) string {
+func (c *codec) Encode(name string, id sessionID, flags cookieFlags) string {
 	var raw [signedLen]byte
 	raw[0], raw[1] = formatSigned, byte(flags)
 	secret := id.bytes()
 	copy(raw[2:], secret[:])
-	c.keys[0].mac(name, raw[:], raw[2+IDSize:], nil)
+	c.keys[0].mac(name, raw[:], raw[2+idSize:], nil)
 	return base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
 // Decode verifies a cookie value and returns the ID and flags it carries.
 // stale reports that an older secret verified it, so that it should be
-// issued again with the newest. Any failure is ErrBadCookie.
-func (c *Codec) Decode(name, value string) (id ID, flags Flags, stale bool, err error) {
+// issued again with the newest. Any failure is errBadCookie.
+func (c *codec) Decode(name, value string) (id sessionID, flags cookieFlags, stale bool, err error) {
 	// The length comes first: encoding/base64 would write past raw for a
 	// longer value, and it skips line breaks. 88 characters decode to 66
 	// bytes only when each is of the alphabet (a line break among them
@@ -145,23 +145,23 @@ func (c *Codec) Decode(name, value string) (id ID, flags Flags, stale bool, err 
 	// spelling. []byte(value) is not copied: Decode only reads it.
 	var raw [signedLen]byte
 	if len(value) != signedStrLen {
-		return ID{}, 0, false, ErrBadCookie
+		return sessionID{}, 0, false, errBadCookie
 	}
 	if n, err := base64.RawURLEncoding.Decode(raw[:], []byte(value)); err != nil || n != signedLen || raw[0] != formatSigned {
-		return ID{}, 0, false, ErrBadCookie
+		return sessionID{}, 0, false, errBadCookie
 	}
 	for i, k := range c.keys {
-		if !k.mac(name, raw[:], nil, raw[2+IDSize:]) {
+		if !k.mac(name, raw[:], nil, raw[2+idSize:]) {
 			continue
 		}
-		secret := raw[2 : 2+IDSize]
+		secret := raw[2 : 2+idSize]
 		id := idFromBytes(secret)
 		if id.IsZero() || allZero(secret) {
-			return ID{}, 0, false, ErrBadCookie
+			return sessionID{}, 0, false, errBadCookie
 		}
-		return id, Flags(raw[1]), i > 0, nil
+		return id, cookieFlags(raw[1]), i > 0, nil
 	}
-	return ID{}, 0, false, ErrBadCookie
+	return sessionID{}, 0, false, errBadCookie
 }
 
 func allZero(b []byte) bool {

@@ -1,0 +1,64 @@
+// Package problem is ginauth's HTTP error contract: every error a client is
+// told is a status and the JSON body {"error": message, "code": code}, and
+// this package holds each of them, once. It imports nothing of ginauth, so
+// that the session manager and the HTTP edge (middleware, handlers) write
+// the same answers; which error becomes which problem is decided at the
+// edge (middleware.WriteError).
+package problem
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Problem is what a client is told about an error: a status, a code for
+// programs and a message for people.
+type Problem struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+// The problems of the HTTP contract.
+var (
+	BadRequest         = &Problem{400, "bad_request", "The request is malformed."}
+	InvalidUsername    = &Problem{400, "bad_request", "Usernames are 1 to 64 letters, digits or . _ - @ +."}
+	WeakPassword       = &Problem{400, "weak_password", "The password is too short."}
+	PasswordTooLong    = &Problem{400, "password_too_long", "The password is longer than 72 bytes."}
+	Unauthenticated    = &Problem{401, "unauthenticated", "Sign in to continue."}
+	SessionExpired     = &Problem{401, "session_expired", "Your session has expired. Sign in again."}
+	InvalidCredentials = &Problem{401, "invalid_credentials", "Invalid username or password."}
+	WrongPassword      = &Problem{401, "invalid_credentials", "The current password is wrong."}
+	HTTPSRequired      = &Problem{403, "https_required", "Signing in needs HTTPS: the session cookie is Secure, and this request came over plain HTTP."}
+	CrossOrigin        = &Problem{403, "cross_origin", "Cross-origin requests are not allowed here."}
+	NotFound           = &Problem{404, "not_found", "No such session."}
+	UsernameTaken      = &Problem{409, "username_taken", "That username is taken."}
+	TooManySessions    = &Problem{409, "too_many_sessions", "You are signed in on as many devices as allowed. Sign out on one of them first."}
+	PayloadTooLarge    = &Problem{413, "payload_too_large", "The request body is too large."}
+	UnsupportedMedia   = &Problem{415, "unsupported_media_type", "Send JSON or a form."}
+	TooManyAttempts    = &Problem{429, "too_many_attempts", "Too many failed sign-in attempts. Try again later."}
+	TooManySignups     = &Problem{429, "too_many_attempts", "Too many registrations from your network. Try again later."}
+	Internal           = &Problem{500, "internal_error", "Something went wrong."}
+	StoreUnavailable   = &Problem{503, "store_unavailable", "The session store is unavailable. Try again shortly."}
+	Busy               = &Problem{503, "busy", "Too many sign-ins at once. Try again shortly."}
+)
+
+// Write answers the request with p, aborts the handler chain and marks the
+// response uncacheable. A positive retryAfter is sent as Retry-After, in
+// whole seconds, at least one.
+func Write(c *gin.Context, p *Problem, retryAfter time.Duration) {
+	if retryAfter > 0 {
+		secs := int(retryAfter.Round(time.Second) / time.Second)
+		c.Header("Retry-After", strconv.Itoa(max(secs, 1)))
+	}
+	c.Header("Cache-Control", "no-store")
+	c.AbortWithStatusJSON(p.Status, body{p.Message, p.Code})
+}
+
+// body is the JSON of a problem; a struct, so that "error" comes first.
+type body struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
