@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore/memstore"
 )
 
@@ -27,7 +27,7 @@ import (
 // login waits HashQueueTimeout, then answers 503 busy with Retry-After.
 func TestBusyHashing(t *testing.T) {
 	a := newBusyAuth(t, func(c *Config[*models.User]) {
-		c.MaxConcurrentHashes, c.HashQueueTimeout = 2, 10*time.Millisecond
+		c.Passwords.MaxConcurrentHashes, c.Passwords.HashQueueTimeout = 2, 10*time.Millisecond
 	})
 	if a.gate.free != 2 {
 		t.Fatalf("gate has %d slots", a.gate.free)
@@ -47,9 +47,9 @@ func TestBusyHashing(t *testing.T) {
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("Authenticate with no free slot = %v, want ErrBusy", err)
 	}
-	WriteProblem(c, err)
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
-		t.Errorf("busy answer: %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+	var re *RetryError
+	if !errors.As(err, &re) || re.After != time.Second {
+		t.Errorf("busy answer: %v, want a retry after a second", err)
 	}
 	// A busy answer is not a failed attempt: nothing was remembered.
 	if n := a.throttle.Store.(*MemoryThrottleStore).Len(); n != 0 {
@@ -64,7 +64,7 @@ func TestHungUpFloodCostsItsAddress(t *testing.T) {
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	throttle := NewMemoryThrottleStore(MemoryThrottleStoreOptions{Size: 64})
 	a := newBusyAuth(t, func(c *Config[*models.User]) {
-		c.MaxConcurrentHashes, c.HashQueueTimeout = 1, time.Minute
+		c.Passwords.MaxConcurrentHashes, c.Passwords.HashQueueTimeout = 1, time.Minute
 		c.Throttle.Store = throttle
 		c.Now = func() time.Time { return now }
 	})
@@ -136,8 +136,8 @@ func TestHungUpFloodCostsItsAddress(t *testing.T) {
 	now = now.Add(2 * time.Minute)
 	_ = login(context.Background(), "198.51.100.5", "victim")
 	err = login(context.Background(), "198.51.100.6", "victim")
-	var p *Problem
-	if !errors.As(err, &p) || p.RetryAfter != 4*time.Minute {
+	var re *RetryError
+	if !errors.As(err, &re) || re.After != 4*time.Minute {
 		t.Errorf("victim's next lockout: %v, want 4m", err)
 	}
 }
@@ -154,11 +154,14 @@ func newBusyAuth(t *testing.T, tune func(*Config[*models.User])) *Auth[*models.U
 	if err := users.Migrate(); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config[*models.User]{
-		Store: memstore.New(memstore.Options{SweepInterval: -1}), Users: users,
-		Secrets:    [][]byte{[]byte("busy-test-secret-0123456789abcdef!!")},
-		BcryptCost: 4, AllowLowBcryptCost: true,
+	sm, err := session.New(session.Config{
+		Store:   memstore.New(memstore.Options{SweepInterval: -1}),
+		Secrets: [][]byte{[]byte("busy-test-secret-0123456789abcdef!!")},
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	cfg := Config[*models.User]{Sessions: sm, Users: users, Passwords: Passwords{BcryptCost: 4, AllowLowCost: true}}
 	tune(&cfg)
 	a, err := New(cfg)
 	if err != nil {

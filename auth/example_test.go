@@ -22,6 +22,7 @@ import (
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore/memstore"
 )
 
@@ -73,24 +74,27 @@ func ExampleNew() {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
 
-	_, err := auth.New(auth.Config[*models.User]{Store: store, Users: users, Secrets: [][]byte{[]byte("hunter2")}})
-	fmt.Println(err)
-	fmt.Println(errors.Is(err, auth.ErrConfig))
-
-	a, err := auth.New(auth.Config[*models.User]{
+	sessions, err := session.New(session.Config{
 		Store:   store,
-		Users:   users,
 		Secrets: [][]byte{[]byte("a-secret-of-32-bytes-or-more-....")}, // newest first
 	})
 	if err != nil {
 		panic(err)
 	}
+	_, err = auth.New(auth.Config[*models.User]{Sessions: sessions, Users: users, Passwords: auth.Passwords{BcryptCost: 8}})
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, auth.ErrConfig))
+
+	a, err := auth.New(auth.Config[*models.User]{Sessions: sessions, Users: users})
+	if err != nil {
+		panic(err)
+	}
 	defer a.Close()
-	fmt.Println(a.LoginPath())
+	fmt.Println(a.Sessions() == sessions)
 	// Output:
-	// auth: unsafe configuration: a cookie secret must be at least 32 bytes (secret 1 has 7)
+	// auth: unsafe configuration: BcryptCost 8 is below 10; set AllowLowCost for tests
 	// true
-	// /login
+	// true
 }
 
 // Account extends the base user with a field of the application's own.
@@ -110,14 +114,18 @@ func ExampleAuth_User() {
 	_ = users.Migrate()
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
-	a, err := auth.New(auth.Config[*Account]{Store: store, Users: users, Secrets: [][]byte{[]byte("a-secret-of-32-bytes-or-more-....")}})
+	sessions, err := session.New(session.Config{Store: store, Secrets: [][]byte{[]byte("a-secret-of-32-bytes-or-more-....")}})
+	if err != nil {
+		panic(err)
+	}
+	a, err := auth.New(auth.Config[*Account]{Sessions: sessions, Users: users})
 	if err != nil {
 		panic(err)
 	}
 	defer a.Close()
 
 	r := gin.New()
-	r.Use(middleware.Session(a))
+	r.Use(sessions.Middleware())
 	handlers.Mount(r.Group("/"), a)
 	r.GET("/hello", middleware.RequireAuth(a), func(c *gin.Context) {
 		acct, _ := a.User(c) // *Account
@@ -127,12 +135,12 @@ func ExampleAuth_User() {
 		me, _ := a.User(c)
 		acct, err := users.FindByID(c, me.AuthID()) // a copy of our own
 		if err != nil {
-			auth.WriteProblem(c, err)
+			middleware.WriteError(c, err)
 			return
 		}
 		acct.DisplayName = c.Query("name")
 		if err := users.Update(c, acct, "DisplayName"); err != nil {
-			auth.WriteProblem(c, err)
+			middleware.WriteError(c, err)
 			return
 		}
 		a.InvalidateUser(acct.AuthID())
@@ -142,7 +150,7 @@ func ExampleAuth_User() {
 	defer srv.Close()
 
 	// An account made outside any request, as a seeding script would.
-	if _, err := a.CreateUser(context.Background(), "Grace", "correct horse battery"); err != nil {
+	if _, err := a.Register(context.Background(), "Grace", "correct horse battery"); err != nil {
 		panic(err)
 	}
 	b := newBrowser(srv)
@@ -153,43 +161,4 @@ func ExampleAuth_User() {
 	// 200
 	// 204
 	// 200 hello Grace Hopper
-}
-
-// Cart is an application's session value.
-type Cart struct {
-	Items []string `json:"items"`
-}
-
-// Typed session values: what goes in as a Cart comes out as a Cart, in
-// every store, for signed-in and anonymous visitors alike.
-func ExampleSet() {
-	db, done := exampleDB()
-	defer done()
-	store := memstore.New(memstore.Options{})
-	defer store.Close()
-	a, err := auth.New(auth.Config[*models.User]{Store: store, Users: gormusers.New[models.User](db), Secrets: [][]byte{[]byte("a-secret-of-32-bytes-or-more-....")}})
-	if err != nil {
-		panic(err)
-	}
-	defer a.Close()
-
-	r := gin.New()
-	r.Use(middleware.Session(a))
-	r.POST("/cart/:item", func(c *gin.Context) {
-		cart, _ := auth.Get[Cart](c, "cart")
-		cart.Items = append(cart.Items, c.Param("item"))
-		if err := auth.Set(c, "cart", cart); err != nil {
-			auth.WriteProblem(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, cart) // the session is saved before this goes out
-	})
-	srv := httptest.NewServer(r)
-	defer srv.Close()
-	b := newBrowser(srv)
-	fmt.Println(b.do("POST", "/cart/apple", ""))
-	fmt.Println(b.do("POST", "/cart/pear", ""))
-	// Output:
-	// 200 {"items":["apple"]}
-	// 200 {"items":["apple","pear"]}
 }

@@ -144,7 +144,7 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 	at := attempt{lockout: Event{Username: name, Action: "login"}}
 	device := ""
 	if found && a.deviceCookies() {
-		device = session.From(c).Device(user.AuthID())
+		device = session.From(c).Device(user.AuthID()) // nil-safe
 	}
 	switch {
 	case a.throttle.Disabled:
@@ -207,7 +207,7 @@ func (a *Auth[U]) deviceCookies() bool {
 func (a *Auth[U]) transport(c *gin.Context, name string) error {
 	s := session.From(c)
 	if s == nil {
-		return session.ErrNoMiddleware
+		return nil // no session to sign in to: Login refuses
 	}
 	if err := s.CheckTransport(); err != nil {
 		a.emit(c, Event{Type: EventLoginError, Username: name, Code: eventCode(err)})
@@ -295,6 +295,9 @@ type LoginOptions struct {
 // sessionstore.ErrTooManySessions.
 func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 	s := session.From(c)
+	if s == nil {
+		return session.ErrNoMiddleware
+	}
 	if err := a.transport(c, user.AuthUsername()); err != nil {
 		return err
 	}

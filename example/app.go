@@ -294,7 +294,7 @@ func (a *app) openMetrics(acfg *auth.Config[*Account]) error {
 // shareThroughRedis makes every instance on the Redis store share the
 // login throttle and drop users from their caches together.
 func (a *app) shareThroughRedis(acfg *auth.Config[*Account], client redis.UniversalClient) {
-	acfg.Throttle.Store = redisauth.NewThrottleStore(client, redisauth.ThrottleOptions{})
+	acfg.Throttle.Store = redisauth.NewThrottleStore(client, redisauth.ThrottleStoreOptions{})
 	acfg.UserInvalidation = redisauth.NewUserInvalidation(client, redisauth.InvalidationOptions{})
 }
 
@@ -302,7 +302,7 @@ func (a *app) shareThroughRedis(acfg *auth.Config[*Account], client redis.Univer
 // login throttle (a table) and drop users from their caches together
 // (LISTEN/NOTIFY), with no Redis.
 func (a *app) shareThroughPostgres(acfg *auth.Config[*Account]) error {
-	throttle, err := sqlauth.NewThrottleStore(a.db, sqlauth.ThrottleOptions{Table: throttleTable, AutoMigrate: a.cfg.createTables, Now: a.cfg.now, Logger: a.log})
+	throttle, err := sqlauth.NewThrottleStore(a.db, sqlauth.ThrottleStoreOptions{Table: throttleTable, AutoMigrate: a.cfg.createTables, Now: a.cfg.now, Logger: a.log})
 	if err != nil {
 		return fmt.Errorf("the login throttle's table: %w", err)
 	}

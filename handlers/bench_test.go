@@ -40,8 +40,8 @@ func BenchmarkMe(b *testing.B) {
 // a known and an unknown username: the two should cost the same.
 func BenchmarkLogin(b *testing.B) {
 	_, h, _ := benchApp(b, backends[0], func(c *authConfig) {
-		c.BcryptCost = 12
-		c.Throttle.Disabled = true // measure the password check, not the lockout
+		c.auth.Passwords.BcryptCost = 12
+		c.auth.Throttle.Disabled = true // measure the password check, not the lockout
 	})
 	for _, name := range []string{"known", "unknown"} {
 		b.Run(name, func(b *testing.B) {

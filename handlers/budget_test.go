@@ -84,7 +84,7 @@ func TestRedisCommandsPerRequest(t *testing.T) {
 	// With the throttle in Redis too: one more command to reserve the
 	// attempt, one to release it, each a round trip.
 	b := newApp(t, store, sqliteDB(t), clock, func(cfg *authConfig) {
-		cfg.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleOptions{Prefix: prefix + "throttle:"})
+		cfg.auth.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{Prefix: prefix + "throttle:"})
 	})
 	b.client(t).register("otto", "otto's password")
 	b.client(t).login("otto", "otto's password") // caches the scripts

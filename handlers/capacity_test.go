@@ -32,10 +32,10 @@ const (
 // capacityTrusted lets each failed sign-in come from an address of its
 // own (X-Forwarded-For), as a spraying botnet's do.
 func capacityTrusted(cfg *authConfig) {
-	cfg.TrustedProxies = []string{"127.0.0.1"}
+	cfg.session.TrustedProxies = []string{"127.0.0.1"}
 	// Every user registers from the test's one address: what is measured
 	// is their sessions, not the limit on accounts per address.
-	cfg.Throttle.Signups.Failures = 10 * capacityUsers
+	cfg.auth.Throttle.Signups.Failures = 10 * capacityUsers
 }
 
 // fill registers capacityUsers users (one session each), signs one user in
@@ -75,7 +75,7 @@ func TestCapacityRedis(t *testing.T) {
 	clock := fakeclock.New(time.Time{})
 	store := redisstore.New(c, redisstore.Options{Now: clock.Now})
 	a := newApp(t, store, sqliteDB(t), clock, capacityTrusted, func(cfg *authConfig) {
-		cfg.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleOptions{})
+		cfg.auth.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{})
 	})
 
 	used, count := map[string]int64{}, map[string]int64{}
@@ -144,12 +144,12 @@ func TestCapacityPostgres(t *testing.T) {
 	db := postgresDB(t)
 	clock := fakeclock.New(time.Time{})
 	store := gormStore(t, db, clock)
-	throttle, err := sqlauth.NewThrottleStore(db, sqlauth.ThrottleOptions{AutoMigrate: true, PruneInterval: -1})
+	throttle, err := sqlauth.NewThrottleStore(db, sqlauth.ThrottleStoreOptions{AutoMigrate: true, PruneInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = throttle.Close() })
-	a := newApp(t, store, db, clock, capacityTrusted, func(cfg *authConfig) { cfg.Throttle.Store = throttle })
+	a := newApp(t, store, db, clock, capacityTrusted, func(cfg *authConfig) { cfg.auth.Throttle.Store = throttle })
 
 	type sizes struct{ heap, indexes, rows int64 }
 	of := func(table string) sizes {

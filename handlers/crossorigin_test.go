@@ -7,7 +7,7 @@ import (
 )
 
 func TestCrossOriginProtection(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.TrustedOrigins = []string{"https://app.example.com"} })
+	a := newEnv(t, backends[0], func(c *authConfig) { c.origins = []string{"https://app.example.com"} })
 	a.client(t).register("tina", "tina's password")
 	host := strings.TrimPrefix(a.srv.URL, "http://")
 	tests := []struct {

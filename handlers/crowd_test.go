@@ -19,6 +19,7 @@ import (
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/problem"
 )
 
 // events collects account events from any goroutine.
@@ -63,7 +64,7 @@ func TestHonestCrowdBehindOneAddress(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		const n = 50
 		var ev events
-		a := newEnv(t, b, withBarrier(n), func(c *authConfig) { c.OnEvent = ev.add })
+		a := newEnv(t, b, withBarrier(n), func(c *authConfig) { c.auth.OnEvent = ev.add })
 		clients := make([]*client, n)
 		for i := range clients {
 			clients[i] = a.client(t)
@@ -102,7 +103,7 @@ func TestHonestCrowdBehindOneAddress(t *testing.T) {
 func TestParallelCorrectSignInsOfOneAccount(t *testing.T) {
 	const n = 12
 	var ev events
-	a := newEnv(t, backends[0], withBarrier(n), func(c *authConfig) { c.OnEvent = ev.add })
+	a := newEnv(t, backends[0], withBarrier(n), func(c *authConfig) { c.auth.OnEvent = ev.add })
 	a.client(t).register("olga", "olga's password")
 	var wg sync.WaitGroup
 	rs := make([]*response, n)
@@ -134,7 +135,7 @@ func TestParallelCorrectSignInsOfOneAccount(t *testing.T) {
 // clients stay locked out. A signed-in owner's password change is not
 // refused by the login's lockout.
 func TestLockoutSparesTheOwnersDevice(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.TrustedProxies = []string{"127.0.0.1"} })
+	a := newEnv(t, backends[0], func(c *authConfig) { c.session.TrustedProxies = []string{"127.0.0.1"} })
 	owner := a.client(t)
 	owner.register("vera", "vera's password")
 	owner.login("vera", "vera's password")
@@ -170,7 +171,7 @@ func TestLockoutSparesTheOwnersDevice(t *testing.T) {
 // nor the one the attacker's own account got lets the attacker sign in, or
 // every new cookie would be a new budget of guesses.
 func TestForeignDeviceCookiesGetNoBudget(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.TrustedProxies = []string{"127.0.0.1"} })
+	a := newEnv(t, backends[0], func(c *authConfig) { c.session.TrustedProxies = []string{"127.0.0.1"} })
 	a.client(t).register("vera", "vera's password")
 	attacker := a.client(t)
 	attacker.register("mallory", "mallory's password")
@@ -204,7 +205,7 @@ func TestForeignDeviceCookiesGetNoBudget(t *testing.T) {
 // is 429 with a lockout event.
 func TestPasswordChangeIsThrottled(t *testing.T) {
 	var ev events
-	a := newEnv(t, backends[0], func(c *authConfig) { c.OnEvent = ev.add })
+	a := newEnv(t, backends[0], func(c *authConfig) { c.auth.OnEvent = ev.add })
 	cl := a.client(t)
 	cl.register("walt", "walt's password")
 	cl.login("walt", "walt's password")
@@ -225,7 +226,7 @@ func TestPasswordChangeIsThrottled(t *testing.T) {
 // One address cannot create accounts without limit; another address is
 // not affected.
 func TestRegistrationsPerAddressAreLimited(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.TrustedProxies = []string{"127.0.0.1"} })
+	a := newEnv(t, backends[0], func(c *authConfig) { c.session.TrustedProxies = []string{"127.0.0.1"} })
 	cl := a.client(t)
 	created := 0
 	var last *response
@@ -242,7 +243,7 @@ func TestRegistrationsPerAddressAreLimited(t *testing.T) {
 	if created < 50 {
 		t.Errorf("only %d registrations from one address before the limit: a classroom needs 50", created)
 	}
-	if msg, _ := last.json["error"].(string); msg == auth.ErrTooManyAttempts.Message {
+	if msg, _ := last.json["error"].(string); msg == problem.TooManyAttempts.Message {
 		t.Errorf("a registration refusal speaks of sign-ins: %q", msg)
 	}
 	cl.want(cl.patient("POST", "/register", creds("elsewhere", "a long enough password"), "X-Forwarded-For", "198.51.100.20"), http.StatusCreated, "")
@@ -260,21 +261,21 @@ func TestOneAddressCannotStarveSignIn(t *testing.T) {
 	busy := make(chan struct{})
 	var arrived atomic.Int64 // hashes started when the honest sign-in looked its user up
 	a := newEnv(t, backends[0], func(c *authConfig) {
-		c.Metrics = &hashes
-		c.OnEvent = func(e auth.Event) {
+		c.auth.Metrics = &hashes
+		c.auth.OnEvent = func(e auth.Event) {
 			if e.Type == auth.EventLoginSuccess && strings.HasPrefix(e.Username, "bot") && bots.Add(1) == 8 {
 				close(busy) // the loop has been at it for a while
 			}
 		}
-		c.Users = lookupHook{UserStore: c.Users, fn: func(name string) {
+		c.auth.Users = lookupHook{UserStore: c.auth.Users, fn: func(name string) {
 			if name == "honest" {
 				arrived.Store(hashes.n.Load())
 			}
 		}}
-		c.TrustedProxies = []string{"127.0.0.1"}
-		c.BcryptCost = 8 // bcrypt dominates a sign-in's work
-		c.MaxConcurrentHashes = 1
-		c.HashQueueTimeout = time.Minute // never busy: what is measured is the order
+		c.session.TrustedProxies = []string{"127.0.0.1"}
+		c.auth.Passwords.BcryptCost = 8 // bcrypt dominates a sign-in's work
+		c.auth.Passwords.MaxConcurrentHashes = 1
+		c.auth.Passwords.HashQueueTimeout = time.Minute // never busy: what is measured is the order
 	})
 	const accounts = 16
 	// One password for all, hashed once: the accounts are the setting, not

@@ -25,11 +25,11 @@ import (
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/internal/fakeclock"
-	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore"
 	"github.com/ginauth/ginauth/sessionstore/gormstore"
 	"github.com/ginauth/ginauth/sessionstore/memstore"
@@ -195,7 +195,13 @@ type app struct {
 	srv   *httptest.Server
 }
 
-type authConfig = auth.Config[*Account]
+// authConfig is what an application instance is built from: its session
+// manager's configuration, its Auth's, and the origins it trusts.
+type authConfig struct {
+	session session.Config
+	auth    auth.Config[*Account]
+	origins []string
+}
 
 type appOption func(*authConfig)
 
@@ -208,32 +214,44 @@ func newApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 	if err := users.Migrate(); err != nil {
 		t.Fatal(err)
 	}
-	cfg := auth.Config[*Account]{
-		Store:              store,
-		Users:              users,
-		Secrets:            [][]byte{testSecret},
-		BcryptCost:         4, // speed: the cost is a parameter, not what is tested here
-		AllowLowBcryptCost: true,
-		Now:                clock.Now,
+	cfg := authConfig{
+		session: session.Config{Store: store, Secrets: [][]byte{testSecret}, Now: clock.Now},
+		auth: auth.Config[*Account]{
+			Users: users,
+			// speed: the cost is a parameter, not what is tested here
+			Passwords: auth.Passwords{BcryptCost: 4, AllowLowCost: true},
+			Now:       clock.Now,
+		},
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	a, err := auth.New(cfg)
+	sm, err := session.New(cfg.session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.auth.Sessions = sm
+	a, err := auth.New(cfg.auth)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
+	cop := http.NewCrossOriginProtection()
+	for _, o := range cfg.origins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r := gin.New()
-	r.Use(middleware.Session(a))
-	handlers.Mount(r.Group("/"), a, handlers.WithRegister())
+	r.Use(sm.Middleware())
+	handlers.Mount(r.Group("/"), a, handlers.WithRegister(), handlers.WithCrossOrigin(cop))
 	r.GET("/private", middleware.RequireAuth(a), func(c *gin.Context) {
 		u, _ := a.User(c)
 		c.String(http.StatusOK, "hello "+u.Username)
 	})
 	r.GET("/public", func(c *gin.Context) {
-		u, ok := a.User(c)
-		if !ok {
+		u, err := a.User(c)
+		if err != nil {
 			c.String(http.StatusOK, "anonymous")
 			return
 		}
@@ -245,29 +263,29 @@ func newApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 		N     int       `json:"n"`
 	}
 	r.POST("/cart", func(c *gin.Context) {
-		cur, _ := auth.Get[cart](c, "cart")
+		cur, _ := session.Get[cart](c, "cart")
 		cur.Items = append(cur.Items, c.Query("item"))
 		cur.N++
 		cur.At = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-		if err := auth.Set(c, "cart", cur); err != nil {
-			auth.WriteProblem(c, err)
+		if err := session.Set(c, "cart", cur); err != nil {
+			middleware.WriteError(c, err)
 			return
 		}
 		c.JSON(http.StatusOK, cur)
 	})
 	r.GET("/cart", func(c *gin.Context) {
-		cur, ok := auth.Get[cart](c, "cart")
+		cur, ok := session.Get[cart](c, "cart")
 		c.JSON(http.StatusOK, gin.H{"ok": ok, "cart": cur})
 	})
 	r.POST("/set", func(c *gin.Context) {
-		if err := auth.Set(c, c.Query("k"), c.Query("v")); err != nil {
-			auth.WriteProblem(c, err)
+		if err := session.Set(c, c.Query("k"), c.Query("v")); err != nil {
+			middleware.WriteError(c, err)
 			return
 		}
 		c.Status(http.StatusNoContent)
 	})
 	r.GET("/get", func(c *gin.Context) {
-		v, ok := auth.Get[string](c, c.Query("k"))
+		v, ok := session.Get[string](c, c.Query("k"))
 		c.JSON(http.StatusOK, gin.H{"ok": ok, "v": v})
 	})
 	// The README's way of changing a field of the user: a copy from the
@@ -276,18 +294,18 @@ func newApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 		me, _ := a.User(c)
 		acct, err := users.FindByID(c, me.AuthID())
 		if err != nil {
-			auth.WriteProblem(c, err)
+			middleware.WriteError(c, err)
 			return
 		}
 		acct.Email = c.Query("email")
 		if err := users.Update(c, acct, "Email"); err != nil {
-			auth.WriteProblem(c, err)
+			middleware.WriteError(c, err)
 			return
 		}
 		a.InvalidateUser(acct.AuthID())
 		c.Status(http.StatusNoContent)
 	})
-	r.POST("/app-action", middleware.CrossOrigin(a.CrossOriginProtection()), func(c *gin.Context) {
+	r.POST("/app-action", middleware.CrossOrigin(cop), func(c *gin.Context) {
 		c.Status(http.StatusNoContent)
 	})
 	srv := httptest.NewServer(r)
@@ -436,9 +454,54 @@ func (a *app) withCookie(t testing.TB, c *http.Cookie) *client {
 // issued: what an attacker who knows the secret's output format, or a
 // leaked cookie of a destroyed session, would present.
 func plantedCookie(t testing.TB) *http.Cookie {
-	codec, err := session.NewCodec([][]byte{testSecret})
+	return &http.Cookie{Name: "sid", Value: forgeCookie(t, testSecret, true)}
+}
+
+// forgeCookie returns a session cookie value that secret signs, for a
+// session that no store of the tests holds: it is made by a manager of its
+// own, on a store of its own. signedIn says whether the session was signed
+// in (the cookie says so).
+func forgeCookie(t testing.TB, secret []byte, signedIn bool) string {
+	t.Helper()
+	sm, err := session.New(session.Config{Store: memstore.New(memstore.Options{}), Secrets: [][]byte{secret}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &http.Cookie{Name: "sid", Value: codec.Encode("sid", session.NewID(), session.FlagSignedIn)}
+	r := gin.New()
+	r.Use(sm.Middleware())
+	r.GET("/", func(c *gin.Context) {
+		if signedIn {
+			_ = session.From(c).Bind(session.Binding{UserID: "nobody"})
+			return
+		}
+		_ = session.Set(c, "k", 1)
+	})
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	for _, c := range w.Result().Cookies() {
+		if c.Name == "sid" {
+			return c.Value
+		}
+	}
+	t.Fatal("no cookie was set")
+	return ""
+}
+
+// signedBy reports whether secret signs the cookie value of a signed-in
+// session: a manager with that secret alone reads it as a genuine cookie
+// of a session that ended, not as garbage.
+func signedBy(t testing.TB, secret []byte, value string) bool {
+	t.Helper()
+	sm, err := session.New(session.Config{Store: memstore.New(memstore.Options{}), Secrets: [][]byte{secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(sm.Middleware())
+	expired := false
+	r.GET("/", func(c *gin.Context) { expired = session.From(c).Expired() })
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(&http.Cookie{Name: "sid", Value: value})
+	r.ServeHTTP(httptest.NewRecorder(), req)
+	return expired
 }

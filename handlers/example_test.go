@@ -19,6 +19,7 @@ import (
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore/memstore"
 )
 
@@ -33,16 +34,19 @@ func ExampleMount() {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
 
-	a, err := auth.New(auth.Config[*models.User]{
+	sessions, err := session.New(session.Config{
 		Store:   store,
-		Users:   users,
 		Secrets: [][]byte{[]byte("use-32-or-more-random-bytes-here!!")},
 	})
 	if err != nil {
 		panic(err)
 	}
+	a, err := auth.New(auth.Config[*models.User]{Sessions: sessions, Users: users})
+	if err != nil {
+		panic(err)
+	}
 	r := gin.New()
-	r.Use(middleware.Session(a))
+	r.Use(sessions.Middleware())
 	handlers.Mount(r.Group("/auth"), a, handlers.WithRegister())
 	r.GET("/account", middleware.RequireAuth(a), func(c *gin.Context) {
 		u, _ := a.User(c) // *models.User

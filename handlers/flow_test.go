@@ -160,9 +160,9 @@ func TestReplayAfterLogout(t *testing.T) {
 func TestTimeouts(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		a := newEnv(t, b, func(c *authConfig) {
-			c.IdleTimeout = 30 * time.Minute
-			c.AbsoluteTimeout = 2 * time.Hour
-			c.TouchInterval = time.Minute
+			c.session.Lifetime.Idle = 30 * time.Minute
+			c.session.Lifetime.Absolute = 2 * time.Hour
+			c.session.Lifetime.TouchInterval = time.Minute
 		})
 		a.client(t).register("dave", "dave's password")
 

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,7 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/middleware"
 )
 
 // FuzzLoginBody feeds arbitrary bodies, under each content type, to the
@@ -36,8 +35,7 @@ func FuzzLoginBody(f *testing.F) {
 			field{name: "password", str: &password, required: true},
 			field{name: "remember", flag: &remember})
 		if err != nil {
-			var p *auth.Problem
-			if !errors.As(err, &p) || p.Status < 400 || p.Status > 499 {
+			if p, _ := middleware.Problem(err); p.Status < 400 || p.Status > 499 {
 				t.Fatalf("error %v is not a client problem", err)
 			}
 			return

@@ -7,10 +7,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/middleware"
+	"github.com/ginauth/ginauth/session"
 )
 
 // A deployment that shortens its timeouts: sessions stored under the long
@@ -24,9 +24,9 @@ func TestShortenedTimeoutsApplyInProcess(t *testing.T) {
 		store, db := b.open(t, clock)
 		long := newApp(t, store, db, clock) // idle 30m, absolute 24h, anonymous 1h
 		short := newApp(t, store, db, clock, func(c *authConfig) {
-			c.IdleTimeout = 10 * time.Minute
-			c.AbsoluteTimeout = time.Hour
-			c.AnonymousTimeout = 20 * time.Minute
+			c.session.Lifetime.Idle = 10 * time.Minute
+			c.session.Lifetime.Absolute = time.Hour
+			c.session.Lifetime.Anonymous = 20 * time.Minute
 		})
 		long.client(t).register("sam", "sam's password")
 		on := func(a *app, c *http.Cookie) *client { return a.withCookie(t, c) }
@@ -90,21 +90,21 @@ func TestLogoutThenWrite(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		a := newEnv(t, b)
 		r := gin.New()
-		r.Use(middleware.Session(a.a))
+		r.Use(a.a.Sessions().Middleware())
 		handlers.Mount(r.Group("/"), a.a, handlers.WithRegister())
 		r.POST("/signout", func(c *gin.Context) {
 			if err := a.a.Logout(c); err != nil {
-				auth.WriteProblem(c, err)
+				middleware.WriteError(c, err)
 				return
 			}
-			if err := auth.Set(c, "flash", "Signed out"); err != nil {
-				auth.WriteProblem(c, err)
+			if err := session.Set(c, "flash", "Signed out"); err != nil {
+				middleware.WriteError(c, err)
 				return
 			}
 			c.Status(http.StatusNoContent)
 		})
 		r.GET("/flash", func(c *gin.Context) {
-			v, ok := auth.Get[string](c, "flash")
+			v, ok := session.Get[string](c, "flash")
 			c.JSON(http.StatusOK, gin.H{"ok": ok, "v": v})
 		})
 		a.srv.Config.Handler = r

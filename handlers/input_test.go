@@ -8,7 +8,7 @@ import (
 )
 
 func TestHostileCredentials(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.Throttle.Disabled = true })
+	a := newEnv(t, backends[0], func(c *authConfig) { c.auth.Throttle.Disabled = true })
 	a.client(t).register("paypal", "the real password")
 	tests := []struct {
 		name     string

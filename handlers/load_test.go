@@ -30,12 +30,12 @@ func BenchmarkMeUnderLoginFlood(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			a, _, cookie := benchApp(b, backends[0], func(c *authConfig) {
-				c.BcryptCost = 12
-				c.Throttle.Disabled = true // the flood is of wrong passwords: measure bcrypt, not the lockout
+				c.auth.Passwords.BcryptCost = 12
+				c.auth.Throttle.Disabled = true // the flood is of wrong passwords: measure bcrypt, not the lockout
 				if tc.hashers > 0 {
-					c.MaxConcurrentHashes = tc.hashers
+					c.auth.Passwords.MaxConcurrentHashes = tc.hashers
 				}
-				c.HashQueueTimeout = time.Hour // queue rather than answer busy
+				c.auth.Passwords.HashQueueTimeout = time.Hour // queue rather than answer busy
 			})
 			ctx, stop := context.WithCancel(context.Background())
 			var flood sync.WaitGroup

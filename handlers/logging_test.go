@@ -1,6 +1,9 @@
 package handlers_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,7 +16,6 @@ import (
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
-	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/middleware"
 )
@@ -31,7 +33,7 @@ func TestAccountEvents(t *testing.T) {
 	var mu sync.Mutex
 	var events []auth.Event
 	a := newEnv(t, backends[0], func(c *authConfig) {
-		c.OnEvent = func(e auth.Event) {
+		c.auth.OnEvent = func(e auth.Event) {
 			mu.Lock()
 			events = append(events, e)
 			mu.Unlock()
@@ -96,9 +98,9 @@ func TestAccountEvents(t *testing.T) {
 func TestDebugLog(t *testing.T) {
 	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := newEnv(t, backends[0], func(c *authConfig) { c.Logger = logger })
+	a := newEnv(t, backends[0], func(c *authConfig) { c.session.Logger, c.auth.Logger = logger, logger })
 	r := gin.New()
-	r.Use(middleware.Debug(a.a, logger), middleware.Session(a.a))
+	r.Use(middleware.Debug(logger), a.a.Sessions().Middleware())
 	handlers.Mount(r.Group("/"), a.a, handlers.WithRegister())
 	a.srv.Config.Handler = r
 	cl := a.client(t)
@@ -112,12 +114,18 @@ func TestDebugLog(t *testing.T) {
 			t.Errorf("debug log lacks %q:\n%s", want, out)
 		}
 	}
-	codec, _ := session.NewCodec([][]byte{testSecret})
-	id, _, _, _ := codec.Decode("sid", cookie)
-	if !strings.Contains(out, id.Key().Short()) {
-		t.Errorf("debug log does not name the session by its short hash %s", id.Key().Short())
+	// The cookie is base64url(format, flags, the 32-byte ID, its MAC); the
+	// store key is the ID's SHA-256, and the short name its first 8 digits.
+	raw, err := base64.RawURLEncoding.DecodeString(cookie)
+	if err != nil || len(raw) < 34 {
+		t.Fatalf("cookie %q: %v", cookie, err)
 	}
-	for _, secret := range []string{cookie, id.Key().String(), "dora's password"} {
+	key := sha256.Sum256(raw[2:34])
+	full := hex.EncodeToString(key[:])
+	if !strings.Contains(out, "session("+full[:8]+")") {
+		t.Errorf("debug log does not name the session by its short hash %s", full[:8])
+	}
+	for _, secret := range []string{cookie, full, hex.EncodeToString(raw[2:34]), "dora's password"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("debug log carries a secret: %.20s…", secret)
 		}

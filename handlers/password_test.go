@@ -16,6 +16,7 @@ import (
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/sessionstore"
 )
 
 func TestPasswordChange(t *testing.T) {
@@ -65,7 +66,7 @@ func TestRehashOnCostChange(t *testing.T) {
 	store, db := backends[0].open(t, clock)
 	old := newApp(t, store, db, clock)
 	old.client(t).register("leo", "leo's password")
-	newer := newApp(t, store, db, clock, func(c *authConfig) { c.BcryptCost = 5 })
+	newer := newApp(t, store, db, clock, func(c *authConfig) { c.auth.Passwords.BcryptCost = 5 })
 	hash := func() string {
 		u, err := newer.users.FindByUsername(context.Background(), "leo")
 		if err != nil {
@@ -108,8 +109,8 @@ func TestPasswordChangeEndsLoginsInFlight(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		hold := &holdUsers{held: make(chan struct{}), release: make(chan struct{})}
 		a := newEnv(t, b, func(c *authConfig) {
-			hold.UserStore = c.Users
-			c.Users = hold
+			hold.UserStore = c.auth.Users
+			c.auth.Users = hold
 		})
 		owner := a.client(t)
 		owner.register("victor", "victor's old password")
@@ -141,7 +142,7 @@ func TestUsersOutsideRequests(t *testing.T) {
 		var mu sync.Mutex
 		var events []auth.Event
 		a := newEnv(t, b, func(c *authConfig) {
-			c.OnEvent = func(e auth.Event) {
+			c.auth.OnEvent = func(e auth.Event) {
 				mu.Lock()
 				defer mu.Unlock()
 				if e.IPAddress == "" {
@@ -150,7 +151,7 @@ func TestUsersOutsideRequests(t *testing.T) {
 			}
 		})
 		ctx := context.Background()
-		admin, err := a.a.CreateUser(ctx, " Admin ", "the admin's password")
+		admin, err := a.a.Register(ctx, " Admin ", "the admin's password")
 		if err != nil || admin.Username != "admin" {
 			t.Fatalf("CreateUser = %v, %v", admin, err)
 		}
@@ -162,7 +163,7 @@ func TestUsersOutsideRequests(t *testing.T) {
 			{"bob", "short", auth.ErrWeakPassword},
 			{"abʹ", "a long password", auth.ErrInvalidUsername},
 		} {
-			if _, err := a.a.CreateUser(ctx, tt.name, tt.pw); !errors.Is(err, tt.want) {
+			if _, err := a.a.Register(ctx, tt.name, tt.pw); !errors.Is(err, tt.want) {
 				t.Errorf("CreateUser(%q) = %v, want %v", tt.name, err, tt.want)
 			}
 		}
@@ -186,18 +187,18 @@ func TestUsersOutsideRequests(t *testing.T) {
 
 		// An operator's view of the user's sessions, and ending them.
 		laptop.login("admin", "a new password")
-		list, err := a.a.UserSessions(ctx, admin.AuthID())
+		list, err := a.a.Sessions().List(ctx, admin.AuthID())
 		if err != nil || len(list) != 2 || list[0].Current || list[1].Current || list[0].IPAddress != "127.0.0.1" {
 			t.Fatalf("UserSessions = %+v, %v; want the two sessions, none current", list, err)
 		}
-		other, _ := a.a.CreateUser(ctx, "other", "the other's password")
-		if err := a.a.RevokeUserSession(ctx, other.AuthID(), list[0].ID); !errors.Is(err, auth.ErrNotFound) {
+		other, _ := a.a.Register(ctx, "other", "the other's password")
+		if err := a.a.Revoke(ctx, other.AuthID(), list[0].ID); !errors.Is(err, sessionstore.ErrNotFound) {
 			t.Errorf("revoking admin's session as another user's = %v, want ErrNotFound", err)
 		}
-		if err := a.a.RevokeUserSession(ctx, admin.AuthID(), list[0].ID); err != nil {
+		if err := a.a.Revoke(ctx, admin.AuthID(), list[0].ID); err != nil {
 			t.Fatalf("RevokeUserSession = %v", err)
 		}
-		if err := a.a.RevokeUserSession(ctx, admin.AuthID(), list[0].ID); !errors.Is(err, auth.ErrNotFound) {
+		if err := a.a.Revoke(ctx, admin.AuthID(), list[0].ID); !errors.Is(err, sessionstore.ErrNotFound) {
 			t.Errorf("revoking it again = %v, want ErrNotFound", err)
 		}
 		survivor := laptop
@@ -208,11 +209,11 @@ func TestUsersOutsideRequests(t *testing.T) {
 		default:
 			t.Fatalf("after revoking one session of two: GET /me answered %d and %d", p, l)
 		}
-		if n, err := a.a.RevokeUserSessions(ctx, admin.AuthID()); err != nil || n != 1 {
+		if n, err := a.a.RevokeAll(ctx, admin.AuthID()); err != nil || n != 1 {
 			t.Errorf("RevokeUserSessions = %d, %v; want 1", n, err)
 		}
 		survivor.want(survivor.do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
-		if list, err := a.a.UserSessions(ctx, admin.AuthID()); err != nil || len(list) != 0 {
+		if list, err := a.a.Sessions().List(ctx, admin.AuthID()); err != nil || len(list) != 0 {
 			t.Errorf("UserSessions after revoking all = %v, %v", list, err)
 		}
 
@@ -224,7 +225,7 @@ func TestUsersOutsideRequests(t *testing.T) {
 				got = append(got, fmt.Sprintf("%s:%d", e.Type, e.Revoked))
 			}
 		}
-		if want := "password_change:2 session_revoked:0 logout_all:1"; strings.Join(got, " ") != want {
+		if want := "register:0 password_change:2 session_revoked:0 logout_all:1"; strings.Join(got, " ") != want {
 			t.Errorf("events without a client: %s, want %s", strings.Join(got, " "), want)
 		}
 	})

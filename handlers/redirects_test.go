@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/middleware"
 )
 
 func TestFormLoginRedirects(t *testing.T) {
@@ -63,7 +63,7 @@ func TestFormLoginRedirects(t *testing.T) {
 	}
 	// A saved return address that leaves the site is ignored.
 	for _, bad := range []string{"//evil.example/", "/\\evil.example", "https://evil.example/", "/ok\r\nX: y"} {
-		if auth.LocalPath(bad) {
+		if middleware.LocalPath(bad) {
 			t.Errorf("LocalPath(%q) = true", bad)
 		}
 	}

@@ -77,7 +77,7 @@ func TestTwoInstancesLogoutAll(t *testing.T) {
 		// Twelve simultaneous sign-ins of one account would be throttled
 		// like a burst (each counts until it is judged): this test is about
 		// twelve sessions, not the throttle.
-		manyDevices := func(c *authConfig) { c.Throttle.PerAccount.Failures = 100 }
+		manyDevices := func(c *authConfig) { c.auth.Throttle.PerAccount.Failures = 100 }
 		one := newApp(t, store, db, clock, manyDevices)
 		two := newApp(t, store, db, clock, manyDevices)
 		one.client(t).register("ivan", "ivan's password")
@@ -195,7 +195,7 @@ func TestConcurrentChangesKeepEveryValue(t *testing.T) {
 }
 
 func TestSaveUninitialized(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.SaveUninitialized = true })
+	a := newEnv(t, backends[0], func(c *authConfig) { c.session.SaveUninitialized = true })
 	cl := a.client(t)
 	r := cl.do("GET", "/public", nil)
 	if r.cookie("sid") == nil {
@@ -267,7 +267,7 @@ func (w *headerRecorder) WriteHeader(s int) {
 // A value listed in KeepOnRegenerate survives the login.
 func TestAnonymousSessionsAreShortLived(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		a := newEnv(t, b, func(c *authConfig) { c.KeepOnRegenerate = []string{"theme"} })
+		a := newEnv(t, b, func(c *authConfig) { c.session.KeepOnRegenerate = []string{"theme"} })
 		a.client(t).register("abby", "abby's password")
 		anon, member := a.client(t), a.client(t)
 		anon.want(anon.do("POST", "/set?k=theme&v=dark", nil), http.StatusNoContent, "")

@@ -79,7 +79,7 @@ func TestLoginThrottlingPerIP(t *testing.T) {
 	}
 	cl.want(cl.do("POST", "/login", creds("quentin", "quentin's password")), http.StatusTooManyRequests, "too_many_attempts")
 	// Another address is not affected (a trusted proxy tells them apart).
-	b := newEnv(t, backends[0], func(c *authConfig) { c.TrustedProxies = []string{"127.0.0.1"} })
+	b := newEnv(t, backends[0], func(c *authConfig) { c.session.TrustedProxies = []string{"127.0.0.1"} })
 	b.client(t).register("quentin", "quentin's password")
 	bc := b.client(t)
 	for i := range 30 {
@@ -90,7 +90,7 @@ func TestLoginThrottlingPerIP(t *testing.T) {
 }
 
 func TestLoginThrottlingDisabled(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.Throttle.Disabled = true })
+	a := newEnv(t, backends[0], func(c *authConfig) { c.auth.Throttle.Disabled = true })
 	a.client(t).register("rita", "rita's password")
 	cl := a.client(t)
 	for range 12 {
@@ -106,7 +106,7 @@ func TestLoginThrottlingShared(t *testing.T) {
 	store := redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now})
 	db := sqliteDB(t)
 	shared := func(cfg *authConfig) {
-		cfg.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleOptions{Prefix: prefix + "throttle:"})
+		cfg.auth.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{Prefix: prefix + "throttle:"})
 	}
 	one, two := newApp(t, store, db, clock, shared), newApp(t, store, db, clock, shared)
 	one.client(t).register("sam", "sam's password")
@@ -134,7 +134,7 @@ func TestThrottleBurst(t *testing.T) {
 		},
 		"redis": func(t *testing.T) auth.ThrottleStore {
 			c, prefix := redisClient(t)
-			return redisauth.NewThrottleStore(c, redisauth.ThrottleOptions{Prefix: prefix + "throttle:"})
+			return redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{Prefix: prefix + "throttle:"})
 		},
 	}
 	for name, newThrottle := range throttles {
@@ -142,10 +142,10 @@ func TestThrottleBurst(t *testing.T) {
 			burst := func(t *testing.T, n, limit int, username func(i int) string) {
 				compared := atomic.Int64{}
 				a := newEnv(t, backends[0], withBarrier(n), func(c *authConfig) {
-					c.Throttle.Store = newThrottle(t)
-					c.MaxConcurrentHashes = 4
-					c.HashQueueTimeout = time.Minute
-					c.OnEvent = func(e auth.Event) {
+					c.auth.Throttle.Store = newThrottle(t)
+					c.auth.Passwords.MaxConcurrentHashes = 4
+					c.auth.Passwords.HashQueueTimeout = time.Minute
+					c.auth.OnEvent = func(e auth.Event) {
 						if e.Type == auth.EventLoginFailure || e.Type == auth.EventLoginSuccess {
 							compared.Add(1)
 						}
@@ -197,7 +197,7 @@ type barrierUsers struct {
 
 func withBarrier(n int) appOption {
 	return func(c *authConfig) {
-		c.Users = &barrierUsers{UserStore: c.Users, n: n, open: make(chan struct{})}
+		c.auth.Users = &barrierUsers{UserStore: c.auth.Users, n: n, open: make(chan struct{})}
 	}
 }
 
@@ -229,8 +229,8 @@ func TestThrottleFailsClosed(t *testing.T) {
 	var events []auth.Event
 	var mu sync.Mutex
 	a := newEnv(t, backends[0], func(c *authConfig) {
-		c.Throttle.Store = redisauth.NewThrottleStore(down, redisauth.ThrottleOptions{})
-		c.OnEvent = func(e auth.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
+		c.auth.Throttle.Store = redisauth.NewThrottleStore(down, redisauth.ThrottleStoreOptions{})
+		c.auth.OnEvent = func(e auth.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
 	})
 	hash, _ := bcrypt.GenerateFromPassword([]byte("ursula's password"), bcrypt.MinCost)
 	if _, err := a.users.Create(context.Background(), "ursula", string(hash)); err != nil {
@@ -274,7 +274,7 @@ func TestRegisterIsThrottled(t *testing.T) {
 		t.Errorf("%d username_taken answers before the lockout, want 10", taken)
 	}
 	// Another address is not affected.
-	b := newEnv(t, backends[0], func(c *authConfig) { c.TrustedProxies = []string{"127.0.0.1"} })
+	b := newEnv(t, backends[0], func(c *authConfig) { c.session.TrustedProxies = []string{"127.0.0.1"} })
 	bc := b.client(t)
 	for i := range 12 {
 		bc.do("POST", "/register", creds(fmt.Sprintf("m%d", i%2), "a long password"), "X-Forwarded-For", "203.0.113.5")
@@ -317,7 +317,7 @@ func TestUnixSocketProxy(t *testing.T) {
 		cl.want(cl.do("POST", "/login", creds("yuri", "yuri's password"), "X-Forwarded-For", "198.51.100.7"), http.StatusOK, "")
 	})
 	t.Run("trusted", func(t *testing.T) {
-		a := newEnv(t, backends[0], func(c *authConfig) { c.TrustedProxies = []string{"unix"} })
+		a := newEnv(t, backends[0], func(c *authConfig) { c.session.TrustedProxies = []string{"unix"} })
 		a.client(t).register("yuri", "yuri's password")
 		cl := serveUnix(t, a)
 		spray(cl, "203.0.113.9")
@@ -341,7 +341,7 @@ func TestUsernameVariantsShareOneLockout(t *testing.T) {
 			store := memstore.New(memstore.Options{Now: clock.Now})
 			t.Cleanup(func() { _ = store.Close() })
 			a := newApp(t, store, udb.open(t), clock, func(c *authConfig) {
-				c.Throttle.PerIP.Failures = 1000 // only the account's rule is under test
+				c.auth.Throttle.PerIP.Failures = 1000 // only the account's rule is under test
 			})
 			a.client(t).register("alice", "alice's password")
 			attacker := a.client(t)

@@ -58,7 +58,7 @@ func TestUserCache(t *testing.T) {
 }
 
 func TestDeletedUserWithoutCache(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.UserCacheSize = -1 })
+	a := newEnv(t, backends[0], func(c *authConfig) { c.auth.UserCache.Size = -1 })
 	cl := a.client(t)
 	cl.register("heidi", "heidi's password")
 	a.users.DB().Exec("DELETE FROM accounts")
@@ -73,7 +73,7 @@ func TestUserInvalidationAcrossInstances(t *testing.T) {
 	store := redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now})
 	db := sqliteDB(t)
 	bus := func(cfg *authConfig) {
-		cfg.UserInvalidation = redisauth.NewUserInvalidation(c, redisauth.InvalidationOptions{Channel: prefix + "invalidate"})
+		cfg.auth.UserCache.Invalidation = redisauth.NewUserInvalidation(c, redisauth.InvalidationOptions{Channel: prefix + "invalidate"})
 	}
 	one, two := newApp(t, store, db, clock, bus), newApp(t, store, db, clock, bus)
 	cl := one.client(t)

@@ -24,9 +24,9 @@ import (
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/metrics"
-	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
@@ -70,17 +70,20 @@ func newRouter(t testing.TB, store sessionstore.IndexedStore, storeName string, 
 		t.Fatal(err)
 	}
 	cfg := auth.Config[*models.User]{
-		Store:              store,
-		Users:              users,
-		Secrets:            [][]byte{testSecret},
-		BcryptCost:         4, // speed: the cost is not what is measured here
-		AllowLowBcryptCost: true,
+		Users: users,
+		// speed: the cost is not what is measured here
+		Passwords: auth.Passwords{BcryptCost: 4, AllowLowCost: true},
 	}
 	if m != nil {
-		cfg.Store = m.Store(store, storeName)
+		store = m.Store(store, storeName)
 		cfg.Metrics = m
 		cfg.OnEvent = m.OnEvent(nil)
 	}
+	sm, err := session.New(session.Config{Store: store, Secrets: [][]byte{testSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Sessions = sm
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -90,7 +93,7 @@ func newRouter(t testing.TB, store sessionstore.IndexedStore, storeName string, 
 	}
 	t.Cleanup(func() { _ = a.Close() })
 	r := gin.New()
-	r.Use(middleware.Session(a))
+	r.Use(sm.Middleware())
 	handlers.Mount(r.Group("/"), a, handlers.WithRegister())
 	return r
 }

@@ -20,9 +20,9 @@ import (
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/metrics"
-	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore/memstore"
 )
 
@@ -52,12 +52,18 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := auth.New(auth.Config[*models.User]{
+	sm, err := session.New(session.Config{
 		Store:   m.Store(sessions, "memory"), // every store call timed
-		Users:   users,
 		Secrets: [][]byte{[]byte("example-secret-0123456789abcdef-0123")},
-		Metrics: m,              // bcrypt slots and the user cache
-		OnEvent: m.OnEvent(nil), // account events; pass the audit log's handler, if any
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	a, err := auth.New(auth.Config[*models.User]{
+		Sessions: sm,
+		Users:    users,
+		Metrics:  m,              // bcrypt slots and the user cache
+		OnEvent:  m.OnEvent(nil), // account events; pass the audit log's handler, if any
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -65,7 +71,7 @@ func Example() {
 	defer a.Close()
 
 	r := gin.New()
-	r.Use(middleware.Session(a))
+	r.Use(sm.Middleware())
 	handlers.Mount(r.Group("/"), a, handlers.WithRegister())
 	app := httptest.NewServer(r)
 	defer app.Close()

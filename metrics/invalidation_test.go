@@ -77,7 +77,7 @@ func TestUserInvalidationLinkState(t *testing.T) {
 			m, reg := newMetrics(t)
 			logs := &testenv.LogBuffer{}
 			newRouter(t, memstore.New(memstore.Options{}), "memory", m, func(cfg *auth.Config[*models.User]) {
-				cfg.UserInvalidation = bus
+				cfg.UserCache.Invalidation = bus
 				cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			})
 			state := func() (listening, losses float64, ok bool) {

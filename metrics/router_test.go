@@ -116,9 +116,9 @@ func TestRouterMovesTheMetrics(t *testing.T) {
 func TestRouterCountsBusyLogins(t *testing.T) {
 	m, reg := newMetrics(t)
 	srv := httptest.NewServer(newRouter(t, memoryStore(t, memstore.Options{}), "memory", m, func(c *auth.Config[*models.User]) {
-		c.BcryptCost = 11 // long enough (100 ms or more) for a second login to arrive while the first hashes
-		c.MaxConcurrentHashes = 1
-		c.HashQueueTimeout = time.Millisecond
+		c.Passwords.BcryptCost = 11 // long enough (100 ms or more) for a second login to arrive while the first hashes
+		c.Passwords.MaxConcurrentHashes = 1
+		c.Passwords.HashQueueTimeout = time.Millisecond
 	}))
 	t.Cleanup(srv.Close)
 

@@ -18,6 +18,7 @@ import (
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore/memstore"
 )
 
@@ -31,22 +32,26 @@ func ExampleRequireAuth() {
 	_ = users.Migrate()
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
-	a, err := auth.New(auth.Config[*models.User]{Store: store, Users: users, Secrets: [][]byte{[]byte("a-secret-of-32-bytes-or-more-....")}})
+	sessions, err := session.New(session.Config{Store: store, Secrets: [][]byte{[]byte("a-secret-of-32-bytes-or-more-....")}})
+	if err != nil {
+		panic(err)
+	}
+	a, err := auth.New(auth.Config[*models.User]{Sessions: sessions, Users: users})
 	if err != nil {
 		panic(err)
 	}
 	defer a.Close()
-	_, _ = a.CreateUser(context.Background(), "lin", "correct horse battery")
+	_, _ = a.Register(context.Background(), "lin", "correct horse battery")
 
 	r := gin.New()
-	r.Use(middleware.Session(a))
+	r.Use(sessions.Middleware())
 	r.POST("/login", func(c *gin.Context) {
 		u, err := a.Authenticate(c, "lin", "correct horse battery")
 		if err == nil {
 			err = a.Login(c, u, auth.LoginOptions{})
 		}
 		if err != nil {
-			auth.WriteProblem(c, err)
+			middleware.WriteError(c, err)
 		}
 	})
 	r.GET("/account", middleware.RequireAuth(a), func(c *gin.Context) {

@@ -54,11 +54,11 @@ func Write(c *gin.Context, p *Problem, retryAfter time.Duration) {
 		c.Header("Retry-After", strconv.Itoa(max(secs, 1)))
 	}
 	c.Header("Cache-Control", "no-store")
-	c.AbortWithStatusJSON(p.Status, body{p.Message, p.Code})
+	c.AbortWithStatusJSON(p.Status, body{Code: p.Code, Error: p.Message})
 }
 
-// body is the JSON of a problem; a struct, so that "error" comes first.
+// body is the JSON of a problem.
 type body struct {
-	Error string `json:"error"`
 	Code  string `json:"code"`
+	Error string `json:"error"`
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ginauth/ginauth/auth/sqlauth"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore/gormstore"
 )
 
@@ -49,17 +50,23 @@ func Example() {
 	}
 	defer invalidation.Close() // after a.Close, which ends the subscription
 
+	sm, err := session.New(session.Config{
+		Store:   sessions,
+		Secrets: [][]byte{[]byte(os.Getenv("SESSION_SECRET"))},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	a, err := auth.New(auth.Config[*models.User]{
-		Store:            sessions,
-		Users:            users,
-		Secrets:          [][]byte{[]byte(os.Getenv("SESSION_SECRET"))},
-		Throttle:         auth.Throttle{Store: throttle},
-		UserInvalidation: invalidation,
+		Sessions:  sm,
+		Users:     users,
+		Throttle:  auth.ThrottlePolicy{Store: throttle},
+		UserCache: auth.UserCache{Invalidation: invalidation},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer a.Close()
 
-	// ... r.Use(middleware.Session(a)); handlers.Mount(r.Group("/"), a) ...
+	// ... r.Use(sm.Middleware()); handlers.Mount(r.Group("/"), a) ...
 }

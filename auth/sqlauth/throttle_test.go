@@ -89,7 +89,7 @@ func openGORM(t testing.TB, d dialect) (server, *gorm.DB, string) {
 	return s, db, table
 }
 
-func newThrottle(t testing.TB, db *gorm.DB, opts sqlauth.ThrottleStoreOptions) *sqlauth.Throttle {
+func newThrottle(t testing.TB, db *gorm.DB, opts sqlauth.ThrottleStoreOptions) *sqlauth.ThrottleStore {
 	t.Helper()
 	opts.AutoMigrate = true
 	if opts.PruneInterval == 0 {
@@ -131,7 +131,7 @@ var (
 func TestThrottleInstancesShareCounts(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d dialect) {
 		srv, db, table := openGORM(t, d)
-		instances := []*sqlauth.Throttle{
+		instances := []*sqlauth.ThrottleStore{
 			newThrottle(t, db, sqlauth.ThrottleStoreOptions{Table: table}),
 			newThrottle(t, srv.pool(t), sqlauth.ThrottleStoreOptions{Table: table}),
 		}
@@ -584,7 +584,7 @@ func TestThrottleHammer(t *testing.T) {
 		srv, db, table := openGORM(t, d)
 		var r retries
 		log := slog.New(slog.NewTextHandler(&r, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		instances := []*sqlauth.Throttle{
+		instances := []*sqlauth.ThrottleStore{
 			newThrottle(t, db, sqlauth.ThrottleStoreOptions{Table: table, Logger: log}),
 			newThrottle(t, srv.pool(t), sqlauth.ThrottleStoreOptions{Table: table, Logger: log}),
 		}

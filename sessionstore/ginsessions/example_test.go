@@ -8,6 +8,7 @@ import (
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
 
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore/ginsessions"
 	"github.com/ginauth/ginauth/sessionstore/memstore"
 )
@@ -18,12 +19,14 @@ import (
 func ExampleNewStore() {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
-	gs, err := ginsessions.NewStore(store, ginsessions.Options{
+	m, err := session.New(session.Config{
+		Store:   store,
 		Secrets: [][]byte{[]byte("a-secret-of-at-least-32-bytes....")},
 	})
 	if err != nil {
 		panic(err)
 	}
+	gs := ginsessions.NewStore(m)
 
 	r := gin.New()
 	r.Use(sessions.Sessions("sid", gs))
@@ -46,7 +49,9 @@ func ExampleNewStore() {
 		}
 		w := httptest.NewRecorder()
 		r.ServeHTTP(w, req)
-		cookie = w.Result().Cookies()[0]
+		if cs := w.Result().Cookies(); len(cs) > 0 {
+			cookie = cs[0] // as a browser keeps it
+		}
 		fmt.Println(w.Body.String())
 	}
 	// Output:
@@ -61,7 +66,8 @@ func ExampleNewStore() {
 func ExampleRegenerate() {
 	store := memstore.New(memstore.Options{})
 	defer store.Close()
-	gs, _ := ginsessions.NewStore(store, ginsessions.Options{Secrets: [][]byte{[]byte("a-secret-of-at-least-32-bytes....")}})
+	m, _ := session.New(session.Config{Store: store, Secrets: [][]byte{[]byte("a-secret-of-at-least-32-bytes....")}})
+	gs := ginsessions.NewStore(m)
 
 	r := gin.New()
 	r.Use(sessions.Sessions("sid", gs))

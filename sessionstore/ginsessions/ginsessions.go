@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"weak"
 
 	"github.com/gin-contrib/sessions"
@@ -44,7 +45,11 @@ import (
 //   - a request that only reads refreshes the session's expiry once per
 //     touch interval, without a Save;
 //   - Options with MaxAge < 0 followed by Save destroys the session in the
-//     store; other attributes are the manager's.
+//     store. Other options, set on the store or a session, are the
+//     cookie's attributes, as in gin-contrib's stores (HttpOnly is forced
+//     on for the store's, and SameSite=None needs Secure); without them
+//     the cookie is the manager's. A Domain or a Path other than "/"
+//     needs session.HostPrefixOff: a __Host- cookie cannot have them.
 //
 // gin-contrib's middleware logs, rather than returns, a load error and goes
 // on with an empty session. Store then refuses to Save that session, so a
@@ -52,6 +57,7 @@ import (
 type Store struct {
 	m        *session.Manager
 	log      *slog.Logger
+	defaults atomic.Pointer[sessions.Options] // Options may be called while requests run
 	states   weakMap[gsessions.Session, ginState]
 	requests weakMap[http.Request, requestState]
 }
@@ -62,7 +68,8 @@ func NewStore(m *session.Manager) *Store { return &Store{m: m, log: slog.Default
 // ginState is what the adapter knows about one gorilla session.
 type ginState struct {
 	req    *requestState
-	loaded map[string]string // the values as loaded: their JSON, by key
+	plain  *gsessions.Options // the options New gave the session: nobody set any
+	loaded map[string]string  // the values as loaded: their JSON, by key
 }
 
 // requestState is the manager's session of one request, shared by the
@@ -90,10 +97,9 @@ func (t *weakMap[K, V]) get(k *K) *V {
 	return nil
 }
 
-// Options implements sessions.Store. The cookie's attributes are the
-// session manager's; only MaxAge < 0 (destroy at Save) has an effect,
-// through the session's own Options.
-func (g *Store) Options(sessions.Options) {}
+// Options implements sessions.Store: the cookie attributes of the sessions
+// loaded from now on, as gin-contrib's stores do (HttpOnly stays on).
+func (g *Store) Options(o sessions.Options) { g.defaults.Store(&o) }
 
 // Get implements gorilla's Store: the session of this request, loaded once.
 func (g *Store) Get(r *http.Request, name string) (*gsessions.Session, error) {
@@ -135,10 +141,16 @@ func (g *Store) prefix(name string) string {
 // saved.
 func (g *Store) New(r *http.Request, name string) (*gsessions.Session, error) {
 	gs := gsessions.NewSession(g, name)
-	gs.Options = &gsessions.Options{}
 	gs.IsNew = true
 	rs := g.request(r)
 	st := &ginState{req: rs, loaded: map[string]string{}}
+	if o := g.defaults.Load(); o != nil {
+		gs.Options = o.ToGorillaOptions()
+		gs.Options.HttpOnly = true // no script needs a session cookie
+	} else {
+		gs.Options = &gsessions.Options{}
+		st.plain = gs.Options
+	}
 	g.states.put(gs, st)
 	if rs.broken != nil {
 		return gs, rs.broken
@@ -199,9 +211,13 @@ func (g *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	s := rs.s
+	o := gs.Options
+	if o == st.plain {
+		o = nil // the manager's cookie, as it is
+	}
 	if gs.Options != nil && gs.Options.MaxAge < 0 {
 		s.Destroy()
-		return s.Save(w)
+		return save(s, w, o)
 	}
 	prefix := g.prefix(gs.Name())
 	types := g.types(s)
@@ -257,7 +273,7 @@ func (g *Store) Save(r *http.Request, w http.ResponseWriter, gs *gsessions.Sessi
 			return err
 		}
 	}
-	if err := s.Save(w); err != nil {
+	if err := save(s, w, o); err != nil {
 		return err
 	}
 	gs.ID, gs.IsNew = s.ID(), false
@@ -316,3 +332,47 @@ func Regenerate(s sessions.Session) error {
 	}
 	return st.req.s.Regenerate()
 }
+
+// save writes the session; when the application set gin-contrib options
+// (o non-nil), they are the cookie's attributes, as in gin-contrib's
+// stores, except that SameSite=None needs Secure.
+func save(s *session.Session, w http.ResponseWriter, o *gsessions.Options) error {
+	if o == nil {
+		return s.Save(w)
+	}
+	c := capture{}
+	err := s.Save(&c)
+	for k, vs := range c.h {
+		if k != "Set-Cookie" {
+			w.Header()[k] = vs
+			continue
+		}
+		for _, v := range vs {
+			if ck, perr := http.ParseSetCookie(v); perr == nil {
+				ck.Path, ck.Domain, ck.Secure, ck.HttpOnly, ck.Partitioned = o.Path, o.Domain, o.Secure, o.HttpOnly, o.Partitioned
+				ck.SameSite = o.SameSite
+				if ck.SameSite == http.SameSiteNoneMode && !ck.Secure {
+					ck.SameSite = http.SameSiteLaxMode
+				}
+				if ck.MaxAge >= 0 {
+					ck.MaxAge = max(o.MaxAge, 0)
+				}
+				v = ck.String()
+			}
+			w.Header().Add("Set-Cookie", v)
+		}
+	}
+	return err
+}
+
+// capture is a ResponseWriter that keeps the headers set on it.
+type capture struct{ h http.Header }
+
+func (c *capture) Header() http.Header {
+	if c.h == nil {
+		c.h = http.Header{}
+	}
+	return c.h
+}
+func (c *capture) Write(b []byte) (int, error) { return len(b), nil }
+func (c *capture) WriteHeader(int)             {}
