@@ -19,10 +19,10 @@ import (
 // byte. A function that delegates to one of these need not be listed; the
 // one that compares must be.
 var secretCompares = []struct{ dir, fn, what string }{
-	{"internal/session", "macKey.mac", "a cookie's HMAC against the one computed"},
-	{"internal/session", "ID.Equal", "two session IDs (the cookies of one request)"},
+	{"session", "macKey.mac", "a cookie's HMAC against the one computed"},
+	{"session", "sessionID.Equal", "two session IDs (the cookies of one request)"},
 	{"auth", "sameCredential", "a session's credential fingerprint against its user's"},
-	{"auth", "deviceSigned", "a device cookie's HMAC against the one computed"},
+	{"session", "deviceSigned", "a device cookie's HMAC against the one computed"},
 }
 
 // constantTime are the calls that compare in constant time; each listed
