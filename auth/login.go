@@ -20,30 +20,27 @@ import (
 const maxUserAgent = 512
 
 // userKey is where an Auth keeps, in the gin.Context, what it resolved of
-// the request's user.
+// the request's user: the user (a U) or why there is none (an error).
+// Both are pointer-shaped for the usual U, so remembering them allocates
+// nothing on the hot path.
 const userKey = "github.com/ginauth/ginauth/auth.user"
 
-// requestUser is the request's user as the Auth resolved it (once per
-// request), and the user this request read from the user store for a
-// sign-in, at which user cache epoch (see Login).
-type requestUser[U any] struct {
-	resolved bool
-	user     U
-	err      error
+// readKey is where a sign-in keeps the user it read from the user store,
+// at which user cache epoch (see bind).
+const readKey = "github.com/ginauth/ginauth/auth.read"
 
-	readID    string
-	readEpoch uint64
+type userRead struct {
+	id    string
+	epoch uint64
 }
 
-func (a *Auth[U]) requestUser(c *gin.Context) *requestUser[U] {
-	if v, ok := c.Get(userKey); ok {
-		if r, ok := v.(*requestUser[U]); ok {
-			return r
-		}
+// remember notes the request's user, or why it has none.
+func remember[U any](c *gin.Context, u U, err error) {
+	if err != nil {
+		c.Set(userKey, err)
+		return
 	}
-	r := &requestUser[U]{}
-	c.Set(userKey, r)
-	return r
+	c.Set(userKey, u)
 }
 
 // User returns the request's signed-in user, of the application's own
@@ -58,15 +55,20 @@ func (a *Auth[U]) requestUser(c *gin.Context) *requestUser[U] {
 // it, but load the user from the store to change it (then call
 // InvalidateUser).
 func (a *Auth[U]) User(c *gin.Context) (U, error) {
-	r := a.requestUser(c)
-	if r.resolved {
-		return r.user, r.err
+	if v, ok := c.Get(userKey); ok {
+		switch v := v.(type) {
+		case U:
+			return v, nil
+		case error:
+			var zero U
+			return zero, v
+		}
 	}
 	u, err := a.resolve(c)
 	if err != nil && errors.Is(err, sessionstore.ErrUnavailable) {
 		return u, err // not remembered: the next call tries again
 	}
-	r.resolved, r.user, r.err = true, u, err
+	remember(c, u, err)
 	return u, err
 }
 
@@ -192,8 +194,7 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 		a.emit(c, Event{Type: EventLoginFailure, Username: name, Action: "login"})
 		return zero, ErrInvalidCredentials
 	}
-	r := a.requestUser(c)
-	r.readID, r.readEpoch = user.AuthID(), epoch
+	c.Set(readKey, &userRead{user.AuthID(), epoch})
 	return user, nil
 }
 
@@ -309,20 +310,21 @@ func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 }
 
 // bind signs the request's session in as user and writes it.
-func (a *Auth[U]) bind(c *gin.Context, s *session.Session, user U, remember bool) error {
+func (a *Auth[U]) bind(c *gin.Context, s *session.Session, user U, persistent bool) error {
 	id, cred := user.AuthID(), credentialOf(user.AuthPasswordHash())
-	err := s.Bind(session.Binding{UserID: id, Credential: cred, Remember: remember, TrustDevice: a.deviceCookies()})
+	err := s.Bind(session.Binding{UserID: id, Credential: cred, Remember: persistent, TrustDevice: a.deviceCookies()})
 	if err == nil {
 		err = s.Save(c.Writer)
 	}
-	r := a.requestUser(c)
 	if err != nil {
-		r.resolved, r.user, r.err = true, *new(U), ErrUnauthenticated
+		remember(c, user, ErrUnauthenticated)
 		return err
 	}
-	r.resolved, r.user, r.err = true, user, nil
-	if a.cache != nil && r.readID == id {
-		a.cache.addIf(id, user, cred, r.readEpoch)
+	remember(c, user, nil)
+	if v, ok := c.Get(readKey); ok && a.cache != nil {
+		if r := v.(*userRead); r.id == id {
+			a.cache.addIf(id, user, cred, r.epoch)
+		}
 	}
 	return nil
 }
@@ -339,8 +341,7 @@ func (a *Auth[U]) Logout(c *gin.Context) error {
 		a.emit(c, Event{Type: EventLogout, UserID: b.UserID, Session: s.ID()})
 	}
 	s.Destroy()
-	r := a.requestUser(c)
-	r.resolved, r.user, r.err = true, *new(U), ErrUnauthenticated
+	remember(c, *new(U), ErrUnauthenticated)
 	return nil
 }
 
@@ -370,8 +371,9 @@ func (a *Auth[U]) RevokeAll(ctx context.Context, userID string) (int, error) {
 		return 0, err
 	}
 	if c, ok := ctx.(*gin.Context); ok {
-		r := a.requestUser(c)
-		r.resolved, r.user, r.err = true, *new(U), ErrUnauthenticated
+		if b, ok := session.From(c).Bound(); !ok || b.UserID == userID {
+			remember(c, *new(U), ErrUnauthenticated)
+		}
 	}
 	a.emit(ctx, Event{Type: EventLogoutAll, UserID: userID, Revoked: n})
 	return n, nil
@@ -468,8 +470,7 @@ func (a *Auth[U]) Register(ctx context.Context, username, password string) (U, e
 	if err != nil {
 		return zero, err
 	}
-	r := a.requestUser(c)
-	r.readID, r.readEpoch = u.AuthID(), epoch
+	c.Set(readKey, &userRead{u.AuthID(), epoch})
 	a.emit(c, Event{Type: EventRegister, UserID: u.AuthID(), Username: name})
 	return u, nil
 }
@@ -595,8 +596,7 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 		return 0, err
 	}
 	user.SetCredentials(user.AuthUsername(), hash) // read for this request alone
-	r := a.requestUser(c)
-	r.readID, r.readEpoch = uid, a.cacheEpoch()
+	c.Set(readKey, &userRead{uid, a.cacheEpoch()})
 	s := session.From(c)
 	b, _ := s.Bound()
 	if err := a.bind(c, s, user, b.Remember); err != nil {
