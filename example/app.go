@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,7 +24,9 @@ import (
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/metrics"
 	"github.com/ginauth/ginauth/middleware"
+	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore"
 	"github.com/ginauth/ginauth/sessionstore/gormstore"
 	"github.com/ginauth/ginauth/sessionstore/memstore"
@@ -122,25 +125,30 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 			return nil, err
 		}
 	}
+	// The session manager owns the cookie, the secrets, the lifetime of
+	// sessions and the proxies believed; the account service signs users
+	// in to it.
+	scfg := session.Config{
+		Secrets:        cfg.secrets,
+		Cookie:         session.Cookie{Secure: cfg.secure, HostPrefix: cfg.hostPrefix},
+		Lifetime:       session.Lifetime{Idle: cfg.idle, Absolute: cfg.absolute, TouchInterval: cfg.touch},
+		TrustedProxies: cfg.proxies,
+		Logger:         log,
+		Now:            cfg.now,
+	}
 	acfg := auth.Config[*Account]{
-		Users:           a.users,
-		Secrets:         cfg.secrets,
-		IdleTimeout:     cfg.idle,
-		AbsoluteTimeout: cfg.absolute,
-		TouchInterval:   cfg.touch,
-		TrustedProxies:  cfg.proxies,
-		Cookie:          auth.Cookie{Secure: cfg.secure, HostPrefix: cfg.hostPrefix},
-		Logger:          log,
-		Now:             cfg.now,
-		OnEvent:         auditLog(a.audit),
+		Users:   markedUsers{a.users},
+		Logger:  log,
+		Now:     cfg.now,
+		OnEvent: auditLog(a.audit),
 	}
 	if cfg.bcryptCost != 0 {
-		acfg.BcryptCost, acfg.AllowLowBcryptCost = cfg.bcryptCost, true
+		acfg.Passwords.BcryptCost, acfg.Passwords.AllowLowCost = cfg.bcryptCost, true
 	}
 	if err := a.openStores(&acfg); err != nil {
 		return nil, err
 	}
-	acfg.Store = a.store
+	scfg.Store = a.store
 	if cfg.command {
 		err = a.checkStoreMark(ctx, servers)
 	} else {
@@ -150,12 +158,15 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		return nil, err
 	}
 	if cfg.metricsAddr != "" {
-		if err := a.openMetrics(&acfg); err != nil {
+		if err := a.openMetrics(&scfg, &acfg); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.randomSecret {
 		log.Warn("SESSION_SECRET is not set: using a random secret, so sessions end when the app stops")
+	}
+	if acfg.Sessions, err = session.New(scfg); err != nil {
+		return nil, err
 	}
 	if a.auth, err = auth.New(acfg); err != nil {
 		return nil, err
@@ -273,16 +284,17 @@ func lockMigrations(cfg config) (unlock func(), err error) {
 const migrationLock = 0x67696e61757468 // "ginauth"
 
 // openMetrics feeds Prometheus metrics from every hook of the Auth (events,
-// session store calls, bcrypt slots, user cache), on a registry of their
-// own with the Go runtime's and the process's, served on METRICS_ADDR.
-func (a *app) openMetrics(acfg *auth.Config[*Account]) error {
+// bcrypt slots, user cache) and of the session manager (session store
+// calls), on a registry of their own with the Go runtime's and the
+// process's, served on METRICS_ADDR.
+func (a *app) openMetrics(scfg *session.Config, acfg *auth.Config[*Account]) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := metrics.New(metrics.Options{Registerer: reg})
 	if err != nil {
 		return err
 	}
-	acfg.Store = m.Store(a.store, a.cfg.storeName)
+	scfg.Store = m.Store(a.store, a.cfg.storeName)
 	acfg.Metrics = m
 	acfg.OnEvent = m.OnEvent(acfg.OnEvent)
 	mux := http.NewServeMux()
@@ -294,15 +306,15 @@ func (a *app) openMetrics(acfg *auth.Config[*Account]) error {
 // shareThroughRedis makes every instance on the Redis store share the
 // login throttle and drop users from their caches together.
 func (a *app) shareThroughRedis(acfg *auth.Config[*Account], client redis.UniversalClient) {
-	acfg.Throttle.Store = redisauth.NewThrottleStore(client, redisauth.ThrottleOptions{})
-	acfg.UserInvalidation = redisauth.NewUserInvalidation(client, redisauth.InvalidationOptions{})
+	acfg.Throttle.Store = redisauth.NewThrottleStore(client, redisauth.ThrottleStoreOptions{})
+	acfg.UserCache.Invalidation = redisauth.NewUserInvalidation(client, redisauth.InvalidationOptions{})
 }
 
 // shareThroughPostgres makes every instance on PostgreSQL alone share the
 // login throttle (a table) and drop users from their caches together
 // (LISTEN/NOTIFY), with no Redis.
 func (a *app) shareThroughPostgres(acfg *auth.Config[*Account]) error {
-	throttle, err := sqlauth.NewThrottleStore(a.db, sqlauth.ThrottleOptions{Table: throttleTable, AutoMigrate: a.cfg.createTables, Now: a.cfg.now, Logger: a.log})
+	throttle, err := sqlauth.NewThrottleStore(a.db, sqlauth.ThrottleStoreOptions{Table: throttleTable, AutoMigrate: a.cfg.createTables, Now: a.cfg.now, Logger: a.log})
 	if err != nil {
 		return fmt.Errorf("the login throttle's table: %w", err)
 	}
@@ -313,7 +325,7 @@ func (a *app) shareThroughPostgres(acfg *auth.Config[*Account]) error {
 	}
 	a.closers = append(a.closers, func() { _ = invalidation.Close() })
 	acfg.Throttle.Store = throttle
-	acfg.UserInvalidation = invalidation
+	acfg.UserCache.Invalidation = invalidation
 	return nil
 }
 
@@ -326,7 +338,7 @@ func newRouter(a *app) (*gin.Engine, error) {
 	r := gin.New()
 	var ipProxies []string
 	for _, p := range a.cfg.proxies {
-		if p != auth.TrustUnixSocket {
+		if p != session.TrustUnixSocket {
 			ipProxies = append(ipProxies, p)
 		}
 	}
@@ -340,9 +352,12 @@ func newRouter(a *app) (*gin.Engine, error) {
 	// instead of the app's 503 store_unavailable. Not logged; no session.
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.Use(requestLog(a.log), recoverPanics(a.log))
-	r.Use(middleware.CrossOrigin(a.auth.CrossOriginProtection())) // every form post of the app, not only the auth routes
-	r.Use(middleware.Session(a.auth))
-	handlers.Mount(r.Group("/"), a.auth, handlers.WithRegister())
+	// One protection for every form post of the app, not only the auth
+	// routes: same-origin requests and non-browser clients pass.
+	cop := http.NewCrossOriginProtection()
+	r.Use(middleware.CrossOrigin(cop))
+	r.Use(a.auth.Sessions().Middleware())
+	handlers.Mount(r.Group("/"), a.auth, handlers.WithRegister(), handlers.WithCrossOrigin(cop))
 	newPages(a.auth, a.users, a.cfg.now).mount(r)
 	return r, nil
 }
@@ -363,3 +378,25 @@ func securityHeaders(c *gin.Context) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 }
+
+// markedUsers is the users' store as auth sees it, its failures marked
+// (usersError), so that an operator's command can tell a password that was
+// not stored from one whose sessions could not be ended: auth reports the
+// failures of either store as sessionstore.ErrUnavailable.
+type markedUsers struct {
+	*gormusers.Store[Account, *Account]
+}
+
+func (u markedUsers) SetPasswordHash(ctx context.Context, id, hash string) error {
+	err := u.Store.SetPasswordHash(ctx, id, hash)
+	if err != nil && !errors.Is(err, models.ErrUserNotFound) {
+		return &usersError{err}
+	}
+	return err
+}
+
+// usersError is a failure of the users' store (see markedUsers).
+type usersError struct{ err error }
+
+func (e *usersError) Error() string { return e.err.Error() }
+func (e *usersError) Unwrap() error { return e.err }

@@ -16,7 +16,7 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 
-	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/session"
 )
 
 // defaultAddr is where the app listens when ADDR is unset.
@@ -33,7 +33,7 @@ type config struct {
 	// The HTTP server's timeouts (HTTP_*_TIMEOUT).
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 	secure                                                    bool
-	hostPrefix                                                auth.HostPrefix // COOKIE_HOST_PREFIX: unset is auth's default
+	hostPrefix                                                session.HostPrefix // COOKIE_HOST_PREFIX: unset is the session manager's default
 	proxies                                                   []string
 	dbMaxConns                                                int
 	now                                                       func() time.Time // tests only: the clock
@@ -147,9 +147,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if err != nil {
 			return c, fmt.Errorf("COOKIE_HOST_PREFIX: %w", err)
 		}
-		c.hostPrefix = auth.HostPrefixOff
+		c.hostPrefix = session.HostPrefixOff
 		if b {
-			c.hostPrefix = auth.HostPrefixRequired
+			c.hostPrefix = session.HostPrefixRequired
 		}
 	}
 	for _, p := range strings.Split(getenv("TRUSTED_PROXIES"), ",") {

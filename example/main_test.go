@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/session"
 )
 
 // testApp builds the example app from env (SQLite in the test's temp dir
@@ -111,10 +111,10 @@ func TestLoadConfig(t *testing.T) {
 		c.addr != "127.0.0.1:8080" || c.storeName != "gorm" || c.metricsAddr != "127.0.0.1:9090" || c.postgres() {
 		t.Errorf("config = %+v", c)
 	}
-	if c.hostPrefix != auth.HostPrefixAuto {
+	if c.hostPrefix != session.HostPrefixAuto {
 		t.Errorf("COOKIE_HOST_PREFIX unset: %v, want auth's default", c.hostPrefix)
 	}
-	for v, want := range map[string]auth.HostPrefix{"true": auth.HostPrefixRequired, "false": auth.HostPrefixOff} {
+	for v, want := range map[string]session.HostPrefix{"true": session.HostPrefixRequired, "false": session.HostPrefixOff} {
 		c, err := loadConfig(func(k string) string { return map[string]string{"COOKIE_HOST_PREFIX": v}[k] })
 		if err != nil || c.hostPrefix != want {
 			t.Errorf("COOKIE_HOST_PREFIX=%s: %v, %v; want %v", v, c.hostPrefix, err, want)
