@@ -16,7 +16,6 @@ import (
 // folder; value: a part of the skipping line.
 var notEnvironment = map[string][]string{
 	"sessionstore/storetest/storetest.go": {"no bytes that can be corrupted", "no backend to lose"},
-	"sessionstore/storetest/gin.go":       {"no bytes that can be corrupted", "no backend to lose"},
 	"handlers/sessions_test.go":           {"a memory store is one process's"},
 }
 

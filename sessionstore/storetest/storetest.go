@@ -95,7 +95,6 @@ func Run(t *testing.T, newHarness Factory) {
 			c.fn(t, h)
 		})
 	}
-	t.Run("Gin", func(t *testing.T) { runGin(t, newHarness) })
 }
 
 var ctx = context.Background()
