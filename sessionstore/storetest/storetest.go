@@ -49,6 +49,13 @@ type Harness struct {
 	// Nil skips the outage cases.
 	Down func(t testing.TB) sessionstore.IndexedStore
 
+	// Twin returns a second store on the same backend as Store, built with
+	// Clock.Now as its clock, as another instance of the application would
+	// have: the limit cases check that the two together keep a user's
+	// sessions within the limit. Nil skips those checks (a store that
+	// lives in one process's memory has no second instance).
+	Twin func(t testing.TB) sessionstore.IndexedStore
+
 	// IndexSize is how many sessions the per-user index cases create.
 	// Default 10,000.
 	IndexSize int
@@ -81,6 +88,8 @@ func Run(t *testing.T, newHarness Factory) {
 		{"IndexPruned", testIndexPruned},
 		{"Corrupt", testCorrupt},
 		{"Down", testDown},
+		{"Limit", testLimit},
+		{"LimitHammer", testLimitHammer},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1040,6 +1049,12 @@ func testDown(t *testing.T, h *Harness) {
 		"List":          func() error { _, err := down.List(ctx, "user-d"); return err },
 		"DestroyHandle": func() error { return down.DestroyHandle(ctx, "user-d", k.Handle()) },
 		"DestroyUser":   func() error { _, err := down.DestroyUser(ctx, "user-d"); return err },
+	}
+	if l, ok := down.(sessionstore.Limiter); ok {
+		ops["CreateLimited"] = func() error {
+			_, err := l.CreateLimited(ctx, nil, "", NewKey(), rec.Clone(), sessionstore.Limit{Max: 1})
+			return err
+		}
 	}
 	for name, op := range ops {
 		if err := op(); !errors.Is(err, sessionstore.ErrUnavailable) {
