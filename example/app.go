@@ -135,6 +135,9 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		TrustedProxies: cfg.proxies,
 		Logger:         log,
 		Now:            cfg.now,
+
+		MaxSessionsPerUser: cfg.maxSessions,
+		OverLimit:          cfg.overLimit,
 	}
 	acfg := auth.Config[*Account]{
 		Users:   markedUsers{a.users},
@@ -149,6 +152,9 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		return nil, err
 	}
 	scfg.Store = a.store
+	if _, ok := a.store.(sessionstore.Limiter); cfg.maxSessions > 0 && !ok {
+		return nil, fmt.Errorf("MAX_SESSIONS_PER_USER: SESSION_STORE=%s cannot limit a user's sessions (its store is no sessionstore.Limiter); unset it, or use a store that can", cfg.storeName)
+	}
 	if cfg.command {
 		err = a.checkStoreMark(ctx, servers)
 	} else {
@@ -295,6 +301,11 @@ func (a *app) openMetrics(scfg *session.Config, acfg *auth.Config[*Account]) err
 		return err
 	}
 	scfg.Store = m.Store(a.store, a.cfg.storeName)
+	if lim, ok := a.store.(sessionstore.Limiter); ok {
+		if _, timed := scfg.Store.(sessionstore.Limiter); !timed {
+			scfg.Store = limitingStore{scfg.Store, lim}
+		}
+	}
 	acfg.Metrics = m
 	acfg.OnEvent = m.OnEvent(acfg.OnEvent)
 	mux := http.NewServeMux()
@@ -358,7 +369,8 @@ func newRouter(a *app) (*gin.Engine, error) {
 	r.Use(middleware.CrossOrigin(cop))
 	r.Use(a.auth.Sessions().Middleware())
 	handlers.Mount(r.Group("/"), a.auth, handlers.WithRegister(), handlers.WithCrossOrigin(cop))
-	newPages(a.auth, a.users, a.cfg.now).mount(r)
+	limit := sessionLimit{Max: a.cfg.maxSessions, EndOldest: a.cfg.overLimit == session.EndOldest}
+	newPages(a.auth, a.users, a.cfg.now, limit).mount(r)
 	return r, nil
 }
 
@@ -400,3 +412,12 @@ type usersError struct{ err error }
 
 func (e *usersError) Error() string { return e.err.Error() }
 func (e *usersError) Unwrap() error { return e.err }
+
+// limitingStore is the metrics' timed store with the store's own
+// CreateLimited beside it: the timed wrapper does not pass CreateLimited
+// on, and the session manager needs it for MAX_SESSIONS_PER_USER. Sign-ins
+// under a limit then go to the store untimed.
+type limitingStore struct {
+	sessionstore.IndexedStore
+	sessionstore.Limiter
+}

@@ -43,11 +43,20 @@ type pages struct {
 	a     *auth.Auth[*Account]
 	users *gormusers.Store[Account, *Account]
 	now   func() time.Time
+	limit sessionLimit
 	tmpl  map[string]*template.Template
 }
 
-func newPages(a *auth.Auth[*Account], users *gormusers.Store[Account, *Account], now func() time.Time) *pages {
-	p := &pages{a: a, users: users, now: now, tmpl: map[string]*template.Template{}}
+// sessionLimit is what the pages say of MAX_SESSIONS_PER_USER and
+// SESSION_LIMIT: at most Max sessions per user (0: no limit), and whether
+// a sign-in over it ends the oldest or is refused.
+type sessionLimit struct {
+	Max       int
+	EndOldest bool
+}
+
+func newPages(a *auth.Auth[*Account], users *gormusers.Store[Account, *Account], now func() time.Time, limit sessionLimit) *pages {
+	p := &pages{a: a, users: users, now: now, limit: limit, tmpl: map[string]*template.Template{}}
 	funcs := template.FuncMap{
 		"device": device,
 		"ago":    p.ago,
@@ -90,6 +99,7 @@ type page struct {
 	Current  session.Details // account
 	Sessions int             // account: how many
 	List     []session.Info  // sessions
+	Limit    sessionLimit    // account, sessions
 }
 
 type notice struct{ Kind, Text string }
@@ -97,7 +107,7 @@ type notice struct{ Kind, Text string }
 func (p *pages) page(c *gin.Context, name string) *page {
 	u, _ := p.a.User(c)
 	theme, _ := session.Get[string](c, "theme")
-	return &page{Page: name, User: u, Theme: theme, Errors: map[string]string{}}
+	return &page{Page: name, User: u, Theme: theme, Errors: map[string]string{}, Limit: p.limit}
 }
 
 func (p *pages) render(c *gin.Context, pg *page) {
@@ -163,10 +173,21 @@ func (p *pages) login(c *gin.Context) {
 		pg.Errors["credentials"] = "That username and password do not match an account."
 	case "bad_request":
 		pg.Errors["credentials"] = "Enter your username and your password."
+	case "too_many_sessions":
+		pg.note("error", p.tooManySessions())
 	default:
 		pg.note("error", problemText(code, c.Query("retry")))
 	}
 	p.render(c, pg)
+}
+
+// tooManySessions says why a sign-in was refused by SESSION_LIMIT=refuse.
+func (p *pages) tooManySessions() string {
+	if n := p.limit.Max; n > 0 {
+		return fmt.Sprintf("You are signed in on %d %s, as many as an account may be. Sign out on one of them, then sign in here.",
+			n, plural(n, "device", "devices"))
+	}
+	return problemTexts["too_many_sessions"]
 }
 
 func (p *pages) register(c *gin.Context) {
@@ -332,6 +353,7 @@ var problemTexts = map[string]string{
 	"unauthenticated":        "Sign in to continue.",
 	"session_expired":        "Your session has ended. Sign in again to continue.",
 	"not_found":              "That session is signed out already.",
+	"too_many_sessions":      "You are signed in on as many devices as an account may be. Sign out on one of them, then sign in here.",
 }
 
 // maxRetrySeconds bounds the wait a page repeats from its address: a day,
