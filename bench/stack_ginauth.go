@@ -10,8 +10,8 @@ import (
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
-	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore/redisstore"
 )
 
@@ -23,21 +23,27 @@ import (
 func ginauthHandler(allCores bool) func(env serveEnv) (http.Handler, error) {
 	return func(env serveEnv) (http.Handler, error) {
 		client := redis.NewClient(&redis.Options{Addr: env.redisAddr})
+		sessions, err := session.New(session.Config{
+			Store:   redisstore.New(client, redisstore.Options{}),
+			Secrets: [][]byte{[]byte(rand.Text() + rand.Text())},
+		})
+		if err != nil {
+			return nil, err
+		}
 		cfg := auth.Config[*models.User]{
-			Store:      redisstore.New(client, redisstore.Options{}),
-			Users:      env.users,
-			Secrets:    [][]byte{[]byte(rand.Text() + rand.Text())},
-			BcryptCost: bcryptCost,
+			Sessions:  sessions,
+			Users:     env.users,
+			Passwords: auth.Passwords{BcryptCost: bcryptCost},
 		}
 		if allCores {
-			cfg.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+			cfg.Passwords.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
 		}
 		a, err := auth.New(cfg)
 		if err != nil {
 			return nil, err
 		}
 		r := gin.New()
-		r.Use(middleware.Session(a))
+		r.Use(sessions.Middleware())
 		handlers.Mount(r.Group("/"), a)
 		return r, nil
 	}

@@ -10,14 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 
-	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/middleware"
 )
 
 // adminUsage is what "example help" prints.
@@ -335,30 +334,26 @@ func oneLine(s string) string {
 }
 
 // failed is the error of an operation that failed (exitFailed): what was
-// being done, and why it failed, in words for an operator. For a failure to
-// reach a store that is the store's own error, which auth's problems carry
-// as their cause.
+// being done, and why it failed, in words for an operator. What the
+// operator can fix (a password too short) is auth's error without its
+// package's prefix; a failure to reach a store carries the store's own
+// error.
 func failed(doing string, err error) error {
-	var p *auth.Problem
-	if errors.As(err, &p) {
-		if cause := p.Unwrap(); cause != nil {
-			return fmt.Errorf("%s: %w", doing, cause)
-		}
-		return fmt.Errorf("%s: %s", doing, sentence(p.Message))
+	if p, _ := middleware.Problem(err); p.Status < http.StatusInternalServerError {
+		return &operatorError{doing + ": " + strings.TrimPrefix(err.Error(), "auth: "), err}
 	}
 	return fmt.Errorf("%s: %w", doing, err)
 }
 
-// sentence turns a message for people ("The password is too short.") into
-// the tail of an error line ("the password is too short").
-func sentence(msg string) string {
-	msg = strings.TrimSuffix(msg, ".")
-	first, size := utf8.DecodeRuneInString(msg)
-	if next, _ := utf8.DecodeRuneInString(msg[size:]); unicode.IsLower(next) {
-		return string(unicode.ToLower(first)) + msg[size:]
-	}
-	return msg
+// operatorError is an error whose words are for an operator, and whose
+// cause stays reachable by errors.Is and errors.As.
+type operatorError struct {
+	msg string
+	err error
 }
+
+func (e *operatorError) Error() string { return e.msg }
+func (e *operatorError) Unwrap() error { return e.err }
 
 // open builds the app as the server does (the same stores, the same
 // user-cache invalidation, so that running instances hear of what a command
@@ -424,7 +419,7 @@ func (r *adminRun) print(doc any, text func(w io.Writer)) error {
 }
 
 // secretSize is how many random bytes a new secret carries: 256 bits.
-// Encoded in base64url it is 43 characters, over the 32 bytes that auth.New
+// Encoded in base64url it is 43 characters, over the 32 bytes that session.New
 // requires of each secret, and free of the commas that separate secrets in
 // SESSION_SECRET.
 const secretSize = 32

@@ -9,7 +9,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
@@ -87,9 +86,9 @@ func sessionsRevoke(r *adminRun, operands []string) error {
 	if err != nil {
 		return err
 	}
-	err = a.auth.RevokeUserSession(r.ctx, u.AuthID(), handle) // reported as an account event
+	err = a.auth.Revoke(r.ctx, u.AuthID(), handle) // reported as an account event
 	switch {
-	case errors.Is(err, auth.ErrNotFound):
+	case errors.Is(err, sessionstore.ErrNotFound):
 		return notFound("%q has no live session %s", u.Username, handle)
 	case err != nil:
 		return failed("ending the session", err)
@@ -110,7 +109,7 @@ func sessionsRevokeAll(r *adminRun, operands []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := a.auth.RevokeUserSessions(r.ctx, u.AuthID()) // reported as an account event
+	n, err := a.auth.RevokeAll(r.ctx, u.AuthID()) // reported as an account event
 	if err != nil {
 		return failed("ending the sessions", err)
 	}

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ginauth/ginauth/internal/testenv"
+	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/models/gormusers"
 )
 
 // The commands act on the session store the servers use, or refuse: with
@@ -99,5 +103,37 @@ func TestAdminUsageRotation(t *testing.T) {
 	first, second, third := strings.Index(adminUsage, "OLD,NEW"), strings.Index(adminUsage, "NEW,OLD"), strings.Index(adminUsage, "NEW alone")
 	if first < 0 || second < first || third < second || strings.Contains(adminUsage, "SESSION_SECRET=new,old") {
 		t.Errorf("the usage's rotation is not DEPLOYING.md's three steps:\n%s", adminUsage)
+	}
+}
+
+// users passwd tells an operator whether the password was stored: auth
+// reports a failure of the users' store and of the session store alike
+// (sessionstore.ErrUnavailable), so the app marks the users' store's
+// failures, and only those, as its own.
+func TestPasswdTellsWhichStoreFailed(t *testing.T) {
+	cfg := config{databaseURL: filepath.Join(t.TempDir(), "x.db")}
+	db, err := openDatabase(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := gormusers.New[Account](db)
+	if err := users.Migrate(); err != nil {
+		t.Fatal(err)
+	}
+	marked := markedUsers{users}
+	if err := marked.SetPasswordHash(t.Context(), "42", "hash"); !errors.Is(err, models.ErrUserNotFound) || errors.As(err, new(*usersError)) {
+		t.Errorf("no such user: %v, want models.ErrUserNotFound, unmarked", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = sqlDB.Close()
+	err = marked.SetPasswordHash(t.Context(), "42", "hash")
+	if !errors.As(err, new(*usersError)) {
+		t.Fatalf("the database closed: %v, want a usersError", err)
+	}
+	if msg := failed("setting the password", err).Error(); !strings.HasPrefix(msg, "setting the password: ") || strings.Contains(msg, "sessions") {
+		t.Errorf("the error line says %q", msg)
 	}
 }

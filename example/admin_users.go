@@ -38,7 +38,7 @@ type revocationJSON struct {
 	RevokedSessions int    `json:"revokedSessions"`
 }
 
-// usersCreate creates a user through auth's CreateUser, as POST /register
+// usersCreate creates a user through auth's Register, as POST /register
 // does (less its per-address throttle): the username is normalized, and the
 // password (see readPassword) must pass the same rules.
 func usersCreate(r *adminRun, operands []string) error {
@@ -56,14 +56,14 @@ func usersCreate(r *adminRun, operands []string) error {
 		return err
 	}
 	// Asked first, a taken name costs neither a bcrypt hash nor the
-	// database's complaint in the log; CreateUser still refuses one taken
+	// database's complaint in the log; Register still refuses one taken
 	// in a race.
 	if _, err := r.findUser(a, normalized); err == nil {
 		return fmt.Errorf("a user named %q exists already", normalized)
 	} else if !isNotFound(err) {
 		return err
 	}
-	u, err := a.auth.CreateUser(r.ctx, name, pw)
+	u, err := a.auth.Register(r.ctx, name, pw) // an operator's context: not throttled
 	switch {
 	case errors.Is(err, auth.ErrUsernameTaken):
 		return fmt.Errorf("a user named %q exists already", normalized)
@@ -96,9 +96,12 @@ func usersPasswd(r *adminRun, operands []string) error {
 	switch {
 	case errors.Is(err, models.ErrUserNotFound): // deleted meanwhile
 		return notFound("no user named %q", operands[0])
+	case errors.As(err, new(*usersError)): // the hash was not stored
+		return failed("setting the password", err)
 	case errors.Is(err, sessionstore.ErrUnavailable):
-		// SetPassword stores the hash before it ends the sessions, and only
-		// the session store's errors match sessionstore.ErrUnavailable.
+		// SetPassword stores the hash before it ends the sessions, and the
+		// users' store's failures are marked (markedUsers): this one is the
+		// session store's.
 		return failed("set the password, but ending the user's sessions failed (run sessions revoke-all)", err)
 	case err != nil:
 		return failed("setting the password", err)
@@ -126,7 +129,7 @@ func usersDelete(r *adminRun, operands []string) error {
 		return err
 	}
 	id := u.AuthID()
-	n, err := a.auth.RevokeUserSessions(r.ctx, id)
+	n, err := a.auth.RevokeAll(r.ctx, id)
 	if err != nil {
 		return failed("ending the user's sessions (the user is not deleted)", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,7 +24,9 @@ import (
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/metrics"
 	"github.com/ginauth/ginauth/middleware"
+	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore"
 	"github.com/ginauth/ginauth/sessionstore/gormstore"
 	"github.com/ginauth/ginauth/sessionstore/memstore"
@@ -122,25 +125,36 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 			return nil, err
 		}
 	}
+	// The session manager owns the cookie, the secrets, the lifetime of
+	// sessions and the proxies believed; the account service signs users
+	// in to it.
+	scfg := session.Config{
+		Secrets:        cfg.secrets,
+		Cookie:         session.Cookie{Secure: cfg.secure, HostPrefix: cfg.hostPrefix},
+		Lifetime:       session.Lifetime{Idle: cfg.idle, Absolute: cfg.absolute, TouchInterval: cfg.touch},
+		TrustedProxies: cfg.proxies,
+		Logger:         log,
+		Now:            cfg.now,
+
+		MaxSessionsPerUser: cfg.maxSessions,
+		OverLimit:          cfg.overLimit,
+	}
 	acfg := auth.Config[*Account]{
-		Users:           a.users,
-		Secrets:         cfg.secrets,
-		IdleTimeout:     cfg.idle,
-		AbsoluteTimeout: cfg.absolute,
-		TouchInterval:   cfg.touch,
-		TrustedProxies:  cfg.proxies,
-		Cookie:          auth.Cookie{Secure: cfg.secure, HostPrefix: cfg.hostPrefix},
-		Logger:          log,
-		Now:             cfg.now,
-		OnEvent:         auditLog(a.audit),
+		Users:   markedUsers{a.users},
+		Logger:  log,
+		Now:     cfg.now,
+		OnEvent: auditLog(a.audit),
 	}
 	if cfg.bcryptCost != 0 {
-		acfg.BcryptCost, acfg.AllowLowBcryptCost = cfg.bcryptCost, true
+		acfg.Passwords.BcryptCost, acfg.Passwords.AllowLowCost = cfg.bcryptCost, true
 	}
 	if err := a.openStores(&acfg); err != nil {
 		return nil, err
 	}
-	acfg.Store = a.store
+	scfg.Store = a.store
+	if _, ok := a.store.(sessionstore.Limiter); cfg.maxSessions > 0 && !ok {
+		return nil, fmt.Errorf("MAX_SESSIONS_PER_USER: SESSION_STORE=%s cannot limit a user's sessions (its store is no sessionstore.Limiter); unset it, or use a store that can", cfg.storeName)
+	}
 	if cfg.command {
 		err = a.checkStoreMark(ctx, servers)
 	} else {
@@ -150,12 +164,15 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		return nil, err
 	}
 	if cfg.metricsAddr != "" {
-		if err := a.openMetrics(&acfg); err != nil {
+		if err := a.openMetrics(&scfg, &acfg); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.randomSecret {
 		log.Warn("SESSION_SECRET is not set: using a random secret, so sessions end when the app stops")
+	}
+	if acfg.Sessions, err = session.New(scfg); err != nil {
+		return nil, err
 	}
 	if a.auth, err = auth.New(acfg); err != nil {
 		return nil, err
@@ -273,16 +290,22 @@ func lockMigrations(cfg config) (unlock func(), err error) {
 const migrationLock = 0x67696e61757468 // "ginauth"
 
 // openMetrics feeds Prometheus metrics from every hook of the Auth (events,
-// session store calls, bcrypt slots, user cache), on a registry of their
-// own with the Go runtime's and the process's, served on METRICS_ADDR.
-func (a *app) openMetrics(acfg *auth.Config[*Account]) error {
+// bcrypt slots, user cache) and of the session manager (session store
+// calls), on a registry of their own with the Go runtime's and the
+// process's, served on METRICS_ADDR.
+func (a *app) openMetrics(scfg *session.Config, acfg *auth.Config[*Account]) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := metrics.New(metrics.Options{Registerer: reg})
 	if err != nil {
 		return err
 	}
-	acfg.Store = m.Store(a.store, a.cfg.storeName)
+	scfg.Store = m.Store(a.store, a.cfg.storeName)
+	if lim, ok := a.store.(sessionstore.Limiter); ok {
+		if _, timed := scfg.Store.(sessionstore.Limiter); !timed {
+			scfg.Store = limitingStore{scfg.Store, lim}
+		}
+	}
 	acfg.Metrics = m
 	acfg.OnEvent = m.OnEvent(acfg.OnEvent)
 	mux := http.NewServeMux()
@@ -295,7 +318,7 @@ func (a *app) openMetrics(acfg *auth.Config[*Account]) error {
 // login throttle and drop users from their caches together.
 func (a *app) shareThroughRedis(acfg *auth.Config[*Account], client redis.UniversalClient) {
 	acfg.Throttle.Store = redisauth.NewThrottleStore(client, redisauth.ThrottleStoreOptions{})
-	acfg.UserInvalidation = redisauth.NewUserInvalidation(client, redisauth.InvalidationOptions{})
+	acfg.UserCache.Invalidation = redisauth.NewUserInvalidation(client, redisauth.InvalidationOptions{})
 }
 
 // shareThroughPostgres makes every instance on PostgreSQL alone share the
@@ -313,7 +336,7 @@ func (a *app) shareThroughPostgres(acfg *auth.Config[*Account]) error {
 	}
 	a.closers = append(a.closers, func() { _ = invalidation.Close() })
 	acfg.Throttle.Store = throttle
-	acfg.UserInvalidation = invalidation
+	acfg.UserCache.Invalidation = invalidation
 	return nil
 }
 
@@ -326,7 +349,7 @@ func newRouter(a *app) (*gin.Engine, error) {
 	r := gin.New()
 	var ipProxies []string
 	for _, p := range a.cfg.proxies {
-		if p != auth.TrustUnixSocket {
+		if p != session.TrustUnixSocket {
 			ipProxies = append(ipProxies, p)
 		}
 	}
@@ -340,10 +363,14 @@ func newRouter(a *app) (*gin.Engine, error) {
 	// instead of the app's 503 store_unavailable. Not logged; no session.
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.Use(requestLog(a.log), recoverPanics(a.log))
-	r.Use(middleware.CrossOrigin(a.auth.CrossOriginProtection())) // every form post of the app, not only the auth routes
-	r.Use(middleware.Session(a.auth))
-	handlers.Mount(r.Group("/"), a.auth, handlers.WithRegister())
-	newPages(a.auth, a.users, a.cfg.now).mount(r)
+	// One protection for every form post of the app, not only the auth
+	// routes: same-origin requests and non-browser clients pass.
+	cop := http.NewCrossOriginProtection()
+	r.Use(middleware.CrossOrigin(cop))
+	r.Use(a.auth.Sessions().Middleware())
+	handlers.Mount(r.Group("/"), a.auth, handlers.WithRegister(), handlers.WithCrossOrigin(cop))
+	limit := sessionLimit{Max: a.cfg.maxSessions, EndOldest: a.cfg.overLimit == session.EndOldest}
+	newPages(a.auth, a.users, a.cfg.now, limit).mount(r)
 	return r, nil
 }
 
@@ -362,4 +389,35 @@ func securityHeaders(c *gin.Context) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+}
+
+// markedUsers is the users' store as auth sees it, its failures marked
+// (usersError), so that an operator's command can tell a password that was
+// not stored from one whose sessions could not be ended: auth reports the
+// failures of either store as sessionstore.ErrUnavailable.
+type markedUsers struct {
+	*gormusers.Store[Account, *Account]
+}
+
+func (u markedUsers) SetPasswordHash(ctx context.Context, id, hash string) error {
+	err := u.Store.SetPasswordHash(ctx, id, hash)
+	if err != nil && !errors.Is(err, models.ErrUserNotFound) {
+		return &usersError{err}
+	}
+	return err
+}
+
+// usersError is a failure of the users' store (see markedUsers).
+type usersError struct{ err error }
+
+func (e *usersError) Error() string { return e.err.Error() }
+func (e *usersError) Unwrap() error { return e.err }
+
+// limitingStore is the metrics' timed store with the store's own
+// CreateLimited beside it: the timed wrapper does not pass CreateLimited
+// on, and the session manager needs it for MAX_SESSIONS_PER_USER. Sign-ins
+// under a limit then go to the store untimed.
+type limitingStore struct {
+	sessionstore.IndexedStore
+	sessionstore.Limiter
 }

@@ -25,7 +25,7 @@ func auditRecords(t *testing.T, text string) []map[string]any {
 // An operator's command is an audit event where the servers' audit trail
 // goes (AUDIT_LOG, a file they and the commands share), with who ran it:
 // --operator, else OPERATOR, else the user of the process. So are the
-// account events it causes (the sessions it ends).
+// account events it causes (the user it creates, the sessions it ends).
 func TestOperatorCommandsAreAudited(t *testing.T) {
 	dir := t.TempDir()
 	trail := filepath.Join(dir, "audit.log")
@@ -60,6 +60,7 @@ func TestOperatorCommandsAreAudited(t *testing.T) {
 	}
 	want := []struct{ event, command, operator, username, result string }{
 		{"operator_command", "migrate", me.Username, "", "ok"},
+		{"register", "", "olive", "alice", ""},
 		{"operator_command", "users create", "olive", "alice", "ok"},
 		{"login_success", "", "", "alice", ""},
 		{"logout_all", "", "oscar", "", ""},

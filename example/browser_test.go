@@ -247,8 +247,11 @@ func TestBrowser(t *testing.T) {
 	}{
 		{"sqlite", func(*testing.T) map[string]string { return map[string]string{"SESSION_STORE": "gorm"} }},
 		{"redis", func(t *testing.T) map[string]string {
+			// With a limit of two sessions per user, which refuses a third:
+			// the test never has more than two at once but where it tries.
 			srv := testenv.StartRedisServer(t)
-			return map[string]string{"SESSION_STORE": "redis", "REDIS_URL": "redis://" + srv.Addr() + "/0"}
+			return map[string]string{"SESSION_STORE": "redis", "REDIS_URL": "redis://" + srv.Addr() + "/0",
+				"MAX_SESSIONS_PER_USER": "2", "SESSION_LIMIT": "refuse"}
 		}},
 	}
 	for _, st := range stores {
@@ -315,6 +318,17 @@ func TestBrowser(t *testing.T) {
 				t.Fatalf("the sessions page lists %s sessions, want 2", n)
 			}
 			one.wantText("tr.current", "This device")
+			if env["MAX_SESSIONS_PER_USER"] != "" {
+				// A third browser is refused, and told why.
+				one.wantText("main", "2 of 2 sessions")
+				three := newTab(t, browser, srv.URL, "third browser", shots, true)
+				three.open("/login")
+				if at := three.signIn("ada", "correct horse battery", false); at != "/login?error=too_many_sessions" {
+					t.Errorf("a third browser over the limit is at %s", at)
+				}
+				three.wantText(".notice", "You are signed in on 2 devices, as many as an account may be")
+				three.shot("login-too-many-sessions")
+			}
 			one.shot("sessions")
 			one.run(chromedp.EmulateViewport(390, 844))
 			one.shot("sessions-phone")

@@ -16,7 +16,7 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 
-	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/session"
 )
 
 // defaultAddr is where the app listens when ADDR is unset.
@@ -33,7 +33,7 @@ type config struct {
 	// The HTTP server's timeouts (HTTP_*_TIMEOUT).
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 	secure                                                    bool
-	hostPrefix                                                auth.HostPrefix // COOKIE_HOST_PREFIX: unset is auth's default
+	hostPrefix                                                session.HostPrefix // COOKIE_HOST_PREFIX: unset is the session manager's default
 	proxies                                                   []string
 	dbMaxConns                                                int
 	now                                                       func() time.Time // tests only: the clock
@@ -41,6 +41,11 @@ type config struct {
 	operator                                                  string           // OPERATOR, or a command's --operator: who runs a command
 	logFormat                                                 string           // LOG_FORMAT: "text" or "json"
 	logLevel                                                  slog.Level       // LOG_LEVEL
+	// maxSessions caps the live sessions of one user
+	// (MAX_SESSIONS_PER_USER; 0: no limit), and overLimit says what a
+	// sign-in over it does (SESSION_LIMIT).
+	maxSessions int
+	overLimit   session.OverLimit
 	// bcryptCost is, for tests only, the cost of new password hashes, which
 	// then may be under auth's floor of 10; 0 is auth's default (12). No
 	// environment variable sets it.
@@ -147,10 +152,25 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if err != nil {
 			return c, fmt.Errorf("COOKIE_HOST_PREFIX: %w", err)
 		}
-		c.hostPrefix = auth.HostPrefixOff
+		c.hostPrefix = session.HostPrefixOff
 		if b {
-			c.hostPrefix = auth.HostPrefixRequired
+			c.hostPrefix = session.HostPrefixRequired
 		}
+	}
+	if v := getenv("MAX_SESSIONS_PER_USER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("MAX_SESSIONS_PER_USER: want a number, 0 (no limit) or more, got %q", v)
+		}
+		c.maxSessions = n
+	}
+	switch v := getenv("SESSION_LIMIT"); v {
+	case "", "end-oldest":
+		c.overLimit = session.EndOldest
+	case "refuse":
+		c.overLimit = session.Refuse
+	default:
+		return c, fmt.Errorf("SESSION_LIMIT: want end-oldest or refuse, got %q", v)
 	}
 	for _, p := range strings.Split(getenv("TRUSTED_PROXIES"), ",") {
 		if p = strings.TrimSpace(p); p != "" {

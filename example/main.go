@@ -37,6 +37,11 @@
 //	COOKIE_HOST_PREFIX unset: the cookie is __Host-sid when COOKIE_SECURE is true (no other
 //	                  site of the domain can set it), sid otherwise; true: always __Host-sid
 //	                  (needs COOKIE_SECURE); false: always sid
+//	MAX_SESSIONS_PER_USER the most sessions one user may have at once (default 0: no
+//	                  limit); needs a SESSION_STORE that can limit them atomically
+//	SESSION_LIMIT     what a sign-in over MAX_SESSIONS_PER_USER does: end-oldest (default)
+//	                  signs out the user's oldest session, refuse refuses the sign-in
+//	                  (409 too_many_sessions) until the user signs out elsewhere
 //	TRUSTED_PROXIES   comma-separated IPs/CIDRs of proxies whose X-Forwarded-* to believe,
 //	                  or "unix" for a proxy on a Unix socket
 //	HTTP_READ_HEADER_TIMEOUT  Go duration: to read a request's headers (default 10s)

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/session"
 )
 
 // testApp builds the example app from env (SQLite in the test's temp dir
@@ -111,19 +111,38 @@ func TestLoadConfig(t *testing.T) {
 		c.addr != "127.0.0.1:8080" || c.storeName != "gorm" || c.metricsAddr != "127.0.0.1:9090" || c.postgres() {
 		t.Errorf("config = %+v", c)
 	}
-	if c.hostPrefix != auth.HostPrefixAuto {
+	if c.hostPrefix != session.HostPrefixAuto {
 		t.Errorf("COOKIE_HOST_PREFIX unset: %v, want auth's default", c.hostPrefix)
 	}
-	for v, want := range map[string]auth.HostPrefix{"true": auth.HostPrefixRequired, "false": auth.HostPrefixOff} {
+	for v, want := range map[string]session.HostPrefix{"true": session.HostPrefixRequired, "false": session.HostPrefixOff} {
 		c, err := loadConfig(func(k string) string { return map[string]string{"COOKIE_HOST_PREFIX": v}[k] })
 		if err != nil || c.hostPrefix != want {
 			t.Errorf("COOKIE_HOST_PREFIX=%s: %v, %v; want %v", v, c.hostPrefix, err, want)
 		}
 	}
-	for name, bad := range map[string]string{"IDLE_TIMEOUT": "soon", "COOKIE_SECURE": "maybe", "COOKIE_HOST_PREFIX": "maybe"} {
-		if _, err := loadConfig(func(k string) string { return map[string]string{name: bad}[k] }); err == nil {
-			t.Errorf("%s=%s was accepted", name, bad)
+	if c.maxSessions != 0 || c.overLimit != session.EndOldest {
+		t.Errorf("MAX_SESSIONS_PER_USER and SESSION_LIMIT unset: %d, %v; want no limit, ending the oldest", c.maxSessions, c.overLimit)
+	}
+	for _, lim := range []struct {
+		max, policy string
+		want        int
+		overLimit   session.OverLimit
+	}{{"3", "", 3, session.EndOldest}, {"1", "end-oldest", 1, session.EndOldest}, {"2", "refuse", 2, session.Refuse}, {"0", "refuse", 0, session.Refuse}} {
+		c, err := loadConfig(func(k string) string {
+			return map[string]string{"MAX_SESSIONS_PER_USER": lim.max, "SESSION_LIMIT": lim.policy}[k]
+		})
+		if err != nil || c.maxSessions != lim.want || c.overLimit != lim.overLimit {
+			t.Errorf("MAX_SESSIONS_PER_USER=%s SESSION_LIMIT=%s: %d, %v, %v", lim.max, lim.policy, c.maxSessions, c.overLimit, err)
 		}
+	}
+	for name, bad := range map[string]string{"IDLE_TIMEOUT": "soon", "COOKIE_SECURE": "maybe", "COOKIE_HOST_PREFIX": "maybe",
+		"MAX_SESSIONS_PER_USER": "-1", "SESSION_LIMIT": "oldest"} {
+		if _, err := loadConfig(func(k string) string { return map[string]string{name: bad}[k] }); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v, want an error naming it", name, bad, err)
+		}
+	}
+	if _, err := loadConfig(func(k string) string { return map[string]string{"MAX_SESSIONS_PER_USER": "three"}[k] }); err == nil {
+		t.Error("MAX_SESSIONS_PER_USER=three was accepted")
 	}
 	c, _ = loadConfig(func(string) string { return "" })
 	if !c.randomSecret || len(c.secrets[0]) < 32 {

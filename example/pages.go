@@ -17,6 +17,7 @@ import (
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 )
 
 // Account is the example's user: the base model and a display name, to show
@@ -42,11 +43,20 @@ type pages struct {
 	a     *auth.Auth[*Account]
 	users *gormusers.Store[Account, *Account]
 	now   func() time.Time
+	limit sessionLimit
 	tmpl  map[string]*template.Template
 }
 
-func newPages(a *auth.Auth[*Account], users *gormusers.Store[Account, *Account], now func() time.Time) *pages {
-	p := &pages{a: a, users: users, now: now, tmpl: map[string]*template.Template{}}
+// sessionLimit is what the pages say of MAX_SESSIONS_PER_USER and
+// SESSION_LIMIT: at most Max sessions per user (0: no limit), and whether
+// a sign-in over it ends the oldest or is refused.
+type sessionLimit struct {
+	Max       int
+	EndOldest bool
+}
+
+func newPages(a *auth.Auth[*Account], users *gormusers.Store[Account, *Account], now func() time.Time, limit sessionLimit) *pages {
+	p := &pages{a: a, users: users, now: now, limit: limit, tmpl: map[string]*template.Template{}}
 	funcs := template.FuncMap{
 		"device": device,
 		"ago":    p.ago,
@@ -86,17 +96,18 @@ type page struct {
 	Errors   map[string]string
 	ReturnTo string
 
-	Current  auth.CurrentSession // account
-	Sessions int                 // account: how many
-	List     []auth.SessionInfo  // sessions
+	Current  session.Details // account
+	Sessions int             // account: how many
+	List     []session.Info  // sessions
+	Limit    sessionLimit    // account, sessions
 }
 
 type notice struct{ Kind, Text string }
 
 func (p *pages) page(c *gin.Context, name string) *page {
 	u, _ := p.a.User(c)
-	theme, _ := auth.Get[string](c, "theme")
-	return &page{Page: name, User: u, Theme: theme, Errors: map[string]string{}}
+	theme, _ := session.Get[string](c, "theme")
+	return &page{Page: name, User: u, Theme: theme, Errors: map[string]string{}, Limit: p.limit}
 }
 
 func (p *pages) render(c *gin.Context, pg *page) {
@@ -112,7 +123,7 @@ func (pg *page) note(kind, text string) { pg.Notices = append(pg.Notices, notice
 
 // returnTo is the page a browser asked for, when it is one of this site's.
 func returnTo(c *gin.Context) string {
-	if r := c.Query(auth.ReturnToParam); auth.LocalPath(r) {
+	if r := c.Query(middleware.ReturnToParam); middleware.LocalPath(r) {
 		return r
 	}
 	return ""
@@ -120,9 +131,26 @@ func returnTo(c *gin.Context) string {
 
 func (p *pages) home(c *gin.Context) { p.render(c, p.page(c, "home")) }
 
+// me returns the signed-in user of a page behind RequireAuth, or answers
+// why there is none (a user store that failed since, say).
+func (p *pages) me(c *gin.Context) (*Account, bool) {
+	u, err := p.a.User(c)
+	if err != nil {
+		middleware.WriteError(c, err)
+		return nil, false
+	}
+	return u, true
+}
+
+// signedIn reports whether the request has a signed-in user.
+func (p *pages) signedIn(c *gin.Context) bool {
+	_, err := p.a.User(c)
+	return err == nil
+}
+
 func (p *pages) login(c *gin.Context) {
-	if p.a.IsAuthenticated(c) {
-		c.Redirect(http.StatusSeeOther, auth.ReturnTo(c.DefaultQuery(auth.ReturnToParam, "/account")))
+	if p.signedIn(c) {
+		c.Redirect(http.StatusSeeOther, middleware.ReturnTo(c.DefaultQuery(middleware.ReturnToParam, "/account")))
 		return
 	}
 	pg := p.page(c, "login")
@@ -145,10 +173,21 @@ func (p *pages) login(c *gin.Context) {
 		pg.Errors["credentials"] = "That username and password do not match an account."
 	case "bad_request":
 		pg.Errors["credentials"] = "Enter your username and your password."
+	case "too_many_sessions":
+		pg.note("error", p.tooManySessions())
 	default:
 		pg.note("error", problemText(code, c.Query("retry")))
 	}
 	p.render(c, pg)
+}
+
+// tooManySessions says why a sign-in was refused by SESSION_LIMIT=refuse.
+func (p *pages) tooManySessions() string {
+	if n := p.limit.Max; n > 0 {
+		return fmt.Sprintf("You are signed in on %d %s, as many as an account may be. Sign out on one of them, then sign in here.",
+			n, plural(n, "device", "devices"))
+	}
+	return problemTexts["too_many_sessions"]
 }
 
 func (p *pages) register(c *gin.Context) {
@@ -172,14 +211,18 @@ func (p *pages) register(c *gin.Context) {
 
 func (p *pages) account(c *gin.Context) {
 	pg := p.page(c, "account")
-	var err error
-	if pg.Current, err = p.a.CurrentSession(c); err != nil {
-		auth.WriteProblem(c, err)
+	var ok bool
+	if pg.Current, ok = session.From(c).Details(); !ok {
+		middleware.WriteError(c, auth.ErrUnauthenticated)
 		return
 	}
-	list, err := p.a.Sessions(c)
+	me, ok := p.me(c)
+	if !ok {
+		return
+	}
+	list, err := p.a.Sessions().List(c, me.AuthID())
 	if err != nil {
-		auth.WriteProblem(c, err)
+		middleware.WriteError(c, err)
 		return
 	}
 	pg.Sessions = len(list)
@@ -211,9 +254,13 @@ func (p *pages) account(c *gin.Context) {
 
 func (p *pages) sessions(c *gin.Context) {
 	pg := p.page(c, "sessions")
-	list, err := p.a.Sessions(c)
+	me, ok := p.me(c)
+	if !ok {
+		return
+	}
+	list, err := p.a.Sessions().List(c, me.AuthID())
 	if err != nil {
-		auth.WriteProblem(c, err)
+		middleware.WriteError(c, err)
 		return
 	}
 	pg.List = list
@@ -226,20 +273,23 @@ func (p *pages) sessions(c *gin.Context) {
 // profile saves the display name: the README's way of changing a field of
 // the user (a copy read from the store, written, the cached one dropped).
 func (p *pages) profile(c *gin.Context) {
-	me, _ := p.a.User(c)
+	me, ok := p.me(c)
+	if !ok {
+		return
+	}
 	acct, err := p.users.FindByID(c, me.AuthID())
 	if err != nil {
-		auth.WriteProblem(c, err)
+		middleware.WriteError(c, err)
 		return
 	}
 	name := strings.TrimSpace(c.PostForm("displayName"))
 	if utf8.RuneCountInString(name) > 80 || !utf8.ValidString(name) {
-		auth.WriteProblem(c, auth.ErrBadRequest.With("A display name is at most 80 characters."))
+		middleware.WriteError(c, middleware.BadRequest("A display name is at most 80 characters."))
 		return
 	}
 	acct.DisplayName = name
 	if err := p.users.Update(c, acct, "DisplayName"); err != nil {
-		auth.WriteProblem(c, err)
+		middleware.WriteError(c, err)
 		return
 	}
 	p.a.InvalidateUser(acct.AuthID())
@@ -252,20 +302,24 @@ func (p *pages) theme(c *gin.Context) {
 	if theme != "dark" {
 		theme = "light"
 	}
-	if err := auth.Set(c, "theme", theme); err != nil {
-		auth.WriteProblem(c, err)
+	if err := session.Set(c, "theme", theme); err != nil {
+		middleware.WriteError(c, err)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/account")
 }
 
 func (p *pages) revoke(c *gin.Context) {
-	if err := p.a.RevokeSession(c, c.Param("id")); err != nil {
-		auth.WriteProblem(c, err)
+	me, ok := p.me(c)
+	if !ok {
 		return
 	}
-	if !p.a.IsAuthenticated(c) { // this very session
-		c.Redirect(http.StatusSeeOther, p.a.LoginPath()+"?signedOut=1")
+	if err := p.a.Revoke(c, me.AuthID(), c.Param("id")); err != nil {
+		middleware.WriteError(c, err)
+		return
+	}
+	if !p.signedIn(c) { // this very session
+		c.Redirect(http.StatusSeeOther, middleware.DefaultLoginPath+"?signedOut=1")
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/account/sessions?revoked=1")
@@ -299,6 +353,7 @@ var problemTexts = map[string]string{
 	"unauthenticated":        "Sign in to continue.",
 	"session_expired":        "Your session has ended. Sign in again to continue.",
 	"not_found":              "That session is signed out already.",
+	"too_many_sessions":      "You are signed in on as many devices as an account may be. Sign out on one of them, then sign in here.",
 }
 
 // maxRetrySeconds bounds the wait a page repeats from its address: a day,

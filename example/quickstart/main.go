@@ -17,6 +17,7 @@ import (
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore/gormstore"
 )
 
@@ -45,26 +46,30 @@ func main() {
 	if err := users.Migrate(); err != nil {
 		log.Fatal(err)
 	}
-	sessions, err := gormstore.New(db, gormstore.Options{AutoMigrate: true})
+	store, err := gormstore.New(db, gormstore.Options{AutoMigrate: true})
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := auth.New(auth.Config[*Account]{
-		Store:     sessions,
-		Users:     users,
-		Secrets:   [][]byte{[]byte(os.Getenv("SESSION_SECRET"))}, // 32 bytes or more
-		LoginPath: "/login",                                      // your sign-in page (the default)
+	sessions, err := session.New(session.Config{
+		Store:   store,
+		Secrets: [][]byte{[]byte(os.Getenv("SESSION_SECRET"))}, // 32 bytes or more
 	})
 	if err != nil {
 		log.Fatal(err) // an unsafe configuration is refused here
 	}
+	a, err := auth.New(auth.Config[*Account]{Sessions: sessions, Users: users})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	r := gin.Default()
-	r.Use(middleware.Session(a))
+	r.Use(sessions.Middleware())
 	handlers.Mount(r.Group("/"), a, handlers.WithRegister()) // POST /login, /register, /logout, GET /me, ...
+	// Your sign-in page, where RequireAuth and the form posts send browsers
+	// (middleware.DefaultLoginPath; handlers.WithLoginPath to change it).
 	r.GET("/login", func(c *gin.Context) {
 		c.Header("Content-Type", "text/html; charset=utf-8")
-		_ = loginPage.Execute(c.Writer, auth.ReturnTo(c.Query(auth.ReturnToParam)))
+		_ = loginPage.Execute(c.Writer, middleware.ReturnTo(c.Query(middleware.ReturnToParam)))
 	})
 	r.GET("/account", middleware.RequireAuth(a), func(c *gin.Context) {
 		acct, _ := a.User(c) // *Account, no type assertion

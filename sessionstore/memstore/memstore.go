@@ -5,10 +5,12 @@
 package memstore
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,6 +49,11 @@ type Store struct {
 	order *list.List // of sessionstore.Key: signed-in sessions, oldest first
 	bg    *janitor.Janitor
 }
+
+var (
+	_ sessionstore.IndexedStore = (*Store)(nil)
+	_ sessionstore.Limiter      = (*Store)(nil)
+)
 
 type memEntry struct {
 	rec  *sessionstore.Record
@@ -275,6 +282,67 @@ func (m *Store) Regenerate(_ context.Context, oldKey sessionstore.Key, oldUserID
 		m.remove(oldKey, e)
 	}
 	return nil
+}
+
+// CreateLimited implements sessionstore.Limiter: under the store's one
+// lock, the old session is checked, the user's live sessions counted, the
+// oldest destroyed when the limit says so, the new session created and the
+// old one removed.
+func (m *Store) CreateLimited(_ context.Context, oldKey *sessionstore.Key, oldUserID string, newKey sessionstore.Key, rec *sessionstore.Record, limit sessionstore.Limit) (int, error) {
+	if err := limit.Validate(); err != nil {
+		return 0, err
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var old *memEntry
+	if oldKey != nil {
+		e, ok := m.byKey[*oldKey]
+		if !ok || !e.rec.Live(now) || e.rec.UserID != oldUserID {
+			return 0, sessionstore.ErrNotFound
+		}
+		old = e
+	}
+	if _, ok := m.byKey[newKey]; ok {
+		return 0, errExists
+	}
+	var victims []sessionstore.Key
+	if rec.UserID != "" {
+		var live []sessionstore.Key
+		for k := range m.users[rec.UserID] {
+			e := m.byKey[k]
+			switch {
+			case !e.rec.Live(now):
+				m.remove(k, e)
+			case e != old:
+				live = append(live, k)
+			}
+		}
+		if over := len(live) - limit.Max + 1; over > 0 {
+			if !limit.EndOldest {
+				return 0, sessionstore.ErrTooManySessions
+			}
+			slices.SortFunc(live, func(a, b sessionstore.Key) int {
+				if c := m.byKey[a].rec.CreatedAt.Compare(m.byKey[b].rec.CreatedAt); c != 0 {
+					return c
+				}
+				return bytes.Compare(a[:], b[:])
+			})
+			victims = live[:over]
+		}
+	}
+	for _, k := range victims {
+		m.remove(k, m.byKey[k])
+	}
+	if err := m.create(newKey, rec); err != nil {
+		return len(victims), err
+	}
+	if old != nil {
+		if cur, ok := m.byKey[*oldKey]; ok && cur == old { // create may have evicted it
+			m.remove(*oldKey, old)
+		}
+	}
+	return len(victims), nil
 }
 
 // Destroy implements Store.

@@ -19,7 +19,9 @@ import (
 
 // Options configures a Store. The zero value is usable.
 type Options struct {
-	// Prefix starts every key the store writes. Default "sess:".
+	// Prefix starts every key the store writes. Default "sess:". A hash
+	// tag in it ("{sessions}:") puts every key in one Cluster hash slot;
+	// it must not hold an empty one ("{}").
 	Prefix string
 
 	// Now is the clock; nil means time.Now. Expiry is computed from it and
@@ -27,7 +29,8 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store keeps sessions in Redis. It implements sessionstore.IndexedStore.
+// Store keeps sessions in Redis. It implements sessionstore.IndexedStore
+// and sessionstore.Limiter.
 //
 // Layout, readable with redis-cli:
 //
@@ -36,22 +39,28 @@ type Options struct {
 //	                     expiry, Unix ms; uid the user (n bytes); body the
 //	                     record's JSON (sessionstore.MarshalBody). Its TTL
 //	                     ends with the session.
-//	<prefix>user:<id>    sorted set of the user's session keys, scored by
+//	<prefix>{user:<id>}  sorted set of the user's session keys, scored by
 //	                     each session's absolute deadline
+//	<prefix>{user:<id>}:created
+//	                     hash: for the sessions CreateLimited indexed, when
+//	                     each began (Unix ms); in the index's hash slot, and
+//	                     with its TTL
 //
 // A load is one GET, whose one reply the store reads in place; a touch and
 // an update one EVALSHA; a login one pipeline of four commands (SET NX of
 // the session; ZADD to the index and two PEXPIREAT, NX then GT, that keep
 // the index alive as long as its longest member); a regeneration three
 // round trips, so that it never outlives a revoke (see Regenerate); a
+// login under a session limit four to six (see CreateLimited); a
 // logout-all one MULTI
 // of the index and one pipeline of DEL (500 keys to a DEL on one server,
-// a key to a DEL on Cluster). Every other command touches one key
-// (multi-step writes are Lua scripts on that one key), so the store works
+// a key to a DEL on Cluster). Every other command touches one key, or the
+// user's index and the hash beside it, which share a hash slot
+// (multi-step writes are Lua scripts on those keys), so the store works
 // on Cluster, where a session and its user's index live in different hash
 // slots; batches over both are pipelined, one round trip per node.
 // Index entries of ended sessions are pruned when the index is read, at
-// every logout, and at one login in 64.
+// every logout, at one login in 64, and at every login under a limit.
 //
 // On Cluster, a failed master's sessions answer ErrUnavailable until a
 // replica takes over, and are served again as soon as it has: the store
@@ -93,7 +102,14 @@ func (r *Store) sessKey(k sessionstore.Key) string {
 	return b.String()
 }
 
-func (r *Store) userKey(uid string) string { return r.prefix + "user:" + uid }
+// userKey is the user's index. Its name holds a hash tag, {user:<id>}, so
+// that on Cluster the keys that start with it (startsKey) live in the same
+// hash slot and one script can use them together.
+func (r *Store) userKey(uid string) string { return r.prefix + "{user:" + uid + "}" }
+
+// startsKey is the hash beside the user's index in which CreateLimited
+// keeps when each session it created began (see CreateLimited).
+func (r *Store) startsKey(uid string) string { return r.userKey(uid) + ":created" }
 
 // format is the layout version that starts every session value.
 const format = "2|"
@@ -487,12 +503,16 @@ func (r *Store) members(ctx context.Context, userID string) ([]string, error) {
 }
 
 // values reads the sessions under members (keys without the prefix) in one
-// pipeline. Missing sessions read as "".
-func (r *Store) values(ctx context.Context, members []string) ([]string, error) {
+// pipeline, with the commands that also queues, if any (their replies are
+// the caller's to check). Missing sessions read as "".
+func (r *Store) values(ctx context.Context, members []string, also func(redis.Pipeliner)) ([]string, error) {
 	cmds := make([]*redis.StringCmd, len(members))
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, m := range members {
 			cmds[i] = p.Get(ctx, r.prefix+m)
+		}
+		if also != nil {
+			also(p)
 		}
 		return nil
 	})
@@ -518,7 +538,7 @@ func (r *Store) List(ctx context.Context, userID string) ([]sessionstore.Info, e
 	if err != nil || len(members) == 0 {
 		return nil, err
 	}
-	vals, err := r.values(ctx, members)
+	vals, err := r.values(ctx, members, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -584,7 +604,7 @@ func (r *Store) DestroyUser(ctx context.Context, userID string) (int, error) {
 	var take *redis.StringSliceCmd
 	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		take = p.ZRange(ctx, r.userKey(userID), 0, -1)
-		p.Del(ctx, r.userKey(userID))
+		p.Del(ctx, r.userKey(userID), r.startsKey(userID))
 		return nil
 	})
 	members := take.Val()
@@ -604,6 +624,12 @@ const delBatch = 500
 // expiry (its TTL follows the store's clock), so a key that is there is a
 // live session.
 func (r *Store) destroyMembers(ctx context.Context, members []string) (int, error) {
+	return r.destroyMembersWith(ctx, members, nil)
+}
+
+// destroyMembersWith is destroyMembers with the commands that also queues
+// in the same pipeline (their replies are the caller's to check).
+func (r *Store) destroyMembersWith(ctx context.Context, members []string, also func(redis.Pipeliner)) (int, error) {
 	batch := 1
 	if r.oneNode {
 		batch = delBatch
@@ -618,9 +644,17 @@ func (r *Store) destroyMembers(ctx context.Context, members []string) (int, erro
 				keys = keys[:0]
 			}
 		}
+		if also != nil {
+			also(p)
+		}
 		return nil
 	})
-	if err != nil {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
+			return 0, r.redisErr(err)
+		}
+	}
+	if err != nil && also == nil {
 		return 0, r.redisErr(err)
 	}
 	n := 0

@@ -26,12 +26,22 @@ func downRedis(t testing.TB) sessionstore.IndexedStore {
 	return redisstore.New(c, redisstore.Options{})
 }
 
+// indexKey is the name of a user's index: a hash tag, so that the hash
+// beside it shares its Cluster slot.
+func indexKey(prefix, uid string) string { return prefix + "{user:" + uid + "}" }
+
 func TestRedisStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) *storetest.Harness {
 		c, prefix := redisClient(t)
 		clock := storetest.NewClock()
 		s := redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now})
 		return &storetest.Harness{
+			// Another instance: a client of its own, on the same server.
+			Twin: func(t testing.TB) sessionstore.IndexedStore {
+				c2 := redis.NewClient(&redis.Options{Addr: c.Options().Addr, DB: c.Options().DB})
+				t.Cleanup(func() { _ = c2.Close() })
+				return redisstore.New(c2, redisstore.Options{Prefix: prefix, Now: clock.Now})
+			},
 			Store: s,
 			Clock: clock,
 			Corrupt: func(t testing.TB, k sessionstore.Key) {
@@ -41,7 +51,7 @@ func TestRedisStore(t *testing.T) {
 				}
 			},
 			IndexLen: func(t testing.TB, uid string) int {
-				n, err := c.ZCard(context.Background(), prefix+"user:"+uid).Result()
+				n, err := c.ZCard(context.Background(), indexKey(prefix, uid)).Result()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -102,13 +112,43 @@ func TestRedisStoreCluster(t *testing.T) {
 			Store:     redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now}),
 			Clock:     clock,
 			IndexSize: 2000, // the full 10,000 run on a single node above; here the point is the slots
+			Twin: func(t testing.TB) sessionstore.IndexedStore {
+				c2 := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+				t.Cleanup(func() { _ = c2.Close() })
+				return redisstore.New(c2, redisstore.Options{Prefix: prefix, Now: clock.Now})
+			},
 			IndexLen: func(t testing.TB, uid string) int {
-				n, err := c.ZCard(context.Background(), prefix+"user:"+uid).Result()
+				n, err := c.ZCard(context.Background(), indexKey(prefix, uid)).Result()
 				if err != nil {
 					t.Fatal(err)
 				}
 				return int(n)
 			},
+		}
+	})
+	// The user's index and the hash beside it share a slot whatever the
+	// user ID holds: braces of its own, an empty pair, a closing brace
+	// first. A login under a limit uses both in one script, which would
+	// fail with CROSSSLOT if they did not.
+	t.Run("LimitUserIDs", func(t *testing.T) {
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+		t.Cleanup(func() { _ = c.Close() })
+		s := redisstore.New(c, redisstore.Options{Prefix: "sess-" + testenv.Unique() + ":"})
+		ctx := context.Background()
+		for _, uid := range []string{"}x", "{}", "a{b}c", "{", "}", "user:{42}"} {
+			for range 3 {
+				now := time.Now()
+				rec := &sessionstore.Record{Meta: sessionstore.Meta{UserID: uid, CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour), Deadline: now.Add(time.Hour)}}
+				if _, err := s.CreateLimited(ctx, nil, "", storetest.NewKey(), rec, sessionstore.Limit{Max: 2, EndOldest: true}); err != nil {
+					t.Fatalf("user %q: CreateLimited: %v", uid, err)
+				}
+			}
+			if infos, err := s.List(ctx, uid); err != nil || len(infos) != 2 {
+				t.Errorf("user %q: List = %d sessions, %v; want 2", uid, len(infos), err)
+			}
+			if n, err := s.DestroyUser(ctx, uid); err != nil || n != 2 {
+				t.Errorf("user %q: DestroyUser = %d, %v; want 2", uid, n, err)
+			}
 		}
 	})
 }
@@ -342,7 +382,7 @@ func TestRedisIndexTTL(t *testing.T) {
 	}
 	expireAt := func(uid string) time.Time {
 		t.Helper()
-		at, err := c.Do(ctx, "PEXPIRETIME", prefix+"user:"+uid).Int64()
+		at, err := c.Do(ctx, "PEXPIRETIME", indexKey(prefix, uid)).Int64()
 		if err != nil || at < 0 {
 			t.Fatalf("PEXPIRETIME of %s's index = %v, %v", uid, at, err)
 		}
@@ -416,7 +456,7 @@ func BenchmarkDestroyUser10k(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StopTimer()
-			if err := c.Del(ctx, prefix+"user:heavy").Err(); err != nil {
+			if err := c.Del(ctx, indexKey(prefix, "heavy")).Err(); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
@@ -462,5 +502,57 @@ func TestRedisDestroyUserInBatches(t *testing.T) {
 	}
 	if _, err := store.Load(ctx, other); err != nil {
 		t.Errorf("another user's session: %v", err)
+	}
+}
+
+// A login under a session limit costs a few round trips, each command on
+// one key or on the user's index and the hash beside it: the index, the
+// sessions it names (and the old one), the new session, the decision,
+// then, when it ended sessions or moved one, their deletion, and the old
+// session's index entry.
+func TestRedisLimitRoundTrips(t *testing.T) {
+	c, prefix := redisClient(t)
+	counter := &testenv.CommandCounter{}
+	c.AddHook(counter)
+	ctx := context.Background()
+	clock := storetest.NewClock()
+	store := redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now})
+	limit := sessionstore.Limit{Max: 2, EndOldest: true}
+	var keys []sessionstore.Key
+	login := func(old *sessionstore.Key, oldUser string) int {
+		t.Helper()
+		now := clock.Now()
+		k := storetest.NewKey()
+		rec := &sessionstore.Record{Meta: sessionstore.Meta{UserID: "u", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour), Deadline: now.Add(24 * time.Hour)}}
+		ended, err := store.CreateLimited(ctx, old, oldUser, k, rec, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+		clock.Advance(time.Second)
+		return ended
+	}
+	login(nil, "") // loads the scripts
+	counter.Take()
+	steps := []struct {
+		name  string
+		run   func() int
+		cmds  []string
+		trips int
+	}{
+		{"under the limit", func() int { return login(nil, "") },
+			[]string{"ZRANGE", "GET", "SET", "EVALSHA"}, 4},
+		{"at the limit, ending the oldest", func() int { return login(nil, "") },
+			[]string{"ZRANGE", "GET", "GET", "SET", "EVALSHA", "DEL"}, 5},
+		{"at the limit, over an own session", func() int { return login(&keys[len(keys)-1], "u") },
+			[]string{"ZRANGE", "GET", "GET", "GET", "SET", "EVALSHA", "EVAL", "ZREM", "HDEL"}, 6},
+	}
+	for _, st := range steps {
+		ended := st.run()
+		cmds, trips := counter.TakeTrips()
+		t.Logf("%s: ended %d; %d round trips: %v", st.name, ended, trips, cmds)
+		if !slices.Equal(cmds, st.cmds) || trips != st.trips {
+			t.Errorf("%s: %v in %d round trips, want %v in %d", st.name, cmds, trips, st.cmds, st.trips)
+		}
 	}
 }
