@@ -301,11 +301,6 @@ func (a *app) openMetrics(scfg *session.Config, acfg *auth.Config[*Account]) err
 		return err
 	}
 	scfg.Store = m.Store(a.store, a.cfg.storeName)
-	if lim, ok := a.store.(sessionstore.Limiter); ok {
-		if _, timed := scfg.Store.(sessionstore.Limiter); !timed {
-			scfg.Store = limitingStore{scfg.Store, lim}
-		}
-	}
 	acfg.Metrics = m
 	acfg.OnEvent = m.OnEvent(acfg.OnEvent)
 	mux := http.NewServeMux()
@@ -412,12 +407,3 @@ type usersError struct{ err error }
 
 func (e *usersError) Error() string { return e.err.Error() }
 func (e *usersError) Unwrap() error { return e.err }
-
-// limitingStore is the metrics' timed store with the store's own
-// CreateLimited beside it: the timed wrapper does not pass CreateLimited
-// on, and the session manager needs it for MAX_SESSIONS_PER_USER. Sign-ins
-// under a limit then go to the store untimed.
-type limitingStore struct {
-	sessionstore.IndexedStore
-	sessionstore.Limiter
-}

@@ -23,6 +23,7 @@ const (
 	opList
 	opDestroyHandle
 	opDestroyUser
+	opCreateLimited
 	numOperations
 )
 
@@ -37,6 +38,7 @@ var operationNames = [numOperations]string{
 	opList:          "list",
 	opDestroyHandle: "destroy_handle",
 	opDestroyUser:   "destroy_user",
+	opCreateLimited: "create_limited",
 }
 
 // errorKind is what kind of failure a store call answered.
@@ -108,10 +110,11 @@ type opSeries struct {
 	errors   [numKinds]prometheus.Counter
 }
 
-// done records a call that began at start and answered err.
+// done records a call that began at start and answered err. A session not
+// found, or a sign-in the session limit refuses, is an answer, not an error.
 func (o *opSeries) done(start time.Time, err error) {
 	o.duration.Observe(time.Since(start).Seconds())
-	if err != nil && !errors.Is(err, sessionstore.ErrNotFound) {
+	if err != nil && !errors.Is(err, sessionstore.ErrNotFound) && !errors.Is(err, sessionstore.ErrTooManySessions) {
 		o.errors[kindOf(err)].Inc()
 	}
 }
@@ -119,8 +122,10 @@ func (o *opSeries) done(start time.Time, err error) {
 // Store returns a session store that passes every call to store unchanged,
 // and times it in session_store_duration_seconds{operation, store=name};
 // calls that fail are also counted, by kind, in session_store_errors_total.
-// Give it to auth.Config.Store in place of store (which the application
-// still closes itself, if it has a Close).
+// Give it to session.Config.Store in place of store (which the application
+// still closes itself, if it has a Close). When store limits sessions per
+// user (sessionstore.Limiter), so does the returned store, and its
+// CreateLimited calls are timed as create_limited.
 //
 // name labels the store's series: keep it to a fixed word, such as
 // "redis" or "postgres" ("" is "default"). Two stores wrapped under the
@@ -137,7 +142,26 @@ func (m *Metrics) Store(store sessionstore.IndexedStore, name string) sessionsto
 			s.errors[k] = m.stores.errors.WithLabelValues(operationNames[op], name, kindNames[k])
 		}
 	}
+	if lim, ok := store.(sessionstore.Limiter); ok {
+		return &timedLimiter{timedStore: t, lim: lim}
+	}
 	return t
+}
+
+// timedLimiter is the store that Metrics.Store returns for a store that
+// limits sessions per user.
+type timedLimiter struct {
+	*timedStore
+	lim sessionstore.Limiter
+}
+
+// CreateLimited calls the wrapped store's CreateLimited, and records its
+// time and any error.
+func (t *timedLimiter) CreateLimited(ctx context.Context, oldKey *sessionstore.Key, oldUserID string, newKey sessionstore.Key, rec *sessionstore.Record, limit sessionstore.Limit) (int, error) {
+	start := time.Now()
+	n, err := t.lim.CreateLimited(ctx, oldKey, oldUserID, newKey, rec, limit)
+	t.ops[opCreateLimited].done(start, err)
+	return n, err
 }
 
 // timedStore is the store that Metrics.Store returns.
