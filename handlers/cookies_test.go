@@ -14,20 +14,21 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
 func TestRememberMeCookie(t *testing.T) {
-	a := newEnv(t, backends[0])
-	a.client(t).register("erin", "erin's password")
+	a := apptest.NewEnv(t, apptest.Backends[0])
+	a.Client(t).Register("erin", "erin's password")
 	for _, remember := range []bool{false, true} {
-		cl := a.client(t)
-		r := cl.do("POST", "/login", map[string]any{"username": "erin", "password": "erin's password", "remember": remember})
-		cl.want(r, http.StatusOK, "")
-		raw := r.header.Get("Set-Cookie")
-		c := r.cookie("sid")
+		cl := a.Client(t)
+		r := cl.Do("POST", "/login", map[string]any{"username": "erin", "password": "erin's password", "remember": remember})
+		cl.Want(r, http.StatusOK, "")
+		raw := r.Header.Get("Set-Cookie")
+		c := r.Cookie("sid")
 		if c == nil {
 			t.Fatal("no cookie")
 		}
@@ -41,7 +42,7 @@ func TestRememberMeCookie(t *testing.T) {
 		if remember && c.MaxAge != int((24*time.Hour).Seconds()) {
 			t.Errorf("remember-me Max-Age = %d, want the absolute timeout", c.MaxAge)
 		}
-		if r.header.Get("Cache-Control") != "no-store" {
+		if r.Header.Get("Cache-Control") != "no-store" {
 			t.Error("a response setting the session cookie is cacheable")
 		}
 	}
@@ -49,33 +50,33 @@ func TestRememberMeCookie(t *testing.T) {
 
 func TestSecureCookies(t *testing.T) {
 	logs := captureLog(t)
-	secure := func(c *authConfig) {
-		c.session.Cookie.Secure = true
-		c.session.Logger, c.auth.Logger = slog.Default(), slog.Default()
+	secure := func(c *apptest.Config) {
+		c.Session.Cookie.Secure = true
+		c.Session.Logger, c.Auth.Logger = slog.Default(), slog.Default()
 	}
 	t.Run("plain HTTP signs nobody in, and warns once", func(t *testing.T) {
 		var mu sync.Mutex
 		var codes []string
-		a := newEnv(t, backends[0], secure, func(c *authConfig) {
-			c.auth.OnEvent = func(e auth.Event) {
+		a := apptest.NewEnv(t, apptest.Backends[0], secure, func(c *apptest.Config) {
+			c.Auth.OnEvent = func(e auth.Event) {
 				mu.Lock()
 				codes = append(codes, string(e.Type)+":"+e.Code)
 				mu.Unlock()
 			}
 		})
 		hash, _ := bcrypt.GenerateFromPassword([]byte("yuri's password"), bcrypt.MinCost)
-		if _, err := a.users.Create(context.Background(), "yuri", string(hash)); err != nil {
+		if _, err := a.Users.Create(context.Background(), "yuri", string(hash)); err != nil {
 			t.Fatal(err)
 		}
-		cl := a.client(t)
+		cl := a.Client(t)
 		for range 3 {
-			for _, r := range []*response{
-				cl.do("POST", "/register", creds(fmt.Sprintf("u%d", time.Now().UnixNano()), "a password!")),
-				cl.do("POST", "/login", creds("yuri", "yuri's password")),
+			for _, r := range []*apptest.Response{
+				cl.Do("POST", "/register", apptest.Creds(fmt.Sprintf("u%d", time.Now().UnixNano()), "a password!")),
+				cl.Do("POST", "/login", apptest.Creds("yuri", "yuri's password")),
 			} {
-				cl.want(r, http.StatusForbidden, "https_required")
-				if r.header.Get("Set-Cookie") != "" {
-					t.Errorf("a cookie went out over plain HTTP: %s", r.header.Get("Set-Cookie"))
+				cl.Want(r, http.StatusForbidden, "https_required")
+				if r.Header.Get("Set-Cookie") != "" {
+					t.Errorf("a cookie went out over plain HTTP: %s", r.Header.Get("Set-Cookie"))
 				}
 			}
 		}
@@ -83,14 +84,14 @@ func TestSecureCookies(t *testing.T) {
 			t.Errorf("%d warnings, want exactly one:\n%s", n, logs)
 		}
 		// Nothing was stored: no session, no account.
-		u, err := a.users.FindByUsername(context.Background(), "yuri")
+		u, err := a.Users.FindByUsername(context.Background(), "yuri")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ss, err := a.store.List(context.Background(), u.AuthID()); err != nil || len(ss) != 0 {
+		if ss, err := a.Store.List(context.Background(), u.AuthID()); err != nil || len(ss) != 0 {
 			t.Errorf("sessions stored for a sign-in whose cookie could not be sent: %v, %v", ss, err)
 		}
-		if _, err := a.users.FindByUsername(context.Background(), "u"); err == nil {
+		if _, err := a.Users.FindByUsername(context.Background(), "u"); err == nil {
 			t.Error("an account was created")
 		}
 		mu.Lock()
@@ -100,44 +101,44 @@ func TestSecureCookies(t *testing.T) {
 		}
 	})
 	t.Run("a proxy's X-Forwarded-Proto counts only when trusted", func(t *testing.T) {
-		untrusted := newEnv(t, backends[0], secure)
-		r := untrusted.client(t).do("POST", "/register", creds("victor", "a password!"), "X-Forwarded-Proto", "https")
-		if r.header.Get("Set-Cookie") != "" {
+		untrusted := apptest.NewEnv(t, apptest.Backends[0], secure)
+		r := untrusted.Client(t).Do("POST", "/register", apptest.Creds("victor", "a password!"), "X-Forwarded-Proto", "https")
+		if r.Header.Get("Set-Cookie") != "" {
 			t.Errorf("an untrusted X-Forwarded-Proto got a Secure cookie")
 		}
-		trusted := newEnv(t, backends[0], secure, func(c *authConfig) {
-			c.session.TrustedProxies = []string{"127.0.0.1/32", "::1"}
-			c.session.Cookie.HostPrefix = session.HostPrefixRequired
+		trusted := apptest.NewEnv(t, apptest.Backends[0], secure, func(c *apptest.Config) {
+			c.Session.TrustedProxies = []string{"127.0.0.1/32", "::1"}
+			c.Session.Cookie.HostPrefix = session.HostPrefixRequired
 		})
-		r = trusted.client(t).do("POST", "/register", creds("wendy", "a password!"), "X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.9")
-		c := r.cookie("__Host-sid")
+		r = trusted.Client(t).Do("POST", "/register", apptest.Creds("wendy", "a password!"), "X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.9")
+		c := r.Cookie("__Host-sid")
 		if c == nil || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
-			t.Fatalf("behind a trusted TLS proxy: %q", r.header.Get("Set-Cookie"))
+			t.Fatalf("behind a trusted TLS proxy: %q", r.Header.Get("Set-Cookie"))
 		}
 		// The session recorded the client the proxy named.
-		cl := trusted.client(t)
-		info := cl.do("GET", "/session-info", nil, "Cookie", "__Host-sid="+c.Value, "X-Forwarded-Proto", "https")
-		if info.json["ipAddress"] != "203.0.113.9" {
-			t.Errorf("ipAddress = %v, want the forwarded client", info.json["ipAddress"])
+		cl := trusted.Client(t)
+		info := cl.Do("GET", "/session-info", nil, "Cookie", "__Host-sid="+c.Value, "X-Forwarded-Proto", "https")
+		if info.JSON["ipAddress"] != "203.0.113.9" {
+			t.Errorf("ipAddress = %v, want the forwarded client", info.JSON["ipAddress"])
 		}
 	})
 	t.Run("X-Forwarded-For from an untrusted peer is ignored", func(t *testing.T) {
-		a := newEnv(t, backends[0])
-		cl := a.client(t)
-		cl.do("POST", "/register", creds("xena", "a password!"), "X-Forwarded-For", "203.0.113.9")
-		if ip := cl.do("GET", "/session-info", nil).json["ipAddress"]; ip != "127.0.0.1" {
+		a := apptest.NewEnv(t, apptest.Backends[0])
+		cl := a.Client(t)
+		cl.Do("POST", "/register", apptest.Creds("xena", "a password!"), "X-Forwarded-For", "203.0.113.9")
+		if ip := cl.Do("GET", "/session-info", nil).JSON["ipAddress"]; ip != "127.0.0.1" {
 			t.Errorf("ipAddress = %v, want the TCP peer", ip)
 		}
 	})
 }
 
 func TestHostileCookies(t *testing.T) {
-	a := newEnv(t, backends[0])
-	owner := a.client(t)
-	owner.register("zack", "zack's password")
-	good := owner.sessionCookie().Value
+	a := apptest.NewEnv(t, apptest.Backends[0])
+	owner := a.Client(t)
+	owner.Register("zack", "zack's password")
+	good := owner.SessionCookie().Value
 	foreign := func() string {
-		return forgeCookie(t, []byte("a-secret-this-server-never-had-0123"), true)
+		return apptest.ForgeCookie(t, []byte("a-secret-this-server-never-had-0123"))
 	}()
 	tests := []struct {
 		name, header string
@@ -156,55 +157,55 @@ func TestHostileCookies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cl := a.client(t)
-			r := cl.do("GET", "/me", nil, "Cookie", tt.header)
-			if r.status != tt.status {
-				t.Errorf("%d %.100s, want %d", r.status, r.body, tt.status)
+			cl := a.Client(t)
+			r := cl.Do("GET", "/me", nil, "Cookie", tt.header)
+			if r.Status != tt.status {
+				t.Errorf("%d %.100s, want %d", r.Status, r.Body, tt.status)
 			}
-			if r.status == http.StatusUnauthorized && r.json["code"] == nil {
-				t.Errorf("not the JSON error contract: %s", r.body)
+			if r.Status == http.StatusUnauthorized && r.JSON["code"] == nil {
+				t.Errorf("not the JSON error contract: %s", r.Body)
 			}
 		})
 	}
-	owner.want(owner.do("GET", "/me", nil), http.StatusOK, "")
+	owner.Want(owner.Do("GET", "/me", nil), http.StatusOK, "")
 }
 
 func TestSecretRotation(t *testing.T) {
 	clock := fakeclock.New(time.Time{})
-	store, db := backends[2].open(t, clock)
+	store, db := apptest.Backends[2].Open(t, clock)
 	oldSecret := []byte("the-old-secret-0123456789abcdef01234")
 	newSecret := []byte("the-new-secret-0123456789abcdef01234")
-	secrets := func(s ...[]byte) appOption { return func(c *authConfig) { c.session.Secrets = s } }
-	v1 := newApp(t, store, db, clock, secrets(oldSecret))
-	v2 := newApp(t, store, db, clock, secrets(newSecret, oldSecret))
-	v3 := newApp(t, store, db, clock, secrets(newSecret))
+	secrets := func(s ...[]byte) apptest.Option { return func(c *apptest.Config) { c.Session.Secrets = s } }
+	v1 := apptest.NewApp(t, store, db, clock, secrets(oldSecret))
+	v2 := apptest.NewApp(t, store, db, clock, secrets(newSecret, oldSecret))
+	v3 := apptest.NewApp(t, store, db, clock, secrets(newSecret))
 
-	cl := v1.client(t)
-	cl.register("uri", "uri's password")
-	old := cl.sessionCookie()
+	cl := v1.Client(t)
+	cl.Register("uri", "uri's password")
+	old := cl.SessionCookie()
 
 	// A new secret in front: the old cookie still works, and comes back
 	// signed with the new one.
-	r := v2.withCookie(t, old).do("GET", "/me", nil)
-	if r.status != http.StatusOK {
-		t.Fatalf("old cookie after a new secret was added: %d", r.status)
+	r := v2.WithCookie(t, old).Do("GET", "/me", nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("old cookie after a new secret was added: %d", r.Status)
 	}
-	reissued := r.cookie("sid")
+	reissued := r.Cookie("sid")
 	if reissued == nil || reissued.Value == old.Value {
 		t.Fatal("the old cookie was not re-issued")
 	}
-	if !signedBy(t, newSecret, reissued.Value) {
+	if !apptest.SignedBy(t, newSecret, reissued.Value) {
 		t.Error("the re-issued cookie is not signed with the new secret")
 	}
 	// The re-issue happens once: the new cookie needs none.
-	if r := v2.withCookie(t, reissued).do("GET", "/me", nil); r.cookie("sid") != nil {
+	if r := v2.WithCookie(t, reissued).Do("GET", "/me", nil); r.Cookie("sid") != nil {
 		t.Error("a cookie signed with the newest secret was re-issued")
 	}
 	// The old secret removed: old cookies stop working, re-issued ones go on.
-	if r := v3.withCookie(t, old).do("GET", "/me", nil); r.status != http.StatusUnauthorized {
-		t.Errorf("old cookie after the old secret was removed: %d", r.status)
+	if r := v3.WithCookie(t, old).Do("GET", "/me", nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("old cookie after the old secret was removed: %d", r.Status)
 	}
-	v3.withCookie(t, reissued).want(v3.withCookie(t, reissued).do("GET", "/me", nil), http.StatusOK, "")
+	v3.WithCookie(t, reissued).Want(v3.WithCookie(t, reissued).Do("GET", "/me", nil), http.StatusOK, "")
 }
 
 // testdata/cookies holds a cookie signed, long ago, with a retired secret.
@@ -213,29 +214,29 @@ func TestSecretRotation(t *testing.T) {
 // newest: the cookie format must stay readable.
 func TestOldCookieSurvivesAnUpgrade(t *testing.T) {
 	fixture := readCookieFixture(t)
-	a := newEnv(t, backends[0], func(c *authConfig) {
-		c.session.Secrets = [][]byte{[]byte("the-current-secret-0123456789abcdef"), []byte(fixture["secret"])}
+	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) {
+		c.Session.Secrets = [][]byte{[]byte("the-current-secret-0123456789abcdef"), []byte(fixture["secret"])}
 	})
-	a.client(t).register("olive", "olive's password")
+	a.Client(t).Register("olive", "olive's password")
 	key, err := sessionstore.ParseKey(fixture["key"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := a.clock.Now()
-	u, _ := a.users.FindByUsername(context.Background(), "olive")
+	now := a.Clock.Now()
+	u, _ := a.Users.FindByUsername(context.Background(), "olive")
 	rec := &sessionstore.Record{Meta: sessionstore.Meta{
 		UserID: u.AuthID(), CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(30 * time.Minute), Deadline: now.Add(24 * time.Hour),
 	}}
-	if err := a.store.Create(context.Background(), key, rec); err != nil {
+	if err := a.Store.Create(context.Background(), key, rec); err != nil {
 		t.Fatal(err)
 	}
-	cl := a.withCookie(t, &http.Cookie{Name: "sid", Value: fixture["cookie"]})
-	r := cl.do("GET", "/me", nil)
-	cl.want(r, http.StatusOK, "")
-	if c := r.cookie("sid"); c == nil || c.Value == fixture["cookie"] {
+	cl := a.WithCookie(t, &http.Cookie{Name: "sid", Value: fixture["cookie"]})
+	r := cl.Do("GET", "/me", nil)
+	cl.Want(r, http.StatusOK, "")
+	if c := r.Cookie("sid"); c == nil || c.Value == fixture["cookie"] {
 		t.Error("the cookie signed with the older secret was not re-issued")
 	}
-	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
+	cl.Want(cl.Do("GET", "/me", nil), http.StatusOK, "")
 }
 
 // readCookieFixture reads testdata/cookies/signed-with-old-secret.txt.
@@ -259,37 +260,37 @@ func readCookieFixture(t *testing.T) map[string]string {
 // has no session, and the cookie is expired; a cookie that does not verify
 // is noise and never displaces the genuine one.
 func TestDuplicateSessionCookies(t *testing.T) {
-	a := newEnv(t, backends[0])
-	victim := a.client(t)
-	victim.register("vera", "vera's password")
-	attacker := a.client(t)
-	attacker.register("mallory", "mallory's password")
-	v, m := victim.sessionCookie().Value, attacker.sessionCookie().Value
+	a := apptest.NewEnv(t, apptest.Backends[0])
+	victim := a.Client(t)
+	victim.Register("vera", "vera's password")
+	attacker := a.Client(t)
+	attacker.Register("mallory", "mallory's password")
+	v, m := victim.SessionCookie().Value, attacker.SessionCookie().Value
 	foreign := func() string {
-		return forgeCookie(t, []byte("a-secret-this-server-never-had-0123"), true)
+		return apptest.ForgeCookie(t, []byte("a-secret-this-server-never-had-0123"))
 	}()
 
-	expired := func(r *response) bool {
-		c := r.cookie("sid")
+	expired := func(r *apptest.Response) bool {
+		c := r.Cookie("sid")
 		return c != nil && c.MaxAge < 0 && c.Value == "" && c.Path == "/"
 	}
 	for _, tt := range []struct{ name, header string }{
 		{"planted first", "sid=" + m + "; sid=" + v},
 		{"planted last", "sid=" + v + "; sid=" + m},
 		{"between other cookies", "a=1; sid=" + m + "; b=2; sid=" + v + "; c=3"},
-		{"planted unknown ID", "sid=" + plantedCookie(t).Value + "; sid=" + v},
+		{"planted unknown ID", "sid=" + apptest.PlantedCookie(t).Value + "; sid=" + v},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cl := a.client(t)
-			r := cl.do("GET", "/me", nil, "Cookie", tt.header)
-			cl.want(r, http.StatusUnauthorized, "unauthenticated")
+			cl := a.Client(t)
+			r := cl.Do("GET", "/me", nil, "Cookie", tt.header)
+			cl.Want(r, http.StatusUnauthorized, "unauthenticated")
 			if !expired(r) {
-				t.Errorf("two sessions' cookies: the cookie was not expired: %q", r.header.Values("Set-Cookie"))
+				t.Errorf("two sessions' cookies: the cookie was not expired: %q", r.Header.Values("Set-Cookie"))
 			}
 		})
 	}
 	t.Run("in two Cookie headers", func(t *testing.T) {
-		req, _ := http.NewRequest("GET", a.srv.URL+"/me", nil)
+		req, _ := http.NewRequest("GET", a.Server.URL+"/me", nil)
 		req.Header.Add("Cookie", "sid="+m)
 		req.Header.Add("Cookie", "sid="+v)
 		res, err := http.DefaultClient.Do(req)
@@ -309,48 +310,48 @@ func TestDuplicateSessionCookies(t *testing.T) {
 		{"the same cookie twice", "sid=" + v + "; sid=" + v},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cl := a.client(t)
-			r := cl.do("GET", "/me", nil, "Cookie", tt.header)
-			cl.want(r, http.StatusOK, "")
-			if u, _ := r.json["user"].(map[string]any); u["username"] != "vera" {
-				t.Errorf("served %v, want vera", r.json["user"])
+			cl := a.Client(t)
+			r := cl.Do("GET", "/me", nil, "Cookie", tt.header)
+			cl.Want(r, http.StatusOK, "")
+			if u, _ := r.JSON["user"].(map[string]any); u["username"] != "vera" {
+				t.Errorf("served %v, want vera", r.JSON["user"])
 			}
-			if r.cookie("sid") != nil {
-				t.Errorf("an unverifiable duplicate touched the genuine cookie: %q", r.header.Values("Set-Cookie"))
+			if r.Cookie("sid") != nil {
+				t.Errorf("an unverifiable duplicate touched the genuine cookie: %q", r.Header.Values("Set-Cookie"))
 			}
 		})
 	}
 	// Neither session was ended on the server: each owner's browser,
 	// sending only its own cookie, is still signed in.
-	victim.want(victim.do("GET", "/me", nil), http.StatusOK, "")
-	attacker.want(attacker.do("GET", "/me", nil), http.StatusOK, "")
+	victim.Want(victim.Do("GET", "/me", nil), http.StatusOK, "")
+	attacker.Want(attacker.Do("GET", "/me", nil), http.StatusOK, "")
 }
 
 // A Secure cookie that has no Domain and Path "/" is named __Host-sid
 // unless the application says otherwise: a sibling subdomain cannot set a
 // __Host- cookie, so it cannot plant one beside it.
 func TestHostPrefixByDefault(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) {
-		c.session.Cookie.Secure = true
-		c.session.TrustedProxies = []string{"127.0.0.1/32", "::1"}
+	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) {
+		c.Session.Cookie.Secure = true
+		c.Session.TrustedProxies = []string{"127.0.0.1/32", "::1"}
 	})
-	cl := a.client(t)
-	r := cl.do("POST", "/register", creds("hana", "a password!"), "X-Forwarded-Proto", "https")
-	cl.want(r, http.StatusCreated, "")
-	c := r.cookie("__Host-sid")
+	cl := a.Client(t)
+	r := cl.Do("POST", "/register", apptest.Creds("hana", "a password!"), "X-Forwarded-Proto", "https")
+	cl.Want(r, http.StatusCreated, "")
+	c := r.Cookie("__Host-sid")
 	if c == nil || !c.Secure || c.Path != "/" || c.Domain != "" {
-		t.Fatalf("Secure, no Domain: Set-Cookie %q, want __Host-sid", r.header.Values("Set-Cookie"))
+		t.Fatalf("Secure, no Domain: Set-Cookie %q, want __Host-sid", r.Header.Values("Set-Cookie"))
 	}
-	if r.cookie("sid") != nil {
+	if r.Cookie("sid") != nil {
 		t.Error("a plain sid cookie was set too")
 	}
-	me := a.client(t).do("GET", "/me", nil, "Cookie", "__Host-sid="+c.Value, "X-Forwarded-Proto", "https")
-	if me.status != http.StatusOK {
-		t.Errorf("GET /me with the __Host-sid cookie: %d", me.status)
+	me := a.Client(t).Do("GET", "/me", nil, "Cookie", "__Host-sid="+c.Value, "X-Forwarded-Proto", "https")
+	if me.Status != http.StatusOK {
+		t.Errorf("GET /me with the __Host-sid cookie: %d", me.Status)
 	}
 	// A cookie without the prefix, which any subdomain could have set, is
 	// not the session's.
-	if r := a.client(t).do("GET", "/me", nil, "Cookie", "sid="+c.Value, "X-Forwarded-Proto", "https"); r.status != http.StatusUnauthorized {
-		t.Errorf("an unprefixed cookie was read: %d", r.status)
+	if r := a.Client(t).Do("GET", "/me", nil, "Cookie", "sid="+c.Value, "X-Forwarded-Proto", "https"); r.Status != http.StatusUnauthorized {
+		t.Errorf("an unprefixed cookie was read: %d", r.Status)
 	}
 }

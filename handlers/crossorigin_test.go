@@ -4,12 +4,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/ginauth/ginauth/internal/apptest"
 )
 
 func TestCrossOriginProtection(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.origins = []string{"https://app.example.com"} })
-	a.client(t).register("tina", "tina's password")
-	host := strings.TrimPrefix(a.srv.URL, "http://")
+	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) { c.Origins = []string{"https://app.example.com"} })
+	a.Client(t).Register("tina", "tina's password")
+	host := strings.TrimPrefix(a.Server.URL, "http://")
 	tests := []struct {
 		name    string
 		headers []string
@@ -26,21 +28,21 @@ func TestCrossOriginProtection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cl := a.client(t)
-			r := cl.do("POST", "/login", creds("tina", "tina's password"), tt.headers...)
-			if r.status != tt.status {
-				t.Errorf("/login: %d %s, want %d", r.status, r.body, tt.status)
+			cl := a.Client(t)
+			r := cl.Do("POST", "/login", apptest.Creds("tina", "tina's password"), tt.headers...)
+			if r.Status != tt.status {
+				t.Errorf("/login: %d %s, want %d", r.Status, r.Body, tt.status)
 			}
-			if tt.status == http.StatusForbidden && r.code() != "cross_origin" {
-				t.Errorf("code %q", r.code())
+			if tt.status == http.StatusForbidden && r.Code() != "cross_origin" {
+				t.Errorf("code %q", r.Code())
 			}
-			if r := cl.do("POST", "/app-action", nil, tt.headers...); r.status != map[int]int{200: 204, 403: 403}[tt.status] {
-				t.Errorf("the application's own route: %d", r.status)
+			if r := cl.Do("POST", "/app-action", nil, tt.headers...); r.Status != map[int]int{200: 204, 403: 403}[tt.status] {
+				t.Errorf("the application's own route: %d", r.Status)
 			}
 		})
 	}
 	// Safe methods are never refused.
-	cl := a.client(t)
-	cl.login("tina", "tina's password")
-	cl.want(cl.do("GET", "/me", nil, "Sec-Fetch-Site", "cross-site"), http.StatusOK, "")
+	cl := a.Client(t)
+	cl.Login("tina", "tina's password")
+	cl.Want(cl.Do("GET", "/me", nil, "Sec-Fetch-Site", "cross-site"), http.StatusOK, "")
 }

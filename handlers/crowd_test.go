@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/problem"
 )
@@ -45,15 +46,15 @@ func (e *events) count(typ auth.EventType) int {
 // patient sends a request again while it is answered 503 with Retry-After,
 // as a client honouring it would (without the wait: the server's clock is
 // not the test's), and returns the first other answer.
-func (cl *client) patient(method, path string, body any, headers ...string) *response {
-	cl.t.Helper()
+func patient(t testing.TB, cl *apptest.Client, method, path string, body any, headers ...string) *apptest.Response {
+	t.Helper()
 	for range 200 {
-		r := cl.do(method, path, body, headers...)
-		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		r := cl.Do(method, path, body, headers...)
+		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
 			return r
 		}
 	}
-	cl.t.Fatalf("%s %s: still 503 after 200 tries", method, path)
+	t.Fatalf("%s %s: still 503 after 200 tries", method, path)
 	return nil
 }
 
@@ -61,28 +62,28 @@ func (cl *client) patient(method, path string, body any, headers ...string) *res
 // NAT) register and sign in at the same moment: none has failed anything,
 // so none is refused or recorded as a lockout.
 func TestHonestCrowdBehindOneAddress(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b backend) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		const n = 50
 		var ev events
-		a := newEnv(t, b, withBarrier(n), func(c *authConfig) { c.auth.OnEvent = ev.add })
-		clients := make([]*client, n)
+		a := apptest.NewEnv(t, b, withBarrier(n), func(c *apptest.Config) { c.Auth.OnEvent = ev.add })
+		clients := make([]*apptest.Client, n)
 		for i := range clients {
-			clients[i] = a.client(t)
+			clients[i] = a.Client(t)
 		}
 		crowd := func(path string, want int) {
 			var wg sync.WaitGroup
-			statuses := make([]*response, n)
+			statuses := make([]*apptest.Response, n)
 			for i, cl := range clients {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					statuses[i] = cl.patient("POST", path, creds(fmt.Sprintf("person%d", i), "a long enough password"))
+					statuses[i] = patient(t, cl, "POST", path, apptest.Creds(fmt.Sprintf("person%d", i), "a long enough password"))
 				}()
 			}
 			wg.Wait()
 			for i, r := range statuses {
-				if r.status != want {
-					t.Errorf("%s of person%d: %d %s, want %d", path, i, r.status, r.body, want)
+				if r.Status != want {
+					t.Errorf("%s of person%d: %d %s, want %d", path, i, r.Status, r.Body, want)
 				}
 			}
 		}
@@ -103,30 +104,30 @@ func TestHonestCrowdBehindOneAddress(t *testing.T) {
 func TestParallelCorrectSignInsOfOneAccount(t *testing.T) {
 	const n = 12
 	var ev events
-	a := newEnv(t, backends[0], withBarrier(n), func(c *authConfig) { c.auth.OnEvent = ev.add })
-	a.client(t).register("olga", "olga's password")
+	a := apptest.NewEnv(t, apptest.Backends[0], withBarrier(n), func(c *apptest.Config) { c.Auth.OnEvent = ev.add })
+	a.Client(t).Register("olga", "olga's password")
 	var wg sync.WaitGroup
-	rs := make([]*response, n)
+	rs := make([]*apptest.Response, n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rs[i] = a.client(t).patient("POST", "/login", creds("olga", "olga's password"))
+			rs[i] = patient(t, a.Client(t), "POST", "/login", apptest.Creds("olga", "olga's password"))
 		}()
 	}
 	wg.Wait()
 	for i, r := range rs {
-		if r.status != http.StatusOK {
-			t.Errorf("sign-in %d: %d %s", i, r.status, r.body)
+		if r.Status != http.StatusOK {
+			t.Errorf("sign-in %d: %d %s", i, r.Status, r.Body)
 		}
 	}
 	if n := ev.count(auth.EventLockout); n != 0 {
 		t.Errorf("%d lockout events for sign-ins that all had the right password", n)
 	}
 	// Nothing was counted: five wrong passwords still answer 401.
-	cl := a.client(t)
+	cl := a.Client(t)
 	for range 5 {
-		cl.want(cl.do("POST", "/login", creds("olga", "wrong password")), http.StatusUnauthorized, "invalid_credentials")
+		cl.Want(cl.Do("POST", "/login", apptest.Creds("olga", "wrong password")), http.StatusUnauthorized, "invalid_credentials")
 	}
 }
 
@@ -135,35 +136,35 @@ func TestParallelCorrectSignInsOfOneAccount(t *testing.T) {
 // clients stay locked out. A signed-in owner's password change is not
 // refused by the login's lockout.
 func TestLockoutSparesTheOwnersDevice(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.session.TrustedProxies = []string{"127.0.0.1"} })
-	owner := a.client(t)
-	owner.register("vera", "vera's password")
-	owner.login("vera", "vera's password")
+	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) { c.Session.TrustedProxies = []string{"127.0.0.1"} })
+	owner := a.Client(t)
+	owner.Register("vera", "vera's password")
+	owner.Login("vera", "vera's password")
 	from := func(ip string) []string { return []string{"X-Forwarded-For", ip} }
-	attacker := a.client(t)
+	attacker := a.Client(t)
 	for range 5 {
-		attacker.want(attacker.do("POST", "/login", creds("vera", "guess guess"), from("203.0.113.66")...), http.StatusUnauthorized, "invalid_credentials")
+		attacker.Want(attacker.Do("POST", "/login", apptest.Creds("vera", "guess guess"), from("203.0.113.66")...), http.StatusUnauthorized, "invalid_credentials")
 	}
-	attacker.want(attacker.do("POST", "/login", creds("vera", "vera's password"), from("203.0.113.66")...), http.StatusTooManyRequests, "too_many_attempts")
-	stranger := a.client(t)
-	stranger.want(stranger.do("POST", "/login", creds("vera", "vera's password"), from("198.51.100.7")...), http.StatusTooManyRequests, "too_many_attempts")
+	attacker.Want(attacker.Do("POST", "/login", apptest.Creds("vera", "vera's password"), from("203.0.113.66")...), http.StatusTooManyRequests, "too_many_attempts")
+	stranger := a.Client(t)
+	stranger.Want(stranger.Do("POST", "/login", apptest.Creds("vera", "vera's password"), from("198.51.100.7")...), http.StatusTooManyRequests, "too_many_attempts")
 
 	// The signed-in owner changes the password: not refused by the lockout.
-	r := owner.do("POST", "/password", map[string]any{"currentPassword": "vera's password", "newPassword": "vera's new password"}, from("198.51.100.9")...)
-	owner.want(r, http.StatusOK, "")
+	r := owner.Do("POST", "/password", map[string]any{"currentPassword": "vera's password", "newPassword": "vera's new password"}, from("198.51.100.9")...)
+	owner.Want(r, http.StatusOK, "")
 	// Signed out (or on another tab), the owner's browser still signs in.
-	owner.do("POST", "/logout", nil)
-	owner.want(owner.do("POST", "/login", creds("vera", "vera's new password"), from("198.51.100.9")...), http.StatusOK, "")
+	owner.Do("POST", "/logout", nil)
+	owner.Want(owner.Do("POST", "/login", apptest.Creds("vera", "vera's new password"), from("198.51.100.9")...), http.StatusOK, "")
 	// The attacker, re-locking, still cannot get in, even with the password.
-	attacker.want(attacker.do("POST", "/login", creds("vera", "vera's new password"), from("203.0.113.66")...), http.StatusTooManyRequests, "too_many_attempts")
+	attacker.Want(attacker.Do("POST", "/login", apptest.Creds("vera", "vera's new password"), from("203.0.113.66")...), http.StatusTooManyRequests, "too_many_attempts")
 
 	// The owner's device has a budget of its own: five wrong passwords lock
 	// that device, not the account's other devices.
-	owner.do("POST", "/logout", nil)
+	owner.Do("POST", "/logout", nil)
 	for range 5 {
-		owner.want(owner.do("POST", "/login", creds("vera", "a typo typo"), from("198.51.100.9")...), http.StatusUnauthorized, "invalid_credentials")
+		owner.Want(owner.Do("POST", "/login", apptest.Creds("vera", "a typo typo"), from("198.51.100.9")...), http.StatusUnauthorized, "invalid_credentials")
 	}
-	owner.want(owner.do("POST", "/login", creds("vera", "vera's new password"), from("198.51.100.9")...), http.StatusTooManyRequests, "too_many_attempts")
+	owner.Want(owner.Do("POST", "/login", apptest.Creds("vera", "vera's new password"), from("198.51.100.9")...), http.StatusTooManyRequests, "too_many_attempts")
 }
 
 // A device cookie gives a fresh budget only when this server signed it for
@@ -171,16 +172,16 @@ func TestLockoutSparesTheOwnersDevice(t *testing.T) {
 // nor the one the attacker's own account got lets the attacker sign in, or
 // every new cookie would be a new budget of guesses.
 func TestForeignDeviceCookiesGetNoBudget(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.session.TrustedProxies = []string{"127.0.0.1"} })
-	a.client(t).register("vera", "vera's password")
-	attacker := a.client(t)
-	attacker.register("mallory", "mallory's password")
-	attacker.do("POST", "/logout", nil)
-	attacker.login("mallory", "mallory's password") // a device cookie signed for mallory
-	attacker.do("POST", "/logout", nil)
+	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) { c.Session.TrustedProxies = []string{"127.0.0.1"} })
+	a.Client(t).Register("vera", "vera's password")
+	attacker := a.Client(t)
+	attacker.Register("mallory", "mallory's password")
+	attacker.Do("POST", "/logout", nil)
+	attacker.Login("mallory", "mallory's password") // a device cookie signed for mallory
+	attacker.Do("POST", "/logout", nil)
 	var own *http.Cookie
-	u, _ := url.Parse(a.srv.URL)
-	for _, c := range attacker.jar.Cookies(u) {
+	u, _ := url.Parse(a.Server.URL)
+	for _, c := range attacker.Jar.Cookies(u) {
 		if strings.HasSuffix(c.Name, "-device") {
 			own = c
 		}
@@ -190,13 +191,13 @@ func TestForeignDeviceCookiesGetNoBudget(t *testing.T) {
 	}
 	from := []string{"X-Forwarded-For", "203.0.113.66"}
 	for range 5 {
-		attacker.want(attacker.do("POST", "/login", creds("vera", "guess guess"), from...), http.StatusUnauthorized, "invalid_credentials")
+		attacker.Want(attacker.Do("POST", "/login", apptest.Creds("vera", "guess guess"), from...), http.StatusUnauthorized, "invalid_credentials")
 	}
 	madeUp := base64.RawURLEncoding.EncodeToString(make([]byte, 32)) // a nonce and a MAC of zeros
 	for _, value := range []string{own.Value, madeUp} {
-		cl := a.client(t)
-		r := cl.do("POST", "/login", creds("vera", "vera's password"), append(from, "Cookie", own.Name+"="+value)...)
-		cl.want(r, http.StatusTooManyRequests, "too_many_attempts")
+		cl := a.Client(t)
+		r := cl.Do("POST", "/login", apptest.Creds("vera", "vera's password"), append(from, "Cookie", own.Name+"="+value)...)
+		cl.Want(r, http.StatusTooManyRequests, "too_many_attempts")
 	}
 }
 
@@ -205,48 +206,48 @@ func TestForeignDeviceCookiesGetNoBudget(t *testing.T) {
 // is 429 with a lockout event.
 func TestPasswordChangeIsThrottled(t *testing.T) {
 	var ev events
-	a := newEnv(t, backends[0], func(c *authConfig) { c.auth.OnEvent = ev.add })
-	cl := a.client(t)
-	cl.register("walt", "walt's password")
-	cl.login("walt", "walt's password")
-	change := func(current string) *response {
-		return cl.do("POST", "/password", map[string]any{"currentPassword": current, "newPassword": "walt's new password"})
+	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) { c.Auth.OnEvent = ev.add })
+	cl := a.Client(t)
+	cl.Register("walt", "walt's password")
+	cl.Login("walt", "walt's password")
+	change := func(current string) *apptest.Response {
+		return cl.Do("POST", "/password", map[string]any{"currentPassword": current, "newPassword": "walt's new password"})
 	}
 	for range 5 {
-		cl.want(change("not the password"), http.StatusUnauthorized, "invalid_credentials")
+		cl.Want(change("not the password"), http.StatusUnauthorized, "invalid_credentials")
 	}
-	cl.want(change("walt's password"), http.StatusTooManyRequests, "too_many_attempts")
+	cl.Want(change("walt's password"), http.StatusTooManyRequests, "too_many_attempts")
 	if ev.count(auth.EventLockout) != 1 {
 		t.Errorf("%d lockout events, want 1", ev.count(auth.EventLockout))
 	}
-	a.clock.Advance(time.Minute)
-	cl.want(change("walt's password"), http.StatusOK, "")
+	a.Clock.Advance(time.Minute)
+	cl.Want(change("walt's password"), http.StatusOK, "")
 }
 
 // One address cannot create accounts without limit; another address is
 // not affected.
 func TestRegistrationsPerAddressAreLimited(t *testing.T) {
-	a := newEnv(t, backends[0], func(c *authConfig) { c.session.TrustedProxies = []string{"127.0.0.1"} })
-	cl := a.client(t)
+	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) { c.Session.TrustedProxies = []string{"127.0.0.1"} })
+	cl := a.Client(t)
 	created := 0
-	var last *response
+	var last *apptest.Response
 	for i := range 400 {
-		last = cl.patient("POST", "/register", creds(fmt.Sprintf("bulk%d", i), "a long enough password"), "X-Forwarded-For", "203.0.113.9")
-		if last.status != http.StatusCreated {
+		last = patient(t, cl, "POST", "/register", apptest.Creds(fmt.Sprintf("bulk%d", i), "a long enough password"), "X-Forwarded-For", "203.0.113.9")
+		if last.Status != http.StatusCreated {
 			break
 		}
 		created++
 	}
-	if last.status != http.StatusTooManyRequests {
-		t.Fatalf("%d accounts created from one address, then %d %s; want a 429 after a limit", created, last.status, last.body)
+	if last.Status != http.StatusTooManyRequests {
+		t.Fatalf("%d accounts created from one address, then %d %s; want a 429 after a limit", created, last.Status, last.Body)
 	}
 	if created < 50 {
 		t.Errorf("only %d registrations from one address before the limit: a classroom needs 50", created)
 	}
-	if msg, _ := last.json["error"].(string); msg == problem.TooManyAttempts.Message {
+	if msg, _ := last.JSON["error"].(string); msg == problem.TooManyAttempts.Message {
 		t.Errorf("a registration refusal speaks of sign-ins: %q", msg)
 	}
-	cl.want(cl.patient("POST", "/register", creds("elsewhere", "a long enough password"), "X-Forwarded-For", "198.51.100.20"), http.StatusCreated, "")
+	cl.Want(patient(t, cl, "POST", "/register", apptest.Creds("elsewhere", "a long enough password"), "X-Forwarded-For", "198.51.100.20"), http.StatusCreated, "")
 }
 
 // One address looping sign-ins on many of its accounts cannot deny sign-in
@@ -260,22 +261,22 @@ func TestOneAddressCannotStarveSignIn(t *testing.T) {
 	var bots atomic.Int64
 	busy := make(chan struct{})
 	var arrived atomic.Int64 // hashes started when the honest sign-in looked its user up
-	a := newEnv(t, backends[0], func(c *authConfig) {
-		c.auth.Metrics = &hashes
-		c.auth.OnEvent = func(e auth.Event) {
+	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) {
+		c.Auth.Metrics = &hashes
+		c.Auth.OnEvent = func(e auth.Event) {
 			if e.Type == auth.EventLoginSuccess && strings.HasPrefix(e.Username, "bot") && bots.Add(1) == 8 {
 				close(busy) // the loop has been at it for a while
 			}
 		}
-		c.auth.Users = lookupHook{UserStore: c.auth.Users, fn: func(name string) {
+		c.Auth.Users = lookupHook{UserStore: c.Auth.Users, fn: func(name string) {
 			if name == "honest" {
 				arrived.Store(hashes.n.Load())
 			}
 		}}
-		c.session.TrustedProxies = []string{"127.0.0.1"}
-		c.auth.Passwords.BcryptCost = 8 // bcrypt dominates a sign-in's work
-		c.auth.Passwords.MaxConcurrentHashes = 1
-		c.auth.Passwords.HashQueueTimeout = time.Minute // never busy: what is measured is the order
+		c.Session.TrustedProxies = []string{"127.0.0.1"}
+		c.Auth.Passwords.BcryptCost = 8 // bcrypt dominates a sign-in's work
+		c.Auth.Passwords.MaxConcurrentHashes = 1
+		c.Auth.Passwords.HashQueueTimeout = time.Minute // never busy: what is measured is the order
 	})
 	const accounts = 16
 	// One password for all, hashed once: the accounts are the setting, not
@@ -285,11 +286,11 @@ func TestOneAddressCannotStarveSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range accounts {
-		if _, err := a.users.Create(context.Background(), fmt.Sprintf("bot%d", i), string(hash)); err != nil {
+		if _, err := a.Users.Create(context.Background(), fmt.Sprintf("bot%d", i), string(hash)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := a.users.Create(context.Background(), "honest", string(hash)); err != nil {
+	if _, err := a.Users.Create(context.Background(), "honest", string(hash)); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -305,7 +306,7 @@ func TestOneAddressCannotStarveSignIn(t *testing.T) {
 					return
 				default:
 				}
-				req, _ := http.NewRequest("POST", a.srv.URL+"/login", strings.NewReader(body))
+				req, _ := http.NewRequest("POST", a.Server.URL+"/login", strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("X-Forwarded-For", "203.0.113.50")
 				if res, err := http.DefaultClient.Do(req); err == nil {
@@ -315,10 +316,10 @@ func TestOneAddressCannotStarveSignIn(t *testing.T) {
 		}()
 	}
 	<-busy
-	honest := a.client(t)
+	honest := a.Client(t)
 	worst := int64(0)
 	for range 5 {
-		honest.want(honest.do("POST", "/login", creds("honest", "the same password"), "X-Forwarded-For", "198.51.100.1"), http.StatusOK, "")
+		honest.Want(honest.Do("POST", "/login", apptest.Creds("honest", "the same password"), "X-Forwarded-For", "198.51.100.1"), http.StatusOK, "")
 		worst = max(worst, hashes.n.Load()-arrived.Load())
 	}
 	close(stop)
@@ -340,11 +341,11 @@ func (*hashCounter) UserCacheLookup(bool)        {}
 
 // lookupHook calls fn with every username looked up.
 type lookupHook struct {
-	models.UserStore[*Account]
+	models.UserStore[*apptest.Account]
 	fn func(name string)
 }
 
-func (l lookupHook) FindByUsername(ctx context.Context, name string) (*Account, error) {
+func (l lookupHook) FindByUsername(ctx context.Context, name string) (*apptest.Account, error) {
 	l.fn(name)
 	return l.UserStore.FindByUsername(ctx, name)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ginauth/ginauth/handlers"
+	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/session"
@@ -19,64 +20,64 @@ import (
 // destroys them, so that an instance still on the long timeouts refuses
 // them too.
 func TestShortenedTimeoutsApplyInProcess(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b backend) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		clock := fakeclock.New(time.Time{})
-		store, db := b.open(t, clock)
-		long := newApp(t, store, db, clock) // idle 30m, absolute 24h, anonymous 1h
-		short := newApp(t, store, db, clock, func(c *authConfig) {
-			c.session.Lifetime.Idle = 10 * time.Minute
-			c.session.Lifetime.Absolute = time.Hour
-			c.session.Lifetime.Anonymous = 20 * time.Minute
+		store, db := b.Open(t, clock)
+		long := apptest.NewApp(t, store, db, clock) // idle 30m, absolute 24h, anonymous 1h
+		short := apptest.NewApp(t, store, db, clock, func(c *apptest.Config) {
+			c.Session.Lifetime.Idle = 10 * time.Minute
+			c.Session.Lifetime.Absolute = time.Hour
+			c.Session.Lifetime.Anonymous = 20 * time.Minute
 		})
-		long.client(t).register("sam", "sam's password")
-		on := func(a *app, c *http.Cookie) *client { return a.withCookie(t, c) }
+		long.Client(t).Register("sam", "sam's password")
+		on := func(a *apptest.App, c *http.Cookie) *apptest.Client { return a.WithCookie(t, c) }
 
 		t.Run("idle", func(t *testing.T) {
 			start := clock.Now()
-			early, exact := long.client(t), long.client(t)
-			early.login("sam", "sam's password")
-			exact.login("sam", "sam's password")
-			e, x := early.sessionCookie(), exact.sessionCookie()
+			early, exact := long.Client(t), long.Client(t)
+			early.Login("sam", "sam's password")
+			exact.Login("sam", "sam's password")
+			e, x := early.SessionCookie(), exact.SessionCookie()
 			clock.Set(start.Add(10*time.Minute - time.Millisecond))
-			on(short, e).want(on(short, e).do("GET", "/me", nil), http.StatusOK, "")
+			on(short, e).Want(on(short, e).Do("GET", "/me", nil), http.StatusOK, "")
 			clock.Set(start.Add(10 * time.Minute))
-			on(short, x).want(on(short, x).do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
-			on(long, x).want(on(long, x).do("GET", "/me", nil), http.StatusUnauthorized, "")
+			on(short, x).Want(on(short, x).Do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
+			on(long, x).Want(on(long, x).Do("GET", "/me", nil), http.StatusUnauthorized, "")
 		})
 		t.Run("absolute", func(t *testing.T) {
 			start := clock.Now()
-			cl := long.client(t)
-			cl.login("sam", "sam's password")
-			c := cl.sessionCookie()
+			cl := long.Client(t)
+			cl.Login("sam", "sam's password")
+			c := cl.SessionCookie()
 			for elapsed := 5 * time.Minute; elapsed < time.Hour; elapsed += 5 * time.Minute {
 				clock.Set(start.Add(elapsed))
-				cl.want(cl.do("GET", "/me", nil), http.StatusOK, "") // never idle
+				cl.Want(cl.Do("GET", "/me", nil), http.StatusOK, "") // never idle
 			}
 			clock.Set(start.Add(time.Hour - time.Millisecond))
-			on(short, c).want(on(short, c).do("GET", "/me", nil), http.StatusOK, "")
+			on(short, c).Want(on(short, c).Do("GET", "/me", nil), http.StatusOK, "")
 			clock.Set(start.Add(time.Hour))
-			on(short, c).want(on(short, c).do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
-			on(long, c).want(on(long, c).do("GET", "/me", nil), http.StatusUnauthorized, "")
+			on(short, c).Want(on(short, c).Do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
+			on(long, c).Want(on(long, c).Do("GET", "/me", nil), http.StatusUnauthorized, "")
 		})
 		t.Run("anonymous", func(t *testing.T) {
 			start := clock.Now()
-			cl := long.client(t)
-			cl.want(cl.do("POST", "/cart?item=book", nil), http.StatusOK, "")
-			c := cl.sessionCookie()
+			cl := long.Client(t)
+			cl.Want(cl.Do("POST", "/cart?item=book", nil), http.StatusOK, "")
+			c := cl.SessionCookie()
 			clock.Set(start.Add(15 * time.Minute))
-			if r := cl.do("POST", "/set?k=touch&v=1", nil); r.status != http.StatusNoContent { // never idle
-				t.Fatalf("write through the long instance: %d %s", r.status, r.body)
+			if r := cl.Do("POST", "/set?k=touch&v=1", nil); r.Status != http.StatusNoContent { // never idle
+				t.Fatalf("write through the long instance: %d %s", r.Status, r.Body)
 			}
 			clock.Set(start.Add(20*time.Minute - time.Millisecond))
-			if r := on(short, c).do("GET", "/cart", nil); r.json["ok"] != true {
-				t.Errorf("a millisecond before the anonymous timeout, the cart is gone: %s", r.body)
+			if r := on(short, c).Do("GET", "/cart", nil); r.JSON["ok"] != true {
+				t.Errorf("a millisecond before the anonymous timeout, the cart is gone: %s", r.Body)
 			}
 			clock.Set(start.Add(20 * time.Minute))
-			if r := on(short, c).do("GET", "/cart", nil); r.json["ok"] != false {
-				t.Errorf("at the anonymous timeout, the cart is still there: %s", r.body)
+			if r := on(short, c).Do("GET", "/cart", nil); r.JSON["ok"] != false {
+				t.Errorf("at the anonymous timeout, the cart is still there: %s", r.Body)
 			}
-			if r := on(long, c).do("GET", "/cart", nil); r.json["ok"] != false {
-				t.Errorf("after the short instance ended it, the long one still has the cart: %s", r.body)
+			if r := on(long, c).Do("GET", "/cart", nil); r.JSON["ok"] != false {
+				t.Errorf("after the short instance ended it, the long one still has the cart: %s", r.Body)
 			}
 		})
 	})
@@ -87,13 +88,13 @@ func TestShortenedTimeoutsApplyInProcess(t *testing.T) {
 // signed-in record is deleted, so the cookie from before the logout is
 // worthless.
 func TestLogoutThenWrite(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b backend) {
-		a := newEnv(t, b)
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		a := apptest.NewEnv(t, b)
 		r := gin.New()
-		r.Use(a.a.Sessions().Middleware())
-		handlers.Mount(r.Group("/"), a.a, handlers.WithRegister())
+		r.Use(a.Auth.Sessions().Middleware())
+		handlers.Mount(r.Group("/"), a.Auth, handlers.WithRegister())
 		r.POST("/signout", func(c *gin.Context) {
-			if err := a.a.Logout(c); err != nil {
+			if err := a.Auth.Logout(c); err != nil {
 				middleware.WriteError(c, err)
 				return
 			}
@@ -107,19 +108,19 @@ func TestLogoutThenWrite(t *testing.T) {
 			v, ok := session.Get[string](c, "flash")
 			c.JSON(http.StatusOK, gin.H{"ok": ok, "v": v})
 		})
-		a.srv.Config.Handler = r
+		a.Server.Config.Handler = r
 
-		cl := a.client(t)
-		cl.register("lou", "lou's password")
-		before := cl.sessionCookie()
-		cl.want(cl.do("POST", "/signout", nil), http.StatusNoContent, "")
-		if got := cl.do("GET", "/flash", nil); got.json["v"] != "Signed out" {
-			t.Errorf("the flash set after logout: %s", got.body)
+		cl := a.Client(t)
+		cl.Register("lou", "lou's password")
+		before := cl.SessionCookie()
+		cl.Want(cl.Do("POST", "/signout", nil), http.StatusNoContent, "")
+		if got := cl.Do("GET", "/flash", nil); got.JSON["v"] != "Signed out" {
+			t.Errorf("the flash set after logout: %s", got.Body)
 		}
-		cl.want(cl.do("GET", "/me", nil), http.StatusUnauthorized, "")
-		old := a.withCookie(t, before)
-		old.want(old.do("GET", "/me", nil), http.StatusUnauthorized, "")
-		if list, err := a.store.List(t.Context(), a.userID(t, "lou")); err != nil || len(list) != 0 {
+		cl.Want(cl.Do("GET", "/me", nil), http.StatusUnauthorized, "")
+		old := a.WithCookie(t, before)
+		old.Want(old.Do("GET", "/me", nil), http.StatusUnauthorized, "")
+		if list, err := a.Store.List(t.Context(), a.UserID(t, "lou")); err != nil || len(list) != 0 {
 			t.Errorf("sessions of the user after logout: %v, %v", list, err)
 		}
 	})

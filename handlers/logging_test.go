@@ -16,6 +16,7 @@ import (
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
+	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/middleware"
 )
@@ -32,30 +33,30 @@ func captureLog(t *testing.T) *testenv.LogBuffer {
 func TestAccountEvents(t *testing.T) {
 	var mu sync.Mutex
 	var events []auth.Event
-	a := newEnv(t, backends[0], func(c *authConfig) {
-		c.auth.OnEvent = func(e auth.Event) {
+	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) {
+		c.Auth.OnEvent = func(e auth.Event) {
 			mu.Lock()
 			events = append(events, e)
 			mu.Unlock()
 		}
 	})
-	cl := a.client(t)
-	cl.register("vera", "vera's password")
-	cl.want(cl.do("POST", "/login", creds("vera", "wrong password")), http.StatusUnauthorized, "")
+	cl := a.Client(t)
+	cl.Register("vera", "vera's password")
+	cl.Want(cl.Do("POST", "/login", apptest.Creds("vera", "wrong password")), http.StatusUnauthorized, "")
 	for range 4 {
-		cl.do("POST", "/login", creds("vera", "wrong password"))
+		cl.Do("POST", "/login", apptest.Creds("vera", "wrong password"))
 	}
-	cl.want(cl.do("POST", "/login", creds("vera", "vera's password")), http.StatusTooManyRequests, "")
-	a.clock.Advance(time.Minute)
-	cl.login("vera", "vera's password")
-	other := a.client(t)
-	other.login("vera", "vera's password")
-	cl.want(cl.do("POST", "/password", map[string]any{"currentPassword": "wrong password", "newPassword": "vera's new password"}), http.StatusUnauthorized, "")
-	cl.want(cl.do("POST", "/password", map[string]any{"currentPassword": "vera's password", "newPassword": "vera's new password"}), http.StatusOK, "")
-	cl.want(cl.do("POST", "/logout-all", nil), http.StatusOK, "")
-	cl.login("vera", "vera's new password")
-	cookie := cl.sessionCookie().Value
-	cl.want(cl.do("POST", "/logout", nil), http.StatusNoContent, "")
+	cl.Want(cl.Do("POST", "/login", apptest.Creds("vera", "vera's password")), http.StatusTooManyRequests, "")
+	a.Clock.Advance(time.Minute)
+	cl.Login("vera", "vera's password")
+	other := a.Client(t)
+	other.Login("vera", "vera's password")
+	cl.Want(cl.Do("POST", "/password", map[string]any{"currentPassword": "wrong password", "newPassword": "vera's new password"}), http.StatusUnauthorized, "")
+	cl.Want(cl.Do("POST", "/password", map[string]any{"currentPassword": "vera's password", "newPassword": "vera's new password"}), http.StatusOK, "")
+	cl.Want(cl.Do("POST", "/logout-all", nil), http.StatusOK, "")
+	cl.Login("vera", "vera's new password")
+	cookie := cl.SessionCookie().Value
+	cl.Want(cl.Do("POST", "/logout", nil), http.StatusNoContent, "")
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -98,16 +99,16 @@ func TestAccountEvents(t *testing.T) {
 func TestDebugLog(t *testing.T) {
 	logs := &testenv.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := newEnv(t, backends[0], func(c *authConfig) { c.session.Logger, c.auth.Logger = logger, logger })
+	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) { c.Session.Logger, c.Auth.Logger = logger, logger })
 	r := gin.New()
-	r.Use(middleware.Debug(logger), a.a.Sessions().Middleware())
-	handlers.Mount(r.Group("/"), a.a, handlers.WithRegister())
-	a.srv.Config.Handler = r
-	cl := a.client(t)
-	cl.register("dora", "dora's password")
-	cookie := cl.sessionCookie().Value
-	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
-	cl.want(cl.do("POST", "/logout", nil), http.StatusNoContent, "")
+	r.Use(middleware.Debug(logger), a.Auth.Sessions().Middleware())
+	handlers.Mount(r.Group("/"), a.Auth, handlers.WithRegister())
+	a.Server.Config.Handler = r
+	cl := a.Client(t)
+	cl.Register("dora", "dora's password")
+	cookie := cl.SessionCookie().Value
+	cl.Want(cl.Do("GET", "/me", nil), http.StatusOK, "")
+	cl.Want(cl.Do("POST", "/logout", nil), http.StatusNoContent, "")
 	out := logs.String()
 	for _, want := range []string{"route=/me", "status=200", "signedIn=true", "session=session(", "session created", "session destroyed"} {
 		if !strings.Contains(out, want) {
