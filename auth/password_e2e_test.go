@@ -1,4 +1,7 @@
-package handlers_test
+package auth_test
+
+// Password changes, by the user and by an operator, and what they end:
+// the other sessions, and logins in flight with the old password.
 
 import (
 	"context"

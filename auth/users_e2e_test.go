@@ -1,4 +1,7 @@
-package handlers_test
+package auth_test
+
+// The user cache: what a request sees of a user changed behind the
+// cache's back, invalidated, deleted, or changed on another instance.
 
 import (
 	"fmt"

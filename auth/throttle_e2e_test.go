@@ -1,7 +1,7 @@
-package handlers_test
+package auth_test
 
-// Login and registration throttling, played by an attacker: bursts,
-// spellings, proxies, outages.
+// Login and registration throttling, played by an attacker through the
+// prebuilt routes: bursts, spellings, proxies, outages.
 
 import (
 	"context"
