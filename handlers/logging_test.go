@@ -17,15 +17,6 @@ import (
 	"github.com/ginauth/ginauth/middleware"
 )
 
-// captureLog points the default slog logger at a buffer for one test.
-func captureLog(t *testing.T) *testenv.LogBuffer {
-	buf := &testenv.LogBuffer{}
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(buf, nil)))
-	t.Cleanup(func() { slog.SetDefault(prev) })
-	return buf
-}
-
 // The debug log names sessions by a short hash, never by the cookie or ID.
 func TestDebugLog(t *testing.T) {
 	logs := &testenv.LogBuffer{}

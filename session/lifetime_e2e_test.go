@@ -1,17 +1,15 @@
-package handlers_test
+package session_test
+
+// Timeouts as an application sees them: the instance's own, applied to
+// sessions stored under others, and anonymous sessions' shorter life.
 
 import (
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
-	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/fakeclock"
-	"github.com/ginauth/ginauth/middleware"
-	"github.com/ginauth/ginauth/session"
 )
 
 // A deployment that shortens its timeouts: sessions stored under the long
@@ -83,45 +81,33 @@ func TestShortenedTimeoutsApplyInProcess(t *testing.T) {
 	})
 }
 
-// A handler that signs the user out, then writes (a flash message for the
-// next page): the write goes to a new, anonymous session, and the
-// signed-in record is deleted, so the cookie from before the logout is
-// worthless.
-func TestLogoutThenWrite(t *testing.T) {
+// Sessions the application starts for anonymous visitors live at most
+// AnonymousTimeout, however active; signed-in ones the absolute timeout.
+// A value listed in KeepOnRegenerate survives the login.
+func TestAnonymousSessionsAreShortLived(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		a := apptest.NewEnv(t, b)
-		r := gin.New()
-		r.Use(a.Auth.Sessions().Middleware())
-		handlers.Mount(r.Group("/"), a.Auth, handlers.WithRegister())
-		r.POST("/signout", func(c *gin.Context) {
-			if err := a.Auth.Logout(c); err != nil {
-				middleware.WriteError(c, err)
-				return
-			}
-			if err := session.Set(c, "flash", "Signed out"); err != nil {
-				middleware.WriteError(c, err)
-				return
-			}
-			c.Status(http.StatusNoContent)
-		})
-		r.GET("/flash", func(c *gin.Context) {
-			v, ok := session.Get[string](c, "flash")
-			c.JSON(http.StatusOK, gin.H{"ok": ok, "v": v})
-		})
-		a.Server.Config.Handler = r
-
-		cl := a.Client(t)
-		cl.Register("lou", "lou's password")
-		before := cl.SessionCookie()
-		cl.Want(cl.Do("POST", "/signout", nil), http.StatusNoContent, "")
-		if got := cl.Do("GET", "/flash", nil); got.JSON["v"] != "Signed out" {
-			t.Errorf("the flash set after logout: %s", got.Body)
+		a := apptest.NewEnv(t, b, func(c *apptest.Config) { c.Session.KeepOnRegenerate = []string{"theme"} })
+		a.Client(t).Register("abby", "abby's password")
+		anon, member := a.Client(t), a.Client(t)
+		anon.Want(anon.Do("POST", "/set?k=theme&v=dark", nil), http.StatusNoContent, "")
+		member.Want(member.Do("POST", "/set?k=theme&v=light", nil), http.StatusNoContent, "")
+		member.Login("abby", "abby's password")
+		if r := member.Do("GET", "/get?k=theme", nil); r.JSON["v"] != "light" {
+			t.Errorf("a KeepOnRegenerate value after login: %s", r.Body)
 		}
-		cl.Want(cl.Do("GET", "/me", nil), http.StatusUnauthorized, "")
-		old := a.WithCookie(t, before)
-		old.Want(old.Do("GET", "/me", nil), http.StatusUnauthorized, "")
-		if list, err := a.Store.List(t.Context(), a.UserID(t, "lou")); err != nil || len(list) != 0 {
-			t.Errorf("sessions of the user after logout: %v, %v", list, err)
+		elapsed := time.Duration(0)
+		for _, d := range []time.Duration{20 * time.Minute, 20 * time.Minute, 19 * time.Minute} { // never idle
+			a.Clock.Advance(d)
+			elapsed += d
+			if r := anon.Do("GET", "/get?k=theme", nil); r.JSON["v"] != "dark" {
+				t.Fatalf("anonymous session ended after %v: %s", elapsed, r.Body)
+			}
+			member.Want(member.Do("GET", "/me", nil), http.StatusOK, "")
 		}
+		a.Clock.Advance(time.Minute) // an hour since it began
+		if r := anon.Do("GET", "/get?k=theme", nil); r.JSON["ok"] != false {
+			t.Errorf("anonymous session outlived AnonymousTimeout: %s", r.Body)
+		}
+		member.Want(member.Do("GET", "/me", nil), http.StatusOK, "")
 	})
 }

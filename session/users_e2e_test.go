@@ -1,4 +1,7 @@
-package handlers_test
+package session_test
+
+// A user's sessions: listed, revoked one by one or all at once, across
+// instances and against requests in flight.
 
 import (
 	"context"
@@ -11,7 +14,6 @@ import (
 
 	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/fakeclock"
-	"github.com/ginauth/ginauth/sessionstore/memstore"
 )
 
 func TestListAndRevokeSessions(t *testing.T) {
@@ -163,133 +165,5 @@ func TestRequestRacingLogoutAll(t *testing.T) {
 				t.Fatalf("round %d: %d sessions left after logout-all", round, len(list))
 			}
 		}
-	})
-}
-
-// Concurrent requests on one session that change different values all keep
-// their change.
-func TestConcurrentChangesKeepEveryValue(t *testing.T) {
-	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		a := apptest.NewEnv(t, b)
-		cl := a.Client(t)
-		cl.Register("yann", "yann's password")
-		const n = 10
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := cl.Do("POST", fmt.Sprintf("/set?k=k%d&v=v%d", i, i), nil)
-				if r.Status != http.StatusNoContent {
-					t.Errorf("set %d: %d %s", i, r.Status, r.Body)
-				}
-			}()
-		}
-		wg.Wait()
-		for i := range n {
-			if r := cl.Do("GET", fmt.Sprintf("/get?k=k%d", i), nil); r.JSON["v"] != fmt.Sprintf("v%d", i) {
-				t.Errorf("value k%d lost: %s", i, r.Body)
-			}
-		}
-		cl.Want(cl.Do("GET", "/me", nil), http.StatusOK, "")
-	})
-}
-
-func TestSaveUninitialized(t *testing.T) {
-	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) { c.Session.SaveUninitialized = true })
-	cl := a.Client(t)
-	r := cl.Do("GET", "/public", nil)
-	if r.Cookie("sid") == nil {
-		t.Fatal("SaveUninitialized: an anonymous visit got no cookie")
-	}
-	if n := a.Store.(*memstore.Store).Len(); n != 1 {
-		t.Errorf("%d records, want 1", n)
-	}
-	// The same visitor keeps that one session.
-	cl.Do("GET", "/public", nil)
-	if n := a.Store.(*memstore.Store).Len(); n != 1 {
-		t.Errorf("%d records after a second visit, want 1", n)
-	}
-}
-
-// Anonymous requests to a protected page create no server state: 100,000
-// of them, each without a cookie, store nothing, and the signed-in victim
-// stays signed in.
-func TestAnonymousRequestsStoreNothing(t *testing.T) {
-	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		n := 2000
-		if b.Name == "memory" {
-			n = 100_000 // the memory store holds 100,000 sessions at most
-		}
-		a := apptest.NewEnv(t, b)
-		victim := a.Client(t)
-		victim.Register("wendy", "wendy's password")
-		h := a.Server.Config.Handler
-		for i := range n {
-			req, _ := http.NewRequest("GET", "/private?page="+fmt.Sprint(i), nil)
-			req.Header.Set("Accept", "text/html")
-			w := &headerRecorder{header: http.Header{}}
-			h.ServeHTTP(w, req)
-			if w.status != http.StatusSeeOther || len(w.header.Values("Set-Cookie")) != 0 {
-				t.Fatalf("anonymous GET %d: %d, Set-Cookie %q", i, w.status, w.header.Values("Set-Cookie"))
-			}
-		}
-		if m, ok := a.Store.(*memstore.Store); ok && m.Len() != 1 {
-			t.Errorf("%d sessions stored after %d anonymous requests, want the victim's alone", m.Len(), n)
-		}
-		victim.Want(victim.Do("GET", "/me", nil), http.StatusOK, "")
-	})
-}
-
-// headerRecorder is the least of a ResponseWriter, for floods that need
-// neither the body nor httptest's bookkeeping.
-type headerRecorder struct {
-	header http.Header
-	status int
-}
-
-func (w *headerRecorder) Header() http.Header { return w.header }
-
-func (w *headerRecorder) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return len(b), nil
-}
-
-func (w *headerRecorder) WriteHeader(s int) {
-	if w.status == 0 {
-		w.status = s
-	}
-}
-
-// Sessions the application starts for anonymous visitors live at most
-// AnonymousTimeout, however active; signed-in ones the absolute timeout.
-// A value listed in KeepOnRegenerate survives the login.
-func TestAnonymousSessionsAreShortLived(t *testing.T) {
-	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
-		a := apptest.NewEnv(t, b, func(c *apptest.Config) { c.Session.KeepOnRegenerate = []string{"theme"} })
-		a.Client(t).Register("abby", "abby's password")
-		anon, member := a.Client(t), a.Client(t)
-		anon.Want(anon.Do("POST", "/set?k=theme&v=dark", nil), http.StatusNoContent, "")
-		member.Want(member.Do("POST", "/set?k=theme&v=light", nil), http.StatusNoContent, "")
-		member.Login("abby", "abby's password")
-		if r := member.Do("GET", "/get?k=theme", nil); r.JSON["v"] != "light" {
-			t.Errorf("a KeepOnRegenerate value after login: %s", r.Body)
-		}
-		elapsed := time.Duration(0)
-		for _, d := range []time.Duration{20 * time.Minute, 20 * time.Minute, 19 * time.Minute} { // never idle
-			a.Clock.Advance(d)
-			elapsed += d
-			if r := anon.Do("GET", "/get?k=theme", nil); r.JSON["v"] != "dark" {
-				t.Fatalf("anonymous session ended after %v: %s", elapsed, r.Body)
-			}
-			member.Want(member.Do("GET", "/me", nil), http.StatusOK, "")
-		}
-		a.Clock.Advance(time.Minute) // an hour since it began
-		if r := anon.Do("GET", "/get?k=theme", nil); r.JSON["ok"] != false {
-			t.Errorf("anonymous session outlived AnonymousTimeout: %s", r.Body)
-		}
-		member.Want(member.Do("GET", "/me", nil), http.StatusOK, "")
 	})
 }

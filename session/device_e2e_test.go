@@ -1,7 +1,4 @@
-package handlers_test
-
-// The throttle under abuse, and under honest crowds: what one address, or
-// many people behind one, can and cannot do to sign-in.
+package session_test
 
 import (
 	"encoding/base64"

@@ -1,4 +1,8 @@
-package handlers_test
+package session_test
+
+// The session cookie through the prebuilt routes: its attributes, Secure
+// and __Host- cookies behind proxies, hostile and duplicate cookies, and
+// secret rotation.
 
 import (
 	"context"
@@ -16,9 +20,19 @@ import (
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore"
 )
+
+// captureLog points the default slog logger at a buffer for one test.
+func captureLog(t *testing.T) *testenv.LogBuffer {
+	buf := &testenv.LogBuffer{}
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return buf
+}
 
 func TestRememberMeCookie(t *testing.T) {
 	a := apptest.NewEnv(t, apptest.Backends[0])
