@@ -1,4 +1,7 @@
-package handlers_test
+package middleware_test
+
+// CrossOrigin as an application has it: on the prebuilt routes (through
+// handlers.WithCrossOrigin) and on a route of its own, with a trusted origin.
 
 import (
 	"net/http"
