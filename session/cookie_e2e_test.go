@@ -255,7 +255,7 @@ func TestOldCookieSurvivesAnUpgrade(t *testing.T) {
 
 // readCookieFixture reads testdata/cookies/signed-with-old-secret.txt.
 func readCookieFixture(t *testing.T) map[string]string {
-	data, err := os.ReadFile("../testdata/cookies/signed-with-old-secret.txt")
+	data, err := os.ReadFile("testdata/cookies/signed-with-old-secret.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
