@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ginauth/ginauth/auth/redisauth"
+	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/sessionstore/redisstore"
@@ -20,20 +21,20 @@ import (
 // user's index), one more over an anonymous session; a logout-all of many sessions is 2 round trips (the
 // index, then one pipeline of DELs naming up to 500 keys each).
 func TestRedisCommandsPerRequest(t *testing.T) {
-	c, prefix := redisClient(t)
+	c, prefix := testenv.RedisClient(t)
 	counter := &testenv.CommandCounter{}
 	c.AddHook(counter)
 	clock := fakeclock.New(time.Time{})
 	store := redisstore.New(c, redisstore.Options{Prefix: prefix, Now: clock.Now})
-	a := newApp(t, store, sqliteDB(t), clock)
-	cl := a.client(t)
-	cl.register("nina", "nina's password")
-	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
+	a := apptest.NewApp(t, store, apptest.SQLiteDB(t), clock)
+	cl := a.Client(t)
+	cl.Register("nina", "nina's password")
+	cl.Want(cl.Do("GET", "/me", nil), http.StatusOK, "")
 	// One touch and one value written, so that the server has the scripts
 	// cached whatever ran before: what is counted below is the steady state.
 	clock.Advance(2 * time.Minute)
-	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
-	cl.want(cl.do("POST", "/set?k=warm&v=up", nil), http.StatusNoContent, "")
+	cl.Want(cl.Do("GET", "/me", nil), http.StatusOK, "")
+	cl.Want(cl.Do("POST", "/set?k=warm&v=up", nil), http.StatusNoContent, "")
 
 	want := func(what string, wantCmds string, maxTrips int) {
 		t.Helper()
@@ -49,20 +50,20 @@ func TestRedisCommandsPerRequest(t *testing.T) {
 	}
 	counter.Take()
 	clock.Advance(10 * time.Second)
-	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
+	cl.Want(cl.Do("GET", "/me", nil), http.StatusOK, "")
 	want("a read-only request inside the touch interval", "GET", 1)
 	clock.Advance(2 * time.Minute)
-	cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
+	cl.Want(cl.Do("GET", "/me", nil), http.StatusOK, "")
 	want("a read-only request after the touch interval", "GET EVALSHA", 2)
 
 	// Login: a browser with no session, then one with an anonymous one.
-	fresh := a.client(t)
-	fresh.login("nina", "nina's password")
+	fresh := a.Client(t)
+	fresh.Login("nina", "nina's password")
 	want("a login without a session", "SET ZADD PEXPIREAT PEXPIREAT", 1)
-	anon := a.client(t)
-	anon.want(anon.do("POST", "/set?k=theme&v=dark", nil), http.StatusNoContent, "")
+	anon := a.Client(t)
+	anon.Want(anon.Do("POST", "/set?k=theme&v=dark", nil), http.StatusNoContent, "")
 	counter.Take()
-	anon.login("nina", "nina's password")
+	anon.Login("nina", "nina's password")
 	// The old session is taken by a script after the new one is written,
 	// so that a regeneration never outlives a revoke (see
 	// redisstore.Store.Regenerate): one round trip more.
@@ -71,24 +72,24 @@ func TestRedisCommandsPerRequest(t *testing.T) {
 	// Logout-all of many sessions: the index, then one DEL of them all.
 	const n = 50
 	for range n {
-		a.client(t).login("nina", "nina's password")
+		a.Client(t).Login("nina", "nina's password")
 	}
 	counter.Take()
-	r := cl.do("POST", "/logout-all", nil)
-	cl.want(r, http.StatusOK, "")
-	if got := r.json["revoked"]; got != float64(n+3) {
+	r := cl.Do("POST", "/logout-all", nil)
+	cl.Want(r, http.StatusOK, "")
+	if got := r.JSON["revoked"]; got != float64(n+3) {
 		t.Errorf("revoked %v sessions, want %d", got, n+3)
 	}
 	want("a logout-all of 53 sessions", "GET MULTI ZRANGE DEL EXEC DEL", 3)
 
 	// With the throttle in Redis too: one more command to reserve the
 	// attempt, one to release it, each a round trip.
-	b := newApp(t, store, sqliteDB(t), clock, func(cfg *authConfig) {
-		cfg.auth.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{Prefix: prefix + "throttle:"})
+	b := apptest.NewApp(t, store, apptest.SQLiteDB(t), clock, func(cfg *apptest.Config) {
+		cfg.Auth.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{Prefix: prefix + "throttle:"})
 	})
-	b.client(t).register("otto", "otto's password")
-	b.client(t).login("otto", "otto's password") // caches the scripts
+	b.Client(t).Register("otto", "otto's password")
+	b.Client(t).Login("otto", "otto's password") // caches the scripts
 	counter.Take()
-	b.client(t).login("otto", "otto's password")
+	b.Client(t).Login("otto", "otto's password")
 	want("a login with the Redis throttle", "EVALSHA EVALSHA SET ZADD PEXPIREAT PEXPIREAT", 3)
 }

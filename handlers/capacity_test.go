@@ -11,6 +11,7 @@ import (
 
 	"github.com/ginauth/ginauth/auth/redisauth"
 	"github.com/ginauth/ginauth/auth/sqlauth"
+	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/sessionstore/redisstore"
@@ -31,33 +32,33 @@ const (
 
 // capacityTrusted lets each failed sign-in come from an address of its
 // own (X-Forwarded-For), as a spraying botnet's do.
-func capacityTrusted(cfg *authConfig) {
-	cfg.session.TrustedProxies = []string{"127.0.0.1"}
+func capacityTrusted(cfg *apptest.Config) {
+	cfg.Session.TrustedProxies = []string{"127.0.0.1"}
 	// Every user registers from the test's one address: what is measured
 	// is their sessions, not the limit on accounts per address.
-	cfg.auth.Throttle.Signups.Failures = 10 * capacityUsers
+	cfg.Auth.Throttle.Signups.Failures = 10 * capacityUsers
 }
 
 // fill registers capacityUsers users (one session each), signs one user in
 // capacityExtra more times, and fails capacityUsers sign-ins, each with an
 // unknown username from an address of its own (two throttle keys each).
 // measure is called before and after each phase.
-func fill(t *testing.T, a *app, measure func(phase string)) {
+func fill(t *testing.T, a *apptest.App, measure func(phase string)) {
 	measure("start")
 	for i := range capacityUsers {
-		cl := a.client(t)
-		cl.want(cl.do("POST", "/register", creds(fmt.Sprintf("user%04d", i), "a long enough password"), "User-Agent", capacityUA), 201, "")
+		cl := a.Client(t)
+		cl.Want(cl.Do("POST", "/register", apptest.Creds(fmt.Sprintf("user%04d", i), "a long enough password"), "User-Agent", capacityUA), 201, "")
 	}
 	measure("sessions")
 	for range capacityExtra {
-		cl := a.client(t)
-		cl.want(cl.do("POST", "/login", creds("user0000", "a long enough password"), "User-Agent", capacityUA), 200, "")
+		cl := a.Client(t)
+		cl.Want(cl.Do("POST", "/login", apptest.Creds("user0000", "a long enough password"), "User-Agent", capacityUA), 200, "")
 	}
 	measure("index")
 	for i := range capacityUsers {
-		cl := a.client(t)
+		cl := a.Client(t)
 		ip := fmt.Sprintf("198.51.%d.%d", i/250, 1+i%250)
-		cl.want(cl.do("POST", "/login", creds(fmt.Sprintf("nobody%04d", i), "wrong password"),
+		cl.Want(cl.Do("POST", "/login", apptest.Creds(fmt.Sprintf("nobody%04d", i), "wrong password"),
 			"User-Agent", capacityUA, "X-Forwarded-For", ip), 401, "invalid_credentials")
 	}
 	measure("throttle")
@@ -74,8 +75,8 @@ func TestCapacityRedis(t *testing.T) {
 	}
 	clock := fakeclock.New(time.Time{})
 	store := redisstore.New(c, redisstore.Options{Now: clock.Now})
-	a := newApp(t, store, sqliteDB(t), clock, capacityTrusted, func(cfg *authConfig) {
-		cfg.auth.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{})
+	a := apptest.NewApp(t, store, apptest.SQLiteDB(t), clock, capacityTrusted, func(cfg *apptest.Config) {
+		cfg.Auth.Throttle.Store = redisauth.NewThrottleStore(c, redisauth.ThrottleStoreOptions{})
 	})
 
 	used, count := map[string]int64{}, map[string]int64{}
@@ -115,7 +116,7 @@ func TestCapacityRedis(t *testing.T) {
 		sessionKey += usage(k)
 	}
 	sessionKey /= int64(len(sessions))
-	big := "sess:user:" + a.userID(t, "user0000")
+	big := "sess:user:" + a.UserID(t, "user0000")
 
 	perSession := float64(used["sessions"]-used["start"]) / capacityUsers
 	perLogin := float64(used["index"]-used["sessions"]) / capacityExtra
@@ -141,15 +142,15 @@ func serverVersion(t *testing.T, c *redis.Client) string {
 }
 
 func TestCapacityPostgres(t *testing.T) {
-	db := postgresDB(t)
+	db := apptest.PostgresDB(t)
 	clock := fakeclock.New(time.Time{})
-	store := gormStore(t, db, clock)
+	store := apptest.GormStore(t, db, clock)
 	throttle, err := sqlauth.NewThrottleStore(db, sqlauth.ThrottleStoreOptions{AutoMigrate: true, PruneInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = throttle.Close() })
-	a := newApp(t, store, db, clock, capacityTrusted, func(cfg *authConfig) { cfg.auth.Throttle.Store = throttle })
+	a := apptest.NewApp(t, store, db, clock, capacityTrusted, func(cfg *apptest.Config) { cfg.Auth.Throttle.Store = throttle })
 
 	type sizes struct{ heap, indexes, rows int64 }
 	of := func(table string) sizes {

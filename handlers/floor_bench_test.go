@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/models"
@@ -29,10 +30,10 @@ import (
 //	go test -run '^$' -bench 'BenchmarkMe(Floor)?$' -benchmem ./handlers
 func BenchmarkMeFloor(b *testing.B) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	user := &Account{User: models.User{ID: 1, Username: "bench", CreatedAt: now, UpdatedAt: now}}
+	user := &apptest.Account{User: models.User{ID: 1, Username: "bench", CreatedAt: now, UpdatedAt: now}}
 	value := strings.Repeat("x", 320) // about a signed-in session record
-	for _, be := range backends {
-		b.Run(be.name, func(b *testing.B) {
+	for _, be := range apptest.Backends {
+		b.Run(be.Name, func(b *testing.B) {
 			read := floorRead(b, be, value)
 			gin.SetMode(gin.ReleaseMode)
 			r := gin.New()
@@ -52,8 +53,8 @@ func BenchmarkMeFloor(b *testing.B) {
 
 // floorRead stores value in the backend's kind of store, and returns the
 // one read that the floor does per request.
-func floorRead(b *testing.B, be backend, value string) func(context.Context) (string, error) {
-	switch be.name {
+func floorRead(b *testing.B, be apptest.Backend, value string) func(context.Context) (string, error) {
+	switch be.Name {
 	case "memory":
 		var mu sync.RWMutex
 		m := map[string]string{"k": value}
@@ -63,13 +64,13 @@ func floorRead(b *testing.B, be backend, value string) func(context.Context) (st
 			return m["k"], nil
 		}
 	case "redis":
-		c, prefix := redisClient(b)
+		c, prefix := testenv.RedisClient(b)
 		if err := c.Set(context.Background(), prefix+"floor", value, 0).Err(); err != nil {
 			b.Fatal(err)
 		}
 		return func(ctx context.Context) (string, error) { return c.Get(ctx, prefix+"floor").Result() }
 	default: // a GORM database: one prepared statement on its connection pool
-		_, db := be.open(b, fakeclock.New(time.Time{}))
+		_, db := be.Open(b, fakeclock.New(time.Time{}))
 		return floorSQL(b, db, value)
 	}
 }

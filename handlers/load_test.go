@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ginauth/ginauth/internal/apptest"
 )
 
 // BenchmarkMeUnderLoginFlood measures authenticated GET /me over real HTTP
@@ -29,13 +31,13 @@ func BenchmarkMeUnderLoginFlood(b *testing.B) {
 		{"flood/slots=GOMAXPROCS", 8, runtime.GOMAXPROCS(0)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			a, _, cookie := benchApp(b, backends[0], func(c *authConfig) {
-				c.auth.Passwords.BcryptCost = 12
-				c.auth.Throttle.Disabled = true // the flood is of wrong passwords: measure bcrypt, not the lockout
+			a, _, cookie := benchApp(b, apptest.Backends[0], func(c *apptest.Config) {
+				c.Auth.Passwords.BcryptCost = 12
+				c.Auth.Throttle.Disabled = true // the flood is of wrong passwords: measure bcrypt, not the lockout
 				if tc.hashers > 0 {
-					c.auth.Passwords.MaxConcurrentHashes = tc.hashers
+					c.Auth.Passwords.MaxConcurrentHashes = tc.hashers
 				}
-				c.auth.Passwords.HashQueueTimeout = time.Hour // queue rather than answer busy
+				c.Auth.Passwords.HashQueueTimeout = time.Hour // queue rather than answer busy
 			})
 			ctx, stop := context.WithCancel(context.Background())
 			var flood sync.WaitGroup
@@ -45,7 +47,7 @@ func BenchmarkMeUnderLoginFlood(b *testing.B) {
 					defer flood.Done()
 					c := &http.Client{}
 					for ctx.Err() == nil {
-						req, _ := http.NewRequestWithContext(ctx, "POST", a.srv.URL+"/login",
+						req, _ := http.NewRequestWithContext(ctx, "POST", a.Server.URL+"/login",
 							strings.NewReader(`{"username":"bench","password":"not the password"}`))
 						req.Header.Set("Content-Type", "application/json")
 						if res, err := c.Do(req); err == nil {
@@ -64,7 +66,7 @@ func BenchmarkMeUnderLoginFlood(b *testing.B) {
 				c := &http.Client{}
 				var lat []time.Duration
 				for pb.Next() {
-					req, _ := http.NewRequest("GET", a.srv.URL+"/me", nil)
+					req, _ := http.NewRequest("GET", a.Server.URL+"/me", nil)
 					req.AddCookie(cookie)
 					start := time.Now()
 					res, err := c.Do(req)

@@ -214,12 +214,11 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
-// testdata/cookies (at the repository's root, shared with the handlers'
-// end-to-end test) holds a cookie signed, long ago, with a retired secret:
-// the signing format must stay readable, or every user is logged out by an
-// upgrade.
+// testdata/cookies (shared with TestOldCookieSurvivesAnUpgrade) holds a
+// cookie signed, long ago, with a retired secret: the signing format must
+// stay readable, or every user is logged out by an upgrade.
 func TestCookieFormatIsStable(t *testing.T) {
-	data, err := os.ReadFile("../testdata/cookies/signed-with-old-secret.txt")
+	data, err := os.ReadFile("testdata/cookies/signed-with-old-secret.txt")
 	if err != nil {
 		t.Fatal(err)
 	}

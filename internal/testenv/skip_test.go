@@ -17,7 +17,7 @@ import (
 var notEnvironment = map[string][]string{
 	"sessionstore/storetest/storetest.go": {"no bytes that can be corrupted", "no backend to lose"},
 	"sessionstore/storetest/limit.go":     {"does not implement sessionstore.Limiter", "has no second instance"},
-	"handlers/sessions_test.go":           {"a memory store is one process's"},
+	"session/users_e2e_test.go":           {"a memory store is one process's"},
 }
 
 // Every skip in the four modules goes through Missing, Optional or

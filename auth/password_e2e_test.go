@@ -1,4 +1,7 @@
-package handlers_test
+package auth_test
+
+// Password changes, by the user and by an operator, and what they end:
+// the other sessions, and logins in flight with the old password.
 
 import (
 	"context"
@@ -14,21 +17,22 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/sessionstore"
 )
 
 func TestPasswordChange(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b backend) {
-		a := newEnv(t, b)
-		cl := a.client(t)
-		cl.register("kate", "kate's password")
-		others := []*client{a.client(t), a.client(t)}
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
+		a := apptest.NewEnv(t, b)
+		cl := a.Client(t)
+		cl.Register("kate", "kate's password")
+		others := []*apptest.Client{a.Client(t), a.Client(t)}
 		for _, o := range others {
-			o.login("kate", "kate's password")
+			o.Login("kate", "kate's password")
 		}
-		before := cl.sessionCookie()
+		before := cl.SessionCookie()
 		for _, tc := range []struct {
 			body map[string]any
 			code string
@@ -39,36 +43,36 @@ func TestPasswordChange(t *testing.T) {
 			{map[string]any{"currentPassword": "kate's password", "newPassword": strings.Repeat("é", 37)}, "password_too_long", 400},
 			{map[string]any{"currentPassword": "kate's password"}, "bad_request", 400},
 		} {
-			cl.want(cl.do("POST", "/password", tc.body), tc.st, tc.code)
+			cl.Want(cl.Do("POST", "/password", tc.body), tc.st, tc.code)
 		}
-		r := cl.do("POST", "/password", map[string]any{"currentPassword": "kate's password", "newPassword": "kate's new password"})
-		cl.want(r, http.StatusOK, "")
-		if r.json["revoked"].(float64) != 2 {
-			t.Errorf("revoked = %v, want 2", r.json["revoked"])
+		r := cl.Do("POST", "/password", map[string]any{"currentPassword": "kate's password", "newPassword": "kate's new password"})
+		cl.Want(r, http.StatusOK, "")
+		if r.JSON["revoked"].(float64) != 2 {
+			t.Errorf("revoked = %v, want 2", r.JSON["revoked"])
 		}
-		after := cl.sessionCookie()
+		after := cl.SessionCookie()
 		if after == nil || after.Value == before.Value {
 			t.Error("the session was not regenerated")
 		}
-		cl.want(cl.do("GET", "/me", nil), http.StatusOK, "")
+		cl.Want(cl.Do("GET", "/me", nil), http.StatusOK, "")
 		for _, o := range others {
-			o.want(o.do("GET", "/me", nil), http.StatusUnauthorized, "")
+			o.Want(o.Do("GET", "/me", nil), http.StatusUnauthorized, "")
 		}
-		a.withCookie(t, before).want(a.withCookie(t, before).do("GET", "/me", nil), http.StatusUnauthorized, "")
-		n := a.client(t)
-		n.want(n.do("POST", "/login", creds("kate", "kate's password")), http.StatusUnauthorized, "invalid_credentials")
-		n.login("kate", "kate's new password")
+		a.WithCookie(t, before).Want(a.WithCookie(t, before).Do("GET", "/me", nil), http.StatusUnauthorized, "")
+		n := a.Client(t)
+		n.Want(n.Do("POST", "/login", apptest.Creds("kate", "kate's password")), http.StatusUnauthorized, "invalid_credentials")
+		n.Login("kate", "kate's new password")
 	})
 }
 
 func TestRehashOnCostChange(t *testing.T) {
 	clock := fakeclock.New(time.Time{})
-	store, db := backends[0].open(t, clock)
-	old := newApp(t, store, db, clock)
-	old.client(t).register("leo", "leo's password")
-	newer := newApp(t, store, db, clock, func(c *authConfig) { c.auth.Passwords.BcryptCost = 5 })
+	store, db := apptest.Backends[0].Open(t, clock)
+	old := apptest.NewApp(t, store, db, clock)
+	old.Client(t).Register("leo", "leo's password")
+	newer := apptest.NewApp(t, store, db, clock, func(c *apptest.Config) { c.Auth.Passwords.BcryptCost = 5 })
 	hash := func() string {
-		u, err := newer.users.FindByUsername(context.Background(), "leo")
+		u, err := newer.Users.FindByUsername(context.Background(), "leo")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,24 +81,24 @@ func TestRehashOnCostChange(t *testing.T) {
 	if c, _ := bcrypt.Cost([]byte(hash())); c != 4 {
 		t.Fatalf("registered at cost %d", c)
 	}
-	newer.client(t).login("leo", "leo's password")
+	newer.Client(t).Login("leo", "leo's password")
 	if c, _ := bcrypt.Cost([]byte(hash())); c != 5 {
 		t.Errorf("after login the hash has cost %d, want 5", c)
 	}
-	newer.client(t).login("leo", "leo's password")
+	newer.Client(t).Login("leo", "leo's password")
 }
 
 // holdUsers holds the next username lookup, after it read the user, until
 // released: a login that loaded the old password hash and is waiting for a
 // bcrypt slot.
 type holdUsers struct {
-	models.UserStore[*Account]
+	models.UserStore[*apptest.Account]
 	armed   atomic.Bool
 	held    chan struct{}
 	release chan struct{}
 }
 
-func (h *holdUsers) FindByUsername(ctx context.Context, name string) (*Account, error) {
+func (h *holdUsers) FindByUsername(ctx context.Context, name string) (*apptest.Account, error) {
 	u, err := h.UserStore.FindByUsername(ctx, name)
 	if h.armed.CompareAndSwap(true, false) {
 		close(h.held)
@@ -106,30 +110,30 @@ func (h *holdUsers) FindByUsername(ctx context.Context, name string) (*Account, 
 // A login that loaded the old password hash before a password change, and
 // finishes after it, gets no session that outlives the change.
 func TestPasswordChangeEndsLoginsInFlight(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b backend) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		hold := &holdUsers{held: make(chan struct{}), release: make(chan struct{})}
-		a := newEnv(t, b, func(c *authConfig) {
-			hold.UserStore = c.auth.Users
-			c.auth.Users = hold
+		a := apptest.NewEnv(t, b, func(c *apptest.Config) {
+			hold.UserStore = c.Auth.Users
+			c.Auth.Users = hold
 		})
-		owner := a.client(t)
-		owner.register("victor", "victor's old password")
-		attacker := a.client(t)
+		owner := a.Client(t)
+		owner.Register("victor", "victor's old password")
+		attacker := a.Client(t)
 		hold.armed.Store(true)
-		done := make(chan *response)
-		go func() { done <- attacker.do("POST", "/login", creds("victor", "victor's old password")) }()
+		done := make(chan *apptest.Response)
+		go func() { done <- attacker.Do("POST", "/login", apptest.Creds("victor", "victor's old password")) }()
 		<-hold.held
-		owner.want(owner.do("POST", "/password", map[string]any{
+		owner.Want(owner.Do("POST", "/password", map[string]any{
 			"currentPassword": "victor's old password", "newPassword": "victor's new password",
 		}), http.StatusOK, "")
 		close(hold.release)
-		if r := <-done; r.status != http.StatusOK {
-			t.Fatalf("the login in flight: %d %s", r.status, r.body)
+		if r := <-done; r.Status != http.StatusOK {
+			t.Fatalf("the login in flight: %d %s", r.Status, r.Body)
 		}
 		// The session it got was made with superseded credentials.
-		attacker.want(attacker.do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
-		owner.want(owner.do("GET", "/me", nil), http.StatusOK, "")
-		attacker.want(attacker.do("POST", "/login", creds("victor", "victor's old password")), http.StatusUnauthorized, "invalid_credentials")
+		attacker.Want(attacker.Do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
+		owner.Want(owner.Do("GET", "/me", nil), http.StatusOK, "")
+		attacker.Want(attacker.Do("POST", "/login", apptest.Creds("victor", "victor's old password")), http.StatusUnauthorized, "invalid_credentials")
 	})
 }
 
@@ -138,11 +142,11 @@ func TestPasswordChangeEndsLoginsInFlight(t *testing.T) {
 // instance, and an operator lists and ends a user's sessions; each change
 // is reported as an account event without a client.
 func TestUsersOutsideRequests(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b backend) {
+	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		var mu sync.Mutex
 		var events []auth.Event
-		a := newEnv(t, b, func(c *authConfig) {
-			c.auth.OnEvent = func(e auth.Event) {
+		a := apptest.NewEnv(t, b, func(c *apptest.Config) {
+			c.Auth.OnEvent = func(e auth.Event) {
 				mu.Lock()
 				defer mu.Unlock()
 				if e.IPAddress == "" {
@@ -151,7 +155,7 @@ func TestUsersOutsideRequests(t *testing.T) {
 			}
 		})
 		ctx := context.Background()
-		admin, err := a.a.Register(ctx, " Admin ", "the admin's password")
+		admin, err := a.Auth.Register(ctx, " Admin ", "the admin's password")
 		if err != nil || admin.Username != "admin" {
 			t.Fatalf("CreateUser = %v, %v", admin, err)
 		}
@@ -163,57 +167,57 @@ func TestUsersOutsideRequests(t *testing.T) {
 			{"bob", "short", auth.ErrWeakPassword},
 			{"abʹ", "a long password", auth.ErrInvalidUsername},
 		} {
-			if _, err := a.a.Register(ctx, tt.name, tt.pw); !errors.Is(err, tt.want) {
+			if _, err := a.Auth.Register(ctx, tt.name, tt.pw); !errors.Is(err, tt.want) {
 				t.Errorf("CreateUser(%q) = %v, want %v", tt.name, err, tt.want)
 			}
 		}
-		phone, laptop := a.client(t), a.client(t)
-		phone.login("admin", "the admin's password")
-		laptop.login("admin", "the admin's password")
-		n, err := a.a.SetPassword(ctx, admin.AuthID(), "a new password")
+		phone, laptop := a.Client(t), a.Client(t)
+		phone.Login("admin", "the admin's password")
+		laptop.Login("admin", "the admin's password")
+		n, err := a.Auth.SetPassword(ctx, admin.AuthID(), "a new password")
 		if err != nil || n != 2 {
 			t.Fatalf("SetPassword = %d, %v; want 2 sessions revoked", n, err)
 		}
-		phone.want(phone.do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
-		laptop.want(laptop.do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
-		phone.want(phone.do("POST", "/login", creds("admin", "the admin's password")), http.StatusUnauthorized, "invalid_credentials")
-		phone.login("admin", "a new password")
-		if _, err := a.a.SetPassword(ctx, "424242", "a new password"); !errors.Is(err, models.ErrUserNotFound) {
+		phone.Want(phone.Do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
+		laptop.Want(laptop.Do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
+		phone.Want(phone.Do("POST", "/login", apptest.Creds("admin", "the admin's password")), http.StatusUnauthorized, "invalid_credentials")
+		phone.Login("admin", "a new password")
+		if _, err := a.Auth.SetPassword(ctx, "424242", "a new password"); !errors.Is(err, models.ErrUserNotFound) {
 			t.Errorf("SetPassword of an unknown user = %v", err)
 		}
-		if _, err := a.a.SetPassword(ctx, admin.AuthID(), "short"); !errors.Is(err, auth.ErrWeakPassword) {
+		if _, err := a.Auth.SetPassword(ctx, admin.AuthID(), "short"); !errors.Is(err, auth.ErrWeakPassword) {
 			t.Errorf("SetPassword with a weak password = %v", err)
 		}
 
 		// An operator's view of the user's sessions, and ending them.
-		laptop.login("admin", "a new password")
-		list, err := a.a.Sessions().List(ctx, admin.AuthID())
+		laptop.Login("admin", "a new password")
+		list, err := a.Auth.Sessions().List(ctx, admin.AuthID())
 		if err != nil || len(list) != 2 || list[0].Current || list[1].Current || list[0].IPAddress != "127.0.0.1" {
 			t.Fatalf("UserSessions = %+v, %v; want the two sessions, none current", list, err)
 		}
-		other, _ := a.a.Register(ctx, "other", "the other's password")
-		if err := a.a.Revoke(ctx, other.AuthID(), list[0].ID); !errors.Is(err, sessionstore.ErrNotFound) {
+		other, _ := a.Auth.Register(ctx, "other", "the other's password")
+		if err := a.Auth.Revoke(ctx, other.AuthID(), list[0].ID); !errors.Is(err, sessionstore.ErrNotFound) {
 			t.Errorf("revoking admin's session as another user's = %v, want ErrNotFound", err)
 		}
-		if err := a.a.Revoke(ctx, admin.AuthID(), list[0].ID); err != nil {
+		if err := a.Auth.Revoke(ctx, admin.AuthID(), list[0].ID); err != nil {
 			t.Fatalf("RevokeUserSession = %v", err)
 		}
-		if err := a.a.Revoke(ctx, admin.AuthID(), list[0].ID); !errors.Is(err, sessionstore.ErrNotFound) {
+		if err := a.Auth.Revoke(ctx, admin.AuthID(), list[0].ID); !errors.Is(err, sessionstore.ErrNotFound) {
 			t.Errorf("revoking it again = %v, want ErrNotFound", err)
 		}
 		survivor := laptop
-		switch p, l := phone.do("GET", "/me", nil).status, laptop.do("GET", "/me", nil).status; {
+		switch p, l := phone.Do("GET", "/me", nil).Status, laptop.Do("GET", "/me", nil).Status; {
 		case p == http.StatusUnauthorized && l == http.StatusOK:
 		case p == http.StatusOK && l == http.StatusUnauthorized:
 			survivor = phone
 		default:
 			t.Fatalf("after revoking one session of two: GET /me answered %d and %d", p, l)
 		}
-		if n, err := a.a.RevokeAll(ctx, admin.AuthID()); err != nil || n != 1 {
+		if n, err := a.Auth.RevokeAll(ctx, admin.AuthID()); err != nil || n != 1 {
 			t.Errorf("RevokeUserSessions = %d, %v; want 1", n, err)
 		}
-		survivor.want(survivor.do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
-		if list, err := a.a.Sessions().List(ctx, admin.AuthID()); err != nil || len(list) != 0 {
+		survivor.Want(survivor.Do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
+		if list, err := a.Auth.Sessions().List(ctx, admin.AuthID()); err != nil || len(list) != 0 {
 			t.Errorf("UserSessions after revoking all = %v, %v", list, err)
 		}
 
