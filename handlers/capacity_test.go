@@ -106,7 +106,7 @@ func TestCapacityRedis(t *testing.T) {
 		}
 		return n
 	}
-	sessions, indexes, throttles := keys("sess:[^u]*"), keys("sess:user:*"), keys("throttle:*")
+	sessions, indexes, throttles := keys("sess:[^{]*"), keys("sess:{user:*}"), keys("throttle:*")
 	if len(sessions) != capacityUsers+capacityExtra || len(indexes) != capacityUsers || count["throttle"]-count["index"] != 2*capacityUsers {
 		t.Fatalf("keys: %d sessions, %d indexes, %d throttle keys of failed sign-ins; want %d, %d, %d",
 			len(sessions), len(indexes), count["throttle"]-count["index"], capacityUsers+capacityExtra, capacityUsers, 2*capacityUsers)
@@ -116,13 +116,13 @@ func TestCapacityRedis(t *testing.T) {
 		sessionKey += usage(k)
 	}
 	sessionKey /= int64(len(sessions))
-	big := "sess:user:" + a.UserID(t, "user0000")
+	big := "sess:{user:" + a.UserID(t, "user0000") + "}"
 
 	perSession := float64(used["sessions"]-used["start"]) / capacityUsers
 	perLogin := float64(used["index"]-used["sessions"]) / capacityExtra
 	perThrottle := float64(used["throttle"]-used["index"]) / (2 * capacityUsers)
 	t.Logf("Redis %s: used_memory per signed-in user with one session (session key and a one-entry index): %.0f bytes", serverVersion(t, c), perSession)
-	t.Logf("Redis: MEMORY USAGE of a session key: %d bytes on average; of a one-entry index: %d bytes", sessionKey, usage(keys("sess:user:*")[0]))
+	t.Logf("Redis: MEMORY USAGE of a session key: %d bytes on average; of a one-entry index: %d bytes", sessionKey, usage(keys("sess:{user:*}")[0]))
 	t.Logf("Redis: used_memory per further session of a user (its key and its index entry): %.0f bytes, so %.0f bytes per index entry (%d entries: %d bytes, %s)",
 		perLogin, perLogin-float64(sessionKey), 1+capacityExtra, usage(big), c.ObjectEncoding(ctx, big).Val())
 	t.Logf("Redis: used_memory per throttle key: %.0f bytes (MEMORY USAGE %d)", perThrottle, usage(throttles[0]))

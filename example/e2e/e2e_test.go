@@ -305,7 +305,7 @@ func busiestMaster(t *testing.T, c *testenv.RedisCluster) string {
 	for _, m := range c.Masters {
 		n := 0
 		for _, k := range strings.Fields(redisCLI(t, m, "--scan", "--pattern", "sess:*")) {
-			if !strings.HasPrefix(k, "sess:user:") {
+			if !strings.HasPrefix(k, "sess:{user:") {
 				n++
 			}
 		}
