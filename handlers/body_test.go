@@ -1,14 +1,17 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
 
 // BenchmarkDecodeJSON measures the strict reader of the prebuilt routes'
-// JSON bodies (decodeJSON) and json.Unmarshal into a struct, which is not
+// JSON bodies (decodeJSON), the token reader it replaced
+// (decodeJSONTokens), and json.Unmarshal into a struct, which is not
 // strict (it keeps the last of repeated members, matches names whatever
 // their case and reads null as the zero value), on a login body and on the
 // worst body an anonymous client can send: DefaultBodyLimit of unknown
@@ -30,7 +33,7 @@ func BenchmarkDecodeJSON(b *testing.B) {
 		for _, r := range []struct {
 			name   string
 			decode func([]byte, []field) error
-		}{{"strict", decodeJSON}} {
+		}{{"strict", decodeJSON}, {"tokens", decodeJSONTokens}} {
 			b.Run(tc.name+"/"+r.name, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
@@ -92,4 +95,57 @@ func TestDecodeJSONRefusesWhatUnmarshalAccepts(t *testing.T) {
 			t.Errorf("decodeJSON accepted %s", body)
 		}
 	}
+}
+
+// decodeJSONTokens is decodeJSON as it was, on json.Decoder's tokens,
+// kept as FuzzLoginBody's oracle: the two must accept and refuse the same
+// bodies, and read the same fields. BenchmarkDecodeJSON measures it too.
+func decodeJSONTokens(data []byte, fields []field) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return badRequest("The body must be a JSON object.")
+	}
+	seen := make(map[string]bool, len(fields))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return badRequest("The body is not valid JSON.")
+		}
+		key := tok.(string) // object keys are always strings
+		if seen[key] {
+			return badRequest("The field %q appears twice.", key)
+		}
+		seen[key] = true
+		var dst any = new(json.RawMessage) // unknown fields are read and ignored
+		var f *field
+		for i := range fields {
+			if fields[i].name == key {
+				f = &fields[i]
+			}
+		}
+		if f != nil {
+			if f.str != nil {
+				dst = f.str
+			} else {
+				dst = f.flag
+			}
+		}
+		raw := json.RawMessage{}
+		if err := dec.Decode(&raw); err != nil {
+			return badRequest("The body is not valid JSON.")
+		}
+		if f != nil && bytes.Equal(raw, []byte("null")) {
+			return badRequest("The field %q must not be null.", key)
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return badRequest("The field %q has the wrong type.", key)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return badRequest("The body is not valid JSON.")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("Unexpected data after the JSON object.")
+	}
+	return missing(fields)
 }
