@@ -38,7 +38,13 @@ const (
 //
 // It reads the headers in place, without making a Cookie of every cookie
 // the browser sent: the session cookie is read on every request. Quotes
-// around a value are dropped, as net/http does.
+// around a value are dropped, as net/http does. Request.CookiesNamed would
+// do the parsing at twice the time, with a slice and a *Cookie per cookie
+// of the name (two allocations, 272 bytes, for one session cookie):
+// BenchmarkCookieHeader compares the two. Unlike net/http, it does not
+// drop a cookie whose value has bytes RFC 6265 forbids: Decode refuses
+// such a value (only 88 base64url characters verify), so it counts as a
+// bad cookie, and is expired.
 func (c *codec) ReadCookie(h http.Header, name string) (id sessionID, flags cookieFlags, stale bool, state cookieState) {
 	for _, line := range h["Cookie"] {
 		for len(line) > 0 {

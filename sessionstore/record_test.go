@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -204,5 +205,72 @@ func TestUnmarshalBodyAllocations(t *testing.T) {
 	}
 	if rec.UserID != "42" || !rec.Deadline.Equal(now.Add(time.Hour)) {
 		t.Errorf("read %+v", rec)
+	}
+}
+
+// signedInRecord is a signed-in session as the session manager writes it,
+// with n of the values an application keeps in one: a return path, a CSRF
+// token, then preferences, a cart, a flash message, counters.
+func signedInRecord(n int) *sessionstore.Record {
+	created := time.Date(2026, 11, 28, 9, 30, 12, 345678901, time.UTC)
+	values := []struct{ name, json string }{
+		{"returnTo", `"/account/orders?page=2"`},
+		{"csrf", `"q3YbT9xWc2LmZpR8sV1nYk6HdF0gAeU4Jx7oPiNwBcs"`},
+		{"locale", `"en-GB"`},
+		{"theme", `"dark"`},
+		{"cart", `{"items":[{"sku":"A-1042","qty":2,"price":1999},{"sku":"B-77","qty":1,"price":4500}],"currency":"EUR"}`},
+		{"flash", `{"kind":"success","text":"Your address was saved."}`},
+		{"visits", `17`},
+		{"lastSearch", `"running shoes size 43"`},
+		{"recentlyViewed", `[10423,9981,10077,4410,312]`},
+		{"onboarded", `true`},
+	}
+	rec := &sessionstore.Record{Meta: sessionstore.Meta{
+		UserID: "1842", CreatedAt: created, Deadline: created.Add(30 * 24 * time.Hour),
+		IPAddress:  "203.0.113.42",
+		UserAgent:  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+		Persistent: true, Credential: "9f86d081884c7d659a2feaa0c55ad015",
+	}}
+	if n > 0 {
+		rec.Values = make(map[string]sessionstore.Value, n)
+		for _, v := range values[:n] {
+			rec.Values[v.name] = sessionstore.Value{JSON: json.RawMessage(v.json)}
+		}
+	}
+	return rec
+}
+
+// BenchmarkUnmarshalBody reads the body of a signed-in session with 0, 2
+// and 10 values, as a store hands it over (a string), with the scanner
+// (UnmarshalBody) and with encoding/json alone (what UnmarshalBody would be
+// without the scanner: the string copied to bytes, then json.Unmarshal).
+// The record is the caller's, as a store's is, and not counted.
+func BenchmarkUnmarshalBody(b *testing.B) {
+	for _, n := range []int{0, 2, 10} {
+		data, err := sessionstore.MarshalBody(signedInRecord(n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := string(data)
+		b.Run(fmt.Sprintf("values=%d/scanner", n), func(b *testing.B) {
+			var rec sessionstore.Record
+			b.ReportAllocs()
+			for b.Loop() {
+				rec = sessionstore.Record{}
+				if !sessionstore.FastUnmarshalBody(s, &rec) || len(rec.Values) != n {
+					b.Fatal("not read")
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("values=%d/json", n), func(b *testing.B) {
+			var rec sessionstore.Record
+			b.ReportAllocs()
+			for b.Loop() {
+				rec = sessionstore.Record{}
+				if err := sessionstore.SlowUnmarshalBody([]byte(s), &rec); err != nil || len(rec.Values) != n {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
