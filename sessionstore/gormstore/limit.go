@@ -112,11 +112,6 @@ func (s *Store) createLimited(ctx context.Context, oldKey *sessionstore.Key, old
 		if err := q.Find(&live).Error; err != nil {
 			return err
 		}
-		over := len(live) - limit.Max + 1
-		if over > 0 && !limit.EndOldest {
-			return sessionstore.ErrTooManySessions
-		}
-
 		if oldKey != nil {
 			res := tx.Table(s.table).Where("key_hash = ? AND user_id = ? AND expires_at > ?", oldKey.String(), oldUserID, now).
 				Updates(map[string]any{
@@ -143,6 +138,12 @@ func (s *Store) createLimited(ctx context.Context, oldKey *sessionstore.Key, old
 			}
 		}
 
+		// Refused only now, so that a gone old session is not found
+		// first, as Regenerate answers; the rollback undoes the write.
+		over := len(live) - limit.Max + 1
+		if over > 0 && !limit.EndOldest {
+			return sessionstore.ErrTooManySessions
+		}
 		if over > 0 {
 			victims := oldest(live, over)
 			res := tx.Table(s.table).Where("key_hash IN ? AND expires_at > ?", victims, now).Delete(&gormRow{})
