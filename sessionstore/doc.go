@@ -34,6 +34,12 @@
 // The per-user index lets a store list, revoke one of, or revoke all of a
 // user's sessions in one batch. Expired sessions drop out of it.
 //
+// A store that is also a [Limiter] caps how many live sessions a user may
+// have at once: CreateLimited stores a login's session and, in the same
+// atomic step on the backend, refuses it ([ErrTooManySessions]) or ends the
+// user's oldest sessions, so parallel logins on any number of instances
+// never leave a user over the [Limit]. Every store of ginauth is one.
+//
 // Store errors are returned, never swallowed: a store that cannot be reached
 // answers an error that matches [ErrUnavailable] with errors.Is.
 //

@@ -52,8 +52,9 @@ type Limiter interface {
 	// never leave the user more than limit.Max live sessions, and without
 	// EndOldest they never refuse while the user has fewer.
 	//
-	// Regenerate's rule for an old session that is gone applies unchanged:
-	// CreateLimited answers ErrNotFound and stores nothing under newKey.
+	// Regenerate's rule for an old session that is gone (or is not
+	// oldUserID's) applies unchanged, and before the limit's: CreateLimited
+	// answers ErrNotFound, ends nothing and stores nothing under newKey.
 	// A limit with Max below 1 is an error (see Limit.Validate), and so
 	// changes nothing. Anonymous sessions (rec.UserID "") are never
 	// counted or limited: for one, CreateLimited is Create or Regenerate.

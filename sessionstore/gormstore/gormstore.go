@@ -46,7 +46,7 @@ type Options struct {
 }
 
 // Store keeps sessions in a SQL table. It implements
-// sessionstore.IndexedStore. Columns:
+// sessionstore.IndexedStore and sessionstore.Limiter. Columns:
 //
 //	key_hash       primary key: the session key, 64 hex digits
 //	user_id        the user ("" when anonymous), indexed: the per-user index
@@ -60,6 +60,11 @@ type Options struct {
 // same revision, not expired), and so is a regeneration (the old key, live:
 // the row moves to the new key), so no write ever brings back a row that
 // was deleted.
+//
+// A second table, the session table's name with "_locks" appended, holds
+// a row per user that signed in under a session limit (user_id, the
+// primary key; expires_at, Unix ms): CreateLimited locks it for the length
+// of its transaction. AutoMigrate creates both tables.
 type Store struct {
 	db    *gorm.DB
 	table string
@@ -131,6 +136,9 @@ func (s *Store) migrate() error {
 	if err := s.db.Table(s.table).AutoMigrate(&gormRow{}); err != nil {
 		return err
 	}
+	if err := s.db.Table(s.lockTable()).AutoMigrate(&lockRow{}); err != nil {
+		return err
+	}
 	for _, col := range []string{"user_id", "expires_at"} {
 		if err := sqltable.CreateIndex(s.db, s.table, col); err != nil {
 			return err
@@ -151,7 +159,9 @@ func (s *Store) Close() error {
 }
 
 // Prune deletes expired rows in batches of PruneBatch and returns how many it
-// deleted. The background pruner calls it; tests and jobs may too.
+// deleted. The background pruner calls it; tests and jobs may too. It also
+// deletes, in batches likewise, the lock rows of users whose limited
+// sessions have all expired (see CreateLimited), which it does not count.
 func (s *Store) Prune(ctx context.Context) (int, error) {
 	total := 0
 	for {
@@ -161,12 +171,46 @@ func (s *Store) Prune(ctx context.Context) (int, error) {
 			return total, sessionstore.Unavailable(err)
 		}
 		if !more {
-			return total, nil
+			break
 		}
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
 	}
+	for {
+		more, err := s.pruneLocks(ctx)
+		if err != nil || !more {
+			return total, err
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
+
+// pruneLocks deletes at most a batch of lock rows past their expiry, and
+// reports whether there may be more. A lock row is only a place to wait:
+// a login that comes after its deletion inserts it again. A table that
+// does not exist (a store that never migrated it, as when the
+// application creates its tables itself and uses no limit) has none.
+func (s *Store) pruneLocks(ctx context.Context) (bool, error) {
+	at := ms(s.now())
+	q := s.db.WithContext(ctx).Table(s.lockTable())
+	var users []string
+	if err := q.Where("expires_at <= ?", at).Limit(s.batch).Pluck("user_id", &users).Error; err != nil {
+		if !s.db.Migrator().HasTable(s.lockTable()) {
+			return false, nil
+		}
+		return false, sessionstore.Unavailable(err)
+	}
+	if len(users) == 0 {
+		return false, nil
+	}
+	err := s.db.WithContext(ctx).Table(s.lockTable()).Where("user_id IN ? AND expires_at <= ?", users, at).Delete(&lockRow{}).Error
+	if err != nil {
+		return false, sessionstore.Unavailable(err)
+	}
+	return len(users) == s.batch, nil
 }
 
 func (s *Store) q(ctx context.Context) *gorm.DB {

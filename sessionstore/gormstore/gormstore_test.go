@@ -20,21 +20,27 @@ import (
 
 type dialect struct {
 	name string
-	open func(t testing.TB) gorm.Dialector
+	// open returns the dialect's database; for SQLite a file of its own,
+	// which open(t, path) opens again.
+	open func(t testing.TB, path ...string) gorm.Dialector
 	// down is the dialect pointed at a port where nothing listens; nil for
 	// SQLite, whose outage is a closed pool.
 	down func(t testing.TB) gorm.Dialector
 }
 
 var dialects = []dialect{
-	{"SQLite", func(t testing.TB) gorm.Dialector {
-		return sqlite.Open(filepath.Join(t.TempDir(), "sessions.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	{"SQLite", func(t testing.TB, path ...string) gorm.Dialector {
+		file := filepath.Join(t.TempDir(), "sessions.db")
+		if len(path) > 0 {
+			file = path[0]
+		}
+		return sqlite.Open(file + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
 	}, nil},
-	{"PostgreSQL", func(t testing.TB) gorm.Dialector { return postgres.Open(testenv.PostgresURL(t)) },
+	{"PostgreSQL", func(t testing.TB, _ ...string) gorm.Dialector { return postgres.Open(testenv.PostgresURL(t)) },
 		func(t testing.TB) gorm.Dialector {
 			return postgres.Open("postgres://postgres@" + testenv.ClosedAddr(t) + "/test?sslmode=disable&connect_timeout=2")
 		}},
-	{"MySQL", func(t testing.TB) gorm.Dialector { return mysql.Open(testenv.MySQLDSN(t)) },
+	{"MySQL", func(t testing.TB, _ ...string) gorm.Dialector { return mysql.Open(testenv.MySQLDSN(t)) },
 		func(t testing.TB) gorm.Dialector {
 			// Skip the version query the dialect sends when it opens.
 			return mysql.New(mysql.Config{DSN: "root@tcp(" + testenv.ClosedAddr(t) + ")/test?timeout=2s", SkipInitializeWithVersion: true})
@@ -42,10 +48,33 @@ var dialects = []dialect{
 }
 
 // openGORM opens the dialect's database and returns it with a table name of
-// its own, dropped afterwards.
+// its own, dropped afterwards (with its lock table).
 func openGORM(t testing.TB, d dialect) (*gorm.DB, string) {
 	t.Helper()
-	db, err := gorm.Open(d.open(t), &gorm.Config{Logger: logger.Discard})
+	db := connect(t, d, d.open(t))
+	table := "sessions_test_" + testenv.Unique()
+	t.Cleanup(func() { _ = db.Migrator().DropTable(table, table+"_locks") })
+	return db, table
+}
+
+// reopen opens the database of db again, with a pool of its own, as
+// another instance of the application would.
+func reopen(t testing.TB, d dialect, db *gorm.DB) *gorm.DB {
+	t.Helper()
+	var path []string
+	if d.name == "SQLite" {
+		var file string
+		if err := db.Raw("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&file).Error; err != nil {
+			t.Fatal(err)
+		}
+		path = append(path, file)
+	}
+	return connect(t, d, d.open(t, path...))
+}
+
+func connect(t testing.TB, d dialect, dialector gorm.Dialector) *gorm.DB {
+	t.Helper()
+	db, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		testenv.Missing(t, d.name, err.Error())
 	}
@@ -59,12 +88,9 @@ func openGORM(t testing.TB, d dialect) (*gorm.DB, string) {
 	if d.name == "SQLite" {
 		sqlDB.SetMaxOpenConns(1) // one writer; SQLite serialises writes anyway
 	}
-	table := "sessions_test_" + testenv.Unique()
-	t.Cleanup(func() {
-		_ = db.Migrator().DropTable(table)
-		_ = sqlDB.Close()
-	})
-	return db, table
+	sqlDB.SetMaxIdleConns(32) // the limit's hammer opens 20 at once, round after round
+	t.Cleanup(func() { _ = sqlDB.Close() })
+	return db
 }
 
 func TestGORMStore(t *testing.T) {
@@ -83,6 +109,14 @@ func TestGORMStore(t *testing.T) {
 				h := &storetest.Harness{
 					Store: s,
 					Clock: clock,
+					Twin: func(t testing.TB) sessionstore.IndexedStore {
+						twin, err := gormstore.New(reopen(t, d, db), gormstore.Options{Table: table, Now: clock.Now, PruneInterval: -1})
+						if err != nil {
+							t.Fatal(err)
+						}
+						t.Cleanup(func() { _ = twin.Close() })
+						return twin
+					},
 					Corrupt: func(t testing.TB, k sessionstore.Key) {
 						err := db.Table(table).Where("key_hash = ?", k.String()).Update("data", "\x01not json").Error
 						if err != nil {
@@ -183,6 +217,9 @@ func TestGORMStoreMigrateTwice(t *testing.T) {
 					t.Errorf("index %s missing", idx)
 				}
 			}
+			if !db.Migrator().HasTable(table + "_locks") {
+				t.Errorf("lock table %s_locks missing", table)
+			}
 		})
 	}
 }
@@ -276,6 +313,66 @@ func TestGORMStoreStatements(t *testing.T) {
 				if n, tx := c.take(); n != st.statements || tx != 0 {
 					t.Errorf("%s: %d statements in %d transactions of GORM's, want %d and none", st.name, n, tx, st.statements)
 				}
+			}
+		})
+	}
+}
+
+// A login under a session limit is one transaction: the user's lock row
+// (an upsert), the user's live sessions, the new session, and, when it
+// ends some, one DELETE. The lock row of a user whose sessions have all
+// expired is pruned, and comes back with the next login.
+func TestGORMStoreLimitStatements(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			db, table := openGORM(t, d)
+			clock := storetest.NewClock()
+			s, err := gormstore.New(db, gormstore.Options{Table: table, AutoMigrate: true, Now: clock.Now, PruneInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			c := &statementCounter{}
+			c.register(t, db)
+			ctx := context.Background()
+			login := func() int {
+				t.Helper()
+				now := clock.Now()
+				rec := &sessionstore.Record{Meta: sessionstore.Meta{UserID: "u", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour), Deadline: now.Add(24 * time.Hour)}}
+				c.take()
+				if _, err := s.CreateLimited(ctx, nil, "", storetest.NewKey(), rec, sessionstore.Limit{Max: 1, EndOldest: true}); err != nil {
+					t.Fatal(err)
+				}
+				clock.Advance(time.Second)
+				n, _ := c.take()
+				return n
+			}
+			if n := login(); n != 3 {
+				t.Errorf("a first login: %d statements, want 3 (lock, read, insert)", n)
+			}
+			if n := login(); n != 4 {
+				t.Errorf("a login that ends the oldest session: %d statements, want 4 (lock, read, insert, delete)", n)
+			}
+			locks := func() int64 {
+				var n int64
+				if err := db.Table(table+"_locks").Where("user_id = ?", "u").Count(&n).Error; err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if n := locks(); n != 1 {
+				t.Fatalf("%d lock rows for the user, want 1", n)
+			}
+			clock.Advance(2 * time.Hour)
+			if _, err := s.Prune(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n := locks(); n != 0 {
+				t.Errorf("%d lock rows after the user's sessions expired and were pruned, want 0", n)
+			}
+			login()
+			if n := locks(); n != 1 {
+				t.Errorf("%d lock rows after another login, want 1", n)
 			}
 		})
 	}

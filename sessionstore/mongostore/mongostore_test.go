@@ -19,7 +19,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/ginauth/ginauth/internal/session"
 	"github.com/ginauth/ginauth/internal/testenv"
 	"github.com/ginauth/ginauth/sessionstore"
 	"github.com/ginauth/ginauth/sessionstore/mongostore"
@@ -115,14 +114,24 @@ func newStore(t testing.TB, db *mongo.Database, opts mongostore.Options) *mongos
 }
 
 // harness builds the conformance suite's harness for a store on db. down
-// returns a store of the same kind whose server does not answer.
-func harness(t *testing.T, db *mongo.Database, down func(t testing.TB) sessionstore.IndexedStore) *storetest.Harness {
+// returns a store of the same kind whose server does not answer; uri is
+// the server's, for a second instance's client.
+func harness(t *testing.T, db *mongo.Database, uri string, down func(t testing.TB) sessionstore.IndexedStore) *storetest.Harness {
 	clock := storetest.NewClock()
 	s := newStore(t, db, mongostore.Options{Now: clock.Now, SweepInterval: -1})
 	coll := s.Collection()
 	return &storetest.Harness{
 		Store: s,
 		Clock: clock,
+		// Another instance: a client of its own, on the same collection.
+		Twin: func(t testing.TB) sessionstore.IndexedStore {
+			c, err := mongo.Connect(options.Client().ApplyURI(uri))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Disconnect(bg) })
+			return newStore(t, c.Database(db.Name()), mongostore.Options{Collection: coll.Name(), Now: clock.Now, SweepInterval: -1})
+		},
 		Corrupt: func(t testing.TB, k sessionstore.Key) {
 			// A foreign document under the key: it is listed under the user
 			// and live by its expiry, but it is no session.
@@ -173,7 +182,7 @@ func downFerret(t testing.TB) sessionstore.IndexedStore {
 func TestFerretDB(t *testing.T) {
 	db := ferret.client.Database(testDB)
 	storetest.Run(t, func(t *testing.T) *storetest.Harness {
-		h := harness(t, db, downFerret)
+		h := harness(t, db, ferret.uri, downFerret)
 		s := h.Store.(*mongostore.Store)
 		if m := s.ExpiryMode(); m != mongostore.ExpiryManual {
 			t.Fatalf("ExpiryMode = %v, want manual (sweep fallback, background sweep off)", m)
@@ -224,7 +233,7 @@ func TestMongoDB(t *testing.T) {
 		return s
 	}
 	storetest.Run(t, func(t *testing.T) *storetest.Harness {
-		h := harness(t, db, downMongo)
+		h := harness(t, db, u, downMongo)
 		s := h.Store.(*mongostore.Store)
 		if m := s.ExpiryMode(); m != mongostore.ExpiryTTLIndex {
 			t.Fatalf("ExpiryMode = %v, want ttl-index", m)
@@ -436,7 +445,7 @@ func TestSweepBatches(t *testing.T) {
 func TestDocumentLayout(t *testing.T) {
 	s := newStore(t, ferret.client.Database(testDB), mongostore.Options{SweepInterval: -1})
 	now := time.Now().Truncate(time.Millisecond)
-	v, _ := session.EncodeValue(uint64(18446744073709551615))
+	v := sessionstore.Value{JSON: []byte(`18446744073709551615`)} // beyond float64's exact integers
 	rec := &sessionstore.Record{
 		Meta:   sessionstore.Meta{UserID: "42", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour), IPAddress: "203.0.113.9", UserAgent: "test"},
 		Values: map[string]sessionstore.Value{"big": v},

@@ -20,6 +20,10 @@
 //	  data:          "{\"v\":1,\"uid\":\"42\",\"created\":\"...\",\"values\":{...}}"
 //	}
 //
+// While a login under a session limit runs (see [Store.CreateLimited]), the
+// collection also holds its user's lease, {_id: "limit:<user ID>", holder,
+// expires_at}: no session, as its _id is no key and it has no user_id.
+//
 // The record's body is stored as the JSON text that sessionstore.MarshalBody
 // writes, not as a BSON subdocument. It is the same encoding the Redis and SQL
 // stores keep, so a session reads the same in mongosh, redis-cli and psql and
@@ -48,6 +52,9 @@
 //   - Regenerate moves a session only while it is live: a session revoked
 //     or expired since a request loaded it is not brought back under a new
 //     key (see [Store.Regenerate]).
+//   - CreateLimited counts a user's sessions and writes the new one while
+//     it holds the user's lease, which one login of the user at a time, on
+//     any instance, gets (see [Store.CreateLimited]).
 //
 // These hold as stated on servers that apply a single-document update
 // atomically, as MongoDB does. FerretDB v1 does not; on it the store also
@@ -157,7 +164,8 @@ type Options struct {
 }
 
 // Store keeps sessions in one MongoDB collection. It implements
-// sessionstore.IndexedStore, and every method is safe for concurrent use. See
+// sessionstore.IndexedStore and sessionstore.Limiter, and every method is
+// safe for concurrent use. See
 // the package documentation for the document layout and guarantees.
 type Store struct {
 	coll    *mongo.Collection
@@ -166,6 +174,7 @@ type Store struct {
 	log     *slog.Logger
 	mode    ExpiryMode
 	locks   *keyLocks       // non-nil when the server's updates are not atomic
+	limits  userLocks       // a process's logins of one user under a limit, one at a time
 	closing context.Context // canceled by Close
 	close   context.CancelFunc
 	done    chan struct{} // closed when the sweeper has returned

@@ -218,7 +218,9 @@ func testLimit(t *testing.T, h *Harness) {
 	})
 
 	// Regenerate's rule holds: an old session that is gone (or not the
-	// named user's) moves nothing, stores nothing, and ends nothing.
+	// named user's) moves nothing, stores nothing, and ends nothing; at the
+	// limit, the answer is still ErrNotFound, as a login over a gone
+	// session is retried as a plain one.
 	t.Run("RegenerateGone", func(t *testing.T) {
 		gones := []struct {
 			name string
@@ -239,26 +241,29 @@ func testLimit(t *testing.T, h *Harness) {
 			{"OtherUser", func(*testing.T, sessionstore.Key, string) string { return "someone-else" }},
 			{"Missing", func(*testing.T, sessionstore.Key, string) string { return "" }},
 		}
-		for _, g := range gones {
-			t.Run(g.name, func(t *testing.T) {
-				uid := user(t)
-				var keys []sessionstore.Key
-				for range 3 {
-					keys = append(keys, limited(t, h, l, uid, endOldest(3), 0))
-				}
-				old := mustCreate(t, h, record(h.Clock, uid+"-old", idleTimeout))
-				oldUser := g.gone(t, old, uid+"-old")
-				if g.name == "Missing" {
-					old = NewKey()
-				}
-				newKey := NewKey()
-				ended, err := l.CreateLimited(ctx, &old, oldUser, newKey, record(h.Clock, uid, idleTimeout), endOldest(3))
-				if !errors.Is(err, sessionstore.ErrNotFound) || ended != 0 {
-					t.Fatalf("CreateLimited from a gone session = %d, %v; want 0, ErrNotFound", ended, err)
-				}
-				wantNotFound(t, h, newKey, "the new key after a refused regeneration")
-				wantSessions(t, h, uid, keys, "after a refused regeneration")
-			})
+		for _, limit := range []sessionstore.Limit{endOldest(3), refuse(3)} {
+			for _, g := range gones {
+				t.Run(policyName(limit)+"/"+g.name, func(t *testing.T) {
+					uid := user(t)
+					var keys []sessionstore.Key
+					for range 3 {
+						keys = append(keys, limited(t, h, l, uid, limit, 0))
+					}
+					old := mustCreate(t, h, record(h.Clock, uid+"-old", idleTimeout))
+					oldUser := g.gone(t, old, uid+"-old")
+					if g.name == "Missing" {
+						old = NewKey()
+					}
+					newKey := NewKey()
+					// At the limit, refusing or not: not found comes first.
+					ended, err := l.CreateLimited(ctx, &old, oldUser, newKey, record(h.Clock, uid, idleTimeout), limit)
+					if !errors.Is(err, sessionstore.ErrNotFound) || ended != 0 {
+						t.Fatalf("CreateLimited from a gone session = %d, %v; want 0, ErrNotFound", ended, err)
+					}
+					wantNotFound(t, h, newKey, "the new key after a refused regeneration")
+					wantSessions(t, h, uid, keys, "after a refused regeneration")
+				})
+			}
 		}
 		t.Run("Expired", func(t *testing.T) {
 			uid := user(t)
