@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore/ginsessions"
 	"github.com/ginauth/ginauth/sessionstore/mongostore"
 )
@@ -33,11 +34,11 @@ func Example() {
 	defer func() { _ = store.Close() }()
 	log.Printf("sessions in %s", store) // e.g. "expiry ttl-index" on MongoDB, "expiry sweep" on FerretDB
 
-	gs, err := ginsessions.NewStore(store, ginsessions.Options{Secrets: [][]byte{[]byte(os.Getenv("SESSION_SECRET"))}})
+	m, err := session.New(session.Config{Store: store, Secrets: [][]byte{[]byte(os.Getenv("SESSION_SECRET"))}})
 	if err != nil {
 		log.Fatal(err)
 	}
 	r := gin.New()
-	r.Use(sessions.Sessions("sid", gs))
+	r.Use(sessions.Sessions("sid", ginsessions.NewStore(m)))
 	_ = r.Run("127.0.0.1:8080")
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
+	"github.com/ginauth/ginauth/session"
 	"github.com/ginauth/ginauth/sessionstore/redisstore"
 )
 
@@ -125,12 +126,14 @@ func fullServer(t *testing.T, store *redisstore.Store) string {
 	if err := users.Migrate(); err != nil {
 		t.Fatal(err)
 	}
+	sessions, err := session.New(session.Config{Store: store, Secrets: [][]byte{[]byte("redis-full-test-secret-0123456789abcdef")}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := auth.New(auth.Config[*models.User]{
-		Store:              store,
-		Users:              users,
-		Secrets:            [][]byte{[]byte("redis-full-test-secret-0123456789abcdef")},
-		BcryptCost:         4,
-		AllowLowBcryptCost: true,
+		Sessions:  sessions,
+		Users:     users,
+		Passwords: auth.Passwords{BcryptCost: 4, AllowLowCost: true},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -138,11 +141,11 @@ func fullServer(t *testing.T, store *redisstore.Store) string {
 	t.Cleanup(func() { _ = a.Close() })
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	r.Use(middleware.Session(a))
+	r.Use(sessions.Middleware())
 	handlers.Mount(r.Group("/"), a, handlers.WithRegister())
 	r.POST("/set", middleware.RequireAuth(a), func(c *gin.Context) {
-		if err := auth.Set(c, "v", c.Query("v")); err != nil {
-			auth.WriteProblem(c, err)
+		if err := session.Set(c, "v", c.Query("v")); err != nil {
+			middleware.WriteError(c, err)
 			return
 		}
 		c.Status(http.StatusNoContent)
