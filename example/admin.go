@@ -36,9 +36,9 @@ Users:
   users delete USERNAME            delete the user and end every session of theirs
 
 Sessions:
-  sessions list USERNAME           the user's live sessions: handle, created, last
+  sessions list USERNAME           the user's live sessions: ID, created, last
                                    active, expires, IP address, user agent
-  sessions revoke USERNAME HANDLE  end one session (its HANDLE from sessions list)
+  sessions revoke USERNAME ID      end one session (its ID from sessions list)
   sessions revoke-all USERNAME     end every session of the user
 
 Setup:
@@ -110,7 +110,7 @@ var adminCommands = []adminCommand{
 	{group: "users", name: "passwd", operands: []string{"USERNAME"}, password: true, run: usersPasswd},
 	{group: "users", name: "delete", operands: []string{"USERNAME"}, run: usersDelete},
 	{group: "sessions", name: "list", operands: []string{"USERNAME"}, run: sessionsList},
-	{group: "sessions", name: "revoke", operands: []string{"USERNAME", "HANDLE"}, run: sessionsRevoke},
+	{group: "sessions", name: "revoke", operands: []string{"USERNAME", "ID"}, run: sessionsRevoke},
 	{group: "sessions", name: "revoke-all", operands: []string{"USERNAME"}, run: sessionsRevokeAll},
 	{group: "secret", name: "new", run: secretNew},
 	{group: "migrate", run: migrate},
@@ -282,7 +282,7 @@ func findAdminCommand(words []string) (adminCommand, []string, error) {
 	return adminCommand{}, nil, usageError("%s: unknown command %q (want %s)", words[0], words[1], strings.Join(names, ", "))
 }
 
-// operandList says what a command takes: "USERNAME HANDLE", "no arguments".
+// operandList says what a command takes: "USERNAME ID", "no arguments".
 func operandList(operands []string) string {
 	if len(operands) == 0 {
 		return "no arguments"

@@ -13,9 +13,9 @@ import (
 )
 
 // sessionJSON is one session in the JSON of sessions list. It names the
-// session by its handle, never by its ID.
+// session by its public ID, never by the secret its cookie carries.
 type sessionJSON struct {
-	Handle       string    `json:"handle"`
+	ID           string    `json:"id"`
 	CreatedAt    time.Time `json:"createdAt"`
 	LastActivity time.Time `json:"lastActivity"`
 	ExpiresAt    time.Time `json:"expiresAt"`
@@ -48,7 +48,7 @@ func sessionsList(r *adminRun, operands []string) error {
 	doc := sessionListJSON{UserID: u.AuthID(), Username: u.Username, Sessions: make([]sessionJSON, 0, len(infos))}
 	for _, in := range infos {
 		doc.Sessions = append(doc.Sessions, sessionJSON{
-			Handle:       in.Handle,
+			ID:           in.ID,
 			CreatedAt:    in.CreatedAt.UTC(),
 			LastActivity: in.LastActivity.UTC(),
 			ExpiresAt:    in.ExpiresAt.UTC(),
@@ -62,21 +62,21 @@ func sessionsList(r *adminRun, operands []string) error {
 			return
 		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "HANDLE\tCREATED\tLAST ACTIVE\tEXPIRES\tIP\tUSER AGENT")
+		fmt.Fprintln(tw, "ID\tCREATED\tLAST ACTIVE\tEXPIRES\tIP\tUSER AGENT")
 		for _, s := range doc.Sessions {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Handle, stamp(s.CreatedAt), stamp(s.LastActivity),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, stamp(s.CreatedAt), stamp(s.LastActivity),
 				stamp(s.ExpiresAt), printable(s.IPAddress), printable(s.UserAgent))
 		}
 		_ = tw.Flush()
 	})
 }
 
-// sessionsRevoke ends one session of a user, named by its handle. A handle
+// sessionsRevoke ends one session of a user, named by its public ID. An ID
 // of another user's session is no session of this one.
 func sessionsRevoke(r *adminRun, operands []string) error {
-	handle := strings.ToLower(operands[1])
-	if !sessionstore.ValidHandle(handle) {
-		return usageError("%q is not a session handle (32 hex digits, from sessions list)", operands[1])
+	id := strings.ToLower(operands[1])
+	if !sessionstore.ValidID(id) {
+		return usageError("%q is not a session ID (32 hex digits, from sessions list)", operands[1])
 	}
 	a, err := r.openSessions()
 	if err != nil {
@@ -86,16 +86,16 @@ func sessionsRevoke(r *adminRun, operands []string) error {
 	if err != nil {
 		return err
 	}
-	err = a.auth.Revoke(r.ctx, u.AuthID(), handle) // reported as an account event
+	err = a.auth.Revoke(r.ctx, u.AuthID(), id) // reported as an account event
 	switch {
 	case errors.Is(err, sessionstore.ErrNotFound):
-		return notFound("%q has no live session %s", u.Username, handle)
+		return notFound("%q has no live session %s", u.Username, id)
 	case err != nil:
 		return failed("ending the session", err)
 	}
-	doc := revocationJSON{UserID: u.AuthID(), Username: u.Username, Handle: handle, RevokedSessions: 1}
+	doc := revocationJSON{UserID: u.AuthID(), Username: u.Username, ID: id, RevokedSessions: 1}
 	return r.print(doc, func(w io.Writer) {
-		fmt.Fprintf(w, "ended session %s of %q\n", handle, doc.Username)
+		fmt.Fprintf(w, "ended session %s of %q\n", id, doc.Username)
 	})
 }
 

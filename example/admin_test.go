@@ -75,8 +75,8 @@ func TestAdminUsage(t *testing.T) {
 		{args: []string{"users", "rename", "bob"}, code: exitUsage, stderr: `example: users: unknown command "rename"`},
 		{args: []string{"users", "create"}, code: exitUsage, stderr: "example: users create: want USERNAME, got none"},
 		{args: []string{"users", "delete", "a", "b"}, code: exitUsage, stderr: "example: users delete: want USERNAME, got 2 arguments"},
-		{args: []string{"sessions", "revoke", "bob"}, code: exitUsage, stderr: "example: sessions revoke: want USERNAME HANDLE, got 1 argument"},
-		{args: []string{"sessions", "revoke", "bob", "not-a-handle"}, code: exitUsage, stderr: `example: sessions revoke: "not-a-handle" is not a session handle`},
+		{args: []string{"sessions", "revoke", "bob"}, code: exitUsage, stderr: "example: sessions revoke: want USERNAME ID, got 1 argument"},
+		{args: []string{"sessions", "revoke", "bob", "not-a-handle"}, code: exitUsage, stderr: `example: sessions revoke: "not-a-handle" is not a session ID`},
 		{args: []string{"secret"}, code: exitUsage, stderr: "example: secret: want a command: new"},
 		{args: []string{"migrate", "now"}, code: exitUsage, stderr: "example: migrate: want no arguments, got 1 argument"},
 		{args: []string{"--verbose", "migrate"}, code: exitUsage, stderr: `example: unknown flag "--verbose"`},
@@ -284,7 +284,7 @@ func testAdmin(t *testing.T, b adminBackend) {
 		aliceCurl        []*http.Cookie
 		aliceAgain       []*http.Cookie
 		bobCookies       []*http.Cookie
-		firefox, curl    string // handles
+		firefox, curl    string // public IDs
 		secrets          = []string{alicePW, aliceNewPW, bobPW, "$2a$", env["SESSION_SECRET"]}
 		addCookieSecrets = func(cs []*http.Cookie) {
 			for _, c := range cs {
@@ -353,7 +353,7 @@ func testAdmin(t *testing.T, b adminBackend) {
 		}},
 		{name: "sessions list", args: words("sessions", "list", "alice"), check: func(t *testing.T, out string) {
 			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-			if len(lines) != 3 || !strings.HasPrefix(lines[0], "HANDLE") || !strings.Contains(lines[0], "LAST ACTIVE") ||
+			if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[0], "LAST ACTIVE") ||
 				!strings.Contains(out, "Mozilla/5.0 Firefox/140.0") || !strings.Contains(out, "curl/8.5.0?[31m") ||
 				strings.Count(out, "192.0.2.1") != 2 || strings.Contains(out, "\x1b") {
 				t.Errorf("sessions list:\n%s", out)
@@ -366,22 +366,22 @@ func testAdmin(t *testing.T, b adminBackend) {
 				t.Fatalf("sessions list --json: %+v", doc)
 			}
 			for _, s := range doc.Sessions {
-				if !sessionstore.ValidHandle(s.Handle) || s.CreatedAt.IsZero() || s.LastActivity.IsZero() ||
+				if !sessionstore.ValidID(s.ID) || s.CreatedAt.IsZero() || s.LastActivity.IsZero() ||
 					!s.ExpiresAt.After(s.CreatedAt) || s.IPAddress != "192.0.2.1" {
 					t.Errorf("session %+v", s)
 				}
 				switch s.UserAgent {
 				case "Mozilla/5.0 Firefox/140.0":
-					firefox = s.Handle
+					firefox = s.ID
 				case "curl/8.5.0\x1b[31m":
-					curl = s.Handle
+					curl = s.ID
 				}
 			}
 			if firefox == "" || curl == "" {
 				t.Fatalf("user agents: %+v", doc.Sessions)
 			}
 		}},
-		{name: "another user's handle", args: func() []string { return []string{"sessions", "revoke", "bob", firefox} }, code: exitNotFound, stderr: `example: sessions revoke: "bob" has no live session `},
+		{name: "another user's session ID", args: func() []string { return []string{"sessions", "revoke", "bob", firefox} }, code: exitNotFound, stderr: `example: sessions revoke: "bob" has no live session `},
 		{name: "sessions revoke", args: func() []string { return []string{"sessions", "revoke", "alice", strings.ToUpper(firefox)} }, check: func(t *testing.T, out string) {
 			if out != "ended session "+firefox+" of \"alice\"\n" {
 				t.Errorf("sessions revoke: %q", out)
@@ -390,13 +390,13 @@ func testAdmin(t *testing.T, b adminBackend) {
 				t.Error("after revoking one session of alice, a cookie that should work does not, or the other way")
 			}
 		}},
-		{name: "a handle revoked already", args: func() []string { return []string{"sessions", "revoke", "alice", firefox, "--json"} }, code: exitNotFound, stderr: `example: sessions revoke: "alice" has no live session`},
+		{name: "a session ID revoked already", args: func() []string { return []string{"sessions", "revoke", "alice", firefox, "--json"} }, code: exitNotFound, stderr: `example: sessions revoke: "alice" has no live session`},
 		{name: "no such user", args: words("sessions", "list", "nobody"), code: exitNotFound, stderr: `example: sessions list: no user named "nobody"`},
 		{name: "no such user, by a name no one can have", args: words("sessions", "revoke-all", "no body"), code: exitNotFound, stderr: `example: sessions revoke-all: no user named "no body"`},
 		{name: "users passwd in JSON ends the sessions", args: words("--json", "users", "passwd", "alice"), stdin: aliceNewPW + "\n", check: func(t *testing.T, out string) {
 			var doc revocationJSON
 			decodeJSON(t, out, &doc)
-			if doc.Username != "alice" || doc.RevokedSessions != 1 || doc.Handle != "" {
+			if doc.Username != "alice" || doc.RevokedSessions != 1 || doc.ID != "" {
 				t.Errorf("users passwd --json: %+v", doc)
 			}
 			if srv.me(aliceCurl) != http.StatusUnauthorized {

@@ -29,12 +29,12 @@ type newUserJSON struct {
 }
 
 // revocationJSON is the JSON of the commands that end sessions: users
-// passwd, users delete, sessions revoke (with the handle) and sessions
+// passwd, users delete, sessions revoke (with the session ID) and sessions
 // revoke-all.
 type revocationJSON struct {
 	UserID          string `json:"userId"`
 	Username        string `json:"username"`
-	Handle          string `json:"handle,omitempty"`
+	ID              string `json:"id,omitempty"`
 	RevokedSessions int    `json:"revokedSessions"`
 }
 

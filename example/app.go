@@ -152,9 +152,6 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		return nil, err
 	}
 	scfg.Store = a.store
-	if _, ok := a.store.(sessionstore.Limiter); cfg.maxSessions > 0 && !ok {
-		return nil, fmt.Errorf("MAX_SESSIONS_PER_USER: SESSION_STORE=%s cannot limit a user's sessions (its store is no sessionstore.Limiter); unset it, or use a store that can", cfg.storeName)
-	}
 	if cfg.command {
 		err = a.checkStoreMark(ctx, servers)
 	} else {
@@ -231,7 +228,7 @@ func (a *app) openStores(acfg *auth.Config[*Account]) error {
 
 // auditLog writes each account event to the log, for an audit trail: what
 // happened, to which account, from where. Events never carry a password, a
-// hash or a session ID; the session is named by its handle.
+// hash or a session ID; the session is named by its public ID.
 func auditLog(log *slog.Logger) func(auth.Event) {
 	return func(e auth.Event) {
 		attrs := []slog.Attr{slog.String("event", string(e.Type))}

@@ -50,7 +50,7 @@ func (c adminCommand) audited() bool {
 }
 
 // audit records a command in the audit trail, as event operator_command:
-// the command, its operands (a username, a session's handle: never a
+// the command, its operands (a username, a session's public ID: never a
 // password, which is no operand), who ran it, and how it ended (result ok,
 // failed, refused, not_found, usage; err for the error). The trail is the
 // app's when the command opened it, or else AUDIT_LOG or stderr as the

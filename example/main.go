@@ -66,8 +66,8 @@
 //	users create USERNAME            password: typed, unseen, on a terminal; else stdin's first line
 //	users passwd USERNAME            new password, read the same way; ends every session of the user
 //	users delete USERNAME            ends every session of the user too
-//	sessions list USERNAME           handle, created, last active, expires, IP, user agent
-//	sessions revoke USERNAME HANDLE  ends one session, named by its handle from the list
+//	sessions list USERNAME           ID, created, last active, expires, IP, user agent
+//	sessions revoke USERNAME ID      ends one session, named by its ID from the list
 //	sessions revoke-all USERNAME     ends every session of the user, and says how many
 //	secret new                       a random secret for SESSION_SECRET
 //	migrate                          creates the tables and indexes, and says which

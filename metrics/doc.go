@@ -38,7 +38,7 @@
 //	ginauth_user_cache_lookups_total{result}                 counter   result: hit, miss
 //
 // Store operations are load, create, update, touch, regenerate, destroy,
-// list, destroy_handle, destroy_user and create_limited; store is the name given to
+// list, destroy_id, destroy_user and create_limited; store is the name given to
 // [Metrics.Store].
 //
 // What the login results count, event by event: success is every

@@ -236,7 +236,7 @@ var allowedLabels = map[string][]string{
 	"result":    {"success", "invalid_credentials", "locked", "busy", "https_required", "error", "hit", "miss"},
 	"action":    {"login", "register", "password_change"},
 	"reason":    {"logout_all", "password_change", "session_revoked"},
-	"operation": {"load", "create", "update", "touch", "regenerate", "destroy", "list", "destroy_handle", "destroy_user", "create_limited"},
+	"operation": {"load", "create", "update", "touch", "regenerate", "destroy", "list", "destroy_id", "destroy_user", "create_limited"},
 	"store":     {"memory", "redis", "sqlite", "default"},
 	"kind":      {"unavailable", "corrupt", "conflict", "other"},
 	"le":        nil, // histogram buckets: numbers

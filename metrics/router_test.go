@@ -94,7 +94,7 @@ func TestRouterMovesTheMetrics(t *testing.T) {
 	// Every store operation of the flow was timed, none failed; every
 	// bcrypt computation gave its slot back.
 	s := snapshot(t, reg)
-	for _, op := range []string{"load", "regenerate", "destroy", "list", "destroy_handle", "destroy_user"} {
+	for _, op := range []string{"load", "regenerate", "destroy", "list", "destroy_id", "destroy_user"} {
 		if s["ginauth_session_store_duration_seconds{operation="+op+",store=memory}"] == 0 {
 			t.Errorf("no %s was timed", op)
 		}

@@ -21,7 +21,7 @@ const (
 	opRegenerate
 	opDestroy
 	opList
-	opDestroyHandle
+	opDestroyID
 	opDestroyUser
 	opCreateLimited
 	numOperations
@@ -36,7 +36,7 @@ var operationNames = [numOperations]string{
 	opRegenerate:    "regenerate",
 	opDestroy:       "destroy",
 	opList:          "list",
-	opDestroyHandle: "destroy_handle",
+	opDestroyID: "destroy_id",
 	opDestroyUser:   "destroy_user",
 	opCreateLimited: "create_limited",
 }
@@ -228,11 +228,11 @@ func (t *timedStore) List(ctx context.Context, userID string) ([]sessionstore.In
 	return infos, err
 }
 
-// DestroyHandle calls the wrapped store's DestroyHandle, and records its time and any error.
-func (t *timedStore) DestroyHandle(ctx context.Context, userID, handle string) error {
+// DestroyID calls the wrapped store's DestroyID, and records its time and any error.
+func (t *timedStore) DestroyID(ctx context.Context, userID, handle string) error {
 	start := time.Now()
-	err := t.store.DestroyHandle(ctx, userID, handle)
-	t.ops[opDestroyHandle].done(start, err)
+	err := t.store.DestroyID(ctx, userID, handle)
+	t.ops[opDestroyID].done(start, err)
 	return err
 }
 

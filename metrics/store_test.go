@@ -68,7 +68,7 @@ func TestStoreTimesEveryOperation(t *testing.T) {
 	if err != nil || len(infos) != 2 {
 		t.Fatalf("List = %v, %v; want 2 sessions", infos, err)
 	}
-	if err := s.DestroyHandle(ctx, "user-1", key(3).Handle()); err != nil {
+	if err := s.DestroyID(ctx, "user-1", key(3).ID()); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Destroy(ctx, key(2)); err != nil {
@@ -88,14 +88,14 @@ func TestStoreTimesEveryOperation(t *testing.T) {
 		"ginauth_session_store_duration_seconds{operation=touch,store=memory}":          1,
 		"ginauth_session_store_duration_seconds{operation=regenerate,store=memory}":     1,
 		"ginauth_session_store_duration_seconds{operation=list,store=memory}":           1,
-		"ginauth_session_store_duration_seconds{operation=destroy_handle,store=memory}": 1,
+		"ginauth_session_store_duration_seconds{operation=destroy_id,store=memory}": 1,
 		"ginauth_session_store_duration_seconds{operation=destroy,store=memory}":        1,
 		"ginauth_session_store_duration_seconds{operation=destroy_user,store=memory}":   1,
 	}
 	if got := moved(before, snapshot(t, reg)); !maps.Equal(got, want) {
 		t.Errorf("moved:\n%s\nwant:\n%s", describe(got), describe(want))
 	}
-	checkLabels(t, reg, "user-1", key(1).String(), key(3).Handle())
+	checkLabels(t, reg, "user-1", key(1).String(), key(3).ID())
 }
 
 // Every series of a wrapped store exists from the start, at zero: nine
@@ -131,13 +131,13 @@ func TestStoreNotFoundIsNoError(t *testing.T) {
 	if err := s.Update(ctx, key(9), record("user-1")); !errors.Is(err, sessionstore.ErrNotFound) {
 		t.Fatalf("Update of nothing = %v", err)
 	}
-	if err := s.DestroyHandle(ctx, "user-1", key(9).Handle()); !errors.Is(err, sessionstore.ErrNotFound) {
-		t.Fatalf("DestroyHandle of nothing = %v", err)
+	if err := s.DestroyID(ctx, "user-1", key(9).ID()); !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Fatalf("DestroyID of nothing = %v", err)
 	}
 	want := map[string]float64{
 		"ginauth_session_store_duration_seconds{operation=load,store=memory}":           1,
 		"ginauth_session_store_duration_seconds{operation=update,store=memory}":         1,
-		"ginauth_session_store_duration_seconds{operation=destroy_handle,store=memory}": 1,
+		"ginauth_session_store_duration_seconds{operation=destroy_id,store=memory}": 1,
 	}
 	if got := moved(before, snapshot(t, reg)); !maps.Equal(got, want) {
 		t.Errorf("moved:\n%s\nwant:\n%s", describe(got), describe(want))

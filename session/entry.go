@@ -70,8 +70,8 @@ func (s *entry) ID() sessionID { return s.id }
 // Key returns the store key of the session.
 func (s *entry) Key() sessionstore.Key { return s.id.Key() }
 
-// Handle returns the session's handle (see Key.Handle).
-func (s *entry) Handle() string { return s.id.Key().Handle() }
+// publicID returns the session's public ID (see Key.ID).
+func (s *entry) publicID() string { return s.id.Key().ID() }
 
 // Record returns a copy of the session's record, with this request's changes.
 func (s *entry) Record() *sessionstore.Record {

@@ -15,7 +15,7 @@ func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.current(); e != nil {
-		return e.Handle()
+		return e.publicID()
 	}
 	return ""
 }

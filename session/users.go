@@ -49,8 +49,8 @@ func (m *Manager) List(ctx context.Context, userID string) ([]Info, error) {
 	out := make([]Info, len(infos))
 	for i, in := range infos {
 		out[i] = Info{
-			ID:           in.Handle,
-			Current:      current != "" && in.Handle == current,
+			ID:           in.ID,
+			Current:      current != "" && in.ID == current,
 			CreatedAt:    in.CreatedAt,
 			LastActivity: in.LastActivity,
 			IPAddress:    in.IPAddress,
@@ -67,10 +67,10 @@ func (m *Manager) List(ctx context.Context, userID string) ([]Info, error) {
 // session it is, the request is signed out too.
 func (m *Manager) Revoke(ctx context.Context, userID, id string) error {
 	s, ctx := request(ctx)
-	if !sessionstore.ValidHandle(id) {
+	if !sessionstore.ValidID(id) {
 		return sessionstore.ErrNotFound
 	}
-	if err := m.store.DestroyHandle(ctx, userID, id); err != nil {
+	if err := m.store.DestroyID(ctx, userID, id); err != nil {
 		if errors.Is(err, sessionstore.ErrNotFound) {
 			return err
 		}

@@ -13,7 +13,7 @@
 // A session is named by a 256-bit random ID that only the cookie carries. A
 // store never sees it: records are kept under the SHA-256 of the ID (a [Key]),
 // so a leaked store, backup or log line gives nobody a usable cookie. Listings
-// name sessions by a [Key.Handle], which is derived from the key and can be
+// name sessions by a [Key.ID], which is derived from the key and can be
 // shown to people.
 //
 // A [Record] holds the session's metadata (user, creation, last activity,

@@ -16,10 +16,11 @@ type Key [sha256.Size]byte
 // String returns the key as 64 lowercase hex digits, the form stores use.
 func (k Key) String() string { return hex.EncodeToString(k[:]) }
 
-// Handle returns the name under which listings show the session: the first
-// 128 bits of the key, in hex. It is stable, unique in practice, and not a
-// credential.
-func (k Key) Handle() string { return hex.EncodeToString(k[:HandleSize]) }
+// ID returns the session's public ID, under which listings show it and
+// DestroyID finds it: the first 128 bits of the key, in hex. It is stable,
+// unique in practice, and not a credential: the secret the cookie carries
+// is another thing, which no store ever sees.
+func (k Key) ID() string { return hex.EncodeToString(k[:IDSize]) }
 
 // Short returns the first 8 hex digits of the key, for log lines.
 func (k Key) Short() string { return hex.EncodeToString(k[:4]) }
@@ -27,8 +28,8 @@ func (k Key) Short() string { return hex.EncodeToString(k[:4]) }
 // LogValue makes slog print the short form.
 func (k Key) LogValue() slog.Value { return slog.StringValue(k.Short()) }
 
-// HandleSize is the number of key bytes a handle shows.
-const HandleSize = 16
+// IDSize is the number of key bytes a public ID shows.
+const IDSize = 16
 
 // ParseKey parses the 64 hex digit form that Key.String returns.
 func ParseKey(s string) (Key, error) {
@@ -42,10 +43,10 @@ func ParseKey(s string) (Key, error) {
 	return k, nil
 }
 
-// ValidHandle reports whether h has the form of a handle: 32 lowercase hex
-// digits. Stores check it before using a handle in a query.
-func ValidHandle(h string) bool {
-	if len(h) != 2*HandleSize {
+// ValidID reports whether h has the form of a public ID: 32 lowercase hex
+// digits. Stores check it before using one in a query.
+func ValidID(h string) bool {
+	if len(h) != 2*IDSize {
 		return false
 	}
 	for i := 0; i < len(h); i++ {

@@ -86,7 +86,7 @@ func (r *Record) Clone() *Record {
 // Info returns the listing entry for the record stored under k.
 func (r *Record) Info(k Key) Info {
 	return Info{
-		Handle:       k.Handle(),
+		ID:           k.ID(),
 		UserID:       r.UserID,
 		CreatedAt:    r.CreatedAt,
 		LastActivity: r.LastActivity,
@@ -99,10 +99,10 @@ func (r *Record) Info(k Key) Info {
 // Live reports whether the record is still valid at now.
 func (r *Record) Live(now time.Time) bool { return now.Before(r.ExpiresAt) }
 
-// Info describes one session in a listing. It carries a handle, never the ID
-// or the key.
+// Info describes one session in a listing. It carries the session's public
+// ID (Key.ID), never the key or the secret the cookie carries.
 type Info struct {
-	Handle       string
+	ID           string
 	UserID       string
 	CreatedAt    time.Time
 	LastActivity time.Time
@@ -118,7 +118,7 @@ func SortInfos(infos []Info) {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Handle, b.Handle)
+		return strings.Compare(a.ID, b.ID)
 	})
 }
 

@@ -92,12 +92,12 @@ func TestParseKeyAndHandle(t *testing.T) {
 			t.Errorf("sessionstore.ParseKey(%q) succeeded", bad)
 		}
 	}
-	if !sessionstore.ValidHandle(k.Handle()) || len(k.Handle()) != 32 || !strings.HasPrefix(k.String(), k.Handle()) {
-		t.Errorf("handle %q", k.Handle())
+	if !sessionstore.ValidID(k.ID()) || len(k.ID()) != 32 || !strings.HasPrefix(k.String(), k.ID()) {
+		t.Errorf("handle %q", k.ID())
 	}
-	for _, bad := range []string{"", k.String(), strings.ToUpper(k.Handle()), k.Handle()[:31] + "%", k.Handle()[:31] + "_"} {
-		if sessionstore.ValidHandle(bad) {
-			t.Errorf("sessionstore.ValidHandle(%q) = true", bad)
+	for _, bad := range []string{"", k.String(), strings.ToUpper(k.ID()), k.ID()[:31] + "%", k.ID()[:31] + "_"} {
+		if sessionstore.ValidID(bad) {
+			t.Errorf("sessionstore.ValidID(%q) = true", bad)
 		}
 	}
 }

@@ -35,7 +35,7 @@ type Store interface {
 	// and destroys the record under oldKey, so that the old ID stops
 	// working. oldUserID is the user the old record belongs to ("" for
 	// none). The move is atomic with every way of ending the old session
-	// (Destroy, DestroyHandle, DestroyUser, expiry): when the old record is
+	// (Destroy, DestroyID, DestroyUser, expiry): when the old record is
 	// gone, or does not belong to oldUserID, Regenerate answers ErrNotFound
 	// and leaves no record under newKey; and a DestroyUser of oldUserID
 	// that runs while the move does either makes it fail or destroys the
@@ -56,10 +56,10 @@ type UserIndex interface {
 	// List returns the live sessions of the user, oldest first.
 	List(ctx context.Context, userID string) ([]Info, error)
 
-	// DestroyHandle destroys the user's session whose Key.Handle is handle.
+	// DestroyID destroys the user's session whose Key.ID is handle.
 	// It answers ErrNotFound when the user has no live session with that
 	// handle, including when the handle names another user's session.
-	DestroyHandle(ctx context.Context, userID, handle string) error
+	DestroyID(ctx context.Context, userID, handle string) error
 
 	// DestroyUser destroys every session of the user in one batch and returns
 	// how many live sessions it destroyed.

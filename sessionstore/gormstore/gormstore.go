@@ -386,7 +386,7 @@ func (s *Store) Touch(ctx context.Context, key sessionstore.Key, lastActivity, e
 // Regenerate implements Store: one UPDATE that moves the old row to the new
 // key, rewriting it whole, if it is still there, live and of oldUserID;
 // when it matches nothing, the old session is gone and Regenerate answers
-// ErrNotFound. A DELETE that ends the session (Destroy, DestroyHandle,
+// ErrNotFound. A DELETE that ends the session (Destroy, DestroyID,
 // DestroyUser) and the move lock the same row: whichever comes second
 // finds the row moved (a DestroyUser waiting on it deletes it under its
 // new key: the user is the same) or gone. One statement, no transaction.
@@ -445,9 +445,9 @@ func (s *Store) List(ctx context.Context, userID string) ([]sessionstore.Info, e
 	return out, nil
 }
 
-// DestroyHandle implements UserIndex: one DELETE.
-func (s *Store) DestroyHandle(ctx context.Context, userID, handle string) error {
-	if !sessionstore.ValidHandle(handle) || userID == "" {
+// DestroyID implements UserIndex: one DELETE.
+func (s *Store) DestroyID(ctx context.Context, userID, handle string) error {
+	if !sessionstore.ValidID(handle) || userID == "" {
 		return sessionstore.ErrNotFound
 	}
 	res := s.q(ctx).Where("user_id = ? AND key_hash LIKE ? AND expires_at > ?", userID, handle+"%", ms(s.now())).

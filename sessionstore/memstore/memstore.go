@@ -373,16 +373,16 @@ func (m *Store) List(_ context.Context, userID string) ([]sessionstore.Info, err
 	return out, nil
 }
 
-// DestroyHandle implements UserIndex.
-func (m *Store) DestroyHandle(_ context.Context, userID, handle string) error {
-	if !sessionstore.ValidHandle(handle) {
+// DestroyID implements UserIndex.
+func (m *Store) DestroyID(_ context.Context, userID, handle string) error {
+	if !sessionstore.ValidID(handle) {
 		return sessionstore.ErrNotFound
 	}
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k := range m.users[userID] {
-		if k.Handle() != handle {
+		if k.ID() != handle {
 			continue
 		}
 		e := m.byKey[k]

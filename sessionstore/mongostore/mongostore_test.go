@@ -543,8 +543,8 @@ func TestUpdateKeepsUser(t *testing.T) {
 	if infos, _ := s.List(bg, "mallory"); len(infos) != 0 {
 		t.Errorf("the session moved to mallory: %v", infos)
 	}
-	if err := s.DestroyHandle(bg, "mallory", k.Handle()); !errors.Is(err, sessionstore.ErrNotFound) {
-		t.Errorf("DestroyHandle by another user = %v, want ErrNotFound", err)
+	if err := s.DestroyID(bg, "mallory", k.ID()); !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Errorf("DestroyID by another user = %v, want ErrNotFound", err)
 	}
 	if n, err := s.DestroyUser(bg, "alice"); err != nil || n != 1 {
 		t.Errorf("DestroyUser(alice) = %d, %v", n, err)
@@ -584,8 +584,8 @@ func TestAnonymousNotIndexed(t *testing.T) {
 	if n, err := s.DestroyUser(bg, ""); err != nil || n != 0 {
 		t.Errorf("DestroyUser(\"\") = %d, %v", n, err)
 	}
-	if err := s.DestroyHandle(bg, "", k.Handle()); !errors.Is(err, sessionstore.ErrNotFound) {
-		t.Errorf("DestroyHandle(\"\") = %v", err)
+	if err := s.DestroyID(bg, "", k.ID()); !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Errorf("DestroyID(\"\") = %v", err)
 	}
 	if _, err := s.Load(bg, k); err != nil {
 		t.Errorf("the anonymous session was destroyed: %v", err)
@@ -613,7 +613,7 @@ func TestUnavailable(t *testing.T) {
 		"Regenerate":    func() error { return s.Regenerate(bg, k, "", storetest.NewKey(), rec.Clone()) },
 		"Destroy":       func() error { return s.Destroy(bg, k) },
 		"List":          func() error { _, err := s.List(bg, "u"); return err },
-		"DestroyHandle": func() error { return s.DestroyHandle(bg, "u", k.Handle()) },
+		"DestroyID": func() error { return s.DestroyID(bg, "u", k.ID()) },
 		"DestroyUser":   func() error { _, err := s.DestroyUser(bg, "u"); return err },
 		"Sweep":         func() error { _, err := s.Sweep(bg); return err },
 	} {
@@ -693,7 +693,7 @@ func TestRoundTrips(t *testing.T) {
 		}, map[string]int{"insert": 1}},
 		{"Destroy", func() error { return s.Destroy(bg, keys[1]) }, map[string]int{"delete": 1}},
 		{"List", func() error { _, err := s.List(bg, "rt"); return err }, map[string]int{"find": 1}},
-		{"DestroyHandle", func() error { return s.DestroyHandle(bg, "rt", keys[2].Handle()) }, map[string]int{"delete": 1}},
+		{"DestroyID", func() error { return s.DestroyID(bg, "rt", keys[2].ID()) }, map[string]int{"delete": 1}},
 		{"DestroyUser", func() error { _, err := s.DestroyUser(bg, "rt"); return err }, map[string]int{"delete": 2}}, // the second finds nothing
 	} {
 		if err := c.fn(); err != nil {

@@ -510,11 +510,11 @@ func (s *Store) List(ctx context.Context, userID string) ([]sessionstore.Info, e
 	return out, nil
 }
 
-// DestroyHandle implements sessionstore.UserIndex: one delete of the user's
+// DestroyID implements sessionstore.UserIndex: one delete of the user's
 // live session whose key starts with handle. A malformed handle, another
 // user's handle, or an empty userID answers ErrNotFound.
-func (s *Store) DestroyHandle(ctx context.Context, userID, handle string) error {
-	if userID == "" || !sessionstore.ValidHandle(handle) {
+func (s *Store) DestroyID(ctx context.Context, userID, handle string) error {
+	if userID == "" || !sessionstore.ValidID(handle) {
 		return sessionstore.ErrNotFound
 	}
 	// Keys are lowercase hex, so the keys that start with handle are exactly

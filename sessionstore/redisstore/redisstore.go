@@ -563,9 +563,9 @@ func (r *Store) List(ctx context.Context, userID string) ([]sessionstore.Info, e
 	return out, nil
 }
 
-// DestroyHandle implements UserIndex.
-func (r *Store) DestroyHandle(ctx context.Context, userID, handle string) error {
-	if !sessionstore.ValidHandle(handle) {
+// DestroyID implements UserIndex.
+func (r *Store) DestroyID(ctx context.Context, userID, handle string) error {
+	if !sessionstore.ValidID(handle) {
 		return sessionstore.ErrNotFound
 	}
 	members, err := r.members(ctx, userID)

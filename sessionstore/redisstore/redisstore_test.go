@@ -287,7 +287,7 @@ func TestRedisCommandBudget(t *testing.T) {
 			t.Errorf("%s sent %v in %d round trips, want %v in %d", st.name, got, trips, st.want, st.trips)
 		}
 	}
-	if infos, err := store.List(ctx, "u1"); err != nil || len(infos) != 1 || infos[0].Handle != k.Handle() {
+	if infos, err := store.List(ctx, "u1"); err != nil || len(infos) != 1 || infos[0].ID != k.ID() {
 		t.Errorf("after regenerating, the index lists %v, %v; want the new session alone", infos, err)
 	}
 }

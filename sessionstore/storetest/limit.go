@@ -81,7 +81,7 @@ func wantSessions(t *testing.T, h *Harness, userID string, want []sessionstore.K
 	sessionstore.SortInfos(wanted)
 	handles := func(infos []sessionstore.Info) (out []string) {
 		for _, in := range infos {
-			out = append(out, in.Handle)
+			out = append(out, in.ID)
 		}
 		return out
 	}
@@ -233,7 +233,7 @@ func testLimit(t *testing.T, h *Harness) {
 				return uid
 			}},
 			{"Revoked", func(t *testing.T, k sessionstore.Key, uid string) string {
-				if err := h.Store.DestroyHandle(ctx, uid, k.Handle()); err != nil {
+				if err := h.Store.DestroyID(ctx, uid, k.ID()); err != nil {
 					t.Fatal(err)
 				}
 				return uid
@@ -288,8 +288,8 @@ func testLimit(t *testing.T, h *Harness) {
 				t.Fatalf("List = %d sessions, %v; want the 3 live ones", len(infos), err)
 			}
 			for _, k := range keys {
-				if !slices.ContainsFunc(infos, func(in sessionstore.Info) bool { return in.Handle == k.Handle() }) {
-					t.Errorf("session %s is not listed", k.Handle())
+				if !slices.ContainsFunc(infos, func(in sessionstore.Info) bool { return in.ID == k.ID() }) {
+					t.Errorf("session %s is not listed", k.ID())
 				}
 			}
 		})
@@ -471,12 +471,12 @@ func hammer(t *testing.T, h *Harness, stores []sessionstore.Limiter, limit sessi
 	}
 	listed := make(map[string]bool)
 	for _, in := range infos {
-		listed[in.Handle] = true
+		listed[in.ID] = true
 	}
 	for i, c := range calls {
 		_, err := h.Store.Load(ctx, c.key)
-		if live := err == nil; live != listed[c.key.Handle()] || (live && c.err != nil) {
-			t.Errorf("sign-in %d (%v): Load = %v, listed = %v", i, c.err, err, listed[c.key.Handle()])
+		if live := err == nil; live != listed[c.key.ID()] || (live && c.err != nil) {
+			t.Errorf("sign-in %d (%v): Load = %v, listed = %v", i, c.err, err, listed[c.key.ID()])
 		}
 	}
 	wantIndexLen(t, h, uid, limit.Max, "after the parallel sign-ins")

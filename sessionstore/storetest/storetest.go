@@ -366,8 +366,8 @@ func testDestroy(t *testing.T, h *Harness) {
 		t.Errorf("Destroy of a missing session = %v, want nil", err)
 	}
 	infos, err := h.Store.List(ctx, "user-1")
-	if err != nil || len(infos) != 1 || infos[0].Handle != other.Handle() {
-		t.Errorf("List after Destroy = %v, %v; want only %s", infos, err, other.Handle())
+	if err != nil || len(infos) != 1 || infos[0].ID != other.ID() {
+		t.Errorf("List after Destroy = %v, %v; want only %s", infos, err, other.ID())
 	}
 	mustLoad(t, h, other)
 }
@@ -417,8 +417,8 @@ func testRegenerate(t *testing.T, h *Harness) {
 			}
 			wantIndexLen(t, h, "user-9", 1, "after the second Regenerate") // before List, which prunes
 			infos, err := h.Store.List(ctx, "user-9")
-			if err != nil || len(infos) != 1 || infos[0].Handle != third.Handle() {
-				t.Errorf("List after second Regenerate = %v, %v; want only %s", infos, err, third.Handle())
+			if err != nil || len(infos) != 1 || infos[0].ID != third.ID() {
+				t.Errorf("List after second Regenerate = %v, %v; want only %s", infos, err, third.ID())
 			}
 			if n, err := h.Store.DestroyUser(ctx, "user-9"); err != nil || n != 1 {
 				t.Errorf("DestroyUser = %d, %v", n, err)
@@ -506,9 +506,9 @@ func testRegenerateRevoked(t *testing.T, h *Harness) {
 				t.Fatalf("DestroyUser = %d, %v; want 1", n, err)
 			}
 		}},
-		{"DestroyHandle", func(t *testing.T, uid string, k sessionstore.Key, _ *sessionstore.Record) {
-			if err := h.Store.DestroyHandle(ctx, uid, k.Handle()); err != nil {
-				t.Fatalf("DestroyHandle: %v", err)
+		{"DestroyID", func(t *testing.T, uid string, k sessionstore.Key, _ *sessionstore.Record) {
+			if err := h.Store.DestroyID(ctx, uid, k.ID()); err != nil {
+				t.Fatalf("DestroyID: %v", err)
 			}
 		}},
 		{"Destroy", func(t *testing.T, _ string, k sessionstore.Key, _ *sessionstore.Record) {
@@ -554,8 +554,8 @@ func testRegenerateRevoked(t *testing.T, h *Harness) {
 			if got := mustLoad(t, h, loginKey); got.UserID != uid || !got.CreatedAt.Equal(normTime(h.Clock.Now())) {
 				t.Errorf("login over a revoked session stored %+v", got.Meta)
 			}
-			if infos, err := h.Store.List(ctx, uid); err != nil || len(infos) != 1 || infos[0].Handle != loginKey.Handle() {
-				t.Errorf("List after the login = %v, %v; want only %s", infos, err, loginKey.Handle())
+			if infos, err := h.Store.List(ctx, uid); err != nil || len(infos) != 1 || infos[0].ID != loginKey.ID() {
+				t.Errorf("List after the login = %v, %v; want only %s", infos, err, loginKey.ID())
 			}
 		})
 	}
@@ -721,8 +721,8 @@ func testContract(t *testing.T, h *Harness) {
 	if infos, err := h.Store.List(ctx, ""); err != nil || len(infos) != 0 {
 		t.Errorf("List(\"\") = %d, %v; want none", len(infos), err)
 	}
-	if err := h.Store.DestroyHandle(ctx, "", anon.Handle()); !errors.Is(err, sessionstore.ErrNotFound) {
-		t.Errorf("DestroyHandle(\"\", anonymous) = %v, want ErrNotFound", err)
+	if err := h.Store.DestroyID(ctx, "", anon.ID()); !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Errorf("DestroyID(\"\", anonymous) = %v, want ErrNotFound", err)
 	}
 	if n, err := h.Store.DestroyUser(ctx, ""); err != nil || n != 0 {
 		t.Errorf("DestroyUser(\"\") = %d, %v; want 0", n, err)
@@ -889,11 +889,11 @@ func testUserIndex(t *testing.T, h *Harness) {
 	}
 	want := make(map[string]bool, n)
 	for _, k := range keys {
-		want[k.Handle()] = true
+		want[k.ID()] = true
 	}
 	for _, in := range infos {
-		if !want[in.Handle] {
-			t.Fatalf("List returned unknown handle %s", in.Handle)
+		if !want[in.ID] {
+			t.Fatalf("List returned unknown handle %s", in.ID)
 		}
 		if in.UserID != "heavy" || in.IPAddress != "203.0.113.7" || in.UserAgent != "storetest/1.0" || in.CreatedAt.IsZero() || in.LastActivity.IsZero() {
 			t.Fatalf("List entry lacks metadata: %+v", in)
@@ -902,18 +902,18 @@ func testUserIndex(t *testing.T, h *Harness) {
 
 	// Revoke one by handle.
 	victim := keys[n/2]
-	if err := h.Store.DestroyHandle(ctx, "heavy", victim.Handle()); err != nil {
-		t.Fatalf("DestroyHandle: %v", err)
+	if err := h.Store.DestroyID(ctx, "heavy", victim.ID()); err != nil {
+		t.Fatalf("DestroyID: %v", err)
 	}
-	wantIndexLen(t, h, "heavy", n-1, "after DestroyHandle") // before List, which prunes
-	wantNotFound(t, h, victim, "after DestroyHandle")
-	if err := h.Store.DestroyHandle(ctx, "heavy", victim.Handle()); !errors.Is(err, sessionstore.ErrNotFound) {
-		t.Errorf("second DestroyHandle = %v, want ErrNotFound", err)
+	wantIndexLen(t, h, "heavy", n-1, "after DestroyID") // before List, which prunes
+	wantNotFound(t, h, victim, "after DestroyID")
+	if err := h.Store.DestroyID(ctx, "heavy", victim.ID()); !errors.Is(err, sessionstore.ErrNotFound) {
+		t.Errorf("second DestroyID = %v, want ErrNotFound", err)
 	}
 	// Another user's handle, and malformed handles, are not found.
-	for _, bad := range []string{otherKeys[0].Handle(), "", "%", "not-a-handle", otherKeys[0].String(), victim.Handle()[:8] + "%"} {
-		if err := h.Store.DestroyHandle(ctx, "heavy", bad); !errors.Is(err, sessionstore.ErrNotFound) {
-			t.Errorf("DestroyHandle(%q) = %v, want ErrNotFound", bad, err)
+	for _, bad := range []string{otherKeys[0].ID(), "", "%", "not-a-handle", otherKeys[0].String(), victim.ID()[:8] + "%"} {
+		if err := h.Store.DestroyID(ctx, "heavy", bad); !errors.Is(err, sessionstore.ErrNotFound) {
+			t.Errorf("DestroyID(%q) = %v, want ErrNotFound", bad, err)
 		}
 	}
 	mustLoad(t, h, otherKeys[0])
@@ -989,7 +989,7 @@ func testIndexPruned(t *testing.T, h *Harness) {
 	live := mustCreate(t, h, record(h.Clock, "pruned", time.Hour))
 
 	infos, err := h.Store.List(ctx, "pruned")
-	if err != nil || len(infos) != 1 || infos[0].Handle != live.Handle() {
+	if err != nil || len(infos) != 1 || infos[0].ID != live.ID() {
 		t.Fatalf("List = %v, %v; want only the live session", infos, err)
 	}
 	if h.Prune != nil {
@@ -1047,7 +1047,7 @@ func testDown(t *testing.T, h *Harness) {
 		"Regenerate":    func() error { return down.Regenerate(ctx, k, "", NewKey(), rec.Clone()) },
 		"Destroy":       func() error { return down.Destroy(ctx, k) },
 		"List":          func() error { _, err := down.List(ctx, "user-d"); return err },
-		"DestroyHandle": func() error { return down.DestroyHandle(ctx, "user-d", k.Handle()) },
+		"DestroyID": func() error { return down.DestroyID(ctx, "user-d", k.ID()) },
 		"DestroyUser":   func() error { _, err := down.DestroyUser(ctx, "user-d"); return err },
 	}
 	if l, ok := down.(sessionstore.Limiter); ok {
