@@ -36,7 +36,7 @@ var operationNames = [numOperations]string{
 	opRegenerate:    "regenerate",
 	opDestroy:       "destroy",
 	opList:          "list",
-	opDestroyID: "destroy_id",
+	opDestroyID:     "destroy_id",
 	opDestroyUser:   "destroy_user",
 	opCreateLimited: "create_limited",
 }

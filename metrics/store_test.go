@@ -82,15 +82,15 @@ func TestStoreTimesEveryOperation(t *testing.T) {
 	}
 
 	want := map[string]float64{
-		"ginauth_session_store_duration_seconds{operation=create,store=memory}":         3,
-		"ginauth_session_store_duration_seconds{operation=load,store=memory}":           1,
-		"ginauth_session_store_duration_seconds{operation=update,store=memory}":         1,
-		"ginauth_session_store_duration_seconds{operation=touch,store=memory}":          1,
-		"ginauth_session_store_duration_seconds{operation=regenerate,store=memory}":     1,
-		"ginauth_session_store_duration_seconds{operation=list,store=memory}":           1,
-		"ginauth_session_store_duration_seconds{operation=destroy_id,store=memory}": 1,
-		"ginauth_session_store_duration_seconds{operation=destroy,store=memory}":        1,
-		"ginauth_session_store_duration_seconds{operation=destroy_user,store=memory}":   1,
+		"ginauth_session_store_duration_seconds{operation=create,store=memory}":       3,
+		"ginauth_session_store_duration_seconds{operation=load,store=memory}":         1,
+		"ginauth_session_store_duration_seconds{operation=update,store=memory}":       1,
+		"ginauth_session_store_duration_seconds{operation=touch,store=memory}":        1,
+		"ginauth_session_store_duration_seconds{operation=regenerate,store=memory}":   1,
+		"ginauth_session_store_duration_seconds{operation=list,store=memory}":         1,
+		"ginauth_session_store_duration_seconds{operation=destroy_id,store=memory}":   1,
+		"ginauth_session_store_duration_seconds{operation=destroy,store=memory}":      1,
+		"ginauth_session_store_duration_seconds{operation=destroy_user,store=memory}": 1,
 	}
 	if got := moved(before, snapshot(t, reg)); !maps.Equal(got, want) {
 		t.Errorf("moved:\n%s\nwant:\n%s", describe(got), describe(want))
@@ -135,8 +135,8 @@ func TestStoreNotFoundIsNoError(t *testing.T) {
 		t.Fatalf("DestroyID of nothing = %v", err)
 	}
 	want := map[string]float64{
-		"ginauth_session_store_duration_seconds{operation=load,store=memory}":           1,
-		"ginauth_session_store_duration_seconds{operation=update,store=memory}":         1,
+		"ginauth_session_store_duration_seconds{operation=load,store=memory}":       1,
+		"ginauth_session_store_duration_seconds{operation=update,store=memory}":     1,
 		"ginauth_session_store_duration_seconds{operation=destroy_id,store=memory}": 1,
 	}
 	if got := moved(before, snapshot(t, reg)); !maps.Equal(got, want) {

@@ -606,16 +606,16 @@ func TestUnavailable(t *testing.T) {
 	now := time.Now()
 	rec := &sessionstore.Record{Meta: sessionstore.Meta{UserID: "u", CreatedAt: now, LastActivity: now, ExpiresAt: now.Add(time.Hour)}}
 	for name, op := range map[string]func() error{
-		"Load":          func() error { _, err := s.Load(bg, k); return err },
-		"Create":        func() error { return s.Create(bg, k, rec.Clone()) },
-		"Update":        func() error { return s.Update(bg, k, rec.Clone()) },
-		"Touch":         func() error { return s.Touch(bg, k, now, now) },
-		"Regenerate":    func() error { return s.Regenerate(bg, k, "", storetest.NewKey(), rec.Clone()) },
-		"Destroy":       func() error { return s.Destroy(bg, k) },
-		"List":          func() error { _, err := s.List(bg, "u"); return err },
-		"DestroyID": func() error { return s.DestroyID(bg, "u", k.ID()) },
-		"DestroyUser":   func() error { _, err := s.DestroyUser(bg, "u"); return err },
-		"Sweep":         func() error { _, err := s.Sweep(bg); return err },
+		"Load":        func() error { _, err := s.Load(bg, k); return err },
+		"Create":      func() error { return s.Create(bg, k, rec.Clone()) },
+		"Update":      func() error { return s.Update(bg, k, rec.Clone()) },
+		"Touch":       func() error { return s.Touch(bg, k, now, now) },
+		"Regenerate":  func() error { return s.Regenerate(bg, k, "", storetest.NewKey(), rec.Clone()) },
+		"Destroy":     func() error { return s.Destroy(bg, k) },
+		"List":        func() error { _, err := s.List(bg, "u"); return err },
+		"DestroyID":   func() error { return s.DestroyID(bg, "u", k.ID()) },
+		"DestroyUser": func() error { _, err := s.DestroyUser(bg, "u"); return err },
+		"Sweep":       func() error { _, err := s.Sweep(bg); return err },
 	} {
 		if err := op(); !errors.Is(err, sessionstore.ErrUnavailable) || !errors.Is(err, mongo.ErrClientDisconnected) {
 			t.Errorf("%s on a disconnected client = %v, want ErrUnavailable wrapping the driver's error", name, err)

@@ -1040,15 +1040,15 @@ func testDown(t *testing.T, h *Harness) {
 	k := NewKey()
 	rec := record(h.Clock, "user-d", time.Hour)
 	ops := map[string]func() error{
-		"Load":          func() error { _, err := down.Load(ctx, k); return err },
-		"Create":        func() error { return down.Create(ctx, k, rec.Clone()) },
-		"Update":        func() error { return down.Update(ctx, k, rec.Clone()) },
-		"Touch":         func() error { return down.Touch(ctx, k, h.Clock.Now(), h.Clock.Now().Add(time.Hour)) },
-		"Regenerate":    func() error { return down.Regenerate(ctx, k, "", NewKey(), rec.Clone()) },
-		"Destroy":       func() error { return down.Destroy(ctx, k) },
-		"List":          func() error { _, err := down.List(ctx, "user-d"); return err },
-		"DestroyID": func() error { return down.DestroyID(ctx, "user-d", k.ID()) },
-		"DestroyUser":   func() error { _, err := down.DestroyUser(ctx, "user-d"); return err },
+		"Load":        func() error { _, err := down.Load(ctx, k); return err },
+		"Create":      func() error { return down.Create(ctx, k, rec.Clone()) },
+		"Update":      func() error { return down.Update(ctx, k, rec.Clone()) },
+		"Touch":       func() error { return down.Touch(ctx, k, h.Clock.Now(), h.Clock.Now().Add(time.Hour)) },
+		"Regenerate":  func() error { return down.Regenerate(ctx, k, "", NewKey(), rec.Clone()) },
+		"Destroy":     func() error { return down.Destroy(ctx, k) },
+		"List":        func() error { _, err := down.List(ctx, "user-d"); return err },
+		"DestroyID":   func() error { return down.DestroyID(ctx, "user-d", k.ID()) },
+		"DestroyUser": func() error { _, err := down.DestroyUser(ctx, "user-d"); return err },
 	}
 	if l, ok := down.(sessionstore.Limiter); ok {
 		ops["CreateLimited"] = func() error {
