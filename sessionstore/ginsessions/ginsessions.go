@@ -115,10 +115,12 @@ func (g *Store) request(r *http.Request) *requestState {
 	rs := &requestState{}
 	rs.s, rs.broken = g.m.Load(r)
 	g.requests.put(r, rs)
-	if rs.broken == nil {
-		// Sliding expiration without a Save: refresh once per touch
-		// interval. There is no response here; a cookie it calls for
-		// goes out with the next Save.
+	if rs.broken == nil && rs.s.ID() != "" {
+		// Sliding expiration without a Save, for a session the request
+		// brought (never one it would start: that is the application's
+		// Save to make): refresh once per touch interval. There is no
+		// response here; a cookie it calls for goes out with the next
+		// Save.
 		if err := rs.s.Save(nil); err != nil {
 			g.log.Warn("ginauth: refreshing session expiry failed", "session", rs.s, "err", err)
 		}

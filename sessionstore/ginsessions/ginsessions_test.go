@@ -231,3 +231,25 @@ func TestRegenerateDropsPlantedID(t *testing.T) {
 		t.Errorf("the planted ID still works: %q", got)
 	}
 }
+
+// A request that only reads, without a cookie, stores nothing, even on a
+// manager that saves uninitialized sessions: a session nobody was sent the
+// cookie of would be state an anonymous client makes at will.
+func TestReadWithoutCookieStoresNothing(t *testing.T) {
+	clock := fakeclock.New(time.Time{})
+	store := memstore.New(memstore.Options{Now: clock.Now, SweepInterval: -1})
+	t.Cleanup(func() { _ = store.Close() })
+	m, err := session.New(session.Config{Store: store, Secrets: [][]byte{secret}, Now: clock.Now, SaveUninitialized: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := router(ginsessions.NewStore(m))
+	for range 5 {
+		if w := do(r, "/peek"); w.Body.String() != "0  1" {
+			t.Fatalf("peek: %q", w.Body)
+		}
+	}
+	if n := store.Len(); n != 0 {
+		t.Errorf("%d sessions stored by requests that only read, without a cookie", n)
+	}
+}
