@@ -3,10 +3,12 @@ package session
 import (
 	"slices"
 	"time"
+
+	"github.com/ginauth/ginauth/sessionstore"
 )
 
-// ID returns the session's public ID: a handle derived from its store key
-// that can be shown, listed and sent back to Revoke it. It is never the
+// ID returns the session's public ID, derived from its store key: it can
+// be shown, listed and sent back to Revoke the session. It is never the
 // secret the cookie carries. "" when the request has no session.
 func (s *Session) ID() string {
 	if s == nil {
@@ -107,20 +109,26 @@ func (s *Session) Bind(b Binding) error {
 // Bound returns what the session is bound to; ok is false for a request
 // without a signed-in session.
 func (s *Session) Bound() (b Binding, ok bool) {
-	if s == nil {
+	meta, ok := s.meta()
+	if !ok || meta.UserID == "" {
 		return b, false
+	}
+	return Binding{UserID: meta.UserID, Credential: meta.Credential, Remember: meta.Persistent}, true
+}
+
+// meta returns the metadata of the request's live session; ok is false
+// when it has none.
+func (s *Session) meta() (m sessionstore.Meta, ok bool) {
+	if s == nil {
+		return m, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.current()
 	if e == nil {
-		return b, false
+		return m, false
 	}
-	meta := e.Meta()
-	if meta.UserID == "" {
-		return b, false
-	}
-	return Binding{UserID: meta.UserID, Credential: meta.Credential, Remember: meta.Persistent}, true
+	return e.Meta(), true
 }
 
 // Expire ends a signed-in session that may no longer be used (its user is
@@ -180,16 +188,10 @@ type Details struct {
 // expires if idle from now on and at the latest. ok is false without a
 // session.
 func (s *Session) Details() (d Details, ok bool) {
-	if s == nil {
+	m, ok := s.meta()
+	if !ok {
 		return d, false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.current()
-	if e == nil {
-		return d, false
-	}
-	m := e.Meta()
 	deadline := m.Deadline
 	if deadline.IsZero() {
 		deadline = s.m.rules.deadline(m.CreatedAt, m.UserID)

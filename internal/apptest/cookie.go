@@ -23,12 +23,7 @@ func PlantedCookie(t testing.TB) *http.Cookie {
 // manager of its own, on a store of its own.
 func ForgeCookie(t testing.TB, secret []byte) string {
 	t.Helper()
-	sm, err := session.New(session.Config{Store: memstore.New(memstore.Options{}), Secrets: [][]byte{secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := gin.New()
-	r.Use(sm.Middleware())
+	r := throwaway(t, secret)
 	r.GET("/", func(c *gin.Context) {
 		_ = session.From(c).Bind(session.Binding{UserID: "nobody"})
 	})
@@ -48,16 +43,24 @@ func ForgeCookie(t testing.TB, secret []byte) string {
 // of a session that ended, not as garbage.
 func SignedBy(t testing.TB, secret []byte, value string) bool {
 	t.Helper()
-	sm, err := session.New(session.Config{Store: memstore.New(memstore.Options{}), Secrets: [][]byte{secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := gin.New()
-	r.Use(sm.Middleware())
+	r := throwaway(t, secret)
 	expired := false
 	r.GET("/", func(c *gin.Context) { expired = session.From(c).Expired() })
 	req := httptest.NewRequest("GET", "/", nil)
 	req.AddCookie(&http.Cookie{Name: "sid", Value: value})
 	r.ServeHTTP(httptest.NewRecorder(), req)
 	return expired
+}
+
+// throwaway is a router under a session manager of its own, with secret, on
+// a memory store of its own.
+func throwaway(t testing.TB, secret []byte) *gin.Engine {
+	t.Helper()
+	sm, err := session.New(session.Config{Store: memstore.New(memstore.Options{}), Secrets: [][]byte{secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(sm.Middleware())
+	return r
 }

@@ -222,6 +222,21 @@ var errExists = fmt.Errorf("%w: a session already exists under that key", sessio
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// move rewrites the row of oldKey whole as row (under its new key), if it
+// is still there, live at now and of oldUserID; the result says how many
+// rows it moved.
+func move(table *gorm.DB, oldKey sessionstore.Key, oldUserID string, now int64, row *gormRow) *gorm.DB {
+	return table.Where("key_hash = ? AND user_id = ? AND expires_at > ?", oldKey.String(), oldUserID, now).
+		Updates(map[string]any{
+			"key_hash":      row.KeyHash,
+			"user_id":       row.UserID,
+			"rev":           row.Rev,
+			"last_activity": row.LastActivity,
+			"expires_at":    row.ExpiresAt,
+			"data":          row.Data,
+		})
+}
+
 func gormErr(err error) error {
 	if err == nil {
 		return nil
@@ -395,15 +410,7 @@ func (s *Store) Regenerate(ctx context.Context, oldKey sessionstore.Key, oldUser
 	if err != nil {
 		return err
 	}
-	res := s.q(ctx).Where("key_hash = ? AND user_id = ? AND expires_at > ?", oldKey.String(), oldUserID, ms(s.now())).
-		Updates(map[string]any{
-			"key_hash":      row.KeyHash,
-			"user_id":       row.UserID,
-			"rev":           row.Rev,
-			"last_activity": row.LastActivity,
-			"expires_at":    row.ExpiresAt,
-			"data":          row.Data,
-		})
+	res := move(s.q(ctx), oldKey, oldUserID, ms(s.now()), row)
 	if res.Error != nil {
 		return gormErr(res.Error)
 	}

@@ -113,15 +113,7 @@ func (s *Store) createLimited(ctx context.Context, oldKey *sessionstore.Key, old
 			return err
 		}
 		if oldKey != nil {
-			res := tx.Table(s.table).Where("key_hash = ? AND user_id = ? AND expires_at > ?", oldKey.String(), oldUserID, now).
-				Updates(map[string]any{
-					"key_hash":      row.KeyHash,
-					"user_id":       row.UserID,
-					"rev":           row.Rev,
-					"last_activity": row.LastActivity,
-					"expires_at":    row.ExpiresAt,
-					"data":          row.Data,
-				})
+			res := move(tx.Table(s.table), *oldKey, oldUserID, now, row)
 			if res.Error != nil {
 				return res.Error
 			}
