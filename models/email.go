@@ -80,6 +80,9 @@ type Token struct {
 	UserID string
 	// Email is the address the token confirms, for purposes that have one.
 	Email string
+	// Session is the public ID (session.Info.ID) of the session the token
+	// ends, for the link of a new sign-in's notice.
+	Session string
 	// Credential is the fingerprint of the user's password hash when the
 	// token was made: a token for a password reset is void once the
 	// password changes.
