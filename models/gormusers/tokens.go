@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -108,10 +109,46 @@ func (s *Store[T, P]) IssueToken(ctx context.Context, t models.Token) error {
 		ExpiresAt:  t.ExpiresAt.UnixMilli(),
 		CreatedAt:  time.Now().UnixMilli(),
 	}
-	return q.Clauses(clause.OnConflict{
+	upsert := q.Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "user_id"}, {Name: "purpose"}},
 		DoUpdates: clause.AssignmentColumns([]string{"hash", "email", "credential", "expires_at", "created_at"}),
-	}).Create(&row).Error
+	})
+	return retryDeadlocks(ctx, func() error { return upsert.Session(&gorm.Session{}).Create(&row).Error })
+}
+
+// deadlockRetries is how many times a statement that lost a deadlock runs
+// again.
+const deadlockRetries = 4
+
+// retryDeadlocks runs write, a single statement, again when the database
+// chose it as a deadlock's victim and rolled it back: InnoDB does so when
+// concurrent upserts of one user's token lock the two unique indexes in
+// opposite orders, and tells the client to try again.
+func retryDeadlocks(ctx context.Context, write func() error) error {
+	for i := 0; ; i++ {
+		err := write()
+		if err == nil || i == deadlockRetries || !deadlocked(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(i+1) * 5 * time.Millisecond):
+		}
+	}
+}
+
+// deadlocked reports whether err says the statement was rolled back to
+// break a deadlock (or, on PostgreSQL, a serialization failure): running
+// it again is safe. PostgreSQL's driver gives the SQLSTATE; MySQL's gives
+// the error number in its message ("Error 1213 (40001): Deadlock found
+// ..."), which this package reads rather than import the driver.
+func deadlocked(err error) bool {
+	var coded interface{ SQLState() string }
+	if errors.As(err, &coded) {
+		return coded.SQLState() == "40P01" || coded.SQLState() == "40001"
+	}
+	return strings.HasPrefix(err.Error(), "Error 1213 ")
 }
 
 // ConsumeToken implements models.TokenStore with two statements that every
@@ -131,12 +168,17 @@ func (s *Store[T, P]) ConsumeToken(ctx context.Context, hash [32]byte, purpose s
 	if len(rows) == 0 {
 		return models.Token{}, models.ErrTokenNotFound
 	}
-	q, _ = s.tokens(ctx)
-	res := q.Where("? = ? AND ? = ?", match...).Delete(&tokenRow{})
-	if res.Error != nil {
-		return models.Token{}, res.Error
+	var deleted int64
+	err = retryDeadlocks(ctx, func() error {
+		q, _ := s.tokens(ctx)
+		res := q.Where("? = ? AND ? = ?", match...).Delete(&tokenRow{})
+		deleted = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return models.Token{}, err
 	}
-	if res.RowsAffected != 1 {
+	if deleted != 1 {
 		return models.Token{}, models.ErrTokenNotFound // another caller won
 	}
 	r := rows[0]
