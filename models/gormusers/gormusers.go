@@ -1,6 +1,15 @@
 // Package gormusers is a ginauth user store (models.UserStore) on a GORM
 // table, for models.User or any type that embeds it, on SQLite, PostgreSQL
 // and MySQL/MariaDB.
+//
+// For a type that also embeds models.Email, the store keeps addresses
+// (models.EmailStore): NULL for a user without one, under a unique index,
+// compared exactly (Migrate gives the column a binary collation on MySQL
+// and MariaDB). Whatever the type, it keeps the hashes of single-use
+// tokens (models.TokenStore) in a table of its own, the users table's name
+// with "_tokens" appended, which Migrate creates: one row per user and
+// purpose, consumed by a SELECT then a DELETE that only one caller, on any
+// instance, sees remove the row.
 package gormusers
 
 import (
