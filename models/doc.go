@@ -20,6 +20,26 @@
 //
 // The password hash never appears in JSON: its field is tagged json:"-".
 //
+// # Email addresses
+//
+// Addresses are opt-in: a user type without one keeps working unchanged.
+// To give users an address (for password reset and email verification),
+// embed Email beside User:
+//
+//	type Account struct {
+//		models.User
+//		models.Email
+//	}
+//
+// *Account then implements EmailOwner. A user store keeps addresses by
+// implementing EmailStore, and the single-use tokens sent by mail by
+// implementing TokenStore; neither is part of UserStore. The auth package
+// finds them by type assertions on the UserStore it is given, and refuses
+// at start a configuration that needs addresses when the user type or the
+// store lacks them. gormusers implements both (EmailStore only for a type
+// that embeds Email). Addresses reach a store normalized, and a store
+// compares them exactly, as it does usernames.
+//
 // # Other user stores
 //
 // Any storage fits by implementing UserStore. Usernames reach a store

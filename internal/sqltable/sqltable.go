@@ -5,6 +5,7 @@ package sqltable
 
 import (
 	"context"
+	"strings"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -15,12 +16,26 @@ import (
 // names share one namespace per schema. Another process creating the same
 // index at the same moment is not an error.
 func CreateIndex(db *gorm.DB, table, column string) error {
-	name := "idx_" + table + "_" + column
+	return createIndex(db, "INDEX", table, column)
+}
+
+// CreateUniqueIndex is CreateIndex for a unique index on one or more
+// columns, named idx_<table>_<column>_<column>...
+func CreateUniqueIndex(db *gorm.DB, table string, columns ...string) error {
+	return createIndex(db, "UNIQUE INDEX", table, columns...)
+}
+
+func createIndex(db *gorm.DB, kind, table string, columns ...string) error {
+	name := "idx_" + table + "_" + strings.Join(columns, "_")
 	if db.Migrator().HasIndex(table, name) {
 		return nil
 	}
-	err := db.Exec("CREATE INDEX ? ON ? (?)",
-		clause.Table{Name: name}, clause.Table{Name: table}, clause.Column{Name: column}).Error
+	vars := []any{clause.Table{Name: name}, clause.Table{Name: table}}
+	for _, c := range columns {
+		vars = append(vars, clause.Column{Name: c})
+	}
+	cols := strings.TrimSuffix(strings.Repeat("?, ", len(columns)), ", ")
+	err := db.Exec("CREATE "+kind+" ? ON ? ("+cols+")", vars...).Error
 	if err != nil && !db.Migrator().HasIndex(table, name) {
 		return err
 	}

@@ -1,6 +1,15 @@
 // Package gormusers is a ginauth user store (models.UserStore) on a GORM
 // table, for models.User or any type that embeds it, on SQLite, PostgreSQL
 // and MySQL/MariaDB.
+//
+// For a type that also embeds models.Email, the store keeps addresses
+// (models.EmailStore): NULL for a user without one, under a unique index,
+// compared exactly (Migrate gives the column a binary collation on MySQL
+// and MariaDB). Whatever the type, it keeps the hashes of single-use
+// tokens (models.TokenStore) in a table of its own, the users table's name
+// with "_tokens" appended, which Migrate creates: one row per user and
+// purpose, consumed by a SELECT then a DELETE that only one caller, on any
+// instance, sees remove the row.
 package gormusers
 
 import (
@@ -22,17 +31,38 @@ import (
 
 // Store is a models.UserStore on a GORM table of T (models.User, or your
 // type that embeds it); the users it returns are *T.
+//
+// It is also a models.EmailStore[P], for a T that embeds models.Email (for
+// any other T its methods answer ErrNoEmail), and a models.TokenStore, in
+// a table of its own (see IssueToken). The auth package finds both by type
+// assertions on the user store.
 type Store[T any, P interface {
 	*T
 	models.Authenticatable
 }] struct {
 	db *gorm.DB
 
-	once   sync.Once
+	once sync.Once
+	f    fields
+	err  error
+}
+
+// fields is what the store reads from T's GORM schema, once.
+type fields struct {
+	table  string
 	pk     *schema.Field
-	pkErr  error
 	unameC string // column names of Username and PasswordHash
 	hashC  string
+
+	// For a T that embeds models.Email: the column names of Email and
+	// EmailVerified, and the path to the embedded struct. emailErr says
+	// why T has none.
+	emailC    string
+	verifiedC string
+	emailAt   []int
+	emailErr  error
+
+	tokens string // the table of single-use tokens
 }
 
 // New returns a user store for T on db. Call Migrate to create or update
@@ -44,40 +74,51 @@ func New[T any, P interface {
 	return &Store[T, P]{db: db}
 }
 
-// Migrate creates or updates the table of T (GORM's AutoMigrate). On
-// MySQL and MariaDB it also gives the username column a binary collation
-// without padding (utf8mb4_nopad_bin on MariaDB, utf8mb4_0900_bin on MySQL
-// 8, utf8mb4_bin where neither exists): under the default,
-// utf8mb4_general_ci, "âlice" and "alice" are equal, so a lookup by one
-// name would find the other's user and a unique index would refuse a
-// look-alike as taken. PostgreSQL's and SQLite's default comparisons are
-// exact already.
+// Migrate creates or updates the table of T (GORM's AutoMigrate), and the
+// table of single-use tokens (see IssueToken), whatever T is. On MySQL and
+// MariaDB it also gives the username column (and the email column, for a T
+// that embeds models.Email) a binary collation without padding
+// (utf8mb4_nopad_bin on MariaDB, utf8mb4_0900_bin on MySQL 8, utf8mb4_bin
+// where neither exists): under the default, utf8mb4_general_ci, "âlice" and
+// "alice" are equal, so a lookup by one name would find the other's user and
+// a unique index would refuse a look-alike as taken. PostgreSQL's and
+// SQLite's default comparisons are exact already.
+//
+// Migrate answers an error for a T whose pointer implements
+// models.EmailOwner without embedding models.Email: the store could not
+// keep its address.
 func (s *Store[T, P]) Migrate() error {
-	if err := s.db.AutoMigrate(new(T)); err != nil {
-		return err
-	}
-	if s.db.Dialector.Name() != "mysql" {
-		return nil
-	}
-	stmt := &gorm.Statement{DB: s.db}
-	if err := stmt.Parse(new(T)); err != nil {
-		return err
-	}
-	_, col, err := s.schema()
+	f, err := s.fields()
 	if err != nil {
 		return err
 	}
-	var info struct {
-		Collation string `gorm:"column:COLLATION_NAME"`
-		Type      string `gorm:"column:COLUMN_TYPE"`
+	if f.emailErr != nil {
+		if _, ok := any(P(new(T))).(models.EmailOwner); ok {
+			return f.emailErr
+		}
 	}
-	err = s.db.Raw(`SELECT COLLATION_NAME, COLUMN_TYPE FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`, stmt.Schema.Table, col).Scan(&info).Error
-	if err != nil || !strings.HasPrefix(info.Type, "varchar(") {
+	if err := s.db.AutoMigrate(new(T)); err != nil {
 		return err
 	}
+	exact := []string{f.unameC}
+	if f.emailErr == nil {
+		exact = append(exact, f.emailC)
+	}
+	if err := exactColumns(s.db, f.table, exact...); err != nil {
+		return err
+	}
+	return s.migrateTokens(f.tokens)
+}
+
+// exactColumns gives the varchar columns of table a binary collation on
+// MySQL and MariaDB, keeping their type and nullability; on other
+// databases it does nothing.
+func exactColumns(db *gorm.DB, table string, cols ...string) error {
+	if db.Dialector.Name() != "mysql" {
+		return nil
+	}
 	var have []string
-	err = s.db.Raw(`SELECT COLLATION_NAME FROM information_schema.COLLATIONS
+	err := db.Raw(`SELECT COLLATION_NAME FROM information_schema.COLLATIONS
 		WHERE COLLATION_NAME IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')`).Scan(&have).Error
 	if err != nil {
 		return err
@@ -87,12 +128,32 @@ func (s *Store[T, P]) Migrate() error {
 		slices.Sort(have)
 		want = have[len(have)-1] // utf8mb4_nopad_bin, else utf8mb4_0900_bin
 	}
-	if info.Collation == want {
-		return nil
+	for _, col := range cols {
+		var info struct {
+			Collation string `gorm:"column:COLLATION_NAME"`
+			Type      string `gorm:"column:COLUMN_TYPE"`
+			Nullable  string `gorm:"column:IS_NULLABLE"`
+		}
+		err := db.Raw(`SELECT COLLATION_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS
+			WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`, table, col).Scan(&info).Error
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(info.Type, "varchar(") || info.Collation == want {
+			continue
+		}
+		null := " NOT NULL"
+		if info.Nullable == "YES" {
+			null = " NULL" // the email column: NULL is "no address"
+		}
+		// The column's own type (varchar(191) for User), with the collation.
+		err = db.Exec("ALTER TABLE ? MODIFY ? "+info.Type+" CHARACTER SET utf8mb4 COLLATE "+want+null,
+			clause.Table{Name: table}, clause.Column{Name: col}).Error
+		if err != nil {
+			return err
+		}
 	}
-	// The column's own type (varchar(191) for User), with the collation.
-	return s.db.Exec("ALTER TABLE ? MODIFY ? "+info.Type+" CHARACTER SET utf8mb4 COLLATE "+want+" NOT NULL",
-		clause.Table{Name: stmt.Schema.Table}, clause.Column{Name: col}).Error
+	return nil
 }
 
 // DB returns the store's database handle.
@@ -132,25 +193,42 @@ func (s *Store[T, P]) Update(ctx context.Context, u P, fields ...string) error {
 }
 
 func (s *Store[T, P]) schema() (*schema.Field, string, error) {
+	f, err := s.fields()
+	return f.pk, f.unameC, err
+}
+
+func (s *Store[T, P]) fields() (*fields, error) {
 	s.once.Do(func() {
 		stmt := &gorm.Statement{DB: s.db}
 		if err := stmt.Parse(new(T)); err != nil {
-			s.pkErr = err
+			s.err = err
 			return
 		}
-		s.pk = stmt.Schema.PrioritizedPrimaryField
-		if s.pk == nil {
-			s.pkErr = fmt.Errorf("gormusers: %T has no primary key", new(T))
+		f := &s.f
+		f.table, f.tokens = stmt.Schema.Table, stmt.Schema.Table+"_tokens"
+		f.pk = stmt.Schema.PrioritizedPrimaryField
+		if f.pk == nil {
+			s.err = fmt.Errorf("gormusers: %T has no primary key", new(T))
 			return
 		}
 		uf, hf := stmt.Schema.LookUpField("Username"), stmt.Schema.LookUpField("PasswordHash")
 		if uf == nil || hf == nil {
-			s.pkErr = fmt.Errorf("gormusers: %T needs Username and PasswordHash fields (embed models.User)", new(T))
+			s.err = fmt.Errorf("gormusers: %T needs Username and PasswordHash fields (embed models.User)", new(T))
 			return
 		}
-		s.unameC, s.hashC = uf.DBName, hf.DBName
+		f.unameC, f.hashC = uf.DBName, hf.DBName
+		f.emailAt = embeddedEmail(reflect.TypeFor[T]())
+		ef, vf := stmt.Schema.LookUpField("Email"), stmt.Schema.LookUpField("EmailVerified")
+		switch {
+		case f.emailAt == nil:
+			f.emailErr = fmt.Errorf("%w: %T does not embed it", ErrNoEmail, new(T))
+		case ef == nil || vf == nil || ef.DBName == "" || vf.DBName == "":
+			f.emailErr = fmt.Errorf("%w: the Email and EmailVerified of %T are not columns", ErrNoEmail, new(T))
+		default:
+			f.emailC, f.verifiedC = ef.DBName, vf.DBName
+		}
 	})
-	return s.pk, s.unameC, s.pkErr
+	return &s.f, s.err
 }
 
 // pkValue converts an AuthID back to the primary key's type; ok is false for a
@@ -233,7 +311,7 @@ func (s *Store[T, P]) SetPasswordHash(ctx context.Context, id, passwordHash stri
 		return models.ErrUserNotFound
 	}
 	var zero T
-	res := s.db.WithContext(ctx).Model(&zero).Where(map[string]any{pk.DBName: v}).Update(s.hashC, passwordHash)
+	res := s.db.WithContext(ctx).Model(&zero).Where(map[string]any{pk.DBName: v}).Update(s.f.hashC, passwordHash)
 	if res.Error != nil {
 		return res.Error
 	}
