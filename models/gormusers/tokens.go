@@ -23,6 +23,7 @@ import (
 //	user_id     the user's AuthID; unique with purpose: one token per user and purpose
 //	email       the address the token confirms, or ""
 //	credential  the fingerprint of the user's password hash when it was made
+//	session     the public ID of the session the token ends, or ""
 //	expires_at  Unix ms
 //	created_at  Unix ms
 //
@@ -33,6 +34,7 @@ type tokenRow struct {
 	UserID     string `gorm:"column:user_id;size:191;not null"`
 	Email      string `gorm:"column:email;size:254;not null"`
 	Credential string `gorm:"column:credential;size:128;not null"`
+	Session    string `gorm:"column:session;size:128;not null;default:''"`
 	ExpiresAt  int64  `gorm:"column:expires_at;not null"`
 	CreatedAt  int64  `gorm:"column:created_at;not null"`
 }
@@ -48,6 +50,7 @@ const (
 	maxUserID     = 191
 	maxEmail      = 254
 	maxCredential = 128
+	maxSession    = 128
 )
 
 func checkToken(t models.Token) error {
@@ -60,6 +63,8 @@ func checkToken(t models.Token) error {
 		return fmt.Errorf("%w: email of %d bytes (at most %d)", ErrTokenField, len(t.Email), maxEmail)
 	case len(t.Credential) > maxCredential:
 		return fmt.Errorf("%w: credential of %d bytes (at most %d)", ErrTokenField, len(t.Credential), maxCredential)
+	case len(t.Session) > maxSession:
+		return fmt.Errorf("%w: session of %d bytes (at most %d)", ErrTokenField, len(t.Session), maxSession)
 	case t.ExpiresAt.IsZero():
 		return fmt.Errorf("%w: no expiry", ErrTokenField)
 	}
@@ -106,12 +111,13 @@ func (s *Store[T, P]) IssueToken(ctx context.Context, t models.Token) error {
 		UserID:     t.UserID,
 		Email:      t.Email,
 		Credential: t.Credential,
+		Session:    t.Session,
 		ExpiresAt:  t.ExpiresAt.UnixMilli(),
 		CreatedAt:  time.Now().UnixMilli(),
 	}
 	upsert := q.Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "user_id"}, {Name: "purpose"}},
-		DoUpdates: clause.AssignmentColumns([]string{"hash", "email", "credential", "expires_at", "created_at"}),
+		DoUpdates: clause.AssignmentColumns([]string{"hash", "email", "credential", "session", "expires_at", "created_at"}),
 	})
 	return retryDeadlocks(ctx, func() error { return upsert.Session(&gorm.Session{}).Create(&row).Error })
 }
@@ -188,6 +194,7 @@ func (s *Store[T, P]) ConsumeToken(ctx context.Context, hash [32]byte, purpose s
 		UserID:     r.UserID,
 		Email:      r.Email,
 		Credential: r.Credential,
+		Session:    r.Session,
 		ExpiresAt:  time.UnixMilli(r.ExpiresAt),
 	}, nil
 }

@@ -22,6 +22,7 @@ func token(n int, userID, purpose string) models.Token {
 		UserID:     userID,
 		Email:      "u" + userID + "@x.org",
 		Credential: "0123456789abcdef0123456789abcdef",
+		Session:    "s" + userID,
 		ExpiresAt:  time.Now().Add(30 * time.Minute).Truncate(time.Millisecond),
 	}
 }
