@@ -22,6 +22,28 @@ var (
 	ErrQueueClosed = errors.New("mail: queue closed")
 )
 
+// Permanent wraps err to tell a [Queue] that trying again cannot help
+// (the mail server refused the recipient for good, with a 5xx answer): the
+// queue gives the message up at once, as failed. It returns nil for nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, came from
+// [Permanent].
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
 // Result is what became of a message in a [Queue], as [QueueMetrics] is
 // told.
 type Result string
@@ -287,7 +309,7 @@ func (q *Queue) deliver(it *item) {
 	}
 	it.attempts++
 	attrs := []any{"kind", it.m.Kind, "to_domain", Domain(it.m.To), "attempts", it.attempts, "error", redact(err, it.m.To)}
-	if it.attempts >= q.o.Attempts {
+	if it.attempts >= q.o.Attempts || IsPermanent(err) {
 		q.log.Error("ginauth: mail not delivered; giving up", attrs...)
 		q.finish(it, ResultFailed)
 		return
