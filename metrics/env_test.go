@@ -23,6 +23,7 @@ import (
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
+	"github.com/ginauth/ginauth/mail"
 	"github.com/ginauth/ginauth/metrics"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
@@ -233,12 +234,12 @@ func describe(s map[string]float64) string {
 // allowedLabels are every label of the package's metrics with every value
 // it may take (the store label with the names the tests wrap stores under).
 var allowedLabels = map[string][]string{
-	"result":    {"success", "invalid_credentials", "locked", "busy", "https_required", "error", "hit", "miss"},
+	"result":    {"success", "invalid_credentials", "locked", "busy", "https_required", "error", "hit", "miss", "queued", "sent", "retried", "failed", "dropped", "lost"},
 	"action":    {"login", "register", "password_change"},
 	"reason":    {"logout_all", "password_change", "session_revoked"},
 	"operation": {"load", "create", "update", "touch", "regenerate", "destroy", "list", "destroy_id", "destroy_user", "create_limited"},
 	"store":     {"memory", "redis", "sqlite", "default"},
-	"kind":      {"unavailable", "corrupt", "conflict", "other"},
+	"kind":      append([]string{"unavailable", "corrupt", "conflict", "other"}, mail.Kinds()...),
 	"le":        nil, // histogram buckets: numbers
 }
 
