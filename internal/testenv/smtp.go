@@ -2,10 +2,17 @@ package testenv
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"io"
 	"log"
+	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -33,8 +40,14 @@ const (
 // given, and can refuse or hold deliveries so that tests can see retries
 // and a slow server.
 type SMTPServer struct {
-	srv  *smtp.Server
-	addr string
+	srv      *smtp.Server
+	addr     string
+	implicit bool
+
+	// ClientTLS is what a client needs to trust the server's certificate
+	// (issued for 127.0.0.1 by a CA of the test's own); nil for a server
+	// without TLS.
+	ClientTLS *tls.Config
 
 	delivered chan *DeliveredMail
 
@@ -52,11 +65,32 @@ type DeliveredMail struct {
 	Subject string // decoded
 	Text    string // the text/plain part, decoded
 	HTML    string // the text/html part, decoded
+	TLS     bool   // whether the session was encrypted (STARTTLS or implicit TLS)
 	Raw     []byte
 }
 
-// StartSMTPServer starts a server that lives until the test ends.
-func StartSMTPServer(t testing.TB) *SMTPServer {
+// TLS modes of an SMTPServer.
+type smtpTLS int
+
+const (
+	smtpPlain    smtpTLS = iota // no TLS
+	smtpStartTLS                // STARTTLS offered
+	smtpImplicit                // TLS from the start (smtps)
+)
+
+// StartSMTPServer starts a server without TLS that lives until the test
+// ends.
+func StartSMTPServer(t testing.TB) *SMTPServer { return startSMTPServer(t, smtpPlain) }
+
+// StartSMTPServerStartTLS starts a server that offers STARTTLS, with a
+// certificate that ClientTLS trusts.
+func StartSMTPServerStartTLS(t testing.TB) *SMTPServer { return startSMTPServer(t, smtpStartTLS) }
+
+// StartSMTPServerTLS starts a server that speaks TLS from the start
+// (smtps), with a certificate that ClientTLS trusts.
+func StartSMTPServerTLS(t testing.TB) *SMTPServer { return startSMTPServer(t, smtpImplicit) }
+
+func startSMTPServer(t testing.TB, mode smtpTLS) *SMTPServer {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,12 +98,21 @@ func StartSMTPServer(t testing.TB) *SMTPServer {
 	}
 	s := &SMTPServer{
 		addr:      l.Addr().String(),
+		implicit:  mode == smtpImplicit,
 		delivered: make(chan *DeliveredMail, 1000),
 		held:      make(chan struct{}, 1000),
 	}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &smtpSession{s: s}, nil
+	s.srv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &smtpSession{s: s, conn: c}, nil
 	}))
+	if mode != smtpPlain {
+		var serverTLS *tls.Config
+		serverTLS, s.ClientTLS = testCertificate(t)
+		s.srv.TLSConfig = serverTLS
+		if mode == smtpImplicit {
+			l = tls.NewListener(l, serverTLS)
+		}
+	}
 	s.srv.Domain = "localhost"
 	s.srv.AllowInsecureAuth = true
 	s.srv.ReadTimeout = time.Minute
@@ -91,9 +134,14 @@ func StartSMTPServer(t testing.TB) *SMTPServer {
 // Addr is the server's host:port.
 func (s *SMTPServer) Addr() string { return s.addr }
 
-// URL is smtp://SMTPUser:SMTPPassword@Addr.
+// URL is smtp://SMTPUser:SMTPPassword@Addr, or smtps:// for a server
+// of StartSMTPServerTLS.
 func (s *SMTPServer) URL() string {
-	return (&url.URL{Scheme: "smtp", User: url.UserPassword(SMTPUser, SMTPPassword), Host: s.addr}).String()
+	scheme := "smtp"
+	if s.implicit {
+		scheme = "smtps"
+	}
+	return (&url.URL{Scheme: scheme, User: url.UserPassword(SMTPUser, SMTPPassword), Host: s.addr}).String()
 }
 
 // FailNext makes the server answer the next n messages, at the end of
@@ -174,6 +222,7 @@ func (s *SMTPServer) Pending() []*DeliveredMail {
 
 type smtpSession struct {
 	s      *SMTPServer
+	conn   *smtp.Conn
 	authed bool
 	from   string
 	to     []string
@@ -232,6 +281,7 @@ func (ss *smtpSession) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Unparsable message: " + err.Error()}
 	}
 	m.From, m.To = ss.from, append([]string(nil), ss.to...)
+	_, m.TLS = ss.conn.TLSConnectionState()
 	s.delivered <- m
 	return nil
 }
@@ -312,4 +362,37 @@ func (c *crlfStripper) Read(p []byte) (int, error) {
 		}
 	}
 	return j, err
+}
+
+// testCertificate makes a CA and a certificate it issues for 127.0.0.1:
+// the server's configuration, and a client's that trusts the CA only.
+func testCertificate(t testing.TB) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "ginauth test SMTP server"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}, MinVersion: tls.VersionTLS12}
+	return server, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }

@@ -56,6 +56,9 @@ func TestSendDelivers(t *testing.T) {
 	if ct := got.Header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/alternative") {
 		t.Errorf("Content-Type %q, want multipart/alternative", ct)
 	}
+	if got.TLS {
+		t.Error("a server without STARTTLS: the session says TLS")
+	}
 	if got.Header.Get("Auto-Submitted") != "auto-generated" {
 		t.Errorf("Auto-Submitted %q", got.Header.Get("Auto-Submitted"))
 	}
@@ -218,5 +221,47 @@ func TestSendInvalidMessage(t *testing.T) {
 	err := s.Send(context.Background(), &mail.Message{To: "a@example.com\r\nBcc: b@example.com", Subject: "x", Text: "y"})
 	if !errors.Is(err, mail.ErrInvalidMessage) {
 		t.Errorf("Send = %v, want ErrInvalidMessage", err)
+	}
+}
+
+// With a server that offers STARTTLS, smtp:// encrypts; smtps:// speaks
+// TLS from the start. A certificate the client does not trust fails the
+// delivery: there is no fallback to plain text.
+func TestSendTLS(t *testing.T) {
+	cases := []struct {
+		name   string
+		start  func(testing.TB) *testenv.SMTPServer
+		scheme string
+	}{
+		{"STARTTLS", testenv.StartSMTPServerStartTLS, "smtp://"},
+		{"implicit TLS", testenv.StartSMTPServerTLS, "smtps://"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := tc.start(t)
+			if !strings.HasPrefix(srv.URL(), tc.scheme) {
+				t.Fatalf("URL %s", srv.URL())
+			}
+			m := &mail.Message{To: "mia@example.org", Subject: "x", Text: "y"}
+
+			untrusted := newSender(t, srv.URL())
+			if err := untrusted.Send(context.Background(), m); err == nil || strings.Contains(err.Error(), testenv.SMTPPassword) {
+				t.Errorf("Send with an untrusted certificate = %v, want an error without the password", err)
+			}
+
+			s, err := smtpmail.New(smtpmail.Options{URL: srv.URL(), From: "no-reply@example.com", TLSConfig: srv.ClientTLS})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Send(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+			if got := srv.Next(t); !got.TLS || got.Text != "y\n" {
+				t.Errorf("delivered TLS=%v text %q, want over TLS", got.TLS, got.Text)
+			}
+			if n := len(srv.Pending()); n != 0 {
+				t.Errorf("%d more deliveries", n)
+			}
+		})
 	}
 }
