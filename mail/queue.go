@@ -114,11 +114,14 @@ type QueueOptions struct {
 // [Queue.Close].
 //
 // What a crash loses: everything queued and not yet delivered, those
-// waiting for a retry included, since the queue is in memory only. A
-// message handed to the mail server a moment before the crash may also be
-// delivered without the queue knowing it; the queue never sends a message
-// twice otherwise (an attempt that timed out after the server accepted
-// the message can, since the Sender could not know).
+// waiting for a retry included, since the queue is in memory only; a
+// Close whose context ends first loses the same, but logs and counts each
+// one. A message may also arrive twice: when the connection drops after
+// the server took the message but before its answer, the queue cannot
+// tell, and tries again.
+//
+// Close waits for the attempts in flight to return: a Sender that ignores
+// its context's end holds Close up until it returns.
 type Queue struct {
 	s       Sender
 	o       QueueOptions
