@@ -1,5 +1,6 @@
 // Package metrics exposes what ginauth does (logins, lockouts, sessions,
-// session store calls, bcrypt slots, the user cache) as Prometheus metrics.
+// session store calls, bcrypt slots, the user cache, mail) as Prometheus
+// metrics.
 //
 // It is opt-in: an application that does not import it compiles no
 // Prometheus code. One value of type [Metrics] feeds every hook that the
@@ -16,7 +17,12 @@
 //		// ...
 //	})
 //
-// and the application serves them with promhttp.Handler(), preferably on
+// and, for the account mails, the same value is the mail.QueueMetrics of
+// the mail queue:
+//
+//	q := mail.NewQueue(sender, mail.QueueOptions{Metrics: m})
+//
+// The application serves them with promhttp.Handler(), preferably on
 // an address of its own that only the monitoring system can reach.
 //
 // # Metrics
@@ -36,6 +42,8 @@
 //	ginauth_bcrypt_queue_wait_seconds                        histogram buckets 1 ms to 5 s
 //	ginauth_bcrypt_busy_total                                counter
 //	ginauth_user_cache_lookups_total{result}                 counter   result: hit, miss
+//	ginauth_mail_total{kind,result}                          counter   result: queued, sent, retried, failed, dropped, lost
+//	ginauth_mail_queue_depth                                 gauge
 //
 // Store operations are load, create, update, touch, regenerate, destroy,
 // list, destroy_id, destroy_user and create_limited; store is the name given to
@@ -49,6 +57,13 @@
 // is not a login and counts nowhere); locked is a lockout whose Action is "login" (a lockout
 // of a registration or a password change counts in lockouts_total only);
 // busy and error are login_error with Code "busy", and with any other code.
+//
+// The mail kinds are those of mail.Kinds, and other for any kind of the
+// application's own. The mail series appear when a mail queue starts (all
+// of them, at zero): an application without one exports none. Every mail
+// queued ends, once, as sent, failed (given up after its attempts, or
+// refused for good by the server) or lost (still queued when the queue
+// closed); dropped mails were never queued (the queue was full).
 //
 // Every label takes its values from a fixed set (the store label from
 // the names the application passes to [Metrics.Store]): no metric carries a

@@ -23,6 +23,7 @@ import (
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/handlers"
+	"github.com/ginauth/ginauth/mail"
 	"github.com/ginauth/ginauth/metrics"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
@@ -242,8 +243,16 @@ var allowedLabels = map[string][]string{
 	"le":        nil, // histogram buckets: numbers
 }
 
+// mailLabels are the labels of the mail metrics (ginauth_mail_*), with
+// every value they may take.
+var mailLabels = map[string][]string{
+	"kind":   append(mail.Kinds(), "other"),
+	"result": {"queued", "sent", "retried", "failed", "dropped", "lost"},
+}
+
 // checkLabels fails the test if a series of reg has a label, or a label
-// value, outside allowedLabels, or one that contains any of secrets.
+// value, outside allowedLabels (mailLabels for ginauth_mail_*), or one that
+// contains any of secrets.
 func checkLabels(t testing.TB, reg prometheus.Gatherer, secrets ...string) {
 	t.Helper()
 	families, err := reg.Gather()
@@ -251,9 +260,13 @@ func checkLabels(t testing.TB, reg prometheus.Gatherer, secrets ...string) {
 		t.Fatal(err)
 	}
 	for _, f := range families {
+		allowed := allowedLabels
+		if strings.HasPrefix(f.GetName(), "ginauth_mail_") {
+			allowed = mailLabels
+		}
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
-				values, known := allowedLabels[l.GetName()]
+				values, known := allowed[l.GetName()]
 				if !known || (values != nil && !slices.Contains(values, l.GetValue())) {
 					t.Errorf("%s: label %s=%q is outside the fixed set", f.GetName(), l.GetName(), l.GetValue())
 				}

@@ -21,7 +21,8 @@ type Options struct {
 
 // Metrics holds ginauth's Prometheus metrics and feeds them from the hooks
 // of the auth package: it is the auth.Metrics of Config.Metrics, OnEvent
-// wraps Config.OnEvent, and Store wraps Config.Store. It is also a
+// wraps Config.OnEvent, and Store wraps Config.Store. It is also the
+// mail.QueueMetrics of a mail queue (mail.QueueOptions.Metrics), and a
 // prometheus.Collector of all of them. Make one with New (the zero value
 // is not usable); every method is safe for concurrent use.
 type Metrics struct {
@@ -31,6 +32,7 @@ type Metrics struct {
 	stores storeMetrics
 
 	invalidation invalidationMetrics
+	mail         mailMetrics
 }
 
 var _ auth.InvalidationMetrics = (*Metrics)(nil)
@@ -52,6 +54,7 @@ func New(opts Options) (*Metrics, error) {
 		stores: newStoreMetrics(opts.Namespace),
 
 		invalidation: newInvalidationMetrics(opts.Namespace),
+		mail:         newMailMetrics(opts.Namespace),
 	}
 	if err := opts.Registerer.Register(m); err != nil {
 		return nil, fmt.Errorf("metrics: registering ginauth's metrics: %w", err)
@@ -67,6 +70,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	cs = append(cs, m.cache.collectors()...)
 	cs = append(cs, m.stores.collectors()...)
 	cs = append(cs, m.invalidation.collectors()...)
+	cs = append(cs, m.mail.collectors()...)
 	return cs
 }
 
