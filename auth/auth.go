@@ -30,6 +30,7 @@ type Auth[U models.Authenticatable] struct {
 	onEvent  func(Event)
 	now      func() time.Time
 	log      *slog.Logger
+	rec      *recovery[U] // nil without Config.Recovery.Mail
 
 	fullWarned atomic.Int64 // when the throttle-full warning was last logged, Unix ms
 
@@ -58,6 +59,11 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 		onEvent:  cfg.OnEvent,
 		now:      cfg.Now,
 		log:      cfg.Logger,
+	}
+	if cfg.Recovery.Mail != nil {
+		if a.rec, err = newRecovery(cfg); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.UserCache.Size > 0 {
 		a.cache = newUserCache[U](cfg.UserCache.Size, cfg.UserCache.TTL, cfg.Now)
@@ -102,9 +108,16 @@ func (a *Auth[U]) listen(bus UserInvalidation) {
 	}()
 }
 
-// Close stops listening for user invalidations (Config.UserInvalidation).
-// The stores are the caller's to close. Close is idempotent.
+// Close stops listening for user invalidations (Config.UserInvalidation)
+// and stops the background work of Recovery: work requests handed over
+// and not yet started (the lookup of a "forgot password", a notice) is
+// dropped; mail already queued is the mail.Queue's to deliver or drop.
+// The stores and the queue are the caller's to close. Close is
+// idempotent.
 func (a *Auth[U]) Close() error {
+	if a.rec != nil {
+		a.rec.close()
+	}
 	a.closeOnce.Do(func() {
 		if a.stopBus != nil {
 			a.stopBus()

@@ -36,6 +36,10 @@ type Config[U models.Authenticatable] struct {
 	// defaults, in memory; see ThrottlePolicy.
 	Throttle ThrottlePolicy
 
+	// Recovery, when its Mail is set, turns on what works by mail:
+	// password reset, email verification and change, security notices.
+	Recovery Recovery
+
 	// OnEvent, when set, is called with every account event (sign-in
 	// success and failure, lockout, sign-out, password change,
 	// registration, session revoked), for audit logs. It is called
@@ -148,7 +152,7 @@ func (cfg Config[U]) withDefaults() (Config[U], error) {
 	if !cfg.Throttle.Disabled {
 		cfg.Throttle = cfg.Throttle.withDefaults()
 		t := cfg.Throttle
-		if !t.PerAccount.valid() || !t.PerIP.valid() || !t.PerDevice.valid() || !t.Registrations.valid() || !t.Signups.valid() {
+		if !t.PerAccount.valid() || !t.PerIP.valid() || !t.PerDevice.valid() || !t.Registrations.valid() || !t.Signups.valid() || !t.Mails.valid() || !t.MailsPerIP.valid() {
 			return cfg, configErr("throttle rules need positive Failures, Window and BaseDelay (or set Disabled)")
 		}
 	}

@@ -47,6 +47,32 @@ var (
 	// accounts, or found too many names taken; a *RetryError.
 	ErrTooManySignups = errors.New("auth: too many registrations from this address")
 
+	// ErrInvalidEmail: an address that NormalizeEmail refuses.
+	ErrInvalidEmail = errors.New("auth: that is not an email address")
+
+	// ErrEmailTaken: an address another account has, where saying so
+	// reveals nothing the asker could not know (registration, which is
+	// throttled like a taken username; an operator's change).
+	ErrEmailTaken = errors.New("auth: that email address is taken")
+
+	// ErrNoEmail: mail for a user who has no address.
+	ErrNoEmail = errors.New("auth: the account has no email address")
+
+	// ErrEmailUnverified: a correct password for an account whose address
+	// is not verified, with Recovery.RequireVerifiedEmail.
+	ErrEmailUnverified = errors.New("auth: the email address is not verified yet")
+
+	// ErrInvalidToken: a mailed token that is malformed, unknown, used,
+	// expired or superseded.
+	ErrInvalidToken = errors.New("auth: the link is invalid or has expired")
+
+	// ErrTooManyMails: the client's address or the account asked for too
+	// many mails; a *RetryError.
+	ErrTooManyMails = errors.New("auth: too many mails asked for")
+
+	// ErrNoMail: a mail feature of an Auth without Config.Recovery.
+	ErrNoMail = errors.New("auth: this application sends no mail")
+
 	// ErrBusy: no bcrypt slot in time, or the throttle cannot take one more
 	// key; a *RetryError when retrying can help.
 	ErrBusy = errors.New("auth: too many sign-ins at once")

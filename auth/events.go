@@ -16,6 +16,12 @@ const (
 	EventPasswordChange EventType = "password_change"
 	EventRegister       EventType = "register"
 	EventSessionRevoked EventType = "session_revoked"
+
+	EventResetRequested       EventType = "password_reset_requested" // a reset link mailed
+	EventPasswordReset        EventType = "password_reset"           // a password set with a reset link
+	EventEmailVerified        EventType = "email_verified"
+	EventEmailChangeRequested EventType = "email_change_requested" // a confirmation link mailed to a new address
+	EventEmailChange          EventType = "email_change"           // a new address took effect
 )
 
 // Event describes something that happened to an account, for audit logs. It
@@ -33,8 +39,8 @@ type Event struct {
 	// Session is the handle of the session concerned, when there is one:
 	// the new session at login, the revoked one for session_revoked.
 	Session string
-	// Revoked counts the sessions that logout_all and password_change
-	// ended.
+	// Revoked counts the sessions that logout_all, password_change and
+	// password_reset ended.
 	Revoked int
 	// RetryAfter is how long a lockout lasts.
 	RetryAfter time.Duration

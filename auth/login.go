@@ -144,6 +144,9 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 	// The first key is the account's (or the device's); the address's,
 	// when known, comes second.
 	at := attempt{lockout: Event{Username: name, Action: "login"}}
+	if found {
+		at.lockout.UserID = user.AuthID()
+	}
 	device := ""
 	if found && a.deviceCookies() {
 		device = session.From(c).Device(user.AuthID()) // nil-safe
@@ -194,8 +197,32 @@ func (a *Auth[U]) Authenticate(c *gin.Context, username, password string) (U, er
 		a.emit(c, Event{Type: EventLoginFailure, Username: name, Action: "login"})
 		return zero, ErrInvalidCredentials
 	}
+	if err := a.verifiedEnough(user); err != nil {
+		return zero, err
+	}
 	c.Set(readKey, &userRead{user.AuthID(), epoch})
 	return user, nil
+}
+
+// verifiedEnough refuses, with Recovery.RequireVerifiedEmail, a user whose
+// address is not verified, and mails them a new link (throttled per
+// account, in the background).
+func (a *Auth[U]) verifiedEnough(user U) error {
+	if a.rec == nil || !a.rec.cfg.RequireVerifiedEmail {
+		return nil
+	}
+	e := any(user).(models.EmailOwner)
+	if e.AuthEmailVerified() {
+		return nil
+	}
+	if email := e.AuthEmail(); email != "" {
+		a.later(func(ctx context.Context) {
+			if w, err := a.counted(ctx, a.mailKeys(ctx, user.AuthID())...); err == nil && w == 0 {
+				_ = a.sendVerification(ctx, user, email)
+			}
+		})
+	}
+	return ErrEmailUnverified
 }
 
 // deviceCookies reports whether sign-ins give browsers device cookies.
@@ -302,8 +329,14 @@ func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 	if err := a.transport(c, user.AuthUsername()); err != nil {
 		return err
 	}
+	// A browser without a device cookie of the account signs in to it
+	// for the first time (or cleared its cookies): its owner hears of it.
+	fresh := a.rec != nil && s.Device(user.AuthID()) == ""
 	if err := a.bind(c, s, user, opts.Remember); err != nil {
 		return err
+	}
+	if fresh {
+		a.noticeNewSignIn(c, user, s.ID())
 	}
 	a.emit(c, Event{Type: EventLoginSuccess, UserID: user.AuthID(), Username: user.AuthUsername(), Session: s.ID()})
 	return nil
@@ -621,13 +654,18 @@ func truncateUTF8(s string, n int) string {
 // client when ctx is a request's *gin.Context; an operator's call has no
 // client.
 func (a *Auth[U]) emit(ctx context.Context, e Event) {
-	if a.onEvent == nil {
+	if a.onEvent == nil && a.rec == nil {
 		return
 	}
 	e.Time = a.now()
 	if c, ok := ctx.(*gin.Context); ok && c != nil && c.Request != nil {
 		e.IPAddress = a.sessions.ClientIP(c.Request)
 		e.UserAgent = truncateUTF8(c.Request.UserAgent(), maxUserAgent)
+	} else if cl, ok := ctx.Value(clientKey{}).(client); ok {
+		e.IPAddress, e.UserAgent = cl.ip, cl.userAgent
 	}
-	a.onEvent(e)
+	a.notify(e)
+	if a.onEvent != nil {
+		a.onEvent(e)
+	}
 }

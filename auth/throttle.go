@@ -103,6 +103,20 @@ type ThrottlePolicy struct {
 	// doubling up to a day: enough for a classroom signing up at once.
 	Signups ThrottleRule
 
+	// Mails applies to each account that mail is asked for (a password
+	// reset, a verification link, an address change), and counts every
+	// request, so that nobody can flood its owner's mailbox. Past it,
+	// requests for someone else's account are dropped silently (the
+	// answer never says whether an account exists), and the signed-in
+	// owner's refused (429). Default: 3 within an hour, then a quarter of
+	// an hour, doubling up to an hour.
+	Mails ThrottleRule
+
+	// MailsPerIP applies to each client address asking for mail, across
+	// accounts. Default: 100 within a quarter of an hour, then the same
+	// backoff: a hundred people behind one address may each ask once.
+	MailsPerIP ThrottleRule
+
 	// Store keeps the counts. Default: in this process's memory (bounded).
 	// Use a shared store (redisauth.NewThrottleStore, or sqlauth.NewThrottleStore on
 	// the application's SQL database) when several instances serve the
@@ -134,6 +148,8 @@ func (t ThrottlePolicy) withDefaults() ThrottlePolicy {
 	std.Failures = 10
 	def(&t.Registrations, std)
 	def(&t.Signups, ThrottleRule{Failures: 200, Window: time.Hour, BaseDelay: time.Hour, MaxDelay: 24 * time.Hour})
+	def(&t.Mails, ThrottleRule{Failures: 3, Window: time.Hour, BaseDelay: 15 * time.Minute, MaxDelay: time.Hour})
+	def(&t.MailsPerIP, ThrottleRule{Failures: 100, Window: 15 * time.Minute, BaseDelay: 15 * time.Minute, MaxDelay: time.Hour})
 	if t.Store == nil {
 		t.Store = NewMemoryThrottleStore(MemoryThrottleStoreOptions{})
 	}

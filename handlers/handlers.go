@@ -95,6 +95,16 @@ func WithMiddleware(h ...gin.HandlerFunc) Option {
 //	GET    /sessions      200 {"sessions":[{"id","current","createdAt","lastActivity","ipAddress","userAgent"}]}
 //	DELETE /sessions/:id  204
 //	POST   /password      {"currentPassword","newPassword"}: 200 {"revoked"}
+//
+// and those that work by mail (auth.Config.Recovery; without it they
+// answer 404):
+//
+//	POST   /password/forgot     {"email"} or {"username"}: 202, one body for every case
+//	POST   /password/reset      {"token","newPassword"}: 200 {"revoked"}
+//	POST   /email               {"email"}, signed in: 202, a link to the new address
+//	POST   /email/verify        {"token"}: 200
+//	POST   /email/verify/resend signed in: 202
+//	POST   /sessions/end        {"token"} from a new sign-in's notice: 200
 func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts ...Option) {
 	o := options{bodyLimit: DefaultBodyLimit, loginPath: middleware.DefaultLoginPath}
 	for _, opt := range opts {
@@ -123,6 +133,12 @@ func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts .
 	g.GET("/sessions", chain(true, h.sessions)...)
 	g.DELETE("/sessions/:id", chain(true, h.revoke)...)
 	g.POST("/password", chain(true, h.password)...)
+	g.POST("/password/forgot", chain(false, h.forgot)...)
+	g.POST("/password/reset", chain(false, h.reset)...)
+	g.POST("/email", chain(true, h.changeEmail)...)
+	g.POST("/email/verify", chain(false, h.verifyEmail)...)
+	g.POST("/email/verify/resend", chain(true, h.resendVerification)...)
+	g.POST("/sessions/end", chain(false, h.endSession)...)
 }
 
 type routes[U models.Authenticatable] struct {
@@ -145,6 +161,14 @@ func (h *routes[U]) fail(c *gin.Context, form bool, page, returnTo string, err e
 		}
 		if middleware.LocalPath(returnTo) {
 			q.Set(middleware.ReturnToParam, returnTo)
+		}
+		if u, err := url.Parse(page); err == nil && u.RawQuery != "" {
+			for k, v := range u.Query() {
+				if !q.Has(k) {
+					q[k] = v
+				}
+			}
+			page = u.Path
 		}
 		c.Redirect(http.StatusSeeOther, page+"?"+q.Encode())
 		c.Abort()

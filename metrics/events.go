@@ -33,12 +33,16 @@ type eventMetrics struct {
 	logoutAlls      prometheus.Counter
 	passwordChanges prometheus.Counter
 	revoked         *prometheus.CounterVec
+	resets          *prometheus.CounterVec
+	emails          *prometheus.CounterVec
 
 	// The series, resolved once: counting an event looks up no label.
 	loginSuccess, loginInvalid, loginLocked, loginBusy, loginError prometheus.Counter
 	loginHTTPSRequired                                             prometheus.Counter
 	lockoutLogin, lockoutRegister, lockoutPassword                 prometheus.Counter
 	revokedLogoutAll, revokedPasswordChange, revokedOne            prometheus.Counter
+	revokedReset, resetRequested, resetCompleted                   prometheus.Counter
+	emailVerified, emailChangeRequested, emailChanged              prometheus.Counter
 }
 
 func newEventMetrics(ns string) eventMetrics {
@@ -60,8 +64,16 @@ func newEventMetrics(ns string) eventMetrics {
 		passwordChanges: counter("password_changes_total", "Passwords changed by their signed-in user."),
 		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "sessions_revoked_total",
-			Help: "Sessions ended from elsewhere, by the event that ended them: logout_all and password_change (the account's other sessions), session_revoked (one session, by its handle).",
+			Help: "Sessions ended from elsewhere, by the event that ended them: logout_all, password_change and password_reset (the account's other sessions), session_revoked (one session, by its handle).",
 		}, []string{"reason"}),
+		resets: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "password_resets_total",
+			Help: "Password resets by stage: requested (a link mailed to an account), completed (a password set with a link).",
+		}, []string{"stage"}),
+		emails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "email_changes_total",
+			Help: "Email address events: verified (an address confirmed), change_requested (a link mailed to a new address), changed (a new address took effect).",
+		}, []string{"event"}),
 	}
 	e.loginSuccess = e.logins.WithLabelValues(loginSuccess)
 	e.loginInvalid = e.logins.WithLabelValues(loginInvalidCredentials)
@@ -75,11 +87,17 @@ func newEventMetrics(ns string) eventMetrics {
 	e.revokedLogoutAll = e.revoked.WithLabelValues(string(auth.EventLogoutAll))
 	e.revokedPasswordChange = e.revoked.WithLabelValues(string(auth.EventPasswordChange))
 	e.revokedOne = e.revoked.WithLabelValues(string(auth.EventSessionRevoked))
+	e.revokedReset = e.revoked.WithLabelValues(string(auth.EventPasswordReset))
+	e.resetRequested = e.resets.WithLabelValues("requested")
+	e.resetCompleted = e.resets.WithLabelValues("completed")
+	e.emailVerified = e.emails.WithLabelValues("verified")
+	e.emailChangeRequested = e.emails.WithLabelValues("change_requested")
+	e.emailChanged = e.emails.WithLabelValues("changed")
 	return e
 }
 
 func (e *eventMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{e.logins, e.lockouts, e.registrations, e.logouts, e.logoutAlls, e.passwordChanges, e.revoked}
+	return []prometheus.Collector{e.logins, e.lockouts, e.registrations, e.logouts, e.logoutAlls, e.passwordChanges, e.revoked, e.resets, e.emails}
 }
 
 // count moves the metrics that ev concerns. Events of a type it does not
@@ -124,6 +142,17 @@ func (e *eventMetrics) count(ev auth.Event) {
 		e.revokedPasswordChange.Add(float64(max(ev.Revoked, 0)))
 	case auth.EventSessionRevoked:
 		e.revokedOne.Inc()
+	case auth.EventResetRequested:
+		e.resetRequested.Inc()
+	case auth.EventPasswordReset:
+		e.resetCompleted.Inc()
+		e.revokedReset.Add(float64(max(ev.Revoked, 0)))
+	case auth.EventEmailVerified:
+		e.emailVerified.Inc()
+	case auth.EventEmailChangeRequested:
+		e.emailChangeRequested.Inc()
+	case auth.EventEmailChange:
+		e.emailChanged.Inc()
 	}
 }
 

@@ -48,6 +48,16 @@ func TestOnEventCountsEachEvent(t *testing.T) {
 			map[string]float64{"ginauth_password_changes_total": 1}},
 		{"session revoked", auth.Event{Type: auth.EventSessionRevoked},
 			map[string]float64{"ginauth_sessions_revoked_total{reason=session_revoked}": 1}},
+		{"reset requested", auth.Event{Type: auth.EventResetRequested},
+			map[string]float64{"ginauth_password_resets_total{stage=requested}": 1}},
+		{"reset", auth.Event{Type: auth.EventPasswordReset, Revoked: 2},
+			map[string]float64{"ginauth_password_resets_total{stage=completed}": 1, "ginauth_sessions_revoked_total{reason=password_reset}": 2}},
+		{"email verified", auth.Event{Type: auth.EventEmailVerified},
+			map[string]float64{"ginauth_email_changes_total{event=verified}": 1}},
+		{"email change requested", auth.Event{Type: auth.EventEmailChangeRequested},
+			map[string]float64{"ginauth_email_changes_total{event=change_requested}": 1}},
+		{"email changed", auth.Event{Type: auth.EventEmailChange},
+			map[string]float64{"ginauth_email_changes_total{event=changed}": 1}},
 		// What the metrics do not know moves nothing, so that labels keep
 		// their fixed set of values.
 		{"unknown event", auth.Event{Type: "something_new"}, map[string]float64{}},
