@@ -100,4 +100,3 @@ func deviceSummary(ua string) string {
 	}
 	return truncateUTF8(s, 120)
 }
-
