@@ -26,25 +26,25 @@ func TestUserCache(t *testing.T) {
 
 		// An update behind the cache's back shows only after invalidation.
 		db := a.Users.DB()
-		if err := db.Model(&apptest.Account{}).Where("id = ?", id).Update("email", "grace@example.org").Error; err != nil {
+		if err := db.Model(&apptest.Account{}).Where("id = ?", id).Update("nickname", "grace").Error; err != nil {
 			t.Fatal(err)
 		}
-		if got := cl.Do("GET", "/me", nil).JSON["user"].(map[string]any)["email"]; got != "" {
+		if got := cl.Do("GET", "/me", nil).JSON["user"].(map[string]any)["nickname"]; got != "" {
 			t.Errorf("email before invalidation = %v; the cache should still hold the old user", got)
 		}
 		a.Auth.InvalidateUser(fmt.Sprint(id))
-		if got := cl.Do("GET", "/me", nil).JSON["user"].(map[string]any)["email"]; got != "grace@example.org" {
+		if got := cl.Do("GET", "/me", nil).JSON["user"].(map[string]any)["nickname"]; got != "grace" {
 			t.Errorf("email after invalidation = %v", got)
 		}
 
 		// Without invalidation, an entry lasts UserCacheTTL (5 minutes).
-		db.Model(&apptest.Account{}).Where("id = ?", id).Update("email", "grace@example.net")
+		db.Model(&apptest.Account{}).Where("id = ?", id).Update("nickname", "gracie")
 		a.Clock.Advance(4 * time.Minute)
-		if got := cl.Do("GET", "/me", nil).JSON["user"].(map[string]any)["email"]; got != "grace@example.org" {
+		if got := cl.Do("GET", "/me", nil).JSON["user"].(map[string]any)["nickname"]; got != "grace" {
 			t.Errorf("email inside the cache TTL = %v; want the cached one", got)
 		}
 		a.Clock.Advance(time.Minute)
-		if got := cl.Do("GET", "/me", nil).JSON["user"].(map[string]any)["email"]; got != "grace@example.net" {
+		if got := cl.Do("GET", "/me", nil).JSON["user"].(map[string]any)["nickname"]; got != "gracie" {
 			t.Errorf("email once the cache entry expired = %v", got)
 		}
 
@@ -82,12 +82,12 @@ func TestUserInvalidationAcrossInstances(t *testing.T) {
 	cl := one.Client(t)
 	cl.Register("tess", "tess's password")
 	other := cl.On(two)
-	email := func() any { return other.Do("GET", "/me", nil).JSON["user"].(map[string]any)["email"] }
+	email := func() any { return other.Do("GET", "/me", nil).JSON["user"].(map[string]any)["nickname"] }
 	if got := email(); got != "" {
 		t.Fatalf("email = %v", got)
 	}
 	id := one.UserID(t, "tess")
-	db.Model(&apptest.Account{}).Where("id = ?", id).Update("email", "tess@example.org")
+	db.Model(&apptest.Account{}).Where("id = ?", id).Update("nickname", "tess")
 	if got := email(); got != "" {
 		t.Fatalf("the other instance did not cache the user: %v", got)
 	}
@@ -96,7 +96,7 @@ func TestUserInvalidationAcrossInstances(t *testing.T) {
 	// until it arrives.
 	testenv.Eventually(t, "the invalidation reaches the other instance", func() bool {
 		one.Auth.InvalidateUser(id)
-		return email() == "tess@example.org"
+		return email() == "tess"
 	})
 	_ = one.Auth.Close()
 	_ = two.Auth.Close()
@@ -132,8 +132,8 @@ func TestUpdatingAnExtendedUser(t *testing.T) {
 		}()
 	}
 	for i := range 40 {
-		owner.Want(owner.Do("POST", fmt.Sprintf("/profile?email=yves%d@example.org", i), nil), http.StatusNoContent, "")
-		if got := owner.Do("GET", "/me", nil).JSON["user"].(map[string]any)["email"]; got != fmt.Sprintf("yves%d@example.org", i) {
+		owner.Want(owner.Do("POST", fmt.Sprintf("/profile?nickname=yves%d", i), nil), http.StatusNoContent, "")
+		if got := owner.Do("GET", "/me", nil).JSON["user"].(map[string]any)["nickname"]; got != fmt.Sprintf("yves%d", i) {
 			t.Fatalf("after update %d the next request sees %v", i, got)
 		}
 	}

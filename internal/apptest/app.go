@@ -26,8 +26,8 @@ import (
 //
 // Its own routes: GET /private (behind RequireAuth) and GET /public greet
 // the user; POST /cart?item= and GET /cart keep a typed value in the
-// session; POST /set?k=&v= and GET /get?k= a string; POST /profile?email=
-// changes the user's email the README's way; POST /app-action is behind
+// session; POST /set?k=&v= and GET /get?k= a string; POST /profile?nickname=
+// changes the user's nickname the README's way; POST /app-action is behind
 // CrossOrigin alone.
 type App struct {
 	Auth   *auth.Auth[*Account]                // the account service, on its session manager
@@ -140,8 +140,8 @@ func NewApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 			middleware.WriteError(c, err)
 			return
 		}
-		acct.Email = c.Query("email")
-		if err := users.Update(c, acct, "Email"); err != nil {
+		acct.Nickname = c.Query("nickname")
+		if err := users.Update(c, acct, "Nickname"); err != nil {
 			middleware.WriteError(c, err)
 			return
 		}

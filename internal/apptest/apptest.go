@@ -40,7 +40,8 @@ var testSecret = []byte("handlers-test-secret-0123456789abcdef")
 // Account is an application's own user type, extending the base model.
 type Account struct {
 	models.User
-	Email string `json:"email"`
+	models.Email
+	Nickname string `json:"nickname"`
 }
 
 // Backend is a place to keep sessions (and users) for the end-to-end tests.
