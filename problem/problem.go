@@ -25,7 +25,10 @@ type Problem struct {
 var (
 	BadRequest         = &Problem{400, "bad_request", "The request is malformed."}
 	InvalidUsername    = &Problem{400, "bad_request", "Usernames are 1 to 64 letters, digits or . _ - @ +."}
-	WeakPassword       = &Problem{400, "weak_password", "The password is too short."}
+	WeakPassword       = &Problem{400, "weak_password", "The password is too short or too easy to guess."}
+	CommonPassword     = &Problem{400, "common_password", "That password is one of the most common ones, which attackers try first. Choose another."}
+	PasswordIsUsername = &Problem{400, "common_password", "The password must not be your username. Choose another."}
+	BreachedPassword   = &Problem{400, "breached_password", "That password has appeared in a data breach, so attackers have it on their lists. Choose another."}
 	PasswordTooLong    = &Problem{400, "password_too_long", "The password is longer than 72 bytes."}
 	Unauthenticated    = &Problem{401, "unauthenticated", "Sign in to continue."}
 	SessionExpired     = &Problem{401, "session_expired", "Your session has expired. Sign in again."}
@@ -43,6 +46,7 @@ var (
 	Internal           = &Problem{500, "internal_error", "Something went wrong."}
 	StoreUnavailable   = &Problem{503, "store_unavailable", "The session store is unavailable. Try again shortly."}
 	Busy               = &Problem{503, "busy", "Too many sign-ins at once. Try again shortly."}
+	PasswordUnchecked  = &Problem{503, "password_check_unavailable", "The new password could not be checked right now. Nothing was changed; try again shortly."}
 )
 
 // Write answers the request with p, aborts the handler chain and marks the
