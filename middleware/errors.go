@@ -31,7 +31,7 @@ var problems = []struct {
 	{auth.ErrCommonPassword, problem.CommonPassword},
 	{auth.ErrBreachedPassword, problem.BreachedPassword},
 	{auth.ErrWeakPassword, problem.WeakPassword},
-	{auth.ErrPasswordCheckUnavailable, problem.PasswordUnchecked},
+	{auth.ErrPasswordCheckUnavailable, problem.PasswordCheckUnavailable},
 	{auth.ErrPasswordTooLong, problem.PasswordTooLong},
 	{auth.ErrInvalidPassword, problem.BadRequest},
 	{auth.ErrUsernameTaken, problem.UsernameTaken},
