@@ -496,12 +496,12 @@ func (a *Auth[U]) ResetPassword(ctx context.Context, token, newPassword string) 
 	case !sameCredential(t.Credential, credentialOf(u.AuthPasswordHash())) || t.Credential == "":
 		return 0, ErrInvalidToken // the password changed since the link was sent
 	}
-	if _, err := a.checkNewPassword(ctx, u.AuthUsername(), pw); err != nil {
+	if strings.EqualFold(pw, u.AuthUsername()) {
 		// The username rule needs the user: the link keeps working.
 		if rerr := a.rec.tokens.IssueToken(ctx, t); rerr != nil {
 			a.log.Warn("ginauth: restoring a reset link after a refused password failed", "err", rerr)
 		}
-		return 0, err
+		return 0, ErrPasswordIsUsername
 	}
 	var hash string
 	if serr := a.slot(ctx, func() { hash, err = a.hasher.hash(pw) }); serr != nil {

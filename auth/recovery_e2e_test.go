@@ -114,6 +114,8 @@ func TestPasswordReset(t *testing.T) {
 
 	// A refused password leaves the link working.
 	anon.Want(anon.Do("POST", "/password/reset", map[string]any{"token": tok, "newPassword": "short"}), http.StatusBadRequest, "weak_password")
+	anon.Want(anon.Do("POST", "/password/reset", map[string]any{"token": tok, "newPassword": "password123"}), http.StatusBadRequest, "common_password")
+	anon.Want(anon.Do("POST", "/password/reset", map[string]any{"token": tok, "newPassword": "RITA"}), http.StatusBadRequest, "weak_password")
 
 	r = anon.Do("POST", "/password/reset", map[string]any{"token": tok, "newPassword": "rita's second password"})
 	anon.Want(r, http.StatusOK, "")
@@ -135,6 +137,19 @@ func TestPasswordReset(t *testing.T) {
 	if v := anon.Do("GET", "/me", nil).JSON["user"].(map[string]any)["emailVerified"]; v != true {
 		t.Errorf("emailVerified after a reset = %v", v)
 	}
+}
+
+// A new password equal to the username is refused after the token is
+// read (it names the user), and the link keeps working.
+func TestResetRefusesTheUsername(t *testing.T) {
+	a, srv := mailApp(t)
+	a.Client(t).Register("longer-name", "longer-name's password")
+	giveEmail(t, a, "longer-name", "ln@example.org", true)
+	cl := a.Client(t)
+	cl.Want(cl.Do("POST", "/password/forgot", map[string]any{"username": "longer-name"}), http.StatusAccepted, "")
+	tok := linkToken(t, srv.Next(t), "/password/reset")
+	cl.Want(cl.Do("POST", "/password/reset", map[string]any{"token": tok, "newPassword": "Longer-Name"}), http.StatusBadRequest, "common_password")
+	cl.Want(cl.Do("POST", "/password/reset", map[string]any{"token": tok, "newPassword": "a better password"}), http.StatusOK, "")
 }
 
 // Every request for a reset answers alike, whatever it names: status and
