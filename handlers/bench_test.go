@@ -1,15 +1,19 @@
 package handlers_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/internal/testenv"
+	"github.com/ginauth/ginauth/mail"
+	"github.com/ginauth/ginauth/mail/smtpmail"
 )
 
 // benchApp builds an app on the backend with a signed-in client, and
@@ -58,6 +62,47 @@ func BenchmarkLogin(b *testing.B) {
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, req)
 				if w.Code != http.StatusUnauthorized {
+					b.Fatalf("%d %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkForgot measures POST /password/forgot for an account that
+// exists and has an address, and for one that does not: the request does
+// the same work for both (the lookup runs after the answer), so the two
+// should cost the same.
+func BenchmarkForgot(b *testing.B) {
+	srv := testenv.StartSMTPServer(b)
+	sender, err := smtpmail.New(smtpmail.Options{URL: srv.URL(), From: "app@example.org"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := mail.NewQueue(sender, mail.QueueOptions{})
+	b.Cleanup(func() { _ = q.Close(context.Background()) })
+	a, h, _ := benchApp(b, apptest.Backends[0], func(c *apptest.Config) {
+		c.Auth.Throttle.Disabled = true // measure the request, not the count
+		c.Auth.Recovery = auth.Recovery{Mail: q, BaseURL: "http://127.0.0.1", Notices: auth.Notices{NoNewSignIn: true}}
+	})
+	b.Cleanup(func() { _ = a.Auth.Close() })
+	if err := a.Users.SetEmail(context.Background(), a.UserID(b, "bench"), "bench@example.org"); err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{"known", "unknown"} {
+		b.Run(name, func(b *testing.B) {
+			email := "bench@example.org"
+			if name == "unknown" {
+				email = "nobody@example.org"
+			}
+			body := `{"email":"` + email + `"}`
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest("POST", "/password/forgot", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusAccepted {
 					b.Fatalf("%d %s", w.Code, w.Body)
 				}
 			}
