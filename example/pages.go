@@ -20,10 +20,12 @@ import (
 	"github.com/ginauth/ginauth/session"
 )
 
-// Account is the example's user: the base model and a display name, to show
-// how an application extends the user model.
+// Account is the example's user: the base model, an email address (for
+// password reset and security notices), and a display name, to show how an
+// application extends the user model.
 type Account struct {
 	models.User
+	models.Email
 	DisplayName string `gorm:"size:80;not null;default:''" json:"displayName"`
 }
 
