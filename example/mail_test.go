@@ -1,8 +1,13 @@
 package main
 
 import (
+	"html"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ginauth/ginauth/internal/testenv"
 )
 
 // SMTP_URL, MAIL_FROM and BASE_URL: the defaults of local development (mail
@@ -80,3 +85,143 @@ func TestConfigMail(t *testing.T) {
 		}
 	}
 }
+
+// linkIn waits for the next mail to `to` whose text has a link to the
+// page at path of base (the mails of other kinds on the way, notices, are
+// skipped), and returns the link's path and query, for a browser of the
+// test's server.
+func linkIn(t *testing.T, smtp *testenv.SMTPServer, to, base, path string) string {
+	t.Helper()
+	prefix := base + path + "?token="
+	for range 5 {
+		m := smtp.Next(t)
+		i := strings.Index(m.Text, prefix)
+		if i < 0 || len(m.To) != 1 || m.To[0] != to {
+			continue
+		}
+		token := m.Text[i+len(prefix):]
+		if j := strings.IndexAny(token, " \r\n"); j >= 0 {
+			token = token[:j]
+		}
+		if !strings.Contains(m.HTML, prefix+token) {
+			t.Errorf("the HTML part of %q lacks its link", m.Subject)
+		}
+		return path + "?token=" + token
+	}
+	t.Fatalf("no mail to %s with a link to %s", to, prefix)
+	return ""
+}
+
+// The pages of account recovery, driven as a browser without JavaScript
+// would, with mail delivered by a real SMTP server: an address added on
+// the account page and verified from its link, a forgotten password reset
+// from the mailed link (pages opened twice, as mail scanners do, consume
+// nothing), the new password signing in and the old one not, the used link
+// refused, and the new sign-in's notice ending that session.
+func TestRecoveryPages(t *testing.T) {
+	smtp := testenv.StartSMTPServer(t)
+	a, srv, _ := testApp(t, map[string]string{"SMTP_URL": smtp.URL()})
+	base := a.cfg.baseURL
+	one := newBrowser(t, srv)
+	if page, at := one.post("/register", url.Values{"username": {"uma"}, "password": {"uma's password"}}); at != "/" {
+		t.Fatalf("registering: at %s: %s", at, page)
+	}
+	page, _ := one.get("/account")
+	if !strings.Contains(page, `<dt>Address</dt><dd><span class="muted">none</span>`) || !strings.Contains(page, `action="/email"`) {
+		t.Fatalf("the account page of a user without an address: %s", page)
+	}
+	// An address, verified from the mailed link.
+	for email, want := range map[string]string{"not an address": "Enter an email address"} {
+		if page, at := one.post("/email", url.Values{"email": {email}, "returnTo": {"/account"}}); !strings.HasPrefix(at, "/account?") || !strings.Contains(page, want) {
+			t.Errorf("changing the address to %q: at %s, page lacks %q", email, at, want)
+		}
+	}
+	page, at := one.post("/email", url.Values{"email": {"Uma@Example.org"}, "returnTo": {"/account"}})
+	if at != "/account?emailSent=1" || !strings.Contains(page, "We mailed a link to the new address") {
+		t.Fatalf("after asking to change the address: at %s", at)
+	}
+	link := linkIn(t, smtp, "uma@example.org", base, "/email/verify")
+	for range 2 {
+		if page, _ = one.get(link); !strings.Contains(page, `action="/email/verify"`) || !strings.Contains(page, ">Verify my address<") {
+			t.Fatalf("the verify page: %s", page)
+		}
+	}
+	page, at = one.post("/email/verify", formOf(page))
+	if at != "/account?emailVerified=1" || !strings.Contains(page, "uma@example.org <strong>verified</strong>") {
+		t.Fatalf("after verifying: at %s: %s", at, page)
+	}
+
+	// A forgotten password, from the sign-in page.
+	two := newBrowser(t, srv)
+	if page, _ = two.get("/login"); !strings.Contains(page, `href="/password/forgot"`) {
+		t.Error("the sign-in page has no link to the forgot page")
+	}
+	if page, _ = two.get("/password/forgot"); !strings.Contains(page, `action="/password/forgot"`) {
+		t.Fatalf("the forgot page: %s", page)
+	}
+	if page, at = two.post("/password/forgot", url.Values{"email": {"nope"}}); !strings.Contains(page, "Enter an email address") {
+		t.Errorf("a malformed address: at %s", at)
+	}
+	for _, email := range []string{"nobody@example.org", "UMA@example.org"} { // one body whether or not it is an account's
+		if page, at = two.post("/password/forgot", url.Values{"email": {email}}); at != "/password/forgot?sent=1" || !strings.Contains(page, "Check your mail") {
+			t.Fatalf("asking for a link for %s: at %s", email, at)
+		}
+	}
+	link = linkIn(t, smtp, "uma@example.org", base, "/password/reset")
+	for range 2 {
+		if page, _ = two.get(link); !strings.Contains(page, `action="/password/reset"`) {
+			t.Fatalf("the reset page: %s", page)
+		}
+	}
+	form := formOf(page)
+	form.Set("newPassword", "short")
+	if page, at = two.post("/password/reset", form); !strings.HasPrefix(at, "/password/reset?") || !strings.Contains(page, "Use at least 8 characters") || !strings.Contains(page, `name="token"`) {
+		t.Fatalf("a short new password: at %s: %s", at, page)
+	}
+	form.Set("newPassword", "uma's new password")
+	if page, at = two.post("/password/reset", form); !strings.HasPrefix(at, "/login?") || !strings.Contains(page, "Your new password is set, and 1 session was signed out") {
+		t.Fatalf("after the reset: at %s: %s", at, page)
+	}
+	if _, at = one.get("/account"); !strings.HasPrefix(at, "/login") {
+		t.Errorf("the first browser after the reset: at %s", at)
+	}
+	if page, at = two.post("/password/reset", form); !strings.Contains(page, "That link has expired or was used already") || strings.Contains(page, `name="token"`) {
+		t.Errorf("the used link again: at %s: %s", at, page)
+	}
+	if page, _ = two.post("/login", url.Values{"username": {"uma"}, "password": {"uma's password"}}); !strings.Contains(page, "do not match") {
+		t.Error("the old password still signs in")
+	}
+	if _, at = two.post("/login", url.Values{"username": {"uma"}, "password": {"uma's new password"}}); at != "/" {
+		t.Fatalf("signing in with the new password: at %s", at)
+	}
+
+	// The new sign-in's notice ends that session, from another browser.
+	link = linkIn(t, smtp, "uma@example.org", base, "/sessions/end")
+	three := newBrowser(t, srv)
+	if page, _ = three.get(link); !strings.Contains(page, `action="/sessions/end"`) {
+		t.Fatalf("the end-session page: %s", page)
+	}
+	if page, at = three.post("/sessions/end", formOf(page)); !strings.HasPrefix(at, "/login?") || !strings.Contains(page, "That session is signed out") {
+		t.Fatalf("after ending the session: at %s: %s", at, page)
+	}
+	if _, at = two.get("/account"); !strings.HasPrefix(at, "/login") {
+		t.Errorf("the ended session: at %s", at)
+	}
+	// A page without a token, or with one that is no token, has no form.
+	for _, path := range []string{"/password/reset", "/email/verify?token=x", "/sessions/end?token=%22%3E%3Cscript%3E"} {
+		if page, _ = three.get(path); strings.Contains(page, `name="token"`) || !strings.Contains(page, "This page needs the link") {
+			t.Errorf("%s: %s", path, page)
+		}
+	}
+}
+
+// formOf returns the hidden fields of the first form of page.
+func formOf(page string) url.Values {
+	v := url.Values{}
+	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
+		v.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
