@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -60,6 +61,8 @@ type app struct {
 	metrics http.Handler
 	// mail is the queue the account mails leave by (SMTP_URL, or the log).
 	mail *mail.Queue
+	// mailTally counts what became of a command's mails (see deliverMail).
+	mailTally *mailTally
 }
 
 func (a *app) close() {
@@ -343,16 +346,49 @@ func (a *app) openMail(acfg *auth.Config[*Account], m mail.QueueMetrics) error {
 			a.log.Warn("SMTP_URL is not set: mails (password reset and verification links) go to this log, not to people; development only")
 		}
 	}
+	if a.cfg.command {
+		a.mailTally = &mailTally{}
+		m = a.mailTally
+	}
 	a.mail = mail.NewQueue(sender, mail.QueueOptions{Logger: a.log, Metrics: m})
 	a.closers = append(a.closers, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), mailCloseTimeout)
 		defer cancel()
-		if err := a.mail.Close(ctx); err != nil {
+		if err := a.mail.Close(ctx); err != nil && !errors.Is(err, mail.ErrQueueClosed) {
 			a.log.Error(err.Error())
 		}
 	})
 	acfg.Recovery = auth.Recovery{Mail: a.mail, BaseURL: a.cfg.baseURL, AppName: "ginauth example"}
 	return nil
+}
+
+// mailTally is the mail.QueueMetrics of a command: it counts the mails
+// delivered and those given up, for deliverMail to say which.
+type mailTally struct {
+	sent, undelivered atomic.Int64
+}
+
+func (t *mailTally) MailResult(_ string, r mail.Result) {
+	switch r {
+	case mail.ResultSent:
+		t.sent.Add(1)
+	case mail.ResultFailed, mail.ResultLost, mail.ResultDropped:
+		t.undelivered.Add(1)
+	}
+}
+
+func (t *mailTally) MailQueueDepth(int) {}
+
+// deliverMail waits, for a command, until the mails it queued are
+// delivered (retried as the queue does) or ctx ends, and says whether any
+// was not: a command reports what the mail server did, where a server's
+// request cannot wait for it.
+func (a *app) deliverMail(ctx context.Context) error {
+	err := a.mail.Close(ctx)
+	if err == nil && a.mailTally != nil && a.mailTally.undelivered.Load() > 0 {
+		err = errors.New("the mail server did not take it (see the log above)")
+	}
+	return err
 }
 
 // shareThroughRedis makes every instance on the Redis store share the
