@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"html"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -225,3 +227,36 @@ func formOf(page string) url.Values {
 }
 
 var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+
+// With no SMTP_URL the server says, at start, that mail goes to the log,
+// and a mail does: a developer follows its link from there.
+func TestMailToLog(t *testing.T) {
+	cfg, err := loadConfig(func(k string) string {
+		return map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "x.db"), "SESSION_STORE": "memory"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testenv.LogBuffer{}
+	a, err := newApp(cfg, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	if !strings.Contains(logs.String(), "SMTP_URL is not set: mails (password reset and verification links) go to this log") {
+		t.Errorf("no warning that mail goes to the log: %s", logs)
+	}
+	u, err := a.auth.Register(context.Background(), "uma", "uma's password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.auth.ChangeEmail(context.Background(), u.AuthID(), "uma@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.deliverMail(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "http://127.0.0.1:8080/email/verify?token=") {
+		t.Errorf("the verification link is not in the log: %s", logs)
+	}
+}
