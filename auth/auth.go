@@ -26,6 +26,7 @@ type Auth[U models.Authenticatable] struct {
 	gate     *gate
 	throttle ThrottlePolicy
 	minPass  int
+	checks   []PasswordChecker // the built-in list first, then Passwords.Checks
 	metrics  Metrics
 	onEvent  func(Event)
 	now      func() time.Time
@@ -55,6 +56,7 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 		gate:     newGate(cfg.Passwords.MaxConcurrentHashes, cfg.Passwords.HashQueueTimeout, cfg.Metrics),
 		throttle: cfg.Throttle,
 		minPass:  cfg.Passwords.MinLength,
+		checks:   passwordChecks(cfg.Passwords),
 		metrics:  cfg.Metrics,
 		onEvent:  cfg.OnEvent,
 		now:      cfg.Now,

@@ -40,6 +40,7 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 		{"short passwords", func(c *Config[*models.User]) { c.Passwords.MinLength = 6 }},
 		{"negative hash slots", func(c *Config[*models.User]) { c.Passwords.MaxConcurrentHashes = -1 }},
 		{"a throttle rule that never locks", func(c *Config[*models.User]) { c.Throttle.PerIP.Failures = -1 }},
+		{"a nil password check", func(c *Config[*models.User]) { c.Passwords.Checks = []PasswordChecker{nil} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,7 +126,7 @@ func TestNormalizeNewUsername(t *testing.T) {
 	}
 }
 
-func TestCheckNewPassword(t *testing.T) {
+func TestNormalizeNewPassword(t *testing.T) {
 	tests := []struct {
 		in   string
 		want error
@@ -145,14 +146,14 @@ func TestCheckNewPassword(t *testing.T) {
 		{"ｐａｓｓｗｏｒｄ", nil},                            // 8 fullwidth characters
 	}
 	for _, tt := range tests {
-		_, err := checkNewPassword(tt.in, 8)
+		_, err := normalizeNewPassword(tt.in, 8)
 		if !errors.Is(err, tt.want) && (err != nil || tt.want != nil) {
-			t.Errorf("checkNewPassword(%q) = %v, want %v", tt.in, err, tt.want)
+			t.Errorf("normalizeNewPassword(%q) = %v, want %v", tt.in, err, tt.want)
 		}
 	}
 	// Composed and decomposed spellings are one password.
-	a, _ := checkNewPassword("caf\u00e9 au lait", 8)
-	b, _ := checkNewPassword("cafe\u0301 au lait", 8)
+	a, _ := normalizeNewPassword("caf\u00e9 au lait", 8)
+	b, _ := normalizeNewPassword("cafe\u0301 au lait", 8)
 	if a != b {
 		t.Errorf("NFKC: %q != %q", a, b)
 	}

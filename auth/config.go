@@ -81,6 +81,19 @@ type Passwords struct {
 	// HashQueueTimeout (default 2s) answers ErrBusy.
 	MaxConcurrentHashes int
 	HashQueueTimeout    time.Duration
+
+	// AllowCommon turns off the built-in refusal of the 10,000 most common
+	// passwords (ErrCommonPassword), which is on by default and runs first,
+	// before Checks. A password that is the user's username is refused
+	// either way (ErrPasswordIsUsername).
+	AllowCommon bool
+
+	// Checks judge every new password (registration, SetPassword,
+	// ChangePassword), in order, after the length rules and the built-in
+	// checks; the first refusal wins. hibp.New makes one that looks the
+	// password up in Have I Been Pwned's breach corpus. See
+	// PasswordChecker.
+	Checks []PasswordChecker
 }
 
 // UserCache sizes the cache of users.
@@ -139,6 +152,11 @@ func (cfg Config[U]) withDefaults() (Config[U], error) {
 	}
 	if p.MaxConcurrentHashes < 0 {
 		return cfg, configErr("MaxConcurrentHashes must be positive")
+	}
+	for i, c := range p.Checks {
+		if c == nil {
+			return cfg, configErr("Passwords.Checks[%d] is nil", i)
+		}
 	}
 	if p.HashQueueTimeout <= 0 {
 		p.HashQueueTimeout = 2 * time.Second

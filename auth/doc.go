@@ -44,6 +44,15 @@
 //     exactly that name. Passwords are NFKC-normalized (NIST SP 800-63B),
 //     must be 8 characters or more as typed, and at most 72 bytes once
 //     normalized: bcrypt's limit, enforced rather than silently truncated.
+//   - Every new password (Register, SetPassword, ChangePassword) is judged
+//     by one rule set, after the length rules: it may not be the username
+//     (ErrPasswordIsUsername), nor, unless Passwords.AllowCommon, one of
+//     the 10,000 most common passwords, in any letter case
+//     (ErrCommonPassword; the list is embedded, from zxcvbn, MIT); then
+//     Passwords.Checks run in order (the hibp package's breach lookup, an
+//     application's own rules). A refusal matches ErrWeakPassword (400); a
+//     checker that could not run answers ErrPasswordCheckUnavailable (503),
+//     and changes nothing.
 //   - Login always regenerates the session (session.Session.Bind): new ID,
 //     old record destroyed, only the values the manager keeps on
 //     regeneration carried. Each signed-in session keeps a fingerprint of

@@ -26,9 +26,33 @@ var (
 	// ErrInvalidUsername: a new username that NormalizeUsername refuses.
 	ErrInvalidUsername = errors.New("auth: usernames are 1 to 64 letters, digits or . _ - @ +")
 
-	// ErrWeakPassword: a new password shorter than the minimum; the error
-	// says the minimum.
-	ErrWeakPassword = errors.New("auth: the password is too short")
+	// ErrWeakPassword: a new password the password rules refuse. A password
+	// shorter than the minimum answers an error matching it that says the
+	// minimum; ErrCommonPassword, ErrPasswordIsUsername and
+	// ErrBreachedPassword match it too, and so does any refusal of a
+	// PasswordChecker.
+	ErrWeakPassword = errors.New("auth: the password is too weak")
+
+	// ErrCommonPassword: a new password among the 10,000 most common ones
+	// (see Passwords.AllowCommon), in any letter case. It matches
+	// ErrWeakPassword.
+	ErrCommonPassword error = &refusal{"auth: the password is one of the most common ones", ErrWeakPassword}
+
+	// ErrPasswordIsUsername: a new password that is the user's username, in
+	// any letter case. It matches ErrCommonPassword and ErrWeakPassword.
+	ErrPasswordIsUsername error = &refusal{"auth: the password is the username", ErrCommonPassword}
+
+	// ErrBreachedPassword: a new password found among the passwords of
+	// known data breaches, by a PasswordChecker (the hibp package's). It
+	// matches ErrWeakPassword.
+	ErrBreachedPassword error = &refusal{"auth: the password appears in known data breaches", ErrWeakPassword}
+
+	// ErrPasswordCheckUnavailable: a PasswordChecker could not judge a new
+	// password (a breach service that did not answer, with its checker
+	// set to fail closed). The password was neither accepted nor refused:
+	// nothing changed, and the same request may succeed later. Every error
+	// of a checker that is not a refusal is wrapped in it.
+	ErrPasswordCheckUnavailable = errors.New("auth: the password could not be checked")
 
 	// ErrPasswordTooLong: a new password over bcrypt's 72 bytes.
 	ErrPasswordTooLong = errors.New("auth: the password is longer than 72 bytes")
@@ -94,3 +118,13 @@ func retry(err error, after time.Duration) error { return &RetryError{Err: err, 
 
 // busy is ErrBusy with its cause.
 func busy(cause error) error { return fmt.Errorf("%w: %w", ErrBusy, cause) }
+
+// refusal is a sentinel that refuses a new password for a reason of its
+// own, and matches the broader sentinel it refines.
+type refusal struct {
+	msg  string
+	kind error
+}
+
+func (e *refusal) Error() string { return e.msg }
+func (e *refusal) Unwrap() error { return e.kind }

@@ -445,9 +445,12 @@ func (a *Auth[U]) findUser(ctx context.Context, name string) (U, error) {
 // Register creates a user with the username (normalized) and password
 // (hashed with bcrypt), and reports EventRegister. It does not sign the
 // user in: call Login for that. It answers ErrInvalidUsername,
-// ErrWeakPassword, ErrPasswordTooLong or ErrInvalidPassword for what the
-// caller must fix, ErrUsernameTaken, and an error matching
-// sessionstore.ErrUnavailable when the user store fails.
+// ErrWeakPassword (ErrCommonPassword, ErrPasswordIsUsername,
+// ErrBreachedPassword, or a PasswordChecker's refusal), ErrPasswordTooLong
+// or ErrInvalidPassword for what the caller must fix, ErrUsernameTaken, an
+// error matching ErrPasswordCheckUnavailable when a PasswordChecker could
+// not run, and an error matching sessionstore.ErrUnavailable when the user
+// store fails.
 //
 // ctx is the request's *gin.Context for a registration from a client
 // (POST /register): it is then throttled per client address twice, on
@@ -461,7 +464,7 @@ func (a *Auth[U]) Register(ctx context.Context, username, password string) (U, e
 	if err != nil {
 		return zero, err
 	}
-	pw, err := checkNewPassword(password, a.minPass)
+	pw, err := a.checkNewPassword(ctx, name, password)
 	if err != nil {
 		return zero, err
 	}
@@ -528,13 +531,22 @@ func (a *Auth[U]) create(ctx context.Context, name, pw string) (U, error) {
 
 // SetPassword sets a user's password without asking for the current one
 // (an administrator's reset, a command line), and ends every session of
-// the user on every instance. It returns how many sessions it ended. It
-// answers ErrWeakPassword, ErrPasswordTooLong or ErrInvalidPassword for a
-// password the caller must change, models.ErrUserNotFound for an unknown
-// user, and an error matching sessionstore.ErrUnavailable when a store
-// fails.
+// the user on every instance. It returns how many sessions it ended. The
+// password is judged as at registration. It answers ErrWeakPassword (or a
+// refinement of it: ErrCommonPassword, ...), ErrPasswordTooLong or
+// ErrInvalidPassword for a password the caller must change,
+// models.ErrUserNotFound for an unknown user, an error matching
+// ErrPasswordCheckUnavailable when a PasswordChecker could not run, and an
+// error matching sessionstore.ErrUnavailable when a store fails.
 func (a *Auth[U]) SetPassword(ctx context.Context, userID, password string) (int, error) {
-	pw, err := checkNewPassword(password, a.minPass)
+	user, err := a.users.FindByID(ctx, userID)
+	if err != nil {
+		if errors.Is(err, models.ErrUserNotFound) {
+			return 0, err
+		}
+		return 0, sessionstore.Unavailable(err)
+	}
+	pw, err := a.checkNewPassword(ctx, user.AuthUsername(), password)
 	if err != nil {
 		return 0, err
 	}
@@ -574,8 +586,9 @@ func (a *Auth[U]) replaceHash(ctx context.Context, userID, hash string) (int, er
 // current one, ends the user's other sessions, and regenerates this one (a
 // new ID, still signed in). It returns how many other sessions it ended.
 // Sessions signed in with the old password, a sign-in that was already in
-// flight included, end at their next request on every instance. A wrong
-// current password answers ErrWrongPassword; guesses are throttled on a key
+// flight included, end at their next request on every instance. The new
+// password is judged as at registration, before the current one is
+// checked. A wrong current password answers ErrWrongPassword; guesses are throttled on a key
 // of their own, so that a lockout of the account's sign-in (which anyone
 // can cause) does not stop its signed-in owner.
 func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, error) {
@@ -584,7 +597,7 @@ func (a *Auth[U]) ChangePassword(c *gin.Context, current, next string) (int, err
 		return 0, err
 	}
 	uid := signedIn.AuthID()
-	pw, err := checkNewPassword(next, a.minPass)
+	pw, err := a.checkNewPassword(c, signedIn.AuthUsername(), next)
 	if err != nil {
 		return 0, err
 	}

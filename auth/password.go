@@ -21,12 +21,13 @@ const MaxPasswordBytes = 72
 // from "pass" and no longer match the hashes stored so far.
 func normalizePassword(pw string) string { return norm.NFKC.String(pw) }
 
-// checkNewPassword validates a password about to be hashed and returns its
-// normalized form. Its length is counted as typed: normalization can turn
-// one character into eighteen (U+FDFA), which is not a longer password.
-// bcrypt's 72-byte limit applies to the normalized form, which is what is
-// hashed.
-func checkNewPassword(pw string, minRunes int) (string, error) {
+// normalizeNewPassword applies the length rules to a password about to be
+// hashed and returns its normalized form. Its length is counted as typed:
+// normalization can turn one character into eighteen (U+FDFA), which is
+// not a longer password. bcrypt's 72-byte limit applies to the normalized
+// form, which is what is hashed. Every new password goes through
+// Auth.checkNewPassword, which calls it first.
+func normalizeNewPassword(pw string, minRunes int) (string, error) {
 	if !utf8.ValidString(pw) {
 		return "", ErrInvalidPassword
 	}

@@ -479,7 +479,7 @@ func (a *Auth[U]) ResetPassword(ctx context.Context, token, newPassword string) 
 	if _, ok := tokenHash(token); !ok {
 		return 0, ErrInvalidToken
 	}
-	pw, err := checkNewPassword(newPassword, a.minPass)
+	pw, err := a.checkNewPassword(ctx, "", newPassword)
 	if err != nil {
 		return 0, err
 	}
@@ -495,6 +495,13 @@ func (a *Auth[U]) ResetPassword(ctx context.Context, token, newPassword string) 
 		return 0, sessionstore.Unavailable(err)
 	case !sameCredential(t.Credential, credentialOf(u.AuthPasswordHash())) || t.Credential == "":
 		return 0, ErrInvalidToken // the password changed since the link was sent
+	}
+	if strings.EqualFold(pw, u.AuthUsername()) {
+		// The username rule needs the user: the link keeps working.
+		if rerr := a.rec.tokens.IssueToken(ctx, t); rerr != nil {
+			a.log.Warn("ginauth: restoring a reset link after a refused password failed", "err", rerr)
+		}
+		return 0, ErrPasswordIsUsername
 	}
 	var hash string
 	if serr := a.slot(ctx, func() { hash, err = a.hasher.hash(pw) }); serr != nil {

@@ -219,6 +219,8 @@ func TestPages(t *testing.T) {
 		"uma|a long enough password": "That username is taken",
 		"bob|short":                  "Use at least 8 characters",
 		"a b|a long enough password": "Use 1 to 64 letters",
+		"bob|password123":            "one of the most common ones",
+		"bobby.tables|Bobby.Tables":  "or your username",
 	} {
 		u, p, _ := strings.Cut(form, "|")
 		page, at := newBrowser(t, srv).post("/register", url.Values{"username": {u}, "password": {p}})
@@ -259,6 +261,9 @@ func TestPages(t *testing.T) {
 	two.post("/login", url.Values{"username": {"uma"}, "password": {"uma's password"}})
 	if page, _ = one.post("/password", url.Values{"currentPassword": {"nope"}, "newPassword": {"uma's new password"}, "returnTo": {"/account"}}); !strings.Contains(page, "That is not your current password") {
 		t.Errorf("a wrong current password: %s", page)
+	}
+	if page, _ = one.post("/password", url.Values{"currentPassword": {"uma's password"}, "newPassword": {"iloveyou"}, "returnTo": {"/account"}}); !strings.Contains(page, "one of the most common ones") || !strings.Contains(page, `id="new-error"`) {
+		t.Errorf("a common new password: %s", page)
 	}
 	if page, _ = one.post("/password", url.Values{"currentPassword": {"uma's password"}, "newPassword": {"uma's new password"}, "returnTo": {"/account"}}); !strings.Contains(page, "1 other session was signed out") {
 		t.Errorf("after changing the password: %s", page)

@@ -225,6 +225,10 @@ func (p *pages) register(c *gin.Context) {
 		pg.Errors["password"] = problemTexts[code]
 	case "password_too_long":
 		pg.Errors["password"] = "Use at most 72 bytes: a few words are enough."
+	case "common_password":
+		pg.Errors["password"] = commonPasswordText
+	case "breached_password":
+		pg.Errors["password"] = breachedPasswordText
 	default:
 		pg.note("error", problemText(code, c.Query("retry")))
 	}
@@ -276,6 +280,10 @@ func (p *pages) account(c *gin.Context) {
 		pg.Errors["next"] = problemTexts[code]
 	case "password_too_long":
 		pg.Errors["next"] = "Use at most 72 bytes."
+	case "common_password":
+		pg.Errors["next"] = commonPasswordText
+	case "breached_password":
+		pg.Errors["next"] = breachedPasswordText
 	case "bad_request":
 		pg.note("error", "Fill in your current password and the new one.")
 	default:
@@ -448,6 +456,13 @@ func problemText(code, retry string) string {
 	}
 	return "Something went wrong. Try again."
 }
+
+// The texts of a new password refused by the password checks: the code
+// common_password stands for the common list and for the username.
+const (
+	commonPasswordText   = "That password is one of the most common ones, or your username: attackers try those first. Choose another; a few unrelated words work well."
+	breachedPasswordText = "That password has appeared in a data breach, so attackers have it on their lists. Choose another; a few unrelated words work well."
+)
 
 // problemTexts are the texts of the codes a redirect can carry to a page
 // that has no field to show them at.

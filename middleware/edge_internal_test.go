@@ -39,6 +39,13 @@ func TestProblems(t *testing.T) {
 		{auth.ErrWrongPassword, problem.WrongPassword, 0},
 		{auth.ErrInvalidCredentials, problem.InvalidCredentials, 0},
 		{fmt.Errorf("wrapped: %w", auth.ErrWeakPassword), problem.WeakPassword, 0},
+		{auth.ErrCommonPassword, problem.CommonPassword, 0},
+		{auth.ErrPasswordIsUsername, problem.PasswordIsUsername, 0},
+		{fmt.Errorf("wrapped: %w", auth.ErrBreachedPassword), problem.BreachedPassword, 0},
+		{fmt.Errorf("%w: no digit", auth.ErrWeakPassword), problem.WeakPassword, 0},
+		{fmt.Errorf("%w: %w", auth.ErrPasswordCheckUnavailable, errors.New("timeout")), problem.PasswordCheckUnavailable, 0},
+		// a checker whose store failed: the password was not judged either way
+		{fmt.Errorf("%w: %w", auth.ErrPasswordCheckUnavailable, sessionstore.Unavailable(errors.New("down"))), problem.PasswordCheckUnavailable, 0},
 		{session.ErrExpired, problem.SessionExpired, 0},
 		{session.ErrHTTPSRequired, problem.HTTPSRequired, 0},
 		{sessionstore.ErrTooManySessions, problem.TooManySessions, 0},

@@ -23,33 +23,37 @@ type Problem struct {
 
 // The problems of the HTTP contract.
 var (
-	BadRequest         = &Problem{400, "bad_request", "The request is malformed."}
-	InvalidUsername    = &Problem{400, "bad_request", "Usernames are 1 to 64 letters, digits or . _ - @ +."}
-	WeakPassword       = &Problem{400, "weak_password", "The password is too short."}
-	PasswordTooLong    = &Problem{400, "password_too_long", "The password is longer than 72 bytes."}
-	InvalidEmail       = &Problem{400, "invalid_email", "That is not an email address."}
-	NoEmail            = &Problem{400, "no_email", "The account has no email address."}
-	InvalidToken       = &Problem{400, "invalid_token", "The link is invalid or has expired. Ask for a new one."}
-	Unauthenticated    = &Problem{401, "unauthenticated", "Sign in to continue."}
-	SessionExpired     = &Problem{401, "session_expired", "Your session has expired. Sign in again."}
-	InvalidCredentials = &Problem{401, "invalid_credentials", "Invalid username or password."}
-	WrongPassword      = &Problem{401, "invalid_credentials", "The current password is wrong."}
-	HTTPSRequired      = &Problem{403, "https_required", "Signing in needs HTTPS: the session cookie is Secure, and this request came over plain HTTP."}
-	EmailUnverified    = &Problem{403, "email_unverified", "Verify your email address first: we sent you a link."}
-	CrossOrigin        = &Problem{403, "cross_origin", "Cross-origin requests are not allowed here."}
-	NotFound           = &Problem{404, "not_found", "No such session."}
-	NoMail             = &Problem{404, "not_found", "This application sends no mail."}
-	UsernameTaken      = &Problem{409, "username_taken", "That username is taken."}
-	EmailTaken         = &Problem{409, "email_taken", "That email address belongs to another account."}
-	TooManySessions    = &Problem{409, "too_many_sessions", "You are signed in on as many devices as allowed. Sign out on one of them first."}
-	PayloadTooLarge    = &Problem{413, "payload_too_large", "The request body is too large."}
-	UnsupportedMedia   = &Problem{415, "unsupported_media_type", "Send JSON or a form."}
-	TooManyAttempts    = &Problem{429, "too_many_attempts", "Too many failed sign-in attempts. Try again later."}
-	TooManyMails       = &Problem{429, "too_many_attempts", "Too many mails asked for. Try again later."}
-	TooManySignups     = &Problem{429, "too_many_attempts", "Too many registrations from your network. Try again later."}
-	Internal           = &Problem{500, "internal_error", "Something went wrong."}
-	StoreUnavailable   = &Problem{503, "store_unavailable", "The session store is unavailable. Try again shortly."}
-	Busy               = &Problem{503, "busy", "Too many sign-ins at once. Try again shortly."}
+	BadRequest               = &Problem{400, "bad_request", "The request is malformed."}
+	InvalidUsername          = &Problem{400, "bad_request", "Usernames are 1 to 64 letters, digits or . _ - @ +."}
+	WeakPassword             = &Problem{400, "weak_password", "The password is too short or too easy to guess."}
+	CommonPassword           = &Problem{400, "common_password", "That password is one of the most common ones, which attackers try first. Choose another."}
+	PasswordIsUsername       = &Problem{400, "common_password", "The password must not be your username. Choose another."}
+	BreachedPassword         = &Problem{400, "breached_password", "That password has appeared in a data breach, so attackers have it on their lists. Choose another."}
+	PasswordTooLong          = &Problem{400, "password_too_long", "The password is longer than 72 bytes."}
+	InvalidEmail             = &Problem{400, "invalid_email", "That is not an email address."}
+	NoEmail                  = &Problem{400, "no_email", "The account has no email address."}
+	InvalidToken             = &Problem{400, "invalid_token", "The link is invalid or has expired. Ask for a new one."}
+	Unauthenticated          = &Problem{401, "unauthenticated", "Sign in to continue."}
+	SessionExpired           = &Problem{401, "session_expired", "Your session has expired. Sign in again."}
+	InvalidCredentials       = &Problem{401, "invalid_credentials", "Invalid username or password."}
+	WrongPassword            = &Problem{401, "invalid_credentials", "The current password is wrong."}
+	HTTPSRequired            = &Problem{403, "https_required", "Signing in needs HTTPS: the session cookie is Secure, and this request came over plain HTTP."}
+	EmailUnverified          = &Problem{403, "email_unverified", "Verify your email address first: we sent you a link."}
+	CrossOrigin              = &Problem{403, "cross_origin", "Cross-origin requests are not allowed here."}
+	NotFound                 = &Problem{404, "not_found", "No such session."}
+	NoMail                   = &Problem{404, "not_found", "This application sends no mail."}
+	UsernameTaken            = &Problem{409, "username_taken", "That username is taken."}
+	EmailTaken               = &Problem{409, "email_taken", "That email address belongs to another account."}
+	TooManySessions          = &Problem{409, "too_many_sessions", "You are signed in on as many devices as allowed. Sign out on one of them first."}
+	PayloadTooLarge          = &Problem{413, "payload_too_large", "The request body is too large."}
+	UnsupportedMedia         = &Problem{415, "unsupported_media_type", "Send JSON or a form."}
+	TooManyAttempts          = &Problem{429, "too_many_attempts", "Too many failed sign-in attempts. Try again later."}
+	TooManyMails             = &Problem{429, "too_many_attempts", "Too many mails asked for. Try again later."}
+	TooManySignups           = &Problem{429, "too_many_attempts", "Too many registrations from your network. Try again later."}
+	Internal                 = &Problem{500, "internal_error", "Something went wrong."}
+	StoreUnavailable         = &Problem{503, "store_unavailable", "The session store is unavailable. Try again shortly."}
+	Busy                     = &Problem{503, "busy", "Too many sign-ins at once. Try again shortly."}
+	PasswordCheckUnavailable = &Problem{503, "password_check_unavailable", "The new password could not be checked right now. Nothing was changed; try again shortly."}
 )
 
 // Write answers the request with p, aborts the handler chain and marks the
