@@ -221,8 +221,8 @@ func (p *pages) register(c *gin.Context) {
 		pg.Errors["username"] = "That username is taken. Choose another."
 	case "bad_request":
 		pg.Errors["username"] = "Use 1 to 64 letters, digits or . _ - @ +, all in one script."
-	case "weak_password", "common_password", "breached_password":
-		pg.Errors["password"] = problemTexts[code]
+	case "weak_password":
+		pg.Errors["password"] = "Use at least 8 characters."
 	case "password_too_long":
 		pg.Errors["password"] = "Use at most 72 bytes: a few words are enough."
 	case "common_password":
@@ -276,8 +276,8 @@ func (p *pages) account(c *gin.Context) {
 		pg.Errors["email"] = problemTexts[code]
 	case "1":
 		pg.Errors["current"] = "That is not your current password."
-	case "weak_password", "common_password", "breached_password":
-		pg.Errors["next"] = problemTexts[code]
+	case "weak_password":
+		pg.Errors["next"] = "Use at least 8 characters."
 	case "password_too_long":
 		pg.Errors["next"] = "Use at most 72 bytes."
 	case "common_password":
@@ -481,8 +481,8 @@ var problemTexts = map[string]string{
 	"no_email":               "Your account has no email address yet. Add one first.",
 	"email_unverified":       "Verify your email address first: we mailed you a link.",
 	"weak_password":          "Use at least 8 characters.",
-	"common_password":        "That password is among the most common ones, which are tried first. Choose another.",
-	"breached_password":      "That password has appeared in a data breach, so attackers try it. Choose another.",
+	"common_password":        commonPasswordText,
+	"breached_password":      breachedPasswordText,
 }
 
 // maxRetrySeconds bounds the wait a page repeats from its address: a day,
