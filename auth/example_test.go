@@ -150,7 +150,7 @@ func ExampleAuth_User() {
 	defer srv.Close()
 
 	// An account made outside any request, as a seeding script would.
-	if _, err := a.Register(context.Background(), "Grace", "correct horse battery"); err != nil {
+	if _, err := a.Register(context.Background(), auth.NewUser{Username: "Grace", Password: "correct horse battery"}); err != nil {
 		panic(err)
 	}
 	b := newBrowser(srv)

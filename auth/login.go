@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"unicode/utf8"
@@ -442,13 +443,26 @@ func (a *Auth[U]) findUser(ctx context.Context, name string) (U, error) {
 	return u, nil
 }
 
-// Register creates a user with the username (normalized) and password
-// (hashed with bcrypt), and reports EventRegister. It does not sign the
+// NewUser is what Register makes a user of.
+type NewUser struct {
+	Username string
+	Password string
+	// Email, optional, is the user's address (normalized; see
+	// NormalizeEmail), unverified until its owner follows the link that
+	// Register mails to it (with Config.Recovery). It needs a user type
+	// and store with addresses (models.Email, models.EmailStore).
+	Email string
+}
+
+// Register creates a user with the username (normalized), password
+// (hashed with bcrypt) and, optionally, address, and reports
+// EventRegister. It does not sign the
 // user in: call Login for that. It answers ErrInvalidUsername,
 // ErrWeakPassword (ErrCommonPassword, ErrPasswordIsUsername,
 // ErrBreachedPassword, or a PasswordChecker's refusal), ErrPasswordTooLong
-// or ErrInvalidPassword for what the caller must fix, ErrUsernameTaken, an
-// error matching ErrPasswordCheckUnavailable when a PasswordChecker could
+// or ErrInvalidPassword, ErrInvalidEmail for what the caller must fix,
+// ErrUsernameTaken, ErrEmailTaken (an oracle exactly as wide as a taken
+// username: the same throttle counts both), an error matching ErrPasswordCheckUnavailable when a PasswordChecker could
 // not run, and an error matching sessionstore.ErrUnavailable when the user
 // store fails.
 //
@@ -458,24 +472,33 @@ func (a *Auth[U]) findUser(ctx context.Context, name string) (U, error) {
 // answer tells whether an account exists) and on accounts created
 // (ThrottlePolicy.Signups). Any other context is an operator's (seeding an
 // administrator, importing users), not throttled.
-func (a *Auth[U]) Register(ctx context.Context, username, password string) (U, error) {
+func (a *Auth[U]) Register(ctx context.Context, nu NewUser) (U, error) {
 	var zero U
-	name, err := normalizeNewUsername(username)
+	name, err := normalizeNewUsername(nu.Username)
 	if err != nil {
 		return zero, err
 	}
-	pw, err := a.checkNewPassword(ctx, name, password)
+	pw, err := a.checkNewPassword(ctx, name, nu.Password)
 	if err != nil {
 		return zero, err
+	}
+	email := ""
+	if nu.Email != "" {
+		if email, err = NormalizeEmail(nu.Email); err != nil {
+			return zero, err
+		}
+		if _, ok := a.users.(models.EmailStore[U]); !ok {
+			return zero, fmt.Errorf("%w: the user store keeps no addresses", ErrNoEmail)
+		}
 	}
 	c, ok := ctx.(*gin.Context)
 	if !ok {
 		var u U
-		if serr := a.slot(ctx, func() { u, err = a.create(ctx, name, pw) }); serr != nil {
+		if serr := a.slot(ctx, func() { u, err = a.create(ctx, name, pw, email) }); serr != nil {
 			return zero, serr
 		}
 		if err == nil {
-			a.emit(ctx, Event{Type: EventRegister, UserID: u.AuthID(), Username: name})
+			a.registered(ctx, u, email)
 		}
 		return u, err
 	}
@@ -494,9 +517,9 @@ func (a *Auth[U]) Register(ctx context.Context, username, password string) (U, e
 	var u U
 	err = a.gated(c, at, func() ([]Verdict, error) {
 		var err error
-		u, err = a.create(c.Request.Context(), name, pw)
+		u, err = a.create(c.Request.Context(), name, pw, email)
 		switch {
-		case errors.Is(err, ErrUsernameTaken):
+		case errors.Is(err, ErrUsernameTaken), errors.Is(err, ErrEmailTaken):
 			return []Verdict{Failed, Unjudged}, err
 		case err != nil:
 			return nil, err
@@ -507,22 +530,42 @@ func (a *Auth[U]) Register(ctx context.Context, username, password string) (U, e
 		return zero, err
 	}
 	c.Set(readKey, &userRead{u.AuthID(), epoch})
-	a.emit(c, Event{Type: EventRegister, UserID: u.AuthID(), Username: name})
+	a.registered(c, u, email)
 	return u, nil
 }
 
-// create hashes the password and creates the user; the caller holds a
-// bcrypt slot.
-func (a *Auth[U]) create(ctx context.Context, name, pw string) (U, error) {
+// registered reports a new user, and mails a new address its link.
+func (a *Auth[U]) registered(ctx context.Context, u U, email string) {
+	a.emit(ctx, Event{Type: EventRegister, UserID: u.AuthID(), Username: u.AuthUsername()})
+	if email == "" || a.rec == nil {
+		return
+	}
+	a.later(func(ctx context.Context) {
+		if err := a.sendVerification(ctx, u, email); err != nil {
+			a.log.Warn("ginauth: a new user's verification mail not sent", "err", err)
+		}
+	})
+}
+
+// create hashes the password and creates the user, with the address when
+// there is one; the caller holds a bcrypt slot.
+func (a *Auth[U]) create(ctx context.Context, name, pw, email string) (U, error) {
 	var zero U
 	hash, err := a.hasher.hash(pw)
 	if err != nil {
 		return zero, err
 	}
-	u, err := a.users.Create(ctx, name, hash)
+	var u U
+	if email == "" {
+		u, err = a.users.Create(ctx, name, hash)
+	} else {
+		u, err = a.users.(models.EmailStore[U]).CreateWithEmail(ctx, name, hash, email)
+	}
 	switch {
 	case errors.Is(err, models.ErrUsernameTaken):
 		return zero, ErrUsernameTaken
+	case errors.Is(err, models.ErrEmailTaken):
+		return zero, ErrEmailTaken
 	case err != nil:
 		return zero, sessionstore.Unavailable(err)
 	}

@@ -155,7 +155,7 @@ func TestUsersOutsideRequests(t *testing.T) {
 			}
 		})
 		ctx := context.Background()
-		admin, err := a.Auth.Register(ctx, " Admin ", "the admin's password")
+		admin, err := a.Auth.Register(ctx, auth.NewUser{Username: " Admin ", Password: "the admin's password"})
 		if err != nil || admin.Username != "admin" {
 			t.Fatalf("CreateUser = %v, %v", admin, err)
 		}
@@ -167,7 +167,7 @@ func TestUsersOutsideRequests(t *testing.T) {
 			{"bob", "short", auth.ErrWeakPassword},
 			{"abʹ", "a long password", auth.ErrInvalidUsername},
 		} {
-			if _, err := a.Auth.Register(ctx, tt.name, tt.pw); !errors.Is(err, tt.want) {
+			if _, err := a.Auth.Register(ctx, auth.NewUser{Username: tt.name, Password: tt.pw}); !errors.Is(err, tt.want) {
 				t.Errorf("CreateUser(%q) = %v, want %v", tt.name, err, tt.want)
 			}
 		}
@@ -195,7 +195,7 @@ func TestUsersOutsideRequests(t *testing.T) {
 		if err != nil || len(list) != 2 || list[0].Current || list[1].Current || list[0].IPAddress != "127.0.0.1" {
 			t.Fatalf("UserSessions = %+v, %v; want the two sessions, none current", list, err)
 		}
-		other, _ := a.Auth.Register(ctx, "other", "the other's password")
+		other, _ := a.Auth.Register(ctx, auth.NewUser{Username: "other", Password: "the other's password"})
 		if err := a.Auth.Revoke(ctx, other.AuthID(), list[0].ID); !errors.Is(err, sessionstore.ErrNotFound) {
 			t.Errorf("revoking admin's session as another user's = %v, want ErrNotFound", err)
 		}

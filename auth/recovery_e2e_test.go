@@ -551,3 +551,24 @@ func TestRecoveryConfig(t *testing.T) {
 		t.Errorf("New for models.User = %v; want a configuration error that names models.Email", err)
 	}
 }
+
+func TestRegisterWithEmail(t *testing.T) {
+	a, srv := mailApp(t)
+	cl := a.Client(t)
+	r := cl.Do("POST", "/register", map[string]any{"username": "fay", "password": "fay's good password", "email": " Fay@Example.org"})
+	cl.Want(r, http.StatusCreated, "")
+	if u := r.JSON["user"].(map[string]any); u["email"] != "fay@example.org" || u["emailVerified"] != false {
+		t.Errorf("registered user = %v", u)
+	}
+	tok := linkToken(t, srv.Next(t), "/email/verify")
+	cl.Want(cl.Do("POST", "/email/verify", map[string]any{"token": tok}), http.StatusOK, "")
+
+	other := a.Client(t)
+	other.Want(other.Do("POST", "/register", map[string]any{"username": "fay2", "password": "fay2's good password", "email": "FAY@example.org"}), http.StatusConflict, "email_taken")
+	other.Want(other.Do("POST", "/register", map[string]any{"username": "fay3", "password": "fay3's good password", "email": "fay at example"}), http.StatusBadRequest, "invalid_email")
+	if _, err := a.Users.FindByUsername(context.Background(), "fay2"); err == nil {
+		t.Error("a refused registration created its user")
+	}
+	// Without an address, as before.
+	a.Client(t).Register("gus", "gus's good password")
+}

@@ -63,7 +63,7 @@ func usersCreate(r *adminRun, operands []string) error {
 	} else if !isNotFound(err) {
 		return err
 	}
-	u, err := a.auth.Register(r.ctx, name, pw) // an operator's context: not throttled
+	u, err := a.auth.Register(r.ctx, auth.NewUser{Username: name, Password: pw}) // an operator's context: not throttled
 	switch {
 	case errors.Is(err, auth.ErrUsernameTaken):
 		return fmt.Errorf("a user named %q exists already", normalized)

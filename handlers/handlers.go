@@ -86,7 +86,7 @@ func WithMiddleware(h ...gin.HandlerFunc) Option {
 
 // Mount registers the prebuilt routes on g:
 //
-//	POST   /register      (WithRegister) create a user, sign in: 201 {"user"}
+//	POST   /register      (WithRegister) {"username","password","email"}: create a user (email optional: a verification link is mailed), sign in: 201 {"user"}
 //	POST   /login         {"username","password","remember"}: 200 {"user"}
 //	POST   /logout        204
 //	POST   /logout-all    200 {"message","revoked"}
@@ -192,17 +192,18 @@ func withQuery(p string, kv ...string) string {
 }
 
 func (h *routes[U]) register(c *gin.Context) {
-	var username, password, returnTo string
+	var username, password, email, returnTo string
 	form, err := readBody(c,
 		field{name: "username", str: &username, required: true},
 		field{name: "password", str: &password, required: true},
+		field{name: "email", str: &email},
 		field{name: middleware.ReturnToParam, str: &returnTo})
 	page := c.Request.URL.Path // the registration form's page, by convention
 	if err != nil {
 		h.fail(c, form, page, returnTo, err)
 		return
 	}
-	user, err := h.a.Register(c, username, password)
+	user, err := h.a.Register(c, auth.NewUser{Username: username, Password: password, Email: email})
 	if err != nil {
 		h.fail(c, form, page, returnTo, err)
 		return

@@ -41,7 +41,7 @@ func ExampleRequireAuth() {
 		panic(err)
 	}
 	defer a.Close()
-	_, _ = a.Register(context.Background(), "lin", "correct horse battery")
+	_, _ = a.Register(context.Background(), auth.NewUser{Username: "lin", Password: "correct horse battery"})
 
 	r := gin.New()
 	r.Use(sessions.Middleware())

@@ -76,7 +76,7 @@ func newEnv(t *testing.T, maxSessions int) *env {
 	t.Cleanup(func() { _ = a.Close() })
 	e := &env{a: a, store: store, clock: clock, logs: logs, logger: logger}
 	// Sign a user in through a route of the test's own.
-	if _, err := a.Register(context.Background(), "mia", "mia's password"); err != nil {
+	if _, err := a.Register(context.Background(), auth.NewUser{Username: "mia", Password: "mia's password"}); err != nil {
 		t.Fatal(err)
 	}
 	r := gin.New()
