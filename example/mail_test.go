@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/testenv"
 )
 
@@ -153,6 +154,22 @@ func TestRecoveryPages(t *testing.T) {
 		t.Fatalf("after verifying: at %s: %s", at, page)
 	}
 
+	// Registering with an address mails it a link; a taken or malformed
+	// one is refused at its field.
+	for email, want := range map[string]string{"uma@example.org": "That email address belongs to another account", "nope": "Enter an email address"} {
+		page, at := newBrowser(t, srv).post("/register", url.Values{"username": {"someone"}, "password": {"a long enough password"}, "email": {email}})
+		if !strings.HasPrefix(at, "/register?error=") || !strings.Contains(page, want) || !strings.Contains(page, `aria-describedby="email-help email-error" aria-invalid="true"`) {
+			t.Errorf("registering with %s: at %s, page lacks %q", email, at, want)
+		}
+	}
+	if _, at := newBrowser(t, srv).post("/register", url.Values{"username": {"vic"}, "password": {"vic's password"}, "email": {"vic@example.org"}}); at != "/" {
+		t.Fatalf("registering with an address: at %s", at)
+	}
+	vic := linkIn(t, smtp, "vic@example.org", base, "/email/verify")
+	if page, _ = newBrowser(t, srv).get(vic); !strings.Contains(page, ">Verify my address<") {
+		t.Errorf("the link mailed at registration: %s", page)
+	}
+
 	// A forgotten password, from the sign-in page.
 	two := newBrowser(t, srv)
 	if page, _ = two.get("/login"); !strings.Contains(page, `href="/password/forgot"`) {
@@ -246,7 +263,9 @@ func TestMailToLog(t *testing.T) {
 	if !strings.Contains(logs.String(), "SMTP_URL is not set: mails (password reset and verification links) go to this log") {
 		t.Errorf("no warning that mail goes to the log: %s", logs)
 	}
-	u, err := a.auth.Register(context.Background(), "uma", "uma's password")
+	// An operator's address change mails its link at once (Register's
+	// goes from the background, which deliverMail does not wait for).
+	u, err := a.auth.Register(context.Background(), auth.NewUser{Username: "uma", Password: "uma's password"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -221,6 +221,8 @@ func (p *pages) register(c *gin.Context) {
 		pg.Errors["username"] = "That username is taken. Choose another."
 	case "bad_request":
 		pg.Errors["username"] = "Use 1 to 64 letters, digits or . _ - @ +, all in one script."
+	case "invalid_email", "email_taken":
+		pg.Errors["email"] = problemTexts[code]
 	case "weak_password":
 		pg.Errors["password"] = "Use at least 8 characters."
 	case "password_too_long":
