@@ -34,6 +34,9 @@ Users:
   users passwd USERNAME            set a new password (read as by users create)
                                    and end every session of the user
   users delete USERNAME            delete the user and end every session of theirs
+  users set-email USERNAME EMAIL   set the user's email address, unverified, and
+                                   mail it a link to verify it ("" removes it)
+  users send-reset USERNAME        mail the user a link to choose a new password
 
 Sessions:
   sessions list USERNAME           the user's live sessions: ID, created, last
@@ -109,6 +112,8 @@ var adminCommands = []adminCommand{
 	{group: "users", name: "create", operands: []string{"USERNAME"}, password: true, run: usersCreate},
 	{group: "users", name: "passwd", operands: []string{"USERNAME"}, password: true, run: usersPasswd},
 	{group: "users", name: "delete", operands: []string{"USERNAME"}, run: usersDelete},
+	{group: "users", name: "set-email", operands: []string{"USERNAME", "EMAIL"}, run: usersSetEmail},
+	{group: "users", name: "send-reset", operands: []string{"USERNAME"}, run: usersSendReset},
 	{group: "sessions", name: "list", operands: []string{"USERNAME"}, run: sessionsList},
 	{group: "sessions", name: "revoke", operands: []string{"USERNAME", "ID"}, run: sessionsRevoke},
 	{group: "sessions", name: "revoke-all", operands: []string{"USERNAME"}, run: sessionsRevokeAll},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -22,6 +23,8 @@ import (
 	"github.com/ginauth/ginauth/auth/redisauth"
 	"github.com/ginauth/ginauth/auth/sqlauth"
 	"github.com/ginauth/ginauth/handlers"
+	"github.com/ginauth/ginauth/mail"
+	"github.com/ginauth/ginauth/mail/smtpmail"
 	"github.com/ginauth/ginauth/metrics"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
@@ -56,6 +59,10 @@ type app struct {
 	closers []func()
 	// metrics serves GET /metrics, on METRICS_ADDR; nil when it is unset.
 	metrics http.Handler
+	// mail is the queue the account mails leave by (SMTP_URL, or the log).
+	mail *mail.Queue
+	// mailTally counts what became of a command's mails (see deliverMail).
+	mailTally *mailTally
 }
 
 func (a *app) close() {
@@ -160,10 +167,16 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var queueMetrics mail.QueueMetrics
 	if cfg.metricsAddr != "" {
-		if err := a.openMetrics(&scfg, &acfg); err != nil {
+		m, err := a.openMetrics(&scfg, &acfg)
+		if err != nil {
 			return nil, err
 		}
+		queueMetrics = m
+	}
+	if err := a.openMail(&acfg, queueMetrics); err != nil {
+		return nil, err
 	}
 	if cfg.randomSecret {
 		log.Warn("SESSION_SECRET is not set: using a random secret, so sessions end when the app stops")
@@ -290,12 +303,12 @@ const migrationLock = 0x67696e61757468 // "ginauth"
 // bcrypt slots, user cache) and of the session manager (session store
 // calls), on a registry of their own with the Go runtime's and the
 // process's, served on METRICS_ADDR.
-func (a *app) openMetrics(scfg *session.Config, acfg *auth.Config[*Account]) error {
+func (a *app) openMetrics(scfg *session.Config, acfg *auth.Config[*Account]) (*metrics.Metrics, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := metrics.New(metrics.Options{Registerer: reg})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	scfg.Store = m.Store(a.store, a.cfg.storeName)
 	acfg.Metrics = m
@@ -303,7 +316,79 @@ func (a *app) openMetrics(scfg *session.Config, acfg *auth.Config[*Account]) err
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelError)}))
 	a.metrics = mux
+	return m, nil
+}
+
+// mailCloseTimeout is how long a stopping app waits for the mails still
+// queued to be delivered (under drainTimeout less the requests' own).
+const mailCloseTimeout = 5 * time.Second
+
+// openMail builds the queue of account mail, to the SMTP server of
+// SMTP_URL or, unset, to the log with a warning (as Django's console
+// backend: development only, since the mails carry sign-in tokens), and
+// turns on account recovery with links to BASE_URL. The queue is closed
+// after the Auth, whose background work feeds it: a stopping app delivers
+// what is queued, for up to mailCloseTimeout.
+func (a *app) openMail(acfg *auth.Config[*Account], m mail.QueueMetrics) error {
+	var sender mail.Sender
+	if a.cfg.smtpURL != "" {
+		s, err := smtpmail.New(smtpmail.Options{URL: a.cfg.smtpURL, From: a.cfg.mailFrom})
+		if err != nil {
+			return fmt.Errorf("SMTP_URL or MAIL_FROM: %w", err)
+		}
+		sender = s
+		if !a.cfg.command {
+			a.log.Info(fmt.Sprintf("mail goes to %s", s)) // without the password
+		}
+	} else {
+		sender = mail.LogSender{Logger: a.log}
+		if !a.cfg.command {
+			a.log.Warn("SMTP_URL is not set: mails (password reset and verification links) go to this log, not to people; development only")
+		}
+	}
+	if a.cfg.command {
+		a.mailTally = &mailTally{}
+		m = a.mailTally
+	}
+	a.mail = mail.NewQueue(sender, mail.QueueOptions{Logger: a.log, Metrics: m})
+	a.closers = append(a.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), mailCloseTimeout)
+		defer cancel()
+		if err := a.mail.Close(ctx); err != nil && !errors.Is(err, mail.ErrQueueClosed) {
+			a.log.Error(err.Error())
+		}
+	})
+	acfg.Recovery = auth.Recovery{Mail: a.mail, BaseURL: a.cfg.baseURL, AppName: "ginauth example"}
 	return nil
+}
+
+// mailTally is the mail.QueueMetrics of a command: it counts the mails
+// delivered and those given up, for deliverMail to say which.
+type mailTally struct {
+	sent, undelivered atomic.Int64
+}
+
+func (t *mailTally) MailResult(_ string, r mail.Result) {
+	switch r {
+	case mail.ResultSent:
+		t.sent.Add(1)
+	case mail.ResultFailed, mail.ResultLost, mail.ResultDropped:
+		t.undelivered.Add(1)
+	}
+}
+
+func (t *mailTally) MailQueueDepth(int) {}
+
+// deliverMail waits, for a command, until the mails it queued are
+// delivered (retried as the queue does) or ctx ends, and says whether any
+// was not: a command reports what the mail server did, where a server's
+// request cannot wait for it.
+func (a *app) deliverMail(ctx context.Context) error {
+	err := a.mail.Close(ctx)
+	if err == nil && a.mailTally != nil && a.mailTally.undelivered.Load() > 0 {
+		err = errors.New("the mail server did not take it (see the log above)")
+	}
+	return err
 }
 
 // shareThroughRedis makes every instance on the Redis store share the

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	netmail "net/mail"
 	"net/url"
 	"os"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 
+	"github.com/ginauth/ginauth/mail/smtpmail"
 	"github.com/ginauth/ginauth/session"
 )
 
@@ -50,6 +53,11 @@ type config struct {
 	// then may be under auth's floor of 10; 0 is auth's default (12). No
 	// environment variable sets it.
 	bcryptCost int
+	// smtpURL is where mail goes (SMTP_URL); "": to the log, for
+	// development. mailFrom is the sender of the mails (MAIL_FROM), and
+	// baseURL the app's address as people reach it, which the links in
+	// mails begin with (BASE_URL, without a trailing slash).
+	smtpURL, mailFrom, baseURL string
 	// command is set for an operator's command, which acts on what the
 	// servers use: it records nothing, and checks that its environment
 	// names the servers' session store. createTables is set for the
@@ -73,6 +81,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		mongoURL:    or("MONGODB_URL", "mongodb://127.0.0.1:27017/ginauth"),
 		auditPath:   getenv("AUDIT_LOG"),
 		operator:    getenv("OPERATOR"),
+		smtpURL:     getenv("SMTP_URL"),
+		mailFrom:    or("MAIL_FROM", defaultMailFrom),
 		now:         time.Now,
 
 		createTables: true,
@@ -177,7 +187,73 @@ func loadConfig(getenv func(string) string) (config, error) {
 			c.proxies = append(c.proxies, p)
 		}
 	}
+	if err := c.loadMail(getenv("BASE_URL")); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// defaultMailFrom is the sender of the mails when MAIL_FROM is unset.
+const defaultMailFrom = "ginauth example <no-reply@localhost>"
+
+// loadMail checks SMTP_URL, MAIL_FROM and BASE_URL (baseURL, unset: the
+// address of ADDR, on localhost when ADDR is every interface's). Behind
+// HTTPS (COOKIE_SECURE=true) mail must go to a server, since the log is
+// read by others and the mails carry sign-in tokens, and the links must be
+// https. Messages never repeat SMTP_URL, which may hold a password.
+func (c *config) loadMail(baseURL string) error {
+	if c.smtpURL != "" {
+		if _, err := smtpmail.New(smtpmail.Options{URL: c.smtpURL, From: c.mailFrom}); err != nil {
+			return fmt.Errorf("SMTP_URL or MAIL_FROM: %w", err)
+		}
+	} else if _, err := netmail.ParseAddress(c.mailFrom); err != nil || strings.ContainsAny(c.mailFrom, "\r\n") {
+		return fmt.Errorf("MAIL_FROM %q is not one address, such as \"Shop <no-reply@shop.example>\"", c.mailFrom)
+	}
+	if c.secure && c.smtpURL == "" {
+		return errors.New("COOKIE_SECURE is true but SMTP_URL is not set: behind HTTPS the app's mails " +
+			"(password reset links) must go to a mail server, not to the log; set SMTP_URL=smtp://user:password@host:port")
+	}
+	if baseURL == "" {
+		baseURL = "http://" + localAddr(c.addr)
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return fmt.Errorf("BASE_URL %q: want the app's address as people reach it, such as https://example.org, "+
+			"with no user, query or fragment", baseURL)
+	}
+	if c.secure && u.Scheme != "https" {
+		return fmt.Errorf("BASE_URL %q: COOKIE_SECURE is true, so the app is behind HTTPS: "+
+			"set BASE_URL to its https:// address, which the links in mails begin with", baseURL)
+	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return fmt.Errorf("BASE_URL %q: mails would carry sign-in tokens over plain HTTP: "+
+			"use https, or http on localhost only", baseURL)
+	}
+	c.baseURL = strings.TrimSuffix(u.String(), "/")
+	return nil
+}
+
+// loopback reports whether host is this machine: localhost or a loopback
+// address.
+func loopback(host string) bool {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
+}
+
+// localAddr is ADDR as a browser on this machine reaches it: localhost for
+// an address of every interface (0.0.0.0:8080, [::]:8080, :8080).
+func localAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // postgres reports whether the database is PostgreSQL (a postgres:// URL)

@@ -1,7 +1,8 @@
 // Command example is a small web application on ginauth: people register,
 // sign in (with "remember me"), see their account and the devices signed in
 // to it, change their password, revoke sessions, and sign out here or
-// everywhere. The JSON API of the prebuilt routes is mounted at the root
+// everywhere; with an email address, they verify it, choose a new password
+// when they forget theirs, and get security notices, by mail. The JSON API of the prebuilt routes is mounted at the root
 // too, so curl works as well as a browser. It is also the command an
 // operator acts on users and sessions with (see the admin commands below).
 //
@@ -33,7 +34,8 @@
 //	IDLE_TIMEOUT      Go duration (default 30m)
 //	ABSOLUTE_TIMEOUT  Go duration (default 24h)
 //	TOUCH_INTERVAL    Go duration (default 1m)
-//	COOKIE_SECURE     true to send the cookie over HTTPS only
+//	COOKIE_SECURE     true to send the cookie over HTTPS only; then SMTP_URL is required,
+//	                  and BASE_URL must be https
 //	COOKIE_HOST_PREFIX unset: the cookie is __Host-sid when COOKIE_SECURE is true (no other
 //	                  site of the domain can set it), sid otherwise; true: always __Host-sid
 //	                  (needs COOKIE_SECURE); false: always sid
@@ -42,6 +44,15 @@
 //	SESSION_LIMIT     what a sign-in over MAX_SESSIONS_PER_USER does: end-oldest (default)
 //	                  signs out the user's oldest session, refuse refuses the sign-in
 //	                  (409 too_many_sessions) until the user signs out elsewhere
+//	SMTP_URL          the mail server of password reset, verification and security notice
+//	                  mails: smtp://user:password@host:port (STARTTLS when the server offers
+//	                  it; port 587 by default) or smtps://user:password@host:port (TLS; 465);
+//	                  unset: mails are written to the log, with a warning, for development
+//	                  only (they carry sign-in tokens); refused with COOKIE_SECURE=true
+//	MAIL_FROM         the mails' sender (default "ginauth example <no-reply@localhost>")
+//	BASE_URL          the app's address as people reach it, which the links in mails begin
+//	                  with, such as https://example.org (default http://ADDR, on localhost
+//	                  when ADDR is every interface's); http only for localhost
 //	TRUSTED_PROXIES   comma-separated IPs/CIDRs of proxies whose X-Forwarded-* to believe,
 //	                  or "unix" for a proxy on a Unix socket
 //	HTTP_READ_HEADER_TIMEOUT  Go duration: to read a request's headers (default 10s)
@@ -66,6 +77,9 @@
 //	users create USERNAME            password: typed, unseen, on a terminal; else stdin's first line
 //	users passwd USERNAME            new password, read the same way; ends every session of the user
 //	users delete USERNAME            ends every session of the user too
+//	users set-email USERNAME EMAIL   sets the address at once, unverified, and mails it a link to
+//	                                 verify it; "" removes it
+//	users send-reset USERNAME        mails the user a link to choose a new password
 //	sessions list USERNAME           ID, created, last active, expires, IP, user agent
 //	sessions revoke USERNAME ID      ends one session, named by its ID from the list
 //	sessions revoke-all USERNAME     ends every session of the user, and says how many

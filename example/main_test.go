@@ -102,6 +102,8 @@ func TestLoadConfig(t *testing.T) {
 		"COOKIE_SECURE":   "true",
 		"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1, unix",
 		"METRICS_ADDR":    "127.0.0.1:9090",
+		"SMTP_URL":        "smtp://mailer:secret@mail.example:587",
+		"BASE_URL":        "https://app.example",
 	}
 	c, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {

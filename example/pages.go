@@ -20,10 +20,12 @@ import (
 	"github.com/ginauth/ginauth/session"
 )
 
-// Account is the example's user: the base model and a display name, to show
-// how an application extends the user model.
+// Account is the example's user: the base model, an email address (for
+// password reset and security notices), and a display name, to show how an
+// application extends the user model.
 type Account struct {
 	models.User
+	models.Email
 	DisplayName string `gorm:"size:80;not null;default:''" json:"displayName"`
 }
 
@@ -65,7 +67,7 @@ func newPages(a *auth.Auth[*Account], users *gormusers.Store[Account, *Account],
 		"stamp":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	}
 	layout := template.Must(template.New("layout").Funcs(funcs).ParseFS(web, "web/templates/layout.html"))
-	for _, name := range []string{"home", "login", "register", "account", "sessions"} {
+	for _, name := range []string{"home", "login", "register", "account", "sessions", "forgot", "reset", "verify", "endsession"} {
 		t := template.Must(layout.Clone())
 		p.tmpl[name] = template.Must(t.ParseFS(web, "web/templates/"+name+".html"))
 	}
@@ -79,6 +81,13 @@ func (p *pages) mount(r *gin.Engine) {
 	r.GET("/", p.home)
 	r.GET("/login", p.login)
 	r.GET("/register", p.register)
+	// The pages of the links in mails (auth.Recovery's paths): each shows
+	// a form that posts its token to the route of the same path, and
+	// consumes nothing itself, since mail scanners open links.
+	r.GET("/password/forgot", p.forgot)
+	r.GET("/password/reset", p.reset)
+	r.GET("/email/verify", p.verifyEmail)
+	r.GET("/sessions/end", p.endSession)
 	account := r.Group("/account", middleware.RequireAuth(p.a))
 	account.GET("", p.account)
 	account.GET("/sessions", p.sessions)
@@ -100,6 +109,9 @@ type page struct {
 	Sessions int             // account: how many
 	List     []session.Info  // sessions
 	Limit    sessionLimit    // account, sessions
+
+	Sent  bool   // forgot: the link is asked for
+	Token string // reset, verify, endsession: the token of the link
 }
 
 type notice struct{ Kind, Text string }
@@ -166,6 +178,16 @@ func (p *pages) login(c *gin.Context) {
 		}
 	case c.Query("signedOut") != "":
 		pg.note("info", "You are signed out.")
+	case c.Query("reset") != "":
+		if n, ok := count(c.Query("revoked")); ok && n > 0 {
+			pg.note("info", fmt.Sprintf("Your new password is set, and %d %s signed out. Sign in with it.", n, plural(n, "session was", "sessions were")))
+		} else {
+			pg.note("info", "Your new password is set. Sign in with it.")
+		}
+	case c.Query("sessionEnded") != "":
+		pg.note("info", "That session is signed out. If it was not you, sign in and change your password.")
+	case c.Query("emailVerified") != "":
+		pg.note("info", "Your email address is verified.")
 	}
 	switch code := c.Query("error"); code {
 	case "":
@@ -199,6 +221,8 @@ func (p *pages) register(c *gin.Context) {
 		pg.Errors["username"] = "That username is taken. Choose another."
 	case "bad_request":
 		pg.Errors["username"] = "Use 1 to 64 letters, digits or . _ - @ +, all in one script."
+	case "invalid_email", "email_taken":
+		pg.Errors["email"] = problemTexts[code]
 	case "weak_password":
 		pg.Errors["password"] = "Use at least 8 characters."
 	case "password_too_long":
@@ -240,8 +264,18 @@ func (p *pages) account(c *gin.Context) {
 	if c.Query("saved") != "" {
 		pg.note("info", "Your display name is saved.")
 	}
+	switch {
+	case c.Query("emailSent") != "":
+		pg.note("info", "We mailed a link to the new address: it becomes yours when you follow it.")
+	case c.Query("verificationSent") != "":
+		pg.note("info", "We mailed you a new link to verify your address.")
+	case c.Query("emailVerified") != "":
+		pg.note("info", "Your email address is verified.")
+	}
 	switch code := c.Query("error"); code {
 	case "":
+	case "invalid_email", "email_taken":
+		pg.Errors["email"] = problemTexts[code]
 	case "1":
 		pg.Errors["current"] = "That is not your current password."
 	case "weak_password":
@@ -302,6 +336,80 @@ func (p *pages) profile(c *gin.Context) {
 	}
 	p.a.InvalidateUser(acct.AuthID())
 	c.Redirect(http.StatusSeeOther, "/account?saved=1")
+}
+
+// forgot is the page that asks for a password reset link.
+func (p *pages) forgot(c *gin.Context) {
+	pg := p.page(c, "forgot")
+	pg.Sent = c.Query("sent") != ""
+	switch code := c.Query("error"); code {
+	case "":
+	case "invalid_email", "bad_request":
+		pg.Errors["email"] = problemTexts["invalid_email"]
+	default:
+		pg.note("error", problemText(code, c.Query("retry")))
+	}
+	p.render(c, pg)
+}
+
+// reset is the page of a reset link: a new password, posted with the
+// token to POST /password/reset, which answers back here with the token
+// when the password is refused.
+func (p *pages) reset(c *gin.Context) {
+	pg := p.page(c, "reset")
+	pg.Token = linkToken(c)
+	switch code := c.Query("error"); code {
+	case "":
+	case "weak_password", "common_password", "breached_password":
+		pg.Errors["next"] = problemTexts[code]
+	case "password_too_long":
+		pg.Errors["next"] = "Use at most 72 bytes: a few words are enough."
+	case "invalid_token":
+		pg.Token = "" // used, expired or superseded: only a new one helps
+		pg.note("error", "That link has expired or was used already. Ask for a new one.")
+	default:
+		pg.note("error", problemText(code, c.Query("retry")))
+	}
+	p.render(c, pg)
+}
+
+// verifyEmail is the page of a link that confirms an address: a button
+// that posts the token to POST /email/verify.
+func (p *pages) verifyEmail(c *gin.Context) {
+	pg := p.page(c, "verify")
+	pg.Token = linkToken(c)
+	if code := c.Query("error"); code != "" {
+		pg.note("error", problemText(code, c.Query("retry")))
+	}
+	p.render(c, pg)
+}
+
+// endSession is the page of a new sign-in notice's link: a button that
+// posts the token to POST /sessions/end.
+func (p *pages) endSession(c *gin.Context) {
+	pg := p.page(c, "endsession")
+	pg.Token = linkToken(c)
+	if code := c.Query("error"); code != "" {
+		pg.note("error", problemText(code, c.Query("retry")))
+	}
+	p.render(c, pg)
+}
+
+// linkToken is the token of a mailed link's address, when it looks like
+// one (auth.TokenLength characters of base64url); otherwise "", and the
+// page offers no form. It is not checked here: the page only carries it
+// to its route, on the person's click.
+func linkToken(c *gin.Context) string {
+	t := c.Query("token")
+	if len(t) != auth.TokenLength {
+		return ""
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return ""
+		}
+	}
+	return t
 }
 
 // theme keeps the chosen theme in the session: a typed session value.
@@ -369,6 +477,14 @@ var problemTexts = map[string]string{
 	"session_expired":        "Your session has ended. Sign in again to continue.",
 	"not_found":              "That session is signed out already.",
 	"too_many_sessions":      "You are signed in on as many devices as an account may be. Sign out on one of them, then sign in here.",
+	"invalid_token":          "That link has expired or was used already. Ask for a new one.",
+	"invalid_email":          "Enter an email address, such as name@example.org.",
+	"email_taken":            "That email address belongs to another account.",
+	"no_email":               "Your account has no email address yet. Add one first.",
+	"email_unverified":       "Verify your email address first: we mailed you a link.",
+	"weak_password":          "Use at least 8 characters.",
+	"common_password":        commonPasswordText,
+	"breached_password":      breachedPasswordText,
 }
 
 // maxRetrySeconds bounds the wait a page repeats from its address: a day,
