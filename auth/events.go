@@ -22,6 +22,7 @@ const (
 	EventEmailVerified        EventType = "email_verified"
 	EventEmailChangeRequested EventType = "email_change_requested" // a confirmation link mailed to a new address
 	EventEmailChange          EventType = "email_change"           // a new address took effect
+	EventReauth               EventType = "reauth"                 // a signed-in user proved a factor again
 )
 
 // Event describes something that happened to an account, for audit logs. It
@@ -45,8 +46,9 @@ type Event struct {
 	// RetryAfter is how long a lockout lasts.
 	RetryAfter time.Duration
 	// Action is the flow a lockout refused, or in which a login_failure
-	// happened: "login", "register" (lockouts only) or "password_change" (a
-	// wrong current password).
+	// happened: "login", "register" (lockouts only), "password_change" (a
+	// wrong current password) or "reauth" (a wrong password to
+	// re-authenticate).
 	Action string
 	// Code says why a login_error could not be judged: CodeBusy,
 	// CodeHTTPSRequired, CodeStoreUnavailable or CodeInternal.

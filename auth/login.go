@@ -346,7 +346,8 @@ func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 // bind signs the request's session in as user and writes it.
 func (a *Auth[U]) bind(c *gin.Context, s *session.Session, user U, persistent bool) error {
 	id, cred := user.AuthID(), credentialOf(user.AuthPasswordHash())
-	err := s.Bind(session.Binding{UserID: id, Credential: cred, Remember: persistent, TrustDevice: a.deviceCookies()})
+	err := s.Bind(session.Binding{UserID: id, Credential: cred, Remember: persistent, TrustDevice: a.deviceCookies(),
+		Factors: []string{session.FactorPassword}})
 	if err == nil {
 		err = s.Save(c.Writer)
 	}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/testenv"
@@ -277,5 +278,35 @@ func TestMailToLog(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "http://127.0.0.1:8080/email/verify?token=") {
 		t.Errorf("the verification link is not in the log: %s", logs)
+	}
+}
+
+// Changing the address asks for the password again once the last sign-in
+// is older than auth.DefaultReauthWindow; the re-authentication page
+// brings the browser back.
+func TestReauthPage(t *testing.T) {
+	smtp := testenv.StartSMTPServer(t)
+	_, srv, clock := testApp(t, map[string]string{"SMTP_URL": smtp.URL()})
+	b := newBrowser(t, srv)
+	if _, at := b.post("/register", url.Values{"username": {"wyn"}, "password": {"wyn's password"}}); at != "/" {
+		t.Fatalf("registering: at %s", at)
+	}
+	clock.Advance(20 * time.Minute)
+	page, at := b.post("/email", url.Values{"email": {"wyn@example.org"}, "returnTo": {"/account"}})
+	if at != "/reauth" || !strings.Contains(page, `action="/reauth"`) || !strings.Contains(page, "Confirm your password") {
+		t.Fatalf("a stale session changing its address: at %s: %s", at, page)
+	}
+	page, at = b.post("/reauth", url.Values{"password": {"not wyn's"}, "returnTo": {"/account"}})
+	if !strings.HasPrefix(at, "/reauth?") || !strings.Contains(page, "That is not your password") {
+		t.Fatalf("a wrong password: at %s: %s", at, page)
+	}
+	if _, at = b.post("/reauth", url.Values{"password": {"wyn's password"}, "returnTo": {"/account"}}); at != "/account" {
+		t.Fatalf("after confirming: at %s", at)
+	}
+	if _, at = b.post("/email", url.Values{"email": {"wyn@example.org"}, "returnTo": {"/account"}}); at != "/account?emailSent=1" {
+		t.Fatalf("changing the address after confirming: at %s", at)
+	}
+	if m := smtp.Next(t); m.To[0] != "wyn@example.org" {
+		t.Errorf("mail to %v", m.To)
 	}
 }

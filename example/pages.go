@@ -67,7 +67,7 @@ func newPages(a *auth.Auth[*Account], users *gormusers.Store[Account, *Account],
 		"stamp":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	}
 	layout := template.Must(template.New("layout").Funcs(funcs).ParseFS(web, "web/templates/layout.html"))
-	for _, name := range []string{"home", "login", "register", "account", "sessions", "forgot", "reset", "verify", "endsession"} {
+	for _, name := range []string{"home", "login", "register", "account", "sessions", "forgot", "reset", "verify", "endsession", "reauth"} {
 		t := template.Must(layout.Clone())
 		p.tmpl[name] = template.Must(t.ParseFS(web, "web/templates/"+name+".html"))
 	}
@@ -88,6 +88,9 @@ func (p *pages) mount(r *gin.Engine) {
 	r.GET("/password/reset", p.reset)
 	r.GET("/email/verify", p.verifyEmail)
 	r.GET("/sessions/end", p.endSession)
+	// The page RequireRecentAuth sends browsers to, which posts to POST
+	// /reauth and comes back to the page they were on.
+	r.GET("/reauth", middleware.RequireAuth(p.a), p.reauth)
 	account := r.Group("/account", middleware.RequireAuth(p.a))
 	account.GET("", p.account)
 	account.GET("/sessions", p.sessions)
@@ -339,6 +342,20 @@ func (p *pages) profile(c *gin.Context) {
 }
 
 // forgot is the page that asks for a password reset link.
+// reauth asks the signed-in user for their password again ("sudo mode").
+func (p *pages) reauth(c *gin.Context) {
+	pg := p.page(c, "reauth")
+	pg.ReturnTo = returnTo(c)
+	switch code := c.Query("error"); code {
+	case "":
+	case "1":
+		pg.Errors["password"] = "That is not your password."
+	default:
+		pg.note("error", problemText(code, c.Query("retry")))
+	}
+	p.render(c, pg)
+}
+
 func (p *pages) forgot(c *gin.Context) {
 	pg := p.page(c, "forgot")
 	pg.Sent = c.Query("sent") != ""
@@ -482,6 +499,7 @@ var problemTexts = map[string]string{
 	"email_taken":            "That email address belongs to another account.",
 	"no_email":               "Your account has no email address yet. Add one first.",
 	"email_unverified":       "Verify your email address first: we mailed you a link.",
+	"reauth_required":        "Confirm your password to continue.",
 	"weak_password":          "Use at least 8 characters.",
 	"common_password":        commonPasswordText,
 	"breached_password":      breachedPasswordText,

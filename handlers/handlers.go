@@ -50,9 +50,10 @@ const DefaultBodyLimit = 64 << 10
 type Option func(*options)
 
 type options struct {
-	register  bool
-	bodyLimit int64
-	loginPath string
+	register   bool
+	bodyLimit  int64
+	loginPath  string
+	reauthPath string
 	cop       *http.CrossOriginProtection
 	extra     []gin.HandlerFunc
 }
@@ -69,6 +70,13 @@ func WithBodyLimit(n int64) Option { return func(o *options) { o.bodyLimit = n }
 // middleware.DefaultLoginPath). Give RequireAuth the same
 // (middleware.WithLoginPath) on the application's own routes.
 func WithLoginPath(p string) Option { return func(o *options) { o.loginPath = p } }
+
+// WithReauthPath sets the address of the application's page that asks a
+// signed-in user for their password again, where browsers are sent when a
+// route needs a recent authentication, and back after a failed form post
+// to /reauth (default middleware.DefaultReauthPath). Give
+// RequireRecentAuth the same (middleware.WithReauthPath).
+func WithReauthPath(p string) Option { return func(o *options) { o.reauthPath = p } }
 
 // WithCrossOrigin sets the protection against cross-origin requests, with
 // the application's trusted origins (default: same-origin requests and
@@ -95,6 +103,7 @@ func WithMiddleware(h ...gin.HandlerFunc) Option {
 //	GET    /sessions      200 {"sessions":[{"id","current","createdAt","lastActivity","ipAddress","userAgent"}]}
 //	DELETE /sessions/:id  204
 //	POST   /password      {"currentPassword","newPassword"}: 200 {"revoked"}
+//	POST   /reauth        {"password"}: 200, the session's authentication renewed ("sudo mode")
 //
 // and those that work by mail (auth.Config.Recovery; without it they
 // answer 404):
@@ -106,11 +115,11 @@ func WithMiddleware(h ...gin.HandlerFunc) Option {
 //	POST   /email/verify/resend signed in: 202
 //	POST   /sessions/end        {"token"} from a new sign-in's notice: 200
 func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts ...Option) {
-	o := options{bodyLimit: DefaultBodyLimit, loginPath: middleware.DefaultLoginPath}
+	o := options{bodyLimit: DefaultBodyLimit, loginPath: middleware.DefaultLoginPath, reauthPath: middleware.DefaultReauthPath}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &routes[U]{a: a, loginPath: o.loginPath}
+	h := &routes[U]{a: a, loginPath: o.loginPath, reauthPath: o.reauthPath}
 	cross := middleware.CrossOrigin(o.cop)
 	sessions := a.Sessions().Middleware()
 	require := middleware.RequireAuth(a, middleware.WithLoginPath(o.loginPath))
@@ -135,15 +144,18 @@ func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts .
 	g.POST("/password", chain(true, h.password)...)
 	g.POST("/password/forgot", chain(false, h.forgot)...)
 	g.POST("/password/reset", chain(false, h.reset)...)
-	g.POST("/email", chain(true, h.changeEmail)...)
+	recent := middleware.RequireRecentAuth(a, 0, middleware.WithLoginPath(o.loginPath), middleware.WithReauthPath(o.reauthPath))
+	g.POST("/reauth", chain(true, h.reauth)...)
+	g.POST("/email", append(chain(false, recent), h.changeEmail)...)
 	g.POST("/email/verify", chain(false, h.verifyEmail)...)
 	g.POST("/email/verify/resend", chain(true, h.resendVerification)...)
 	g.POST("/sessions/end", chain(false, h.endSession)...)
 }
 
 type routes[U models.Authenticatable] struct {
-	a         *auth.Auth[U]
-	loginPath string
+	a          *auth.Auth[U]
+	loginPath  string
+	reauthPath string
 }
 
 // fail answers err: to a browser's form post with a redirect back to the
@@ -346,4 +358,26 @@ func (h *routes[U]) password(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"revoked": n})
+}
+
+// reauth is POST /reauth: {"password"}, signed in. The session records
+// the proof and gets a new ID; routes behind RequireRecentAuth let it
+// through for the window that follows.
+func (h *routes[U]) reauth(c *gin.Context) {
+	var password, returnTo string
+	form, err := readBody(c,
+		field{name: "password", str: &password, required: true},
+		field{name: middleware.ReturnToParam, str: &returnTo})
+	if err == nil {
+		err = h.a.Reauthenticate(c, password)
+	}
+	if err != nil {
+		h.fail(c, form, h.reauthPath, returnTo, err)
+		return
+	}
+	if form {
+		c.Redirect(http.StatusSeeOther, middleware.ReturnTo(returnTo))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"message": "Confirmed."})
 }

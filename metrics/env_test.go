@@ -235,7 +235,7 @@ func describe(s map[string]float64) string {
 // it may take (the store label with the names the tests wrap stores under).
 var allowedLabels = map[string][]string{
 	"result":    {"success", "invalid_credentials", "locked", "busy", "https_required", "error", "hit", "miss"},
-	"action":    {"login", "register", "password_change"},
+	"action":    {"login", "register", "password_change", "reauth"},
 	"reason":    {"logout_all", "password_change", "session_revoked", "password_reset"},
 	"stage":     {"requested", "completed"},
 	"event":     {"verified", "change_requested", "changed"},

@@ -22,6 +22,7 @@ const (
 	actionLogin          = "login"
 	actionRegister       = "register"
 	actionPasswordChange = "password_change"
+	actionReauth         = "reauth"
 )
 
 // eventMetrics count account events.
@@ -33,13 +34,14 @@ type eventMetrics struct {
 	logoutAlls      prometheus.Counter
 	passwordChanges prometheus.Counter
 	revoked         *prometheus.CounterVec
+	reauths         prometheus.Counter
 	resets          *prometheus.CounterVec
 	emails          *prometheus.CounterVec
 
 	// The series, resolved once: counting an event looks up no label.
 	loginSuccess, loginInvalid, loginLocked, loginBusy, loginError prometheus.Counter
 	loginHTTPSRequired                                             prometheus.Counter
-	lockoutLogin, lockoutRegister, lockoutPassword                 prometheus.Counter
+	lockoutLogin, lockoutRegister, lockoutPassword, lockoutReauth  prometheus.Counter
 	revokedLogoutAll, revokedPasswordChange, revokedOne            prometheus.Counter
 	revokedReset, resetRequested, resetCompleted                   prometheus.Counter
 	emailVerified, emailChangeRequested, emailChanged              prometheus.Counter
@@ -56,12 +58,13 @@ func newEventMetrics(ns string) eventMetrics {
 		}, []string{"result"}),
 		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "lockouts_total",
-			Help: "Attempts refused by throttling, by what they attempted: login, register, password_change.",
+			Help: "Attempts refused by throttling, by what they attempted: login, register, password_change, reauth.",
 		}, []string{"action"}),
 		registrations:   counter("registrations_total", "Accounts registered through the login flow."),
 		logouts:         counter("logouts_total", "Sessions signed out by their own user."),
 		logoutAlls:      counter("logout_all_total", "Logouts from every session of an account."),
 		passwordChanges: counter("password_changes_total", "Passwords changed by their signed-in user."),
+		reauths:         counter("reauths_total", "Re-authentications: a signed-in user proved a factor again (sudo mode)."),
 		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "sessions_revoked_total",
 			Help: "Sessions ended from elsewhere, by the event that ended them: logout_all, password_change and password_reset (the account's other sessions), session_revoked (one session, by its handle).",
@@ -84,6 +87,7 @@ func newEventMetrics(ns string) eventMetrics {
 	e.lockoutLogin = e.lockouts.WithLabelValues(actionLogin)
 	e.lockoutRegister = e.lockouts.WithLabelValues(actionRegister)
 	e.lockoutPassword = e.lockouts.WithLabelValues(actionPasswordChange)
+	e.lockoutReauth = e.lockouts.WithLabelValues(actionReauth)
 	e.revokedLogoutAll = e.revoked.WithLabelValues(string(auth.EventLogoutAll))
 	e.revokedPasswordChange = e.revoked.WithLabelValues(string(auth.EventPasswordChange))
 	e.revokedOne = e.revoked.WithLabelValues(string(auth.EventSessionRevoked))
@@ -97,7 +101,7 @@ func newEventMetrics(ns string) eventMetrics {
 }
 
 func (e *eventMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{e.logins, e.lockouts, e.registrations, e.logouts, e.logoutAlls, e.passwordChanges, e.revoked, e.resets, e.emails}
+	return []prometheus.Collector{e.logins, e.lockouts, e.registrations, e.logouts, e.logoutAlls, e.passwordChanges, e.reauths, e.revoked, e.resets, e.emails}
 }
 
 // count moves the metrics that ev concerns. Events of a type it does not
@@ -108,7 +112,7 @@ func (e *eventMetrics) count(ev auth.Event) {
 	case auth.EventLoginSuccess:
 		e.loginSuccess.Inc()
 	case auth.EventLoginFailure:
-		if ev.Action != actionPasswordChange {
+		if ev.Action != actionPasswordChange && ev.Action != actionReauth {
 			e.loginInvalid.Inc()
 		}
 	case auth.EventLockout:
@@ -120,6 +124,8 @@ func (e *eventMetrics) count(ev auth.Event) {
 			e.lockoutRegister.Inc()
 		case actionPasswordChange:
 			e.lockoutPassword.Inc()
+		case actionReauth:
+			e.lockoutReauth.Inc()
 		}
 	case auth.EventLoginError:
 		switch ev.Code {
@@ -142,6 +148,8 @@ func (e *eventMetrics) count(ev auth.Event) {
 		e.revokedPasswordChange.Add(float64(max(ev.Revoked, 0)))
 	case auth.EventSessionRevoked:
 		e.revokedOne.Inc()
+	case auth.EventReauth:
+		e.reauths.Inc()
 	case auth.EventResetRequested:
 		e.resetRequested.Inc()
 	case auth.EventPasswordReset:

@@ -48,6 +48,12 @@ func TestOnEventCountsEachEvent(t *testing.T) {
 			map[string]float64{"ginauth_password_changes_total": 1}},
 		{"session revoked", auth.Event{Type: auth.EventSessionRevoked},
 			map[string]float64{"ginauth_sessions_revoked_total{reason=session_revoked}": 1}},
+		{"reauth", auth.Event{Type: auth.EventReauth},
+			map[string]float64{"ginauth_reauths_total": 1}},
+		{"reauth locked", auth.Event{Type: auth.EventLockout, Action: "reauth"},
+			map[string]float64{"ginauth_lockouts_total{action=reauth}": 1}},
+		{"reauth wrong password", auth.Event{Type: auth.EventLoginFailure, Action: "reauth"},
+			map[string]float64{}},
 		{"reset requested", auth.Event{Type: auth.EventResetRequested},
 			map[string]float64{"ginauth_password_resets_total{stage=requested}": 1}},
 		{"reset", auth.Event{Type: auth.EventPasswordReset, Revoked: 2},
@@ -120,10 +126,11 @@ ginauth_logins_total{result="https_required"} 0
 ginauth_logins_total{result="invalid_credentials"} 7
 ginauth_logins_total{result="locked"} 3
 ginauth_logins_total{result="success"} 1
-# HELP ginauth_lockouts_total Attempts refused by throttling, by what they attempted: login, register, password_change.
+# HELP ginauth_lockouts_total Attempts refused by throttling, by what they attempted: login, register, password_change, reauth.
 # TYPE ginauth_lockouts_total counter
 ginauth_lockouts_total{action="login"} 3
 ginauth_lockouts_total{action="password_change"} 0
+ginauth_lockouts_total{action="reauth"} 0
 ginauth_lockouts_total{action="register"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ginauth_logins_total", "ginauth_lockouts_total"); err != nil {

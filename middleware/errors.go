@@ -41,6 +41,7 @@ var problems = []struct {
 	{auth.ErrEmailUnverified, problem.EmailUnverified},
 	{auth.ErrEmailTaken, problem.EmailTaken},
 	{auth.ErrTooManyMails, problem.TooManyMails},
+	{auth.ErrReauthRequired, problem.ReauthRequired},
 	{auth.ErrNoMail, problem.NoMail},
 	{auth.ErrTooManySignups, problem.TooManySignups},
 	{auth.ErrTooManyAttempts, problem.TooManyAttempts},

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -17,16 +18,78 @@ import (
 // says otherwise.
 const DefaultLoginPath = "/login"
 
-// Option changes what RequireAuth does.
+// DefaultReauthPath is where browsers are sent to confirm their password
+// unless an option says otherwise.
+const DefaultReauthPath = "/reauth"
+
+// Option changes what RequireAuth and RequireRecentAuth do.
 type Option func(*requireOptions)
 
 type requireOptions struct {
-	loginPath string
+	loginPath  string
+	reauthPath string
 }
 
 // WithLoginPath sets where RequireAuth sends browsers to sign in (default
 // DefaultLoginPath).
 func WithLoginPath(p string) Option { return func(o *requireOptions) { o.loginPath = p } }
+
+// WithReauthPath sets where RequireRecentAuth sends browsers to confirm
+// their password (default DefaultReauthPath).
+func WithReauthPath(p string) Option { return func(o *requireOptions) { o.reauthPath = p } }
+
+// RequireRecentAuth lets through only signed-in requests whose session
+// proved a factor within window (auth.DefaultReauthWindow when 0): "sudo
+// mode" for the routes that change how an account is reached or secured.
+// Others get 403 reauth_required in JSON, or, when the client asks for
+// HTML, a 303 to the re-authentication page (WithReauthPath) with
+// ?returnTo= the page to come back to (the page asked for, or the page a
+// form was posted from). Requests without a signed-in session are answered
+// as RequireAuth answers them.
+func RequireRecentAuth[U models.Authenticatable](a *auth.Auth[U], window time.Duration, opts ...Option) gin.HandlerFunc {
+	o := requireOptions{loginPath: DefaultLoginPath, reauthPath: DefaultReauthPath}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return func(c *gin.Context) {
+		if !signedIn(c, a, o) {
+			return
+		}
+		err := a.RecentAuth(c, window)
+		switch {
+		case err == nil:
+			c.Next()
+			return
+		case errors.Is(err, auth.ErrReauthRequired) && WantsHTML(c):
+			c.Redirect(http.StatusSeeOther, withReturnTo(o.reauthPath, pageOf(c)))
+			c.Abort()
+			return
+		}
+		WriteError(c, err)
+	}
+}
+
+// pageOf returns the page to come back to after an interruption: the page
+// asked for, or, for a form post, the page of the form (its Referer, when
+// on this site).
+func pageOf(c *gin.Context) string {
+	if m := c.Request.Method; m == http.MethodGet || m == http.MethodHead {
+		return c.Request.URL.RequestURI()
+	}
+	ref, err := url.Parse(c.GetHeader("Referer"))
+	if err != nil || ref.Host != c.Request.Host {
+		return ""
+	}
+	return ref.RequestURI()
+}
+
+// withReturnTo returns path with ?returnTo=p when p is a LocalPath.
+func withReturnTo(path, p string) string {
+	if !LocalPath(p) || p == "/" {
+		return path
+	}
+	return path + "?" + url.Values{ReturnToParam: {p}}.Encode()
+}
 
 // RequireAuth lets only signed-in requests through, their user resolved
 // (a.User). Others get 401 JSON (code session_expired when their session
@@ -43,25 +106,33 @@ func RequireAuth[U models.Authenticatable](a *auth.Auth[U], opts ...Option) gin.
 		opt(&o)
 	}
 	return func(c *gin.Context) {
-		noStore(c)
-		_, err := a.User(c)
-		switch {
-		case err == nil:
+		if signedIn(c, a, o) {
 			c.Next()
-			return
-		case errors.Is(err, session.ErrNoMiddleware):
-			slog.Default().Error("ginauth: RequireAuth without the session middleware before it", "path", c.FullPath())
-		case (errors.Is(err, auth.ErrUnauthenticated) || errors.Is(err, session.ErrExpired)) && WantsHTML(c):
-			returnTo := ""
-			if m := c.Request.Method; m == http.MethodGet || m == http.MethodHead {
-				returnTo = c.Request.URL.RequestURI()
-			}
-			c.Redirect(http.StatusSeeOther, LoginURL(o.loginPath, returnTo, errors.Is(err, session.ErrExpired)))
-			c.Abort()
-			return
 		}
-		WriteError(c, err)
 	}
+}
+
+// signedIn reports whether the request has a signed-in user, and answers
+// it otherwise (see RequireAuth).
+func signedIn[U models.Authenticatable](c *gin.Context, a *auth.Auth[U], o requireOptions) bool {
+	noStore(c)
+	_, err := a.User(c)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, session.ErrNoMiddleware):
+		slog.Default().Error("ginauth: RequireAuth without the session middleware before it", "path", c.FullPath())
+	case (errors.Is(err, auth.ErrUnauthenticated) || errors.Is(err, session.ErrExpired)) && WantsHTML(c):
+		returnTo := ""
+		if m := c.Request.Method; m == http.MethodGet || m == http.MethodHead {
+			returnTo = c.Request.URL.RequestURI()
+		}
+		c.Redirect(http.StatusSeeOther, LoginURL(o.loginPath, returnTo, errors.Is(err, session.ErrExpired)))
+		c.Abort()
+		return false
+	}
+	WriteError(c, err)
+	return false
 }
 
 // WantsHTML reports whether the client prefers HTML to JSON, as a browser

@@ -38,6 +38,7 @@ var (
 	InvalidCredentials       = &Problem{401, "invalid_credentials", "Invalid username or password."}
 	WrongPassword            = &Problem{401, "invalid_credentials", "The current password is wrong."}
 	HTTPSRequired            = &Problem{403, "https_required", "Signing in needs HTTPS: the session cookie is Secure, and this request came over plain HTTP."}
+	ReauthRequired           = &Problem{403, "reauth_required", "Confirm your password to continue."}
 	EmailUnverified          = &Problem{403, "email_unverified", "Verify your email address first: we sent you a link."}
 	CrossOrigin              = &Problem{403, "cross_origin", "Cross-origin requests are not allowed here."}
 	NotFound                 = &Problem{404, "not_found", "No such session."}

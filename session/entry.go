@@ -172,6 +172,17 @@ func (s *entry) Client(ip, userAgent string) {
 	}
 }
 
+// SetAuth records how the session was authenticated
+// (sessionstore.Meta.Auth). Like SetUser, only a session not stored yet
+// (new, regenerated or rotated) takes it.
+func (s *entry) SetAuth(auth string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.stored {
+		s.rec.Auth = auth
+	}
+}
+
 // errStored is returned when something that may only be set on a new or
 // regenerated session is set on a stored one.
 var errStored = errors.New("sessionstore: session is already stored; regenerate it first")

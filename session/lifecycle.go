@@ -72,6 +72,11 @@ type Binding struct {
 	// TrustDevice gives the browser a device cookie for the user (see
 	// Session.Device) along with the session's.
 	TrustDevice bool
+
+	// Factors are the factors the sign-in proved (FactorPassword, ...),
+	// recorded with the time: Session.Proofs, and the sessions list, show
+	// them.
+	Factors []string
 }
 
 // Bind signs the session in as b.UserID (Passport's req.logIn after
@@ -97,6 +102,7 @@ func (s *Session) Bind(b Binding) error {
 	e := s.started()
 	e.Regenerate(m.now(), func(name string) bool { return slices.Contains(m.keep, name) })
 	_ = e.SetUser(b.UserID, b.Credential, b.Remember) // cannot fail: just regenerated
+	e.SetAuth(encodeProofs(prove(nil, m.now(), b.Factors...)))
 	e.Client(m.proxies.clientIP(s.r), truncateUTF8(s.r.UserAgent(), maxUserAgent))
 	s.expired = false
 	s.device = ""
@@ -181,6 +187,7 @@ type Details struct {
 	ExpiresAt         time.Time `json:"expiresAt"`
 	AbsoluteExpiresAt time.Time `json:"absoluteExpiresAt"`
 	Persistent        bool      `json:"persistent"`
+	Factors           []Proof   `json:"factors"`
 }
 
 // Details returns when the session began, its last recorded activity (at
@@ -204,6 +211,7 @@ func (s *Session) Details() (d Details, ok bool) {
 		ExpiresAt:         s.m.rules.expiry(m.LastActivity, deadline),
 		AbsoluteExpiresAt: deadline,
 		Persistent:        m.Persistent,
+		Factors:           orEmpty(decodeProofs(m.Auth)),
 	}, true
 }
 

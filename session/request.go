@@ -22,6 +22,10 @@ import (
 var (
 	// ErrNoMiddleware is returned by what needs the request's session on a
 	// request that did not pass through Manager.Middleware.
+	// ErrNotSignedIn: an operation on a signed-in session (StepUp) for
+	// a request that has none.
+	ErrNotSignedIn = errors.New("session: the request has no signed-in session")
+
 	ErrNoMiddleware = errors.New("session: the session middleware (Manager.Middleware) is not installed on this route")
 
 	// ErrExpired means the request's session ended: it timed out, was

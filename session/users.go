@@ -20,6 +20,9 @@ type Info struct {
 	LastActivity time.Time `json:"lastActivity"`
 	IPAddress    string    `json:"ipAddress"`
 	UserAgent    string    `json:"userAgent"`
+	// Factors says how the session was authenticated: the factors it
+	// proved, and when each last did.
+	Factors []Proof `json:"factors"`
 }
 
 // request returns the session of ctx when ctx is a request's gin.Context
@@ -55,6 +58,7 @@ func (m *Manager) List(ctx context.Context, userID string) ([]Info, error) {
 			LastActivity: in.LastActivity,
 			IPAddress:    in.IPAddress,
 			UserAgent:    in.UserAgent,
+			Factors:      orEmpty(decodeProofs(in.Auth)),
 		}
 	}
 	return out, nil

@@ -21,7 +21,7 @@ func fastUnmarshalBody(data string, r *Record) bool {
 	}
 	var rec Record
 	var values map[string]Value
-	fields := [...]string{"uid", "created", "deadline", "ip", "ua", "persist", "cred", "values"}
+	fields := [...]string{"uid", "created", "deadline", "ip", "ua", "persist", "cred", "auth", "values"}
 	next := 0
 	seenCreated := false
 	for p.byte(',') {
@@ -53,6 +53,8 @@ func fastUnmarshalBody(data string, r *Record) bool {
 			rec.Persistent = ok
 		case "cred":
 			rec.Credential, ok = p.str()
+		case "auth":
+			rec.Auth, ok = p.str()
 		case "values":
 			values, ok = p.values()
 		}
@@ -67,7 +69,7 @@ func fastUnmarshalBody(data string, r *Record) bool {
 		values = nil
 	}
 	r.Meta.UserID, r.CreatedAt, r.Deadline = rec.UserID, rec.CreatedAt, rec.Deadline
-	r.IPAddress, r.UserAgent, r.Persistent, r.Credential = rec.IPAddress, rec.UserAgent, rec.Persistent, rec.Credential
+	r.IPAddress, r.UserAgent, r.Persistent, r.Credential, r.Auth = rec.IPAddress, rec.UserAgent, rec.Persistent, rec.Credential, rec.Auth
 	r.Values = values
 	return true
 }

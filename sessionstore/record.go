@@ -46,6 +46,11 @@ type Meta struct {
 	// made with credentials that have since changed can be told apart and
 	// ended. Empty for anonymous sessions.
 	Credential string
+
+	// Auth records how the session was authenticated: the factors proven
+	// and when, in the session manager's encoding. Stores keep it as it
+	// is, in the body, and list it (Info.Auth).
+	Auth string
 }
 
 // Record is what a store keeps for one session: its Meta, its values and a
@@ -93,6 +98,7 @@ func (r *Record) Info(k Key) Info {
 		ExpiresAt:    r.ExpiresAt,
 		IPAddress:    r.IPAddress,
 		UserAgent:    r.UserAgent,
+		Auth:         r.Auth,
 	}
 }
 
@@ -109,6 +115,7 @@ type Info struct {
 	ExpiresAt    time.Time
 	IPAddress    string
 	UserAgent    string
+	Auth         string
 }
 
 // SortInfos orders a listing oldest first, then by handle, so that every
@@ -137,6 +144,7 @@ type body struct {
 	UA       string                     `json:"ua,omitempty"`
 	Persist  bool                       `json:"persist,omitempty"`
 	Cred     string                     `json:"cred,omitempty"`
+	Auth     string                     `json:"auth,omitempty"`
 	Values   map[string]json.RawMessage `json:"values,omitempty"`
 }
 
@@ -151,6 +159,7 @@ func MarshalBody(r *Record) ([]byte, error) {
 		UA:      r.UserAgent,
 		Persist: r.Persistent,
 		Cred:    r.Credential,
+		Auth:    r.Auth,
 	}
 	if !r.Deadline.IsZero() {
 		d := r.Deadline.UTC()
@@ -207,6 +216,7 @@ func slowUnmarshalBody(data []byte, r *Record) error {
 	r.UserAgent = b.UA
 	r.Persistent = b.Persist
 	r.Credential = b.Cred
+	r.Auth = b.Auth
 	r.Values = nil
 	if len(b.Values) > 0 {
 		r.Values = make(map[string]Value, len(b.Values))

@@ -64,7 +64,7 @@ func TestUnmarshalBodyRefusesWhatItCannotRead(t *testing.T) {
 func TestMarshalBodyRoundTrip(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	in := &sessionstore.Record{
-		Meta:   sessionstore.Meta{UserID: "u", CreatedAt: now, Deadline: now.Add(time.Hour), IPAddress: "::1", UserAgent: "ua", Persistent: true, Credential: "c0ffee"},
+		Meta:   sessionstore.Meta{UserID: "u", CreatedAt: now, Deadline: now.Add(time.Hour), IPAddress: "::1", UserAgent: "ua", Persistent: true, Credential: "c0ffee", Auth: "password:1"},
 		Values: map[string]sessionstore.Value{"a": {JSON: []byte(`1`)}, "b": {JSON: []byte(`"x"`)}},
 	}
 	data, err := sessionstore.MarshalBody(in)
@@ -76,7 +76,7 @@ func TestMarshalBodyRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(in.Values, out.Values) || out.UserID != in.UserID || !out.CreatedAt.Equal(in.CreatedAt) ||
-		!out.Deadline.Equal(in.Deadline) || out.Credential != in.Credential || out.Persistent != in.Persistent {
+		!out.Deadline.Equal(in.Deadline) || out.Credential != in.Credential || out.Auth != in.Auth || out.Persistent != in.Persistent {
 		t.Errorf("round trip: %+v -> %+v", in, out)
 	}
 }
@@ -141,7 +141,7 @@ func FuzzUnmarshalBody(f *testing.F) {
 	now := time.Date(2026, 11, 28, 9, 30, 0, 123456789, time.UTC)
 	for _, rec := range []*sessionstore.Record{
 		{Meta: sessionstore.Meta{CreatedAt: now}},
-		{Meta: sessionstore.Meta{UserID: "42", CreatedAt: now, Deadline: now.Add(time.Hour), IPAddress: "2001:db8::1", UserAgent: "Mozilla/5.0 (\"quoted\")", Persistent: true, Credential: "c0ffee"},
+		{Meta: sessionstore.Meta{UserID: "42", CreatedAt: now, Deadline: now.Add(time.Hour), IPAddress: "2001:db8::1", UserAgent: "Mozilla/5.0 (\"quoted\")", Persistent: true, Credential: "c0ffee", Auth: "password:1700000000000,passkey:1700000000001"},
 			Values: map[string]sessionstore.Value{"a": {JSON: []byte(`{"x":[1,2,{"y":"z\"w"}]}`)}, "b": {JSON: []byte(`-1.5e3`)}, "c": {JSON: []byte(`"é<>&"`)}}},
 	} {
 		b, _ := sessionstore.MarshalBody(rec)

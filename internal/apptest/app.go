@@ -27,7 +27,8 @@ import (
 // Its own routes: GET /private (behind RequireAuth) and GET /public greet
 // the user; POST /cart?item= and GET /cart keep a typed value in the
 // session; POST /set?k=&v= and GET /get?k= a string; POST /profile?nickname=
-// changes the user's nickname the README's way; POST /app-action is behind
+// changes the user's nickname the README's way; POST /sudo is behind
+// RequireRecentAuth (the default window); POST /app-action is behind
 // CrossOrigin alone.
 type App struct {
 	Auth   *auth.Auth[*Account]                // the account service, on its session manager
@@ -146,6 +147,9 @@ func NewApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 			return
 		}
 		a.InvalidateUser(acct.AuthID())
+		c.Status(http.StatusNoContent)
+	})
+	r.POST("/sudo", middleware.RequireRecentAuth(a, 0), func(c *gin.Context) {
 		c.Status(http.StatusNoContent)
 	})
 	r.POST("/app-action", middleware.CrossOrigin(cop), func(c *gin.Context) {

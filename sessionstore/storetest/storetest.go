@@ -202,6 +202,7 @@ func signIn(t testing.TB, h *Harness, userID string) (sessionstore.Key, *session
 	t.Helper()
 	rec := record(h.Clock, userID, idleTimeout)
 	rec.Credential = "cred-" + userID
+	rec.Auth = "password:1700000000000"
 	rec.Values = map[string]sessionstore.Value{"theme": val(`"kept"`)}
 	k := mustCreate(t, h, rec)
 	return k, rec
@@ -238,6 +239,7 @@ func testRoundTrip(t *testing.T, h *Harness) {
 	rec := record(h.Clock, "user-1", 30*time.Minute)
 	rec.Persistent = true
 	rec.Credential = "cred-user-1"
+	rec.Auth = "password:1700000000000,totp:1700000060000"
 	rec.Values = map[string]sessionstore.Value{}
 	for name, text := range roundTripValues {
 		rec.Values[name] = val(text)
@@ -260,6 +262,10 @@ func testRoundTrip(t *testing.T, h *Harness) {
 	if len(got.Values) != len(roundTripValues) {
 		t.Errorf("%d values came back, want %d", len(got.Values), len(roundTripValues))
 	}
+	if infos, err := h.Store.List(ctx, "user-1"); err != nil || len(infos) != 1 || infos[0].Auth != rec.Auth ||
+		infos[0].IPAddress != rec.IPAddress || infos[0].UserAgent != rec.UserAgent || !infos[0].CreatedAt.Equal(rec.CreatedAt) {
+		t.Errorf("List = %+v, %v; want the session with its Auth %q, address, user agent and start", infos, err, rec.Auth)
+	}
 	checks := []struct {
 		field     string
 		got, want any
@@ -269,6 +275,7 @@ func testRoundTrip(t *testing.T, h *Harness) {
 		{"UserAgent", got.UserAgent, rec.UserAgent},
 		{"Persistent", got.Persistent, true},
 		{"Credential", got.Credential, rec.Credential},
+		{"Auth", got.Auth, rec.Auth},
 		{"Rev", got.Rev, rec.Rev},
 	}
 	for _, c := range checks {
