@@ -54,8 +54,8 @@ type options struct {
 	bodyLimit  int64
 	loginPath  string
 	reauthPath string
-	cop       *http.CrossOriginProtection
-	extra     []gin.HandlerFunc
+	cop        *http.CrossOriginProtection
+	extra      []gin.HandlerFunc
 }
 
 // WithRegister mounts POST /register, which creates a user and signs them
