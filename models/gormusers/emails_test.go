@@ -68,7 +68,10 @@ var sameDatabase = map[string]func(t *testing.T) func() *gorm.DB{
 func subscribers(t *testing.T, db *gorm.DB) *gormusers.Store[Subscriber, *Subscriber] {
 	t.Helper()
 	s := gormusers.New[Subscriber](db)
-	t.Cleanup(func() { _ = db.Migrator().DropTable(subscriberTable, subscriberTable+"_tokens") })
+	t.Cleanup(func() {
+		_ = db.Migrator().DropTable(subscriberTable, subscriberTable+"_tokens",
+			subscriberTable+"_totp", subscriberTable+"_recovery_codes")
+	})
 	if err := s.Migrate(); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +271,7 @@ func TestNoEmail(t *testing.T) {
 	if _, err := s.ConsumeToken(ctx, tok.Hash, tok.Purpose); err != nil {
 		t.Error(err)
 	}
-	_ = db.Migrator().DropTable(memberTable + "_tokens")
+	_ = db.Migrator().DropTable(memberTable+"_tokens", memberTable+"_totp", memberTable+"_recovery_codes")
 }
 
 func second[T any](_ T, err error) error { return err }

@@ -10,6 +10,14 @@
 // with "_tokens" appended, which Migrate creates: one row per user and
 // purpose, consumed by a SELECT then a DELETE that only one caller, on any
 // instance, sees remove the row.
+//
+// It also keeps users' second factors (models.FactorStore) in two more
+// tables, which Migrate creates: the users table's name with "_totp"
+// appended (one authenticator app enrolment per user, its secret sealed by
+// the auth package, and the last time step accepted) and with
+// "_recovery_codes" appended (the SHA-256 of each unused recovery code).
+// Each step and each code is accepted once, by single conditional UPDATE
+// and DELETE statements, across instances.
 package gormusers
 
 import (
@@ -34,7 +42,8 @@ import (
 //
 // It is also a models.EmailStore[P], for a T that embeds models.Email (for
 // any other T its methods answer ErrNoEmail), and a models.TokenStore, in
-// a table of its own (see IssueToken). The auth package finds both by type
+// a table of its own (see IssueToken), and a models.FactorStore, in two
+// more tables (see SetTOTP). The auth package finds them by type
 // assertions on the user store.
 type Store[T any, P interface {
 	*T
@@ -62,7 +71,9 @@ type fields struct {
 	emailAt   []int
 	emailErr  error
 
-	tokens string // the table of single-use tokens
+	tokens   string // the table of single-use tokens
+	totp     string // the tables of second factors
+	recovery string
 }
 
 // New returns a user store for T on db. Call Migrate to create or update
@@ -74,8 +85,9 @@ func New[T any, P interface {
 	return &Store[T, P]{db: db}
 }
 
-// Migrate creates or updates the table of T (GORM's AutoMigrate), and the
-// table of single-use tokens (see IssueToken), whatever T is. On MySQL and
+// Migrate creates or updates the table of T (GORM's AutoMigrate), the
+// table of single-use tokens (see IssueToken) and the tables of second
+// factors (see SetTOTP and SetRecoveryCodes), whatever T is. On MySQL and
 // MariaDB it also gives the username column (and the email column, for a T
 // that embeds models.Email) a binary collation without padding
 // (utf8mb4_nopad_bin on MariaDB, utf8mb4_0900_bin on MySQL 8, utf8mb4_bin
@@ -107,7 +119,10 @@ func (s *Store[T, P]) Migrate() error {
 	if err := exactColumns(s.db, f.table, exact...); err != nil {
 		return err
 	}
-	return s.migrateTokens(f.tokens)
+	if err := s.migrateTokens(f.tokens); err != nil {
+		return err
+	}
+	return s.migrateFactors(f.totp, f.recovery)
 }
 
 // exactColumns gives the varchar columns of table a binary collation on
@@ -206,6 +221,7 @@ func (s *Store[T, P]) fields() (*fields, error) {
 		}
 		f := &s.f
 		f.table, f.tokens = stmt.Schema.Table, stmt.Schema.Table+"_tokens"
+		f.totp, f.recovery = f.table+"_totp", f.table+"_recovery_codes"
 		f.pk = stmt.Schema.PrioritizedPrimaryField
 		if f.pk == nil {
 			s.err = fmt.Errorf("gormusers: %T has no primary key", new(T))
