@@ -1,11 +1,11 @@
 package gormusers
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"gorm.io/gorm"
@@ -162,12 +162,14 @@ func (s *Store[T, P]) SetTOTP(ctx context.Context, userID string, sealed []byte)
 		return nil // inserted, or an unconfirmed row replaced
 	}
 	// MySQL's 1 is an insert, or, on a connection with CLIENT_FOUND_ROWS
-	// (clientFoundRows=true), a confirmed row left as it was.
+	// (clientFoundRows=true in the DSN), a confirmed row left as it was:
+	// the row tells. (It could also be this insert confirmed since, but no
+	// one confirms a secret before it is shown, after SetTOTP returns.)
 	t, err := s.TOTP(ctx, userID)
-	if err != nil || !t.Confirmed || bytes.Equal(t.Sealed, sealed) {
-		return nil // ours (its confirmation or deletion came after)
+	if err == nil && t.Confirmed {
+		return models.ErrFactorExists
 	}
-	return models.ErrFactorExists
+	return nil // inserted (and perhaps deleted since)
 }
 
 // ConfirmTOTP implements models.FactorStore with one UPDATE of the row
@@ -253,10 +255,13 @@ func (s *Store[T, P]) DeleteTOTP(ctx context.Context, userID string) error {
 
 // SetRecoveryCodes implements models.FactorStore: one transaction deletes
 // the user's codes and inserts the new ones (a hash given twice is kept
-// once). It runs at the serializable isolation level on PostgreSQL and
-// MySQL (SQLite's transactions are), so that of concurrent calls for one
-// user, one set is left rather than the union of several; a transaction
-// the database rolled back to keep that promise runs again.
+// once). Of concurrent calls for one user, one set is left, never the
+// union of several: on PostgreSQL the transaction first takes an advisory
+// lock on the user's codes (pg_advisory_xact_lock), so that each DELETE
+// sees the rows the transaction before it inserted; MySQL's runs at the
+// serializable isolation level, whose DELETE locks the user's range of
+// the primary key, and runs again when InnoDB rolled it back to break a
+// deadlock; SQLite's transactions are serializable already.
 func (s *Store[T, P]) SetRecoveryCodes(ctx context.Context, userID string, hashes [][32]byte) error {
 	if err := checkUserID(userID); err != nil {
 		return err
@@ -274,11 +279,17 @@ func (s *Store[T, P]) SetRecoveryCodes(ctx context.Context, userID string, hashe
 		}
 	}
 	var opts []*sql.TxOptions
-	if s.db.Dialector.Name() != "sqlite" {
+	dialect := s.db.Dialector.Name()
+	if dialect == "mysql" {
 		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelSerializable})
 	}
-	return retryDeadlocks(ctx, func() error {
+	return retryDeadlocksN(ctx, txRetries, func() error {
 		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if dialect == "postgres" {
+				if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", advisoryKey(table, userID)).Error; err != nil {
+					return err
+				}
+			}
 			err := tx.Table(table).Where("? = ?", clause.Column{Name: "user_id"}, userID).Delete(&recoveryRow{}).Error
 			if err != nil || len(rows) == 0 {
 				return err
@@ -286,6 +297,20 @@ func (s *Store[T, P]) SetRecoveryCodes(ctx context.Context, userID string, hashe
 			return tx.Table(table).Create(&rows).Error
 		}, opts...)
 	})
+}
+
+// txRetries is how many times a transaction that lost a deadlock runs
+// again: more than a single statement, as concurrent replacements of one
+// user's recovery codes on MySQL deadlock more often.
+const txRetries = 10
+
+// advisoryKey returns the key of PostgreSQL's advisory lock on the user's
+// rows of table: 64 bits of FNV-1a of both, which a lock of another
+// purpose is unlikely to share (and sharing one only makes it wait).
+func advisoryKey(table, userID string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("ginauth\x00" + table + "\x00" + userID))
+	return int64(h.Sum64())
 }
 
 // UseRecoveryCode implements models.FactorStore with one DELETE: only the

@@ -131,9 +131,14 @@ const deadlockRetries = 4
 // concurrent upserts of one user's token lock the two unique indexes in
 // opposite orders, and tells the client to try again.
 func retryDeadlocks(ctx context.Context, write func() error) error {
+	return retryDeadlocksN(ctx, deadlockRetries, write)
+}
+
+// retryDeadlocksN is retryDeadlocks with up to retries runs again.
+func retryDeadlocksN(ctx context.Context, retries int, write func() error) error {
 	for i := 0; ; i++ {
 		err := write()
-		if err == nil || i == deadlockRetries || !deadlocked(err) {
+		if err == nil || i == retries || !deadlocked(err) {
 			return err
 		}
 		select {
