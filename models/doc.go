@@ -40,6 +40,20 @@
 // that embeds Email). Addresses reach a store normalized, and a store
 // compares them exactly, as it does usernames.
 //
+// # Second factors
+//
+// A user store keeps users' second factors by implementing FactorStore,
+// which is not part of UserStore either: one authenticator app (TOTP)
+// enrolment per user, its secret sealed by the auth package before it
+// reaches the store, and the hashes (SHA-256) of unused recovery codes,
+// never the codes. An enrolment guards sign-in once ConfirmTOTP made it
+// active; SetTOTP refuses with ErrFactorExists to replace an active one.
+// The store makes each code single use across every instance: UseTOTPStep
+// accepts a time step only if it is later than the last one accepted, and
+// UseRecoveryCode deletes the code it accepts, each atomically, so that
+// of concurrent calls one succeeds. gormusers implements FactorStore in
+// two tables of its own, whatever the user type.
+//
 // # Other user stores
 //
 // Any storage fits by implementing UserStore. Usernames reach a store
