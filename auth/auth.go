@@ -31,7 +31,8 @@ type Auth[U models.Authenticatable] struct {
 	onEvent  func(Event)
 	now      func() time.Time
 	log      *slog.Logger
-	rec      *recovery[U] // nil without Config.Recovery.Mail
+	rec      *recovery[U]  // nil without Config.Recovery.Mail
+	sf       *secondFactor // nil without Config.SecondFactor.Keys
 
 	fullWarned atomic.Int64 // when the throttle-full warning was last logged, Unix ms
 
@@ -61,6 +62,11 @@ func New[U models.Authenticatable](cfg Config[U]) (*Auth[U], error) {
 		onEvent:  cfg.OnEvent,
 		now:      cfg.Now,
 		log:      cfg.Logger,
+	}
+	if len(cfg.SecondFactor.Keys) > 0 {
+		if a.sf, err = newSecondFactor(cfg); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Recovery.Mail != nil {
 		if a.rec, err = newRecovery(cfg); err != nil {

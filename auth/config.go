@@ -40,6 +40,10 @@ type Config[U models.Authenticatable] struct {
 	// password reset, email verification and change, security notices.
 	Recovery Recovery
 
+	// SecondFactor, when its Keys are set, turns on second factors:
+	// TOTP with recovery codes, the two-step sign-in.
+	SecondFactor SecondFactor
+
 	// OnEvent, when set, is called with every account event (sign-in
 	// success and failure, lockout, sign-out, password change,
 	// registration, session revoked), for audit logs. It is called

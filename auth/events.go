@@ -23,6 +23,8 @@ const (
 	EventEmailChangeRequested EventType = "email_change_requested" // a confirmation link mailed to a new address
 	EventEmailChange          EventType = "email_change"           // a new address took effect
 	EventReauth               EventType = "reauth"                 // a signed-in user proved a factor again
+	EventSecondFactorFailure  EventType = "second_factor_failure"  // a wrong second-factor code (see Event.Action for the method)
+	EventFactorChange         EventType = "factor_change"          // a second factor enabled, disabled or its recovery codes replaced (Event.Action)
 )
 
 // Event describes something that happened to an account, for audit logs. It

@@ -322,6 +322,11 @@ type LoginOptions struct {
 // once, so that a refusal reaches the caller: session.ErrHTTPSRequired, or,
 // over the manager's MaxSessionsPerUser with OverLimit Refuse,
 // sessionstore.ErrTooManySessions.
+//
+// For a user whose sign-ins need a second factor (Config.SecondFactor),
+// Login signs nothing in: the browser's session (under a new ID) keeps a
+// pending sign-in that grants nothing, and Login answers
+// *SecondFactorRequired; CompleteLogin finishes it.
 func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 	s := session.From(c)
 	if s == nil {
@@ -329,6 +334,11 @@ func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 	}
 	if err := a.transport(c, user.AuthUsername()); err != nil {
 		return err
+	}
+	if a.sf != nil {
+		if pending, err := a.secondStep(c, s, user, opts.Remember); pending || err != nil {
+			return err
+		}
 	}
 	// A browser without a device cookie of the account signs in to it
 	// for the first time (or cleared its cookies): its owner hears of it.
@@ -343,11 +353,18 @@ func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 	return nil
 }
 
-// bind signs the request's session in as user and writes it.
+// bind signs the request's session in as user, by password, and writes
+// it.
 func (a *Auth[U]) bind(c *gin.Context, s *session.Session, user U, persistent bool) error {
+	return a.bindFactors(c, s, user, persistent, session.FactorPassword)
+}
+
+// bindFactors signs the request's session in as user, with the factors
+// proven now, and writes it.
+func (a *Auth[U]) bindFactors(c *gin.Context, s *session.Session, user U, persistent bool, factors ...string) error {
 	id, cred := user.AuthID(), credentialOf(user.AuthPasswordHash())
 	err := s.Bind(session.Binding{UserID: id, Credential: cred, Remember: persistent, TrustDevice: a.deviceCookies(),
-		Factors: []string{session.FactorPassword}})
+		Factors: factors})
 	if err == nil {
 		err = s.Save(c.Writer)
 	}

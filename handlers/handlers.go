@@ -50,12 +50,13 @@ const DefaultBodyLimit = 64 << 10
 type Option func(*options)
 
 type options struct {
-	register   bool
-	bodyLimit  int64
-	loginPath  string
-	reauthPath string
-	cop        *http.CrossOriginProtection
-	extra      []gin.HandlerFunc
+	register     bool
+	bodyLimit    int64
+	loginPath    string
+	reauthPath   string
+	secondFactor bool
+	cop          *http.CrossOriginProtection
+	extra        []gin.HandlerFunc
 }
 
 // WithRegister mounts POST /register, which creates a user and signs them
@@ -150,6 +151,9 @@ func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts .
 	g.POST("/email/verify", chain(false, h.verifyEmail)...)
 	g.POST("/email/verify/resend", chain(true, h.resendVerification)...)
 	g.POST("/sessions/end", chain(false, h.endSession)...)
+	if o.secondFactor {
+		h.mountSecondFactor(g, chain, recent)
+	}
 }
 
 type routes[U models.Authenticatable] struct {
@@ -250,6 +254,15 @@ func (h *routes[U]) login(c *gin.Context) {
 		return
 	}
 	if err := h.a.Login(c, user, auth.LoginOptions{Remember: remember}); err != nil {
+		var more *auth.SecondFactorRequired
+		if errors.As(err, &more) {
+			if form {
+				c.Redirect(http.StatusSeeOther, withQuery(h.loginPath+"/2fa", middleware.ReturnToParam, middleware.ReturnTo(returnTo)))
+				return
+			}
+			c.JSON(http.StatusOK, gin.H{"mfaRequired": true, "methods": more.Methods})
+			return
+		}
 		h.fail(c, form, page, returnTo, err)
 		return
 	}
@@ -364,11 +377,18 @@ func (h *routes[U]) password(c *gin.Context) {
 // the proof and gets a new ID; routes behind RequireRecentAuth let it
 // through for the window that follows.
 func (h *routes[U]) reauth(c *gin.Context) {
-	var password, returnTo string
+	var password, code, returnTo string
 	form, err := readBody(c,
-		field{name: "password", str: &password, required: true},
+		field{name: "password", str: &password},
+		field{name: "code", str: &code},
 		field{name: middleware.ReturnToParam, str: &returnTo})
-	if err == nil {
+	switch {
+	case err != nil:
+	case (password == "") == (code == ""):
+		err = middleware.BadRequest(`Send "password" or "code".`)
+	case code != "":
+		err = h.a.ReauthenticateCode(c, code)
+	default:
 		err = h.a.Reauthenticate(c, password)
 	}
 	if err != nil {

@@ -35,6 +35,7 @@ var (
 	InvalidToken             = &Problem{400, "invalid_token", "The link is invalid or has expired. Ask for a new one."}
 	Unauthenticated          = &Problem{401, "unauthenticated", "Sign in to continue."}
 	SessionExpired           = &Problem{401, "session_expired", "Your session has expired. Sign in again."}
+	InvalidCode              = &Problem{401, "invalid_code", "That code is not right, or was used already."}
 	InvalidCredentials       = &Problem{401, "invalid_credentials", "Invalid username or password."}
 	WrongPassword            = &Problem{401, "invalid_credentials", "The current password is wrong."}
 	HTTPSRequired            = &Problem{403, "https_required", "Signing in needs HTTPS: the session cookie is Secure, and this request came over plain HTTP."}
@@ -43,6 +44,8 @@ var (
 	CrossOrigin              = &Problem{403, "cross_origin", "Cross-origin requests are not allowed here."}
 	NotFound                 = &Problem{404, "not_found", "No such session."}
 	NoMail                   = &Problem{404, "not_found", "This application sends no mail."}
+	SecondFactorEnabled      = &Problem{409, "second_factor_enabled", "An authenticator app is set up already. Remove it first."}
+	NoSecondFactor           = &Problem{400, "no_second_factor", "No authenticator app is set up."}
 	UsernameTaken            = &Problem{409, "username_taken", "That username is taken."}
 	EmailTaken               = &Problem{409, "email_taken", "That email address belongs to another account."}
 	TooManySessions          = &Problem{409, "too_many_sessions", "You are signed in on as many devices as allowed. Sign out on one of them first."}

@@ -88,7 +88,7 @@ func NewApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 	}
 	r := gin.New()
 	r.Use(sm.Middleware())
-	handlers.Mount(r.Group("/"), a, handlers.WithRegister(), handlers.WithCrossOrigin(cop))
+	handlers.Mount(r.Group("/"), a, handlers.WithRegister(), handlers.WithSecondFactor(), handlers.WithCrossOrigin(cop))
 	r.GET("/private", middleware.RequireAuth(a), func(c *gin.Context) {
 		u, _ := a.User(c)
 		c.String(http.StatusOK, "hello "+u.Username)
