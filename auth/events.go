@@ -23,7 +23,7 @@ const (
 	EventEmailChangeRequested EventType = "email_change_requested" // a confirmation link mailed to a new address
 	EventEmailChange          EventType = "email_change"           // a new address took effect
 	EventReauth               EventType = "reauth"                 // a signed-in user proved a factor again
-	EventSecondFactorFailure  EventType = "second_factor_failure"  // a wrong second-factor code (see Event.Action for the method)
+	EventSecondFactorFailure  EventType = "second_factor_failure"  // a wrong second-factor code (Event.Action: "totp" or "recovery_code")
 	EventFactorChange         EventType = "factor_change"          // a second factor enabled, disabled or its recovery codes replaced (Event.Action)
 )
 
@@ -50,7 +50,9 @@ type Event struct {
 	// Action is the flow a lockout refused, or in which a login_failure
 	// happened: "login", "register" (lockouts only), "password_change" (a
 	// wrong current password) or "reauth" (a wrong password to
-	// re-authenticate).
+	// re-authenticate), "second_factor" (lockouts of codes); for a
+	// login_success after a second factor, and a reauth, the factor proven
+	// ("totp", "recovery_code"; "" for the password alone).
 	Action string
 	// Code says why a login_error could not be judged: CodeBusy,
 	// CodeHTTPSRequired, CodeStoreUnavailable or CodeInternal.

@@ -217,7 +217,7 @@ func (a *Auth[U]) ConfirmTOTP(c *gin.Context, code string) ([]string, error) {
 		return nil, err
 	}
 	step := int64(0)
-	if err := a.codeAttempt(c, uid, u.AuthUsername(), func() (bool, error) {
+	if err := a.codeAttempt(c, uid, u.AuthUsername(), session.FactorTOTP, func() (bool, error) {
 		var ok bool
 		step, ok = totpStep(secret, strings.TrimSpace(code), a.now())
 		return ok, nil
@@ -391,7 +391,7 @@ func (a *Auth[U]) recentSecondFactor(c *gin.Context, window time.Duration) bool 
 // codeAttempt judges a code (check reports whether it is right) under the
 // per-account throttle of second-factor codes: wrong codes count as
 // failures, a right one clears them; ErrInvalidCode for a wrong one.
-func (a *Auth[U]) codeAttempt(c *gin.Context, uid, username string, check func() (bool, error)) error {
+func (a *Auth[U]) codeAttempt(c *gin.Context, uid, username, factor string, check func() (bool, error)) error {
 	at := attempt{
 		keys:    []ThrottleKey{{Key: "2fa:" + uid, Rule: a.throttle.PerAccount}},
 		lockout: Event{UserID: uid, Username: username, Action: "second_factor"},
@@ -414,7 +414,7 @@ func (a *Auth[U]) codeAttempt(c *gin.Context, uid, username string, check func()
 		return err
 	}
 	if !ok {
-		a.emit(c, Event{Type: EventSecondFactorFailure, UserID: uid, Username: username})
+		a.emit(c, Event{Type: EventSecondFactorFailure, UserID: uid, Username: username, Action: factor})
 		return ErrInvalidCode
 	}
 	return nil

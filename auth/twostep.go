@@ -90,7 +90,7 @@ func (a *Auth[U]) CompleteLogin(c *gin.Context, code, recoveryCode string) (U, e
 		factor = session.FactorRecoveryCode
 		check = func() (bool, error) { return a.useRecoveryCode(c, uid, recoveryCode) }
 	}
-	if err := a.codeAttempt(c, uid, user.AuthUsername(), check); err != nil {
+	if err := a.codeAttempt(c, uid, user.AuthUsername(), factor, check); err != nil {
 		return zero, err
 	}
 	s.Delete(pendingKey)
@@ -158,7 +158,7 @@ func (a *Auth[U]) ReauthenticateCode(c *gin.Context, code string) error {
 		return err
 	}
 	uid := u.AuthID()
-	if err := a.codeAttempt(c, uid, u.AuthUsername(), func() (bool, error) { return a.useTOTPCode(c, uid, code) }); err != nil {
+	if err := a.codeAttempt(c, uid, u.AuthUsername(), session.FactorTOTP, func() (bool, error) { return a.useTOTPCode(c, uid, code) }); err != nil {
 		return err
 	}
 	s := session.From(c)

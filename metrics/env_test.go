@@ -234,8 +234,9 @@ func describe(s map[string]float64) string {
 // allowedLabels are every label of the package's metrics with every value
 // it may take (the store label with the names the tests wrap stores under).
 var allowedLabels = map[string][]string{
-	"result":    {"success", "invalid_credentials", "locked", "busy", "https_required", "error", "hit", "miss"},
-	"action":    {"login", "register", "password_change", "reauth"},
+	"result":    {"success", "invalid_credentials", "locked", "busy", "https_required", "error", "hit", "miss", "failure"},
+	"action":    {"login", "register", "password_change", "reauth", "second_factor"},
+	"method":    {"totp", "recovery_code"},
 	"reason":    {"logout_all", "password_change", "session_revoked", "password_reset"},
 	"stage":     {"requested", "completed"},
 	"event":     {"verified", "change_requested", "changed"},

@@ -23,6 +23,7 @@ const (
 	actionRegister       = "register"
 	actionPasswordChange = "password_change"
 	actionReauth         = "reauth"
+	actionSecondFactor   = "second_factor"
 )
 
 // eventMetrics count account events.
@@ -35,6 +36,7 @@ type eventMetrics struct {
 	passwordChanges prometheus.Counter
 	revoked         *prometheus.CounterVec
 	reauths         prometheus.Counter
+	secondFactor    *prometheus.CounterVec
 	resets          *prometheus.CounterVec
 	emails          *prometheus.CounterVec
 
@@ -42,6 +44,7 @@ type eventMetrics struct {
 	loginSuccess, loginInvalid, loginLocked, loginBusy, loginError prometheus.Counter
 	loginHTTPSRequired                                             prometheus.Counter
 	lockoutLogin, lockoutRegister, lockoutPassword, lockoutReauth  prometheus.Counter
+	lockoutSecondFactor                                            prometheus.Counter
 	revokedLogoutAll, revokedPasswordChange, revokedOne            prometheus.Counter
 	revokedReset, resetRequested, resetCompleted                   prometheus.Counter
 	emailVerified, emailChangeRequested, emailChanged              prometheus.Counter
@@ -58,13 +61,17 @@ func newEventMetrics(ns string) eventMetrics {
 		}, []string{"result"}),
 		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "lockouts_total",
-			Help: "Attempts refused by throttling, by what they attempted: login, register, password_change, reauth.",
+			Help: "Attempts refused by throttling, by what they attempted: login, register, password_change, reauth, second_factor.",
 		}, []string{"action"}),
 		registrations:   counter("registrations_total", "Accounts registered through the login flow."),
 		logouts:         counter("logouts_total", "Sessions signed out by their own user."),
 		logoutAlls:      counter("logout_all_total", "Logouts from every session of an account."),
 		passwordChanges: counter("password_changes_total", "Passwords changed by their signed-in user."),
 		reauths:         counter("reauths_total", "Re-authentications: a signed-in user proved a factor again (sudo mode)."),
+		secondFactor: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "second_factor_total",
+			Help: "Second-factor codes by method (totp, recovery_code) and result (success: a sign-in or re-authentication completed with it; failure: a wrong, used or replayed code).",
+		}, []string{"method", "result"}),
 		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "sessions_revoked_total",
 			Help: "Sessions ended from elsewhere, by the event that ended them: logout_all, password_change and password_reset (the account's other sessions), session_revoked (one session, by its handle).",
@@ -88,6 +95,12 @@ func newEventMetrics(ns string) eventMetrics {
 	e.lockoutRegister = e.lockouts.WithLabelValues(actionRegister)
 	e.lockoutPassword = e.lockouts.WithLabelValues(actionPasswordChange)
 	e.lockoutReauth = e.lockouts.WithLabelValues(actionReauth)
+	e.lockoutSecondFactor = e.lockouts.WithLabelValues(actionSecondFactor)
+	for _, m := range []string{"totp", "recovery_code"} {
+		for _, r := range []string{"success", "failure"} {
+			e.secondFactor.WithLabelValues(m, r)
+		}
+	}
 	e.revokedLogoutAll = e.revoked.WithLabelValues(string(auth.EventLogoutAll))
 	e.revokedPasswordChange = e.revoked.WithLabelValues(string(auth.EventPasswordChange))
 	e.revokedOne = e.revoked.WithLabelValues(string(auth.EventSessionRevoked))
@@ -101,7 +114,7 @@ func newEventMetrics(ns string) eventMetrics {
 }
 
 func (e *eventMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{e.logins, e.lockouts, e.registrations, e.logouts, e.logoutAlls, e.passwordChanges, e.reauths, e.revoked, e.resets, e.emails}
+	return []prometheus.Collector{e.logins, e.lockouts, e.registrations, e.logouts, e.logoutAlls, e.passwordChanges, e.reauths, e.secondFactor, e.revoked, e.resets, e.emails}
 }
 
 // count moves the metrics that ev concerns. Events of a type it does not
@@ -111,6 +124,7 @@ func (e *eventMetrics) count(ev auth.Event) {
 	switch ev.Type {
 	case auth.EventLoginSuccess:
 		e.loginSuccess.Inc()
+		e.secondFactorResult(ev.Action, "success")
 	case auth.EventLoginFailure:
 		if ev.Action != actionPasswordChange && ev.Action != actionReauth {
 			e.loginInvalid.Inc()
@@ -126,6 +140,8 @@ func (e *eventMetrics) count(ev auth.Event) {
 			e.lockoutPassword.Inc()
 		case actionReauth:
 			e.lockoutReauth.Inc()
+		case actionSecondFactor:
+			e.lockoutSecondFactor.Inc()
 		}
 	case auth.EventLoginError:
 		switch ev.Code {
@@ -150,6 +166,9 @@ func (e *eventMetrics) count(ev auth.Event) {
 		e.revokedOne.Inc()
 	case auth.EventReauth:
 		e.reauths.Inc()
+		e.secondFactorResult(ev.Action, "success")
+	case auth.EventSecondFactorFailure:
+		e.secondFactorResult(ev.Action, "failure")
 	case auth.EventResetRequested:
 		e.resetRequested.Inc()
 	case auth.EventPasswordReset:
@@ -176,5 +195,13 @@ func (m *Metrics) OnEvent(next func(auth.Event)) func(auth.Event) {
 	return func(ev auth.Event) {
 		m.events.count(ev)
 		next(ev)
+	}
+}
+
+// secondFactorResult counts a second-factor code of a known method; the
+// password alone ("") and unknown methods count nothing.
+func (e *eventMetrics) secondFactorResult(method, result string) {
+	if method == "totp" || method == "recovery_code" {
+		e.secondFactor.WithLabelValues(method, result).Inc()
 	}
 }

@@ -48,6 +48,10 @@ func TestOnEventCountsEachEvent(t *testing.T) {
 			map[string]float64{"ginauth_password_changes_total": 1}},
 		{"session revoked", auth.Event{Type: auth.EventSessionRevoked},
 			map[string]float64{"ginauth_sessions_revoked_total{reason=session_revoked}": 1}},
+		{"sign-in with a code", auth.Event{Type: auth.EventLoginSuccess, Action: "totp"},
+			map[string]float64{"ginauth_logins_total{result=success}": 1, "ginauth_second_factor_total{method=totp,result=success}": 1}},
+		{"wrong recovery code", auth.Event{Type: auth.EventSecondFactorFailure, Action: "recovery_code"},
+			map[string]float64{"ginauth_second_factor_total{method=recovery_code,result=failure}": 1}},
 		{"reauth", auth.Event{Type: auth.EventReauth},
 			map[string]float64{"ginauth_reauths_total": 1}},
 		{"reauth locked", auth.Event{Type: auth.EventLockout, Action: "reauth"},
@@ -126,12 +130,13 @@ ginauth_logins_total{result="https_required"} 0
 ginauth_logins_total{result="invalid_credentials"} 7
 ginauth_logins_total{result="locked"} 3
 ginauth_logins_total{result="success"} 1
-# HELP ginauth_lockouts_total Attempts refused by throttling, by what they attempted: login, register, password_change, reauth.
+# HELP ginauth_lockouts_total Attempts refused by throttling, by what they attempted: login, register, password_change, reauth, second_factor.
 # TYPE ginauth_lockouts_total counter
 ginauth_lockouts_total{action="login"} 3
 ginauth_lockouts_total{action="password_change"} 0
 ginauth_lockouts_total{action="reauth"} 0
 ginauth_lockouts_total{action="register"} 0
+ginauth_lockouts_total{action="second_factor"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ginauth_logins_total", "ginauth_lockouts_total"); err != nil {
 		t.Error(err)

@@ -15,7 +15,8 @@ import (
 // anything happened (a store wrapped adds its own).
 var wantFamilies = map[string]int{
 	"ginauth_logins_total":              6,
-	"ginauth_lockouts_total":            4,
+	"ginauth_lockouts_total":            5,
+	"ginauth_second_factor_total":       4,
 	"ginauth_reauths_total":             1,
 	"ginauth_registrations_total":       1,
 	"ginauth_logouts_total":             1,
