@@ -9,6 +9,7 @@ import (
 
 	"github.com/ginauth/ginauth/mail"
 	"github.com/ginauth/ginauth/models"
+	"github.com/ginauth/ginauth/session"
 )
 
 // lockoutNoticeRule sends one lockout notice per account a quarter of an
@@ -26,6 +27,17 @@ func (a *Auth[U]) notify(e Event) {
 		a.later(func(ctx context.Context) {
 			a.noticeTo(ctx, e.UserID, mail.KindNoticePasswordChanged, mail.TemplateData{Time: e.Time, IPAddress: e.IPAddress, Device: e.UserAgent})
 		})
+	case (e.Type == EventFactorChange || (e.Type == EventLoginSuccess && e.Action == session.FactorRecoveryCode)) && !n.NoSecondFactor:
+		change := factorChanges[e.Action]
+		if e.Type == EventLoginSuccess {
+			change = "One of your recovery codes was used to sign in to your account"
+		}
+		if change == "" {
+			return
+		}
+		a.later(func(ctx context.Context) {
+			a.noticeTo(ctx, e.UserID, mail.KindNoticeSecondFactor, mail.TemplateData{Time: e.Time, IPAddress: e.IPAddress, Change: change})
+		})
 	case e.Type == EventLockout && e.Action == "login" && !n.NoLockout:
 		a.later(func(ctx context.Context) {
 			// Only a lockout of the account itself, not of the client's
@@ -40,6 +52,14 @@ func (a *Auth[U]) notify(e Event) {
 			a.noticeTo(ctx, e.UserID, mail.KindNoticeLocked, mail.TemplateData{Time: e.Time, Until: e.Time.Add(wait), IPAddress: e.IPAddress})
 		})
 	}
+}
+
+// factorChanges say what a factor_change event did, for its notice.
+var factorChanges = map[string]string{
+	"totp_enabled":   "An authenticator app was set up to guard your account's sign-in",
+	"totp_disabled":  "The authenticator app was removed from your account",
+	"recovery_codes": "New recovery codes were made for your account; the old ones no longer work",
+	"operator_reset": "The second factor of your account was removed by support",
 }
 
 // noticeTo mails the user a notice, if they have a verified address. A

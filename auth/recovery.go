@@ -87,6 +87,9 @@ type Notices struct {
 	// NoLockout: no notice when the throttle locks the account's sign-in
 	// (one a quarter of an hour at most).
 	NoLockout bool
+	// NoSecondFactor: no notice when an authenticator app is set up or
+	// removed, recovery codes are replaced, or a recovery code signs in.
+	NoSecondFactor bool
 }
 
 // The purposes of tokens (models.Token.Purpose).

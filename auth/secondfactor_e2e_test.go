@@ -4,6 +4,8 @@ package auth_test
 // recovery codes, re-authentication with a code, factor changes.
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,6 +19,8 @@ import (
 	"github.com/ginauth/ginauth/auth"
 	"github.com/ginauth/ginauth/internal/apptest"
 	"github.com/ginauth/ginauth/internal/fakeclock"
+	"github.com/ginauth/ginauth/internal/testenv"
+	"github.com/ginauth/ginauth/models"
 )
 
 var sealKey = []byte("second-factor-test-key-0123456789abcdef")
@@ -286,4 +290,55 @@ func TestSecondFactorThrottle(t *testing.T) {
 		cl.Want(cl.Do("POST", "/login/2fa", map[string]any{"code": "123456"}), http.StatusUnauthorized, "invalid_code")
 	}
 	cl.Want(cl.Do("POST", "/login/2fa", map[string]any{"code": code(t, a, secret)}), http.StatusTooManyRequests, "too_many_attempts")
+}
+
+// Setting up, using a recovery code and removing the factor each tell
+// the user by mail.
+func TestSecondFactorNotices(t *testing.T) {
+	srv := testenv.StartSMTPServer(t)
+	clock := fakeclock.New(time.Time{})
+	store, db := apptest.Backends[0].Open(t, clock)
+	a := apptest.NewApp(t, store, db, clock, withMail(t, srv), withSecondFactor)
+	t.Cleanup(func() { _ = a.Auth.Close() })
+	owner := a.Client(t)
+	owner.Register("quin", "quin's good password")
+	giveEmail(t, a, "quin", "quin@example.org", true)
+
+	secret, codes := enrol(t, a, owner)
+	if m := srv.Next(t); m.To[0] != "quin@example.org" || !strings.Contains(m.Text, "authenticator app was set up") {
+		t.Errorf("after enrolment: to %v: %q", m.To, m.Text)
+	}
+	cl := a.Client(t)
+	pending(t, cl, "quin", "quin's good password")
+	cl.Want(cl.Do("POST", "/login/2fa", map[string]any{"recoveryCode": codes[0]}), http.StatusOK, "")
+	// A browser never seen signs in: the new sign-in's notice comes too.
+	got := srv.Wait(t, 2)
+	var texts []string
+	for _, m := range got {
+		texts = append(texts, m.Text)
+	}
+	if all := strings.Join(texts, "\n"); !strings.Contains(all, "recovery codes was used") {
+		t.Errorf("after a recovery code: %q", all)
+	}
+	clock.Advance(30 * time.Second)
+	owner.Want(owner.Do("POST", "/reauth", map[string]any{"code": code(t, a, secret)}), http.StatusOK, "")
+	owner.Want(owner.Do("DELETE", "/2fa/totp", nil), http.StatusNoContent, "")
+	if m := srv.Next(t); !strings.Contains(m.Text, "was removed") {
+		t.Errorf("after removal: %q", m.Text)
+	}
+}
+
+func TestResetSecondFactor(t *testing.T) {
+	a := sfApp(t)
+	owner := a.Client(t)
+	owner.Register("rae", "rae's good password")
+	enrol(t, a, owner)
+	if err := a.Auth.ResetSecondFactor(context.Background(), a.UserID(t, "rae")); err != nil {
+		t.Fatal(err)
+	}
+	owner.Want(owner.Do("GET", "/me", nil), http.StatusUnauthorized, "")
+	a.Client(t).Login("rae", "rae's good password") // one step again
+	if err := a.Auth.ResetSecondFactor(context.Background(), "404"); !errors.Is(err, models.ErrUserNotFound) {
+		t.Errorf("for no user: %v", err)
+	}
 }

@@ -80,13 +80,14 @@ const (
 	KindNoticeNewSignIn       = "notice_new_sign_in"      // a sign-in from a device not seen before
 	KindNoticePasswordChanged = "notice_password_changed" // the password was changed or reset
 	KindNoticeLocked          = "notice_locked"           // sign-in was locked by the throttle
+	KindNoticeSecondFactor    = "notice_second_factor"    // a second factor was set up, removed or used (TemplateData.Change)
 )
 
 // Kinds returns the kinds of mail the library sends, in a fixed order.
 func Kinds() []string {
 	return []string{
 		KindPasswordReset, KindEmailVerify, KindEmailChange, KindEmailChanged, KindEmailTaken,
-		KindNoticeNewSignIn, KindNoticePasswordChanged, KindNoticeLocked,
+		KindNoticeNewSignIn, KindNoticePasswordChanged, KindNoticeLocked, KindNoticeSecondFactor,
 	}
 }
 

@@ -39,6 +39,7 @@ type TemplateData struct {
 	Until     time.Time     // when a lock ends
 	IPAddress string        // the client's address
 	Device    string        // a summary of the client ("Firefox on Linux")
+	Change    string        // what changed in how the account signs in, as a sentence without its time
 }
 
 // Templates hold, per kind of mail, a subject (a text/template), a text

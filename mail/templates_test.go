@@ -19,6 +19,7 @@ var fullData = mail.TemplateData{
 	Until:     time.Date(2026, 3, 4, 5, 21, 7, 0, time.UTC),
 	IPAddress: "203.0.113.9",
 	Device:    "Firefox on Linux",
+	Change:    "An authenticator app was set up to guard your account's sign-in",
 }
 
 // What each default template must show of the data.
@@ -31,6 +32,7 @@ var wantShown = map[string][]string{
 	mail.KindNoticeNewSignIn:       {"Shop", "mia", "Wed, 04 Mar 2026 04:06:07 UTC", "203.0.113.9", "Firefox on Linux", "token=tok123"},
 	mail.KindNoticePasswordChanged: {"Shop", "mia", "Wed, 04 Mar 2026 04:06:07 UTC", "203.0.113.9"},
 	mail.KindNoticeLocked:          {"Shop", "mia", "Wed, 04 Mar 2026 04:06:07 UTC", "Wed, 04 Mar 2026 05:21:07 UTC"},
+	mail.KindNoticeSecondFactor:    {"Shop", "mia", "Wed, 04 Mar 2026 04:06:07 UTC", "203.0.113.9", "authenticator app was set up"},
 }
 
 // Every kind has a default template that renders a valid message with
