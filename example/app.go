@@ -460,9 +460,10 @@ func newRouter(a *app) (*gin.Engine, error) {
 }
 
 // contentSecurityPolicy lets the pages load their own stylesheet and images
-// and nothing else, run no script (they have none), post forms only to this
+// (and data: images: the QR code of a second factor's enrolment, which
+// exists only in that answer) and nothing else, run no script (they have none), post forms only to this
 // site, and be framed by no page (clickjacking).
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // securityHeaders sets, on every answer, the policy above, its older
