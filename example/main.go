@@ -1,7 +1,8 @@
 // Command example is a small web application on ginauth: people register,
 // sign in (with "remember me"), see their account and the devices signed in
 // to it, change their password, revoke sessions, and sign out here or
-// everywhere; with an email address, they verify it, choose a new password
+// everywhere; they turn on two-step sign-in (an authenticator app, with
+// recovery codes; /account/2fa); with an email address, they verify it, choose a new password
 // when they forget theirs, and get security notices, by mail. The JSON API of the prebuilt routes is mounted at the root
 // too, so curl works as well as a browser. It is also the command an
 // operator acts on users and sessions with (see the admin commands below).
