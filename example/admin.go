@@ -37,6 +37,10 @@ Users:
   users set-email USERNAME EMAIL   set the user's email address, unverified, and
                                    mail it a link to verify it ("" removes it)
   users send-reset USERNAME        mail the user a link to choose a new password
+  users 2fa-reset USERNAME         turn the user's two-step sign-in off (their
+                                   authenticator app and recovery codes) and end
+                                   every session of theirs: for a user who lost
+                                   both; make sure of who they are first
 
 Sessions:
   sessions list USERNAME           the user's live sessions: ID, created, last
@@ -114,6 +118,7 @@ var adminCommands = []adminCommand{
 	{group: "users", name: "delete", operands: []string{"USERNAME"}, run: usersDelete},
 	{group: "users", name: "set-email", operands: []string{"USERNAME", "EMAIL"}, run: usersSetEmail},
 	{group: "users", name: "send-reset", operands: []string{"USERNAME"}, run: usersSendReset},
+	{group: "users", name: "2fa-reset", operands: []string{"USERNAME"}, run: usersTwoFactorReset},
 	{group: "sessions", name: "list", operands: []string{"USERNAME"}, run: sessionsList},
 	{group: "sessions", name: "revoke", operands: []string{"USERNAME", "ID"}, run: sessionsRevoke},
 	{group: "sessions", name: "revoke-all", operands: []string{"USERNAME"}, run: sessionsRevokeAll},

@@ -71,7 +71,7 @@ func TestAdminUsage(t *testing.T) {
 		{args: nil, code: exitUsage, stderr: "example: no command"},
 		{args: []string{"--json"}, code: exitUsage, stderr: "example: no command"},
 		{args: []string{"frobnicate"}, code: exitUsage, stderr: `example: unknown command "frobnicate"`},
-		{args: []string{"users"}, code: exitUsage, stderr: "example: users: want a command: create, passwd, delete, set-email, send-reset"},
+		{args: []string{"users"}, code: exitUsage, stderr: "example: users: want a command: create, passwd, delete, set-email, send-reset, 2fa-reset"},
 		{args: []string{"users", "rename", "bob"}, code: exitUsage, stderr: `example: users: unknown command "rename"`},
 		{args: []string{"users", "create"}, code: exitUsage, stderr: "example: users create: want USERNAME, got none"},
 		{args: []string{"users", "delete", "a", "b"}, code: exitUsage, stderr: "example: users delete: want USERNAME, got 2 arguments"},

@@ -304,3 +304,58 @@ func usersSendReset(r *adminRun, operands []string) error {
 		fmt.Fprintf(w, "mailed %q a link to choose a new password, to %s\n", doc.Username, doc.Email)
 	})
 }
+
+// twoFactorResetJSON is the JSON of users 2fa-reset.
+type twoFactorResetJSON struct {
+	UserID          string `json:"userId"`
+	Username        string `json:"username"`
+	HadSecondFactor bool   `json:"hadSecondFactor"` // an authenticator app was on
+	RevokedSessions int    `json:"revokedSessions"`
+}
+
+// usersTwoFactorReset is support's way back in for a user who lost their
+// authenticator app and their recovery codes: it removes the app's
+// enrolment (confirmed or not) and the recovery codes, through the user
+// store's models.FactorStore, and ends every session of the user with the
+// operator's context, so that whoever signs in next does so with the
+// password alone, and nothing signed in under the old factors lives on.
+// The factors go first: a session store that cannot be reached leaves the
+// user able to sign in, and the operator runs sessions revoke-all.
+// Support must make sure of the person's identity before: the command
+// lowers the account to its password.
+func usersTwoFactorReset(r *adminRun, operands []string) error {
+	a, err := r.open()
+	if err != nil {
+		return err
+	}
+	u, err := r.findUser(a, operands[0])
+	if err != nil {
+		return err
+	}
+	id := u.AuthID()
+	had, err := a.auth.HasSecondFactor(r.ctx, id)
+	if err != nil {
+		return failed("reading the user's second factor", err)
+	}
+	var factors models.FactorStore = a.users
+	if err := factors.DeleteTOTP(r.ctx, id); err != nil {
+		return failed("removing the user's authenticator app", err)
+	}
+	if err := factors.SetRecoveryCodes(r.ctx, id, nil); err != nil {
+		return failed("removed the authenticator app, but removing the recovery codes failed (run users 2fa-reset again)", err)
+	}
+	n, err := a.auth.RevokeAll(r.ctx, id) // an operator's context
+	if err != nil {
+		return failed("removed the second factor, but ending the user's sessions failed (run sessions revoke-all)", err)
+	}
+	r.noteMemoryStore(a)
+	doc := twoFactorResetJSON{UserID: id, Username: u.Username, HadSecondFactor: had, RevokedSessions: n}
+	return r.print(doc, func(w io.Writer) {
+		was := "had no authenticator app on"
+		if had {
+			was = "had an authenticator app on, now removed"
+		}
+		fmt.Fprintf(w, "reset two-step sign-in of %q (%s; recovery codes removed); %d %s ended\n",
+			doc.Username, was, n, plural(n, "session", "sessions"))
+	})
+}

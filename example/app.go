@@ -151,6 +151,10 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		Logger:  log,
 		Now:     cfg.now,
 		OnEvent: auditLog(a.audit),
+		SecondFactor: auth.SecondFactor{
+			Keys:   cfg.factorKeys,
+			Issuer: "ginauth example",
+		},
 	}
 	if cfg.bcryptCost != 0 {
 		acfg.Passwords.BcryptCost, acfg.Passwords.AllowLowCost = cfg.bcryptCost, true
@@ -180,6 +184,10 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 	}
 	if cfg.randomSecret {
 		log.Warn("SESSION_SECRET is not set: using a random secret, so sessions end when the app stops")
+	}
+	if cfg.randomFactorKey && !cfg.command {
+		log.Warn("SECOND_FACTOR_KEY is not set: using a random key, so authenticator apps enrolled now stop " +
+			"working when the app stops (their users need users 2fa-reset); development only")
 	}
 	if acfg.Sessions, err = session.New(scfg); err != nil {
 		return nil, err
@@ -445,16 +453,17 @@ func newRouter(a *app) (*gin.Engine, error) {
 	cop := http.NewCrossOriginProtection()
 	r.Use(middleware.CrossOrigin(cop))
 	r.Use(a.auth.Sessions().Middleware())
-	handlers.Mount(r.Group("/"), a.auth, handlers.WithRegister(), handlers.WithCrossOrigin(cop))
+	handlers.Mount(r.Group("/"), a.auth, handlers.WithRegister(), handlers.WithCrossOrigin(cop), handlers.WithSecondFactor())
 	limit := sessionLimit{Max: a.cfg.maxSessions, EndOldest: a.cfg.overLimit == session.EndOldest}
 	newPages(a.auth, a.users, a.cfg.now, limit).mount(r)
 	return r, nil
 }
 
 // contentSecurityPolicy lets the pages load their own stylesheet and images
-// and nothing else, run no script (they have none), post forms only to this
+// (and data: images: the QR code of a second factor's enrolment, which
+// exists only in that answer) and nothing else, run no script (they have none), post forms only to this
 // site, and be framed by no page (clickjacking).
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
 	"frame-ancestors 'none'; base-uri 'none'"
 
 // securityHeaders sets, on every answer, the policy above, its older

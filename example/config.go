@@ -32,7 +32,12 @@ type config struct {
 	mongoURL                         string
 	secrets                          [][]byte
 	randomSecret                     bool
-	idle, absolute, touch            time.Duration
+	// factorKeys seal the TOTP secrets of second factors
+	// (SECOND_FACTOR_KEY), newest first; randomFactorKey says that none
+	// was set and a random one serves this process (development only).
+	factorKeys            [][]byte
+	randomFactorKey       bool
+	idle, absolute, touch time.Duration
 	// The HTTP server's timeouts (HTTP_*_TIMEOUT).
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout time.Duration
 	secure                                                    bool
@@ -121,6 +126,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.secrets = [][]byte{[]byte(rand.Text() + rand.Text())}
 		c.randomSecret = true
 	}
+	if err := c.loadFactorKeys(getenv("SECOND_FACTOR_KEY")); err != nil {
+		return c, err
+	}
 	durations := []struct {
 		name string
 		dst  *time.Duration
@@ -190,7 +198,40 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err := c.loadMail(getenv("BASE_URL")); err != nil {
 		return c, err
 	}
+	if c.secure && c.randomFactorKey {
+		return c, errors.New("COOKIE_SECURE is true but SECOND_FACTOR_KEY is not set: behind HTTPS the key that seals " +
+			"the authenticator apps' secrets must outlive the process and be the same on every instance, or the users " +
+			"who turned on two-step sign-in cannot sign in after a restart; set SECOND_FACTOR_KEY to the output of " +
+			"\"example secret new\"")
+	}
 	return c, nil
+}
+
+// minFactorKey is the least length of each key of SECOND_FACTOR_KEY, as
+// auth.SecondFactor asks.
+const minFactorKey = 32
+
+// loadFactorKeys reads SECOND_FACTOR_KEY: comma-separated keys, newest
+// first, 32 bytes or more each. Unset, a random key serves this process
+// (with a warning at start): enrolments then last as long as it does,
+// which is development's need only; COOKIE_SECURE=true refuses that (see
+// loadConfig). Messages never repeat a key.
+func (c *config) loadFactorKeys(v string) error {
+	for i, k := range strings.Split(v, ",") {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		if len(k) < minFactorKey {
+			return fmt.Errorf("SECOND_FACTOR_KEY: key %d is %d bytes, want %d or more (\"example secret new\" makes one)", i+1, len(k), minFactorKey)
+		}
+		c.factorKeys = append(c.factorKeys, []byte(k))
+	}
+	if len(c.factorKeys) == 0 {
+		c.factorKeys = [][]byte{[]byte(rand.Text() + rand.Text())}
+		c.randomFactorKey = true
+	}
+	return nil
 }
 
 // defaultMailFrom is the sender of the mails when MAIL_FROM is unset.

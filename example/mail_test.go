@@ -41,6 +41,8 @@ func TestConfigMail(t *testing.T) {
 		"SMTP_URL":      "smtps://mailer:hunter2@mail.example",
 		"MAIL_FROM":     "Shop <no-reply@shop.example>",
 		"BASE_URL":      "https://shop.example/app/",
+
+		"SECOND_FACTOR_KEY": "second-factor-key-0123456789abcdef0123",
 	}
 	c, err = load(good)
 	if err != nil || c.baseURL != "https://shop.example/app" || c.mailFrom != good["MAIL_FROM"] || c.smtpURL != good["SMTP_URL"] {

@@ -1,7 +1,8 @@
 // Command example is a small web application on ginauth: people register,
 // sign in (with "remember me"), see their account and the devices signed in
 // to it, change their password, revoke sessions, and sign out here or
-// everywhere; with an email address, they verify it, choose a new password
+// everywhere; they turn on two-step sign-in (an authenticator app, with
+// recovery codes; /account/2fa); with an email address, they verify it, choose a new password
 // when they forget theirs, and get security notices, by mail. The JSON API of the prebuilt routes is mounted at the root
 // too, so curl works as well as a browser. It is also the command an
 // operator acts on users and sessions with (see the admin commands below).
@@ -31,6 +32,12 @@
 //	                  every one verifies them (to rotate, see "example help");
 //	                  unset: a random one, so sessions end when the app stops
 //	SESSION_SECRET_FILE a file holding SESSION_SECRET's value (a Docker or Kubernetes secret)
+//	SECOND_FACTOR_KEY comma-separated keys, 32+ bytes each, newest first, that seal the
+//	                  secrets of authenticator apps (two-step sign-in) at rest; to rotate,
+//	                  put a new one first and keep the old ones while enrolments made
+//	                  under them remain ("example secret new" makes one); unset: a random
+//	                  one, with a warning, so enrolled apps stop working when the app
+//	                  stops (development only); refused unset with COOKIE_SECURE=true
 //	IDLE_TIMEOUT      Go duration (default 30m)
 //	ABSOLUTE_TIMEOUT  Go duration (default 24h)
 //	TOUCH_INTERVAL    Go duration (default 1m)
@@ -80,6 +87,8 @@
 //	users set-email USERNAME EMAIL   sets the address at once, unverified, and mails it a link to
 //	                                 verify it; "" removes it
 //	users send-reset USERNAME        mails the user a link to choose a new password
+//	users 2fa-reset USERNAME         removes the user's authenticator app and recovery codes
+//	                                 (two-step sign-in off) and ends every session of the user
 //	sessions list USERNAME           ID, created, last active, expires, IP, user agent
 //	sessions revoke USERNAME ID      ends one session, named by its ID from the list
 //	sessions revoke-all USERNAME     ends every session of the user, and says how many

@@ -104,6 +104,8 @@ func TestLoadConfig(t *testing.T) {
 		"METRICS_ADDR":    "127.0.0.1:9090",
 		"SMTP_URL":        "smtp://mailer:secret@mail.example:587",
 		"BASE_URL":        "https://app.example",
+
+		"SECOND_FACTOR_KEY": "second-factor-key-0123456789abcdef0123",
 	}
 	c, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {

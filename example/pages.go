@@ -67,7 +67,7 @@ func newPages(a *auth.Auth[*Account], users *gormusers.Store[Account, *Account],
 		"stamp":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	}
 	layout := template.Must(template.New("layout").Funcs(funcs).ParseFS(web, "web/templates/layout.html"))
-	for _, name := range []string{"home", "login", "register", "account", "sessions", "forgot", "reset", "verify", "endsession", "reauth"} {
+	for _, name := range []string{"home", "login", "register", "account", "sessions", "forgot", "reset", "verify", "endsession", "reauth", "login2fa", "twofactor"} {
 		t := template.Must(layout.Clone())
 		p.tmpl[name] = template.Must(t.ParseFS(web, "web/templates/"+name+".html"))
 	}
@@ -97,6 +97,7 @@ func (p *pages) mount(r *gin.Engine) {
 	account.POST("/profile", p.profile)
 	account.POST("/theme", p.theme)
 	account.POST("/sessions/:id/revoke", p.revoke)
+	p.mountTwoFactor(r, account)
 }
 
 // page is what every template gets.
@@ -115,6 +116,12 @@ type page struct {
 
 	Sent  bool   // forgot: the link is asked for
 	Token string // reset, verify, endsession: the token of the link
+
+	TwoFactor     bool       // account, twofactor, reauth: the user has a second factor
+	CodesLeft     int        // account, twofactor: unused recovery codes
+	Setup         *totpSetup // twofactor: an enrolment under way
+	RecoveryCodes []string   // twofactor: a new set, shown once
+	CodeOnly      bool       // reauth: only a code will do (turning the factor off)
 }
 
 type notice struct{ Kind, Text string }
@@ -257,6 +264,9 @@ func (p *pages) account(c *gin.Context) {
 		return
 	}
 	pg.Sessions = len(list)
+	if !p.factorState(c, pg) {
+		return
+	}
 	if r := c.Query("revoked"); r != "" {
 		if n, ok := count(r); ok {
 			pg.note("info", fmt.Sprintf("Your password is changed. %d other %s signed out.", n, plural(n, "session was", "sessions were")))
@@ -346,10 +356,16 @@ func (p *pages) profile(c *gin.Context) {
 func (p *pages) reauth(c *gin.Context) {
 	pg := p.page(c, "reauth")
 	pg.ReturnTo = returnTo(c)
+	if !p.factorState(c, pg) {
+		return
+	}
+	pg.CodeOnly = pg.TwoFactor && c.Query("method") == "code"
 	switch code := c.Query("error"); code {
 	case "":
 	case "1":
 		pg.Errors["password"] = "That is not your password."
+	case "invalid_code":
+		pg.Errors["code"] = "That code is not right, or was used already. Enter the code your app shows now."
 	default:
 		pg.note("error", problemText(code, c.Query("retry")))
 	}
@@ -500,6 +516,9 @@ var problemTexts = map[string]string{
 	"no_email":               "Your account has no email address yet. Add one first.",
 	"email_unverified":       "Verify your email address first: we mailed you a link.",
 	"reauth_required":        "Confirm your password to continue.",
+	"invalid_code":           "That code is not right, or was used already.",
+	"second_factor_enabled":  "Two-step sign-in is on already.",
+	"no_second_factor":       "Two-step sign-in is not on, or its setup was started over: set it up again.",
 	"weak_password":          "Use at least 8 characters.",
 	"common_password":        commonPasswordText,
 	"breached_password":      breachedPasswordText,
