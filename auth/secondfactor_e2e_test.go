@@ -333,12 +333,12 @@ func TestResetSecondFactor(t *testing.T) {
 	owner := a.Client(t)
 	owner.Register("rae", "rae's good password")
 	enrol(t, a, owner)
-	if err := a.Auth.ResetSecondFactor(context.Background(), a.UserID(t, "rae")); err != nil {
-		t.Fatal(err)
+	if n, err := a.Auth.ResetSecondFactor(context.Background(), a.UserID(t, "rae")); err != nil || n != 1 {
+		t.Fatalf("ResetSecondFactor = %d, %v; want 1 session ended", n, err)
 	}
 	owner.Want(owner.Do("GET", "/me", nil), http.StatusUnauthorized, "")
 	a.Client(t).Login("rae", "rae's good password") // one step again
-	if err := a.Auth.ResetSecondFactor(context.Background(), "404"); !errors.Is(err, models.ErrUserNotFound) {
+	if _, err := a.Auth.ResetSecondFactor(context.Background(), "404"); !errors.Is(err, models.ErrUserNotFound) {
 		t.Errorf("for no user: %v", err)
 	}
 }

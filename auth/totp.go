@@ -423,29 +423,31 @@ func (a *Auth[U]) codeAttempt(c *gin.Context, uid, username, factor string, chec
 // ResetSecondFactor removes a user's authenticator app and recovery codes
 // for support (a user who lost both), ends every session of the user, and
 // reports EventFactorChange with Action "operator_reset" for the audit
-// trail. It is an operator's operation: give it an operator's context and
-// confirm who is asking by other means first. Removing nothing is no
-// error.
-func (a *Auth[U]) ResetSecondFactor(ctx context.Context, userID string) error {
+// trail, and returns how many sessions it ended. It is an operator's
+// operation: give it an operator's context and confirm who is asking by
+// other means first. The factors go first: if the session store then
+// fails, the user can sign in with the password alone, and the sessions
+// are ended with RevokeAll. Removing nothing is no error.
+func (a *Auth[U]) ResetSecondFactor(ctx context.Context, userID string) (int, error) {
 	if a.sf == nil {
-		return ErrNoSecondFactor
+		return 0, ErrNoSecondFactor
 	}
 	if _, err := a.users.FindByID(ctx, userID); err != nil {
 		if errors.Is(err, models.ErrUserNotFound) {
-			return err
+			return 0, err
 		}
-		return sessionstore.Unavailable(err)
+		return 0, sessionstore.Unavailable(err)
 	}
 	if err := a.sf.factors.DeleteTOTP(ctx, userID); err != nil {
-		return sessionstore.Unavailable(err)
+		return 0, sessionstore.Unavailable(err)
 	}
 	if err := a.sf.factors.SetRecoveryCodes(ctx, userID, nil); err != nil {
-		return sessionstore.Unavailable(err)
+		return 0, sessionstore.Unavailable(err)
 	}
 	n, err := a.sessions.RevokeAll(ctx, userID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	a.emit(ctx, Event{Type: EventFactorChange, UserID: userID, Action: "operator_reset", Revoked: n})
-	return nil
+	return n, nil
 }

@@ -314,13 +314,13 @@ type twoFactorResetJSON struct {
 }
 
 // usersTwoFactorReset is support's way back in for a user who lost their
-// authenticator app and their recovery codes: it removes the app's
-// enrolment (confirmed or not) and the recovery codes, through the user
-// store's models.FactorStore, and ends every session of the user with the
-// operator's context, so that whoever signs in next does so with the
-// password alone, and nothing signed in under the old factors lives on.
-// The factors go first: a session store that cannot be reached leaves the
-// user able to sign in, and the operator runs sessions revoke-all.
+// authenticator app and their recovery codes: auth.ResetSecondFactor
+// removes the app's enrolment (confirmed or not) and the recovery codes,
+// and ends every session of the user, so that whoever signs in next does
+// so with the password alone, and nothing signed in under the old factors
+// lives on. The factors go first: a session store that cannot be reached
+// leaves the user able to sign in, and the operator runs sessions
+// revoke-all.
 // Support must make sure of the person's identity before: the command
 // lowers the account to its password.
 func usersTwoFactorReset(r *adminRun, operands []string) error {
@@ -337,16 +337,9 @@ func usersTwoFactorReset(r *adminRun, operands []string) error {
 	if err != nil {
 		return failed("reading the user's second factor", err)
 	}
-	var factors models.FactorStore = a.users
-	if err := factors.DeleteTOTP(r.ctx, id); err != nil {
-		return failed("removing the user's authenticator app", err)
-	}
-	if err := factors.SetRecoveryCodes(r.ctx, id, nil); err != nil {
-		return failed("removed the authenticator app, but removing the recovery codes failed (run users 2fa-reset again)", err)
-	}
-	n, err := a.auth.RevokeAll(r.ctx, id) // an operator's context
+	n, err := a.auth.ResetSecondFactor(r.ctx, id) // an operator's context
 	if err != nil {
-		return failed("removed the second factor, but ending the user's sessions failed (run sessions revoke-all)", err)
+		return failed("resetting the user's second factor (if the sessions could not be ended, run sessions revoke-all)", err)
 	}
 	r.noteMemoryStore(a)
 	doc := twoFactorResetJSON{UserID: id, Username: u.Username, HadSecondFactor: had, RevokedSessions: n}
