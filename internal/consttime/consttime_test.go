@@ -23,6 +23,7 @@ var secretCompares = []struct{ dir, fn, what string }{
 	{"session", "sessionID.Equal", "two session IDs (the cookies of one request)"},
 	{"auth", "sameCredential", "a session's credential fingerprint against its user's"},
 	{"session", "deviceSigned", "a device cookie's HMAC against the one computed"},
+	{"auth", "totpStep", "a TOTP code against the codes of the steps around now"},
 }
 
 // constantTime are the calls that compare in constant time; each listed
