@@ -295,7 +295,7 @@ func TestReauthPage(t *testing.T) {
 	}
 	clock.Advance(20 * time.Minute)
 	page, at := b.post("/email", url.Values{"email": {"wyn@example.org"}, "returnTo": {"/account"}})
-	if at != "/reauth" || !strings.Contains(page, `action="/reauth"`) || !strings.Contains(page, "Confirm your password") {
+	if at != "/reauth" || !strings.Contains(page, `action="/reauth"`) || !strings.Contains(page, "Confirm it is you") {
 		t.Fatalf("a stale session changing its address: at %s: %s", at, page)
 	}
 	page, at = b.post("/reauth", url.Values{"password": {"not wyn's"}, "returnTo": {"/account"}})
