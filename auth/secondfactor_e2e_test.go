@@ -342,3 +342,31 @@ func TestResetSecondFactor(t *testing.T) {
 		t.Errorf("for no user: %v", err)
 	}
 }
+
+// A password reset neither removes nor bypasses the second factor: it
+// signs nobody in, and the sign-in with the new password still asks for
+// a code (ASVS 6.4.3).
+func TestResetKeepsSecondFactor(t *testing.T) {
+	srv := testenv.StartSMTPServer(t)
+	clock := fakeclock.New(time.Time{})
+	store, db := apptest.Backends[0].Open(t, clock)
+	a := apptest.NewApp(t, store, db, clock, withMail(t, srv, func(r *auth.Recovery) { r.Notices = auth.Notices{NoSecondFactor: true} }), withSecondFactor)
+	t.Cleanup(func() { _ = a.Auth.Close() })
+	owner := a.Client(t)
+	owner.Register("sal", "sal's good password")
+	giveEmail(t, a, "sal", "sal@example.org", true)
+	secret, _ := enrol(t, a, owner)
+
+	cl := a.Client(t)
+	cl.Want(cl.Do("POST", "/password/forgot", map[string]any{"username": "sal"}), http.StatusAccepted, "")
+	tok := linkToken(t, srv.Next(t), "/password/reset")
+	r := cl.Do("POST", "/password/reset", map[string]any{"token": tok, "newPassword": "sal's new password"})
+	cl.Want(r, http.StatusOK, "")
+	cl.Want(cl.Do("GET", "/me", nil), http.StatusUnauthorized, "")
+	pending(t, cl, "sal", "sal's new password")
+	clock.Advance(30 * time.Second)
+	cl.Want(cl.Do("POST", "/login/2fa", map[string]any{"code": code(t, a, secret)}), http.StatusOK, "")
+	if on := cl.Do("GET", "/2fa", nil).JSON["enabled"]; on != true {
+		t.Errorf("after a reset, enabled = %v", on)
+	}
+}
