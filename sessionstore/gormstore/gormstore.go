@@ -404,13 +404,15 @@ func (s *Store) Touch(ctx context.Context, key sessionstore.Key, lastActivity, e
 // ErrNotFound. A DELETE that ends the session (Destroy, DestroyID,
 // DestroyUser) and the move lock the same row: whichever comes second
 // finds the row moved (a DestroyUser waiting on it deletes it under its
-// new key: the user is the same) or gone. One statement, no transaction.
+// new key: the user is the same) or gone. One statement, no transaction;
+// InnoDB may still abort it or the DELETE as a deadlock (they lock the row
+// through different indexes), and the loser runs again.
 func (s *Store) Regenerate(ctx context.Context, oldKey sessionstore.Key, oldUserID string, newKey sessionstore.Key, rec *sessionstore.Record) error {
 	row, err := newGORMRow(newKey, rec)
 	if err != nil {
 		return err
 	}
-	res := move(s.q(ctx), oldKey, oldUserID, ms(s.now()), row)
+	res := again(ctx, func() *gorm.DB { return move(s.q(ctx), oldKey, oldUserID, ms(s.now()), row) })
 	if res.Error != nil {
 		return gormErr(res.Error)
 	}
@@ -423,7 +425,9 @@ func (s *Store) Regenerate(ctx context.Context, oldKey sessionstore.Key, oldUser
 
 // Destroy implements Store.
 func (s *Store) Destroy(ctx context.Context, key sessionstore.Key) error {
-	return gormErr(s.q(ctx).Where("key_hash = ?", key.String()).Delete(&gormRow{}).Error)
+	return gormErr(again(ctx, func() *gorm.DB {
+		return s.q(ctx).Where("key_hash = ?", key.String()).Delete(&gormRow{})
+	}).Error)
 }
 
 // List implements UserIndex: one SELECT on the user_id index.
@@ -457,8 +461,10 @@ func (s *Store) DestroyID(ctx context.Context, userID, handle string) error {
 	if !sessionstore.ValidID(handle) || userID == "" {
 		return sessionstore.ErrNotFound
 	}
-	res := s.q(ctx).Where("user_id = ? AND key_hash LIKE ? AND expires_at > ?", userID, handle+"%", ms(s.now())).
-		Delete(&gormRow{})
+	res := again(ctx, func() *gorm.DB {
+		return s.q(ctx).Where("user_id = ? AND key_hash LIKE ? AND expires_at > ?", userID, handle+"%", ms(s.now())).
+			Delete(&gormRow{})
+	})
 	if res.Error != nil {
 		return gormErr(res.Error)
 	}
@@ -468,12 +474,15 @@ func (s *Store) DestroyID(ctx context.Context, userID, handle string) error {
 	return nil
 }
 
-// DestroyUser implements UserIndex: one DELETE.
+// DestroyUser implements UserIndex: one DELETE (run again if the
+// database aborts it as a deadlock's victim).
 func (s *Store) DestroyUser(ctx context.Context, userID string) (int, error) {
 	if userID == "" {
 		return 0, nil
 	}
-	res := s.q(ctx).Where("user_id = ? AND expires_at > ?", userID, ms(s.now())).Delete(&gormRow{})
+	res := again(ctx, func() *gorm.DB {
+		return s.q(ctx).Where("user_id = ? AND expires_at > ?", userID, ms(s.now())).Delete(&gormRow{})
+	})
 	if res.Error != nil {
 		return 0, gormErr(res.Error)
 	}

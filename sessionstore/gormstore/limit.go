@@ -195,6 +195,26 @@ func (s *Store) limitTxOptions() *sql.TxOptions {
 	return nil
 }
 
+// again runs stmt, one statement outside any transaction, and runs it
+// again (up to limitAttempts times in all) while the database aborts it as
+// retryable. A statement InnoDB picks as a deadlock's victim is rolled back
+// whole, so running it again is safe: the UPDATE of a Regenerate and the
+// DELETE of a DestroyUser lock the same rows through different indexes, and
+// InnoDB may break that tie by aborting either.
+func again(ctx context.Context, stmt func() *gorm.DB) *gorm.DB {
+	for attempt := 1; ; attempt++ {
+		res := stmt()
+		if res.Error == nil || !retryable(res.Error) || attempt == limitAttempts {
+			return res
+		}
+		select {
+		case <-time.After(time.Duration(1+rand.IntN(attempt*5)) * time.Millisecond):
+		case <-ctx.Done():
+			return res
+		}
+	}
+}
+
 // retryable reports whether err is the database aborting a transaction
 // that may succeed if run again: a deadlock or a serialisation failure
 // (SQLSTATE 40P01, 40001: PostgreSQL's, and MySQL's error 1213), or SQLite
