@@ -18,6 +18,16 @@
 // "_recovery_codes" appended (the SHA-256 of each unused recovery code).
 // Each step and each code is accepted once, by single conditional UPDATE
 // and DELETE statements, across instances.
+//
+// And it keeps users' passkeys (models.PasskeyStore) in one more table,
+// which Migrate creates: the users table's name with "_passkeys" appended,
+// one row per WebAuthn credential, keyed by the SHA-256 of its credential
+// ID (unique across users), with its public key, flags and signature
+// counter. A sign-in moves the counter by a single conditional UPDATE, so
+// that of concurrent sign-ins that read one counter value, on any
+// instances, one wins (an authenticator that keeps no counter, whose
+// value stays 0, leaves nothing to tell its sign-ins apart: see
+// UsePasskey).
 package gormusers
 
 import (
@@ -43,8 +53,9 @@ import (
 // It is also a models.EmailStore[P], for a T that embeds models.Email (for
 // any other T its methods answer ErrNoEmail), and a models.TokenStore, in
 // a table of its own (see IssueToken), and a models.FactorStore, in two
-// more tables (see SetTOTP). The auth package finds them by type
-// assertions on the user store.
+// more tables (see SetTOTP), and a models.PasskeyStore, in one more (see
+// AddPasskey). The auth package finds them by type assertions on the user
+// store.
 type Store[T any, P interface {
 	*T
 	models.Authenticatable
@@ -74,6 +85,7 @@ type fields struct {
 	tokens   string // the table of single-use tokens
 	totp     string // the tables of second factors
 	recovery string
+	passkeys string // the table of passkeys
 }
 
 // New returns a user store for T on db. Call Migrate to create or update
@@ -86,15 +98,17 @@ func New[T any, P interface {
 }
 
 // Migrate creates or updates the table of T (GORM's AutoMigrate), the
-// table of single-use tokens (see IssueToken) and the tables of second
-// factors (see SetTOTP and SetRecoveryCodes), whatever T is. On MySQL and
-// MariaDB it also gives the username column (and the email column, for a T
-// that embeds models.Email) a binary collation without padding
-// (utf8mb4_nopad_bin on MariaDB, utf8mb4_0900_bin on MySQL 8, utf8mb4_bin
-// where neither exists): under the default, utf8mb4_general_ci, "âlice" and
-// "alice" are equal, so a lookup by one name would find the other's user and
-// a unique index would refuse a look-alike as taken. PostgreSQL's and
-// SQLite's default comparisons are exact already.
+// table of single-use tokens (see IssueToken), the tables of second
+// factors (see SetTOTP and SetRecoveryCodes) and the table of passkeys
+// (see AddPasskey), whatever T is. On MySQL and MariaDB it also gives the
+// username column (and the email column, for a T that embeds
+// models.Email) a binary collation without padding (utf8mb4_nopad_bin on
+// MariaDB, utf8mb4_0900_bin on MySQL 8, utf8mb4_bin where neither exists):
+// under the default, utf8mb4_general_ci, "âlice" and "alice" are equal, so
+// a lookup by one name would find the other's user and a unique index
+// would refuse a look-alike as taken. The user_id columns of the other
+// tables (and the tokens' purpose column) get the same collation.
+// PostgreSQL's and SQLite's default comparisons are exact already.
 //
 // Migrate answers an error for a T whose pointer implements
 // models.EmailOwner without embedding models.Email: the store could not
@@ -122,7 +136,10 @@ func (s *Store[T, P]) Migrate() error {
 	if err := s.migrateTokens(f.tokens); err != nil {
 		return err
 	}
-	return s.migrateFactors(f.totp, f.recovery)
+	if err := s.migrateFactors(f.totp, f.recovery); err != nil {
+		return err
+	}
+	return s.migratePasskeys(f.passkeys)
 }
 
 // exactColumns gives the varchar columns of table a binary collation on
@@ -222,6 +239,7 @@ func (s *Store[T, P]) fields() (*fields, error) {
 		f := &s.f
 		f.table, f.tokens = stmt.Schema.Table, stmt.Schema.Table+"_tokens"
 		f.totp, f.recovery = f.table+"_totp", f.table+"_recovery_codes"
+		f.passkeys = f.table + "_passkeys"
 		f.pk = stmt.Schema.PrioritizedPrimaryField
 		if f.pk == nil {
 			s.err = fmt.Errorf("gormusers: %T has no primary key", new(T))
