@@ -51,7 +51,8 @@ func open(t *testing.T, name string, d gorm.Dialector) *gorm.DB {
 		testenv.Missing(t, name, err.Error())
 	}
 	t.Cleanup(func() {
-		_ = db.Migrator().DropTable(memberTable, memberTable+"_tokens", memberTable+"_totp", memberTable+"_recovery_codes")
+		_ = db.Migrator().DropTable(memberTable, memberTable+"_tokens", memberTable+"_totp", memberTable+"_recovery_codes",
+			memberTable+"_passkeys")
 		sqlDB, _ := db.DB()
 		_ = sqlDB.Close()
 	})
