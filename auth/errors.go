@@ -94,6 +94,24 @@ var (
 	// many mails; a *RetryError.
 	ErrTooManyMails = errors.New("auth: too many mails asked for")
 
+	// ErrPasskeyRejected: a WebAuthn response that does not verify (another
+	// origin or RP ID, a challenge not issued or used already or expired,
+	// a bad signature, a counter gone backwards, a malformed or oversized
+	// attestation) or that comes without a ceremony to finish. Nothing was
+	// stored. The auth/passkey package answers it.
+	ErrPasskeyRejected = errors.New("auth: the passkey response was rejected")
+
+	// ErrInvalidPasskeyName: a passkey's name of more than 64 characters,
+	// or with control characters.
+	ErrInvalidPasskeyName = errors.New("auth: a passkey's name is at most 64 printable characters")
+
+	// ErrNoPasskey: a passkey the user does not have.
+	ErrNoPasskey = errors.New("auth: no such passkey")
+
+	// ErrPasskeyExists: a registration of an authenticator the account has
+	// registered already, or one passkey too many for the account.
+	ErrPasskeyExists = errors.New("auth: that passkey is registered already, or the account has as many as allowed")
+
 	// ErrNoMail: a mail feature of an Auth without Config.Recovery.
 	ErrNoMail = errors.New("auth: this application sends no mail")
 

@@ -24,7 +24,8 @@ const (
 	EventEmailChange          EventType = "email_change"           // a new address took effect
 	EventReauth               EventType = "reauth"                 // a signed-in user proved a factor again
 	EventSecondFactorFailure  EventType = "second_factor_failure"  // a wrong second-factor code (Event.Action: "totp" or "recovery_code")
-	EventFactorChange         EventType = "factor_change"          // a second factor enabled, disabled or its recovery codes replaced (Event.Action)
+	EventFactorChange         EventType = "factor_change"          // a second factor enabled, disabled or its recovery codes replaced, a passkey added or removed (Event.Action)
+	EventPasskeyClone         EventType = "passkey_clone"          // a passkey sign-in refused: the authenticator's counter did not move forward, a sign of a cloned authenticator
 )
 
 // Event describes something that happened to an account, for audit logs. It

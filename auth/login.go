@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -311,6 +312,30 @@ type LoginOptions struct {
 	// Remember gives the session a persistent cookie (the session
 	// manager's Lifetime.Remember) instead of a browser-session one.
 	Remember bool
+
+	// Factors are the factors the caller proved before calling Login
+	// (session.FactorPassword, session.FactorPasskey, ...): the session
+	// records them. Default: the password alone. Login asks for a second
+	// factor (SecondFactorRequired) from a user who has one unless these
+	// prove two kinds already; a passkey verified with user verification
+	// (session.FactorPasskey) counts as two.
+	Factors []string
+}
+
+// multiFactor reports whether factors prove two kinds: two distinct
+// factors, or a passkey (something the user has, unlocked by something
+// they know or are).
+func multiFactor(factors []string) bool {
+	kinds := 0
+	for i, f := range factors {
+		if f == session.FactorPasskey {
+			return true
+		}
+		if f != "" && !slices.Contains(factors[:i], f) {
+			kinds++
+		}
+	}
+	return kinds >= 2
 }
 
 // Login signs user in on this request (Passport's req.logIn after
@@ -335,22 +360,38 @@ func (a *Auth[U]) Login(c *gin.Context, user U, opts LoginOptions) error {
 	if err := a.transport(c, user.AuthUsername()); err != nil {
 		return err
 	}
-	if a.sf != nil {
-		if pending, err := a.secondStep(c, s, user, opts.Remember); pending || err != nil {
+	factors := opts.Factors
+	if len(factors) == 0 {
+		factors = []string{session.FactorPassword}
+	}
+	if a.sf != nil && !multiFactor(factors) {
+		if pending, err := a.secondStep(c, s, user, opts.Remember, factors); pending || err != nil {
 			return err
 		}
 	}
+	s.Delete(pendingKey)
 	// A browser without a device cookie of the account signs in to it
 	// for the first time (or cleared its cookies): its owner hears of it.
 	fresh := a.rec != nil && s.Device(user.AuthID()) == ""
-	if err := a.bind(c, s, user, opts.Remember); err != nil {
+	if err := a.bindFactors(c, s, user, opts.Remember, factors...); err != nil {
 		return err
 	}
 	if fresh {
 		a.noticeNewSignIn(c, user, s.ID())
 	}
-	a.emit(c, Event{Type: EventLoginSuccess, UserID: user.AuthID(), Username: user.AuthUsername(), Session: s.ID()})
+	a.emit(c, Event{Type: EventLoginSuccess, UserID: user.AuthID(), Username: user.AuthUsername(), Session: s.ID(), Action: secondFactorOf(factors)})
 	return nil
+}
+
+// secondFactorOf names the factor other than the password a sign-in
+// proved, for Event.Action: "" for the password alone.
+func secondFactorOf(factors []string) string {
+	for _, f := range factors {
+		if f != session.FactorPassword {
+			return f
+		}
+	}
+	return ""
 }
 
 // bind signs the request's session in as user, by password, and writes
@@ -447,6 +488,18 @@ func (a *Auth[U]) FindUser(ctx context.Context, username string) (U, error) {
 
 // findUser looks up a normalized name. A store whose collation folds
 // accents or case may return another name's user: that is not this name.
+// FindUserByID returns the user with this ID (models.Authenticatable's
+// AuthID), read from the user store, not the cache: models.ErrUserNotFound
+// for none; a failing user store, an error matching
+// sessionstore.ErrUnavailable.
+func (a *Auth[U]) FindUserByID(ctx context.Context, id string) (U, error) {
+	u, err := a.users.FindByID(ctx, id)
+	if err != nil && !errors.Is(err, models.ErrUserNotFound) {
+		err = sessionstore.Unavailable(err)
+	}
+	return u, err
+}
+
 func (a *Auth[U]) findUser(ctx context.Context, name string) (U, error) {
 	var zero U
 	u, err := a.users.FindByUsername(ctx, name)
@@ -723,6 +776,13 @@ func truncateUTF8(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// Emit reports an account event as the library reports its own: to
+// Config.OnEvent, to the metrics, and as a security notice by mail where
+// one applies. It fills in Time, and the client's address and user agent
+// when ctx is a request's *gin.Context. It is for what the application
+// (or a package like auth/passkey) does to accounts on its own.
+func (a *Auth[U]) Emit(ctx context.Context, e Event) { a.emit(ctx, e) }
 
 // emit reports an account event to Config.OnEvent, with the request's
 // client when ctx is a request's *gin.Context; an operator's call has no

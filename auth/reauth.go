@@ -97,3 +97,24 @@ func (a *Auth[U]) Reauthenticate(c *gin.Context, password string) error {
 	a.emit(c, Event{Type: EventReauth, UserID: uid, Username: user.AuthUsername(), Session: s.ID()})
 	return nil
 }
+
+// StepUp records that the signed-in user proved factor just now, as the
+// caller checked it (a passkey assertion, say): the session records the
+// proof, which renews RecentAuth's clock, gets a new ID, and the
+// re-authentication is reported (EventReauth, Action factor). Without a
+// signed-in user it answers the errors of User.
+func (a *Auth[U]) StepUp(c *gin.Context, factor string) error {
+	u, err := a.User(c)
+	if err != nil {
+		return err
+	}
+	s := session.From(c)
+	if err := s.StepUp(factor); err != nil {
+		return err
+	}
+	if err := s.Save(c.Writer); err != nil {
+		return err
+	}
+	a.emit(c, Event{Type: EventReauth, UserID: u.AuthID(), Username: u.AuthUsername(), Session: s.ID(), Action: factor})
+	return nil
+}

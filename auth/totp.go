@@ -9,6 +9,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"image/png"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,9 @@ type SecondFactor struct {
 const (
 	MethodTOTP     = "totp"
 	MethodRecovery = "recovery"
+	// MethodPasskey: one of the user's passkeys (the auth/passkey
+	// package's routes), offered when the user has registered one.
+	MethodPasskey = "passkey"
 )
 
 // TOTP codes: 6 digits, 30-second steps, one step of clock skew each
@@ -355,6 +359,27 @@ func recoveryHash(code string) [32]byte {
 		}
 	}
 	return sha256.Sum256([]byte("ginauth recovery code v1\x00" + b.String()))
+}
+
+// FactorChanged is what the signed-in user's factors changing does (the
+// application's own factor, or auth/passkey's): the user's other sessions
+// end, this one is signed in again under a new ID with the factors it had
+// proven and proven (those the change itself proved) as proven now, and
+// EventFactorChange with Action action is reported (and mailed as a
+// notice when Recovery is on and the action is one the notices know:
+// "passkey_added", "passkey_removed", ...).
+func (a *Auth[U]) FactorChanged(c *gin.Context, action string, proven ...string) error {
+	u, err := a.User(c)
+	if err != nil {
+		return err
+	}
+	var factors []string
+	for _, p := range session.From(c).Proofs() {
+		if !slices.Contains(proven, p.Factor) {
+			factors = append(factors, p.Factor)
+		}
+	}
+	return a.factorChanged(c, u, action, append(factors, proven...)...)
 }
 
 // factorChanged ends the user's other sessions after a change of their

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,21 +25,39 @@ type pendingLogin struct {
 	Credential string `json:"c"`
 	Remember   bool   `json:"r,omitempty"`
 	At         int64  `json:"t"` // Unix ms
+	// Factors are those proven so far; none means the password.
+	Factors []string `json:"f,omitempty"`
 }
 
 // secondStep starts the second step of a sign-in for a user whose
 // sign-ins need a second factor: the browser's session (given a new ID)
 // keeps a pending sign-in, and the caller gets *SecondFactorRequired.
 // It reports false, doing nothing, for a user without one.
-func (a *Auth[U]) secondStep(c *gin.Context, s *session.Session, user U, persistent bool) (bool, error) {
-	on, err := a.hasSecondFactor(c.Request.Context(), user.AuthID())
+func (a *Auth[U]) secondStep(c *gin.Context, s *session.Session, user U, persistent bool, factors []string) (bool, error) {
+	ctx := c.Request.Context()
+	on, err := a.hasSecondFactor(ctx, user.AuthID())
 	if err != nil || !on {
 		return false, err
+	}
+	methods := []string{MethodTOTP, MethodRecovery}
+	if ps, ok := a.users.(models.PasskeyStore); ok {
+		// Only for accounts with a second factor: a sign-in of any other
+		// costs no query more.
+		keys, err := ps.Passkeys(ctx, user.AuthID())
+		if err != nil {
+			return true, sessionstore.Unavailable(err)
+		}
+		if len(keys) > 0 {
+			methods = append(methods, MethodPasskey)
+		}
 	}
 	if err := s.Regenerate(); err != nil {
 		return true, err
 	}
 	p := pendingLogin{UserID: user.AuthID(), Credential: credentialOf(user.AuthPasswordHash()), Remember: persistent, At: a.now().UnixMilli()}
+	if !slices.Equal(factors, []string{session.FactorPassword}) {
+		p.Factors = factors
+	}
 	if err := s.Set(pendingKey, p); err != nil {
 		return true, err
 	}
@@ -46,7 +65,55 @@ func (a *Auth[U]) secondStep(c *gin.Context, s *session.Session, user U, persist
 		return true, err
 	}
 	remember(c, *new(U), ErrUnauthenticated)
-	return true, &SecondFactorRequired{Methods: []string{MethodTOTP, MethodRecovery}}
+	return true, &SecondFactorRequired{Methods: methods}
+}
+
+// PendingLogin returns the user whose sign-in waits in this browser for a
+// second factor (after Login answered SecondFactorRequired), with the
+// options to finish it with: Remember as the sign-in asked, Factors those
+// proven so far. A second factor checked by the caller (a passkey of this
+// user, say) completes it: append it to Factors and call Login. It
+// answers ErrUnauthenticated without a pending sign-in: none, expired
+// (SecondFactor.PendingTTL), or one whose password changed since.
+func (a *Auth[U]) PendingLogin(c *gin.Context) (U, LoginOptions, error) {
+	p, user, err := a.pending(c)
+	if err != nil {
+		return user, LoginOptions{}, err
+	}
+	factors := p.Factors
+	if len(factors) == 0 {
+		factors = []string{session.FactorPassword}
+	}
+	return user, LoginOptions{Remember: p.Remember, Factors: factors}, nil
+}
+
+// pending reads this browser's pending sign-in and its user, dropping one
+// that no longer holds.
+func (a *Auth[U]) pending(c *gin.Context) (pendingLogin, U, error) {
+	var zero U
+	if a.sf == nil {
+		return pendingLogin{}, zero, ErrNoSecondFactor
+	}
+	s := session.From(c)
+	var p pendingLogin
+	if found, err := s.Get(pendingKey, &p); err != nil || !found || a.now().Sub(time.UnixMilli(p.At)) > a.sf.cfg.PendingTTL {
+		if found {
+			s.Delete(pendingKey)
+		}
+		return p, zero, ErrUnauthenticated
+	}
+	user, err := a.users.FindByID(c.Request.Context(), p.UserID)
+	switch {
+	case errors.Is(err, models.ErrUserNotFound):
+		s.Delete(pendingKey)
+		return p, zero, ErrUnauthenticated
+	case err != nil:
+		return p, zero, sessionstore.Unavailable(err)
+	case !sameCredential(p.Credential, credentialOf(user.AuthPasswordHash())):
+		s.Delete(pendingKey)
+		return p, zero, ErrUnauthenticated
+	}
+	return p, user, nil
 }
 
 // CompleteLogin finishes a sign-in that SecondFactorRequired left pending
@@ -59,30 +126,11 @@ func (a *Auth[U]) secondStep(c *gin.Context, s *session.Session, user U, persist
 // instance; each recovery code once), and ErrTooManyAttempts once the
 // account's code guesses reach the throttle.
 func (a *Auth[U]) CompleteLogin(c *gin.Context, code, recoveryCode string) (U, error) {
-	var zero U
-	if a.sf == nil {
-		return zero, ErrNoSecondFactor
+	p, user, err := a.pending(c)
+	if err != nil {
+		return user, err
 	}
 	s := session.From(c)
-	var p pendingLogin
-	if found, err := s.Get(pendingKey, &p); err != nil || !found || a.now().Sub(time.UnixMilli(p.At)) > a.sf.cfg.PendingTTL {
-		if found {
-			s.Delete(pendingKey)
-		}
-		return zero, ErrUnauthenticated
-	}
-	ctx := c.Request.Context()
-	user, err := a.users.FindByID(ctx, p.UserID)
-	switch {
-	case errors.Is(err, models.ErrUserNotFound):
-		s.Delete(pendingKey)
-		return zero, ErrUnauthenticated
-	case err != nil:
-		return zero, sessionstore.Unavailable(err)
-	case !sameCredential(p.Credential, credentialOf(user.AuthPasswordHash())):
-		s.Delete(pendingKey)
-		return zero, ErrUnauthenticated
-	}
 	uid := user.AuthID()
 	factor := session.FactorTOTP
 	check := func() (bool, error) { return a.useTOTPCode(c, uid, code) }
@@ -91,12 +139,18 @@ func (a *Auth[U]) CompleteLogin(c *gin.Context, code, recoveryCode string) (U, e
 		check = func() (bool, error) { return a.useRecoveryCode(c, uid, recoveryCode) }
 	}
 	if err := a.codeAttempt(c, uid, user.AuthUsername(), factor, check); err != nil {
+		var zero U
 		return zero, err
 	}
 	s.Delete(pendingKey)
 	c.Set(readKey, &userRead{uid, a.cacheEpoch()})
 	fresh := a.rec != nil && s.Device(uid) == ""
-	if err := a.bindFactors(c, s, user, p.Remember, session.FactorPassword, factor); err != nil {
+	factors := p.Factors
+	if len(factors) == 0 {
+		factors = []string{session.FactorPassword}
+	}
+	if err := a.bindFactors(c, s, user, p.Remember, append(factors, factor)...); err != nil {
+		var zero U
 		return zero, err
 	}
 	if fresh {

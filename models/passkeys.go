@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"encoding/base64"
 	"time"
 )
 
@@ -37,6 +38,10 @@ type Passkey struct {
 	LastUsedAt time.Time
 }
 
+// Handle names the passkey in URLs and lists: its ID in base64url,
+// unpadded (as WebAuthn's JSON writes credential IDs).
+func (p Passkey) Handle() string { return base64.RawURLEncoding.EncodeToString(p.ID) }
+
 // PasskeyStore is what a UserStore also implements to keep users'
 // passkeys (gormusers does, in a table of its own). Every method that
 // changes something is atomic across processes sharing the store.
@@ -52,8 +57,11 @@ type PasskeyStore interface {
 	// UsePasskey records a sign-in with the passkey: its counter moves
 	// from was to now, its flags and last use are set, if its counter is
 	// still was. It reports whether it did: of any number of calls with
-	// one was, on any number of processes, one gets true (a counter that
-	// moved meanwhile means another sign-in used it). ErrNoFactor when
+	// one was and a now that differs from it, on any number of processes,
+	// one gets true (a counter that moved meanwhile means another sign-in
+	// used it). An authenticator that keeps no counter answers 0 every
+	// time: with was and now both 0, every call gets true (each sign-in's
+	// single-use challenge is what stops a replay then). ErrNoFactor when
 	// the passkey is gone.
 	UsePasskey(ctx context.Context, id []byte, was, now uint32, backedUp bool, at time.Time) (bool, error)
 	// RenamePasskey sets the name of the user's passkey: ErrNoFactor when

@@ -33,6 +33,8 @@ var (
 	InvalidEmail             = &Problem{400, "invalid_email", "That is not an email address."}
 	NoEmail                  = &Problem{400, "no_email", "The account has no email address."}
 	InvalidToken             = &Problem{400, "invalid_token", "The link is invalid or has expired. Ask for a new one."}
+	InvalidPasskeyName       = &Problem{400, "bad_request", "A passkey's name is at most 64 printable characters."}
+	PasskeyRejected          = &Problem{400, "passkey_rejected", "The passkey's answer could not be verified. Try again."}
 	Unauthenticated          = &Problem{401, "unauthenticated", "Sign in to continue."}
 	SessionExpired           = &Problem{401, "session_expired", "Your session has expired. Sign in again."}
 	InvalidCode              = &Problem{401, "invalid_code", "That code is not right, or was used already."}
@@ -43,9 +45,11 @@ var (
 	EmailUnverified          = &Problem{403, "email_unverified", "Verify your email address first: we sent you a link."}
 	CrossOrigin              = &Problem{403, "cross_origin", "Cross-origin requests are not allowed here."}
 	NotFound                 = &Problem{404, "not_found", "No such session."}
+	NoPasskey                = &Problem{404, "not_found", "No such passkey."}
 	NoMail                   = &Problem{404, "not_found", "This application sends no mail."}
 	SecondFactorEnabled      = &Problem{409, "second_factor_enabled", "An authenticator app is set up already. Remove it first."}
 	NoSecondFactor           = &Problem{400, "no_second_factor", "No authenticator app is set up."}
+	PasskeyExists            = &Problem{409, "passkey_exists", "That passkey is registered already, or the account has as many as allowed."}
 	UsernameTaken            = &Problem{409, "username_taken", "That username is taken."}
 	EmailTaken               = &Problem{409, "email_taken", "That email address belongs to another account."}
 	TooManySessions          = &Problem{409, "too_many_sessions", "You are signed in on as many devices as allowed. Sign out on one of them first."}
