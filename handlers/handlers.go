@@ -55,6 +55,7 @@ type options struct {
 	loginPath    string
 	reauthPath   string
 	secondFactor bool
+	passkeys     any // a Passkeys[U] of Mount's U
 	cop          *http.CrossOriginProtection
 	extra        []gin.HandlerFunc
 }
@@ -153,6 +154,13 @@ func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts .
 	g.POST("/sessions/end", chain(false, h.endSession)...)
 	if o.secondFactor {
 		h.mountSecondFactor(g, chain, recent)
+	}
+	if o.passkeys != nil {
+		p, ok := o.passkeys.(Passkeys[U])
+		if !ok {
+			panic("handlers: WithPasskeys was given passkeys of another user type than Mount's Auth")
+		}
+		h.mountPasskeys(g, p, chain, recent)
 	}
 }
 

@@ -236,10 +236,10 @@ func describe(s map[string]float64) string {
 var allowedLabels = map[string][]string{
 	"result":    {"success", "invalid_credentials", "locked", "busy", "https_required", "error", "hit", "miss", "failure"},
 	"action":    {"login", "register", "password_change", "reauth", "second_factor"},
-	"method":    {"totp", "recovery_code"},
+	"method":    {"totp", "recovery_code", "passkey"},
 	"reason":    {"logout_all", "password_change", "session_revoked", "password_reset"},
 	"stage":     {"requested", "completed"},
-	"event":     {"verified", "change_requested", "changed"},
+	"event":     {"verified", "change_requested", "changed", "added", "removed", "clone"},
 	"operation": {"load", "create", "update", "touch", "regenerate", "destroy", "list", "destroy_id", "destroy_user", "create_limited"},
 	"store":     {"memory", "redis", "sqlite", "default"},
 	"kind":      {"unavailable", "corrupt", "conflict", "other"},

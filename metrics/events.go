@@ -39,6 +39,7 @@ type eventMetrics struct {
 	secondFactor    *prometheus.CounterVec
 	resets          *prometheus.CounterVec
 	emails          *prometheus.CounterVec
+	passkeys        *prometheus.CounterVec
 
 	// The series, resolved once: counting an event looks up no label.
 	loginSuccess, loginInvalid, loginLocked, loginBusy, loginError prometheus.Counter
@@ -48,6 +49,7 @@ type eventMetrics struct {
 	revokedLogoutAll, revokedPasswordChange, revokedOne            prometheus.Counter
 	revokedReset, resetRequested, resetCompleted                   prometheus.Counter
 	emailVerified, emailChangeRequested, emailChanged              prometheus.Counter
+	passkeyAdded, passkeyRemoved, passkeyClone                     prometheus.Counter
 }
 
 func newEventMetrics(ns string) eventMetrics {
@@ -70,7 +72,7 @@ func newEventMetrics(ns string) eventMetrics {
 		reauths:         counter("reauths_total", "Re-authentications: a signed-in user proved a factor again (sudo mode)."),
 		secondFactor: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "second_factor_total",
-			Help: "Second-factor codes by method (totp, recovery_code) and result (success: a sign-in or re-authentication completed with it; failure: a wrong, used or replayed code).",
+			Help: "Second factors by method (totp, recovery_code, passkey) and result (success: a sign-in or re-authentication completed with it; failure: a wrong, used or replayed code, or a passkey answer refused).",
 		}, []string{"method", "result"}),
 		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "sessions_revoked_total",
@@ -84,6 +86,10 @@ func newEventMetrics(ns string) eventMetrics {
 			Namespace: ns, Name: "email_changes_total",
 			Help: "Email address events: verified (an address confirmed), change_requested (a link mailed to a new address), changed (a new address took effect).",
 		}, []string{"event"}),
+		passkeys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "passkeys_total",
+			Help: "Passkey events: added (registered), removed, clone (a sign-in refused because the authenticator's counter did not move forward).",
+		}, []string{"event"}),
 	}
 	e.loginSuccess = e.logins.WithLabelValues(loginSuccess)
 	e.loginInvalid = e.logins.WithLabelValues(loginInvalidCredentials)
@@ -96,7 +102,7 @@ func newEventMetrics(ns string) eventMetrics {
 	e.lockoutPassword = e.lockouts.WithLabelValues(actionPasswordChange)
 	e.lockoutReauth = e.lockouts.WithLabelValues(actionReauth)
 	e.lockoutSecondFactor = e.lockouts.WithLabelValues(actionSecondFactor)
-	for _, m := range []string{"totp", "recovery_code"} {
+	for _, m := range []string{"totp", "recovery_code", "passkey"} {
 		for _, r := range []string{"success", "failure"} {
 			e.secondFactor.WithLabelValues(m, r)
 		}
@@ -110,11 +116,14 @@ func newEventMetrics(ns string) eventMetrics {
 	e.emailVerified = e.emails.WithLabelValues("verified")
 	e.emailChangeRequested = e.emails.WithLabelValues("change_requested")
 	e.emailChanged = e.emails.WithLabelValues("changed")
+	e.passkeyAdded = e.passkeys.WithLabelValues("added")
+	e.passkeyRemoved = e.passkeys.WithLabelValues("removed")
+	e.passkeyClone = e.passkeys.WithLabelValues("clone")
 	return e
 }
 
 func (e *eventMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{e.logins, e.lockouts, e.registrations, e.logouts, e.logoutAlls, e.passwordChanges, e.reauths, e.secondFactor, e.revoked, e.resets, e.emails}
+	return []prometheus.Collector{e.logins, e.lockouts, e.registrations, e.logouts, e.logoutAlls, e.passwordChanges, e.reauths, e.secondFactor, e.revoked, e.resets, e.emails, e.passkeys}
 }
 
 // count moves the metrics that ev concerns. Events of a type it does not
@@ -128,6 +137,9 @@ func (e *eventMetrics) count(ev auth.Event) {
 	case auth.EventLoginFailure:
 		if ev.Action != actionPasswordChange && ev.Action != actionReauth {
 			e.loginInvalid.Inc()
+		}
+		if ev.Action == "passkey" {
+			e.secondFactorResult(ev.Action, "failure")
 		}
 	case auth.EventLockout:
 		switch ev.Action {
@@ -180,6 +192,15 @@ func (e *eventMetrics) count(ev auth.Event) {
 		e.emailChangeRequested.Inc()
 	case auth.EventEmailChange:
 		e.emailChanged.Inc()
+	case auth.EventFactorChange:
+		switch ev.Action {
+		case "passkey_added":
+			e.passkeyAdded.Inc()
+		case "passkey_removed":
+			e.passkeyRemoved.Inc()
+		}
+	case auth.EventPasskeyClone:
+		e.passkeyClone.Inc()
 	}
 }
 
@@ -201,7 +222,7 @@ func (m *Metrics) OnEvent(next func(auth.Event)) func(auth.Event) {
 // secondFactorResult counts a second-factor code of a known method; the
 // password alone ("") and unknown methods count nothing.
 func (e *eventMetrics) secondFactorResult(method, result string) {
-	if method == "totp" || method == "recovery_code" {
+	if method == "totp" || method == "recovery_code" || method == "passkey" {
 		e.secondFactor.WithLabelValues(method, result).Inc()
 	}
 }

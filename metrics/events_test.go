@@ -68,6 +68,18 @@ func TestOnEventCountsEachEvent(t *testing.T) {
 			map[string]float64{"ginauth_email_changes_total{event=change_requested}": 1}},
 		{"email changed", auth.Event{Type: auth.EventEmailChange},
 			map[string]float64{"ginauth_email_changes_total{event=changed}": 1}},
+		{"sign-in with a passkey", auth.Event{Type: auth.EventLoginSuccess, Action: "passkey"},
+			map[string]float64{"ginauth_logins_total{result=success}": 1, "ginauth_second_factor_total{method=passkey,result=success}": 1}},
+		{"passkey refused", auth.Event{Type: auth.EventLoginFailure, Action: "passkey"},
+			map[string]float64{"ginauth_logins_total{result=invalid_credentials}": 1, "ginauth_second_factor_total{method=passkey,result=failure}": 1}},
+		{"passkey added", auth.Event{Type: auth.EventFactorChange, Action: "passkey_added"},
+			map[string]float64{"ginauth_passkeys_total{event=added}": 1}},
+		{"passkey removed", auth.Event{Type: auth.EventFactorChange, Action: "passkey_removed"},
+			map[string]float64{"ginauth_passkeys_total{event=removed}": 1}},
+		{"passkey clone", auth.Event{Type: auth.EventPasskeyClone},
+			map[string]float64{"ginauth_passkeys_total{event=clone}": 1}},
+		{"reauth with a passkey", auth.Event{Type: auth.EventReauth, Action: "passkey"},
+			map[string]float64{"ginauth_reauths_total": 1, "ginauth_second_factor_total{method=passkey,result=success}": 1}},
 		// What the metrics do not know moves nothing, so that labels keep
 		// their fixed set of values.
 		{"unknown event", auth.Event{Type: "something_new"}, map[string]float64{}},

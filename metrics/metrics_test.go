@@ -16,7 +16,7 @@ import (
 var wantFamilies = map[string]int{
 	"ginauth_logins_total":              6,
 	"ginauth_lockouts_total":            5,
-	"ginauth_second_factor_total":       4,
+	"ginauth_second_factor_total":       6,
 	"ginauth_reauths_total":             1,
 	"ginauth_registrations_total":       1,
 	"ginauth_logouts_total":             1,
@@ -25,6 +25,7 @@ var wantFamilies = map[string]int{
 	"ginauth_sessions_revoked_total":    4,
 	"ginauth_password_resets_total":     2,
 	"ginauth_email_changes_total":       3,
+	"ginauth_passkeys_total":            3,
 	"ginauth_bcrypt_in_flight":          1,
 	"ginauth_bcrypt_queue_wait_seconds": 1,
 	"ginauth_bcrypt_busy_total":         1,

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/auth/passkey"
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/internal/fakeclock"
 	"github.com/ginauth/ginauth/middleware"
@@ -36,6 +37,8 @@ type App struct {
 	Store  sessionstore.IndexedStore           // where the manager keeps sessions
 	Clock  *fakeclock.Clock                    // the time of the manager, Auth and the store
 	Server *httptest.Server                    // the router, over HTTP
+	// Passkeys are the passkey ceremonies, with Config.Passkeys.
+	Passkeys *passkey.Passkeys[*Account]
 }
 
 // Config is what an application instance is built from: its session
@@ -44,6 +47,9 @@ type Config struct {
 	Session session.Config
 	Auth    auth.Config[*Account] // its Sessions is set from Session
 	Origins []string              // trusted by CrossOrigin, on the routes and /app-action
+	// Passkeys, when set, mounts the passkey routes (its Store and Now
+	// are set from the app's).
+	Passkeys *passkey.Config
 }
 
 // Option changes the Config of an App before it is built.
@@ -86,9 +92,19 @@ func NewApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 			t.Fatal(err)
 		}
 	}
+	mount := []handlers.Option{handlers.WithRegister(), handlers.WithSecondFactor(), handlers.WithCrossOrigin(cop)}
+	var keys *passkey.Passkeys[*Account]
+	if cfg.Passkeys != nil {
+		pc := *cfg.Passkeys
+		pc.Store, pc.Now = users, clock.Now
+		if keys, err = passkey.New(a, pc); err != nil {
+			t.Fatal(err)
+		}
+		mount = append(mount, handlers.WithPasskeys(keys))
+	}
 	r := gin.New()
 	r.Use(sm.Middleware())
-	handlers.Mount(r.Group("/"), a, handlers.WithRegister(), handlers.WithSecondFactor(), handlers.WithCrossOrigin(cop))
+	handlers.Mount(r.Group("/"), a, mount...)
 	r.GET("/private", middleware.RequireAuth(a), func(c *gin.Context) {
 		u, _ := a.User(c)
 		c.String(http.StatusOK, "hello "+u.Username)
@@ -157,7 +173,7 @@ func NewApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 	})
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return &App{Auth: a, Users: users, Store: store, Clock: clock, Server: srv}
+	return &App{Auth: a, Users: users, Store: store, Clock: clock, Server: srv, Passkeys: keys}
 }
 
 // NewEnv builds one application on the backend, on a clock of its own.
