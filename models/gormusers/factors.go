@@ -47,7 +47,9 @@ type recoveryRow struct {
 // ErrFactorField is returned by the models.FactorStore methods for what the
 // tables cannot keep as it is: no user ID or one longer than its column, or
 // no sealed secret or one longer than its column; and by the
-// models.PasskeyStore methods for a passkey's field (see AddPasskey).
+// models.PasskeyStore methods for a passkey's field (see AddPasskey), and
+// by the models.IdentityStore methods for an identity's (see
+// LinkIdentity).
 var ErrFactorField = errors.New("gormusers: factor field empty or too long")
 
 // maxSealed is the size of the sealed column.

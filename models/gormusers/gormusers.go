@@ -28,6 +28,15 @@
 // instances, one wins (an authenticator that keeps no counter, whose
 // value stays 0, leaves nothing to tell its sign-ins apart: see
 // UsePasskey).
+//
+// And it keeps the identities users linked at other providers
+// (models.IdentityStore) in one more table, which Migrate creates: the
+// users table's name with "_identities" appended, one row per (provider,
+// subject), keyed by the SHA-256 of the two so that it is unique across
+// users and compared byte for byte on every database ("ABC" and "abc" are
+// two subjects), with the owner's user ID (indexed), the email the
+// provider gave last and the times of the link and of the last sign-in.
+// Of concurrent links of one identity, on any instances, one succeeds.
 package gormusers
 
 import (
@@ -54,7 +63,8 @@ import (
 // any other T its methods answer ErrNoEmail), and a models.TokenStore, in
 // a table of its own (see IssueToken), and a models.FactorStore, in two
 // more tables (see SetTOTP), and a models.PasskeyStore, in one more (see
-// AddPasskey). The auth package finds them by type assertions on the user
+// AddPasskey), and a models.IdentityStore, in one more (see LinkIdentity).
+// The auth package finds them by type assertions on the user
 // store.
 type Store[T any, P interface {
 	*T
@@ -82,10 +92,11 @@ type fields struct {
 	emailAt   []int
 	emailErr  error
 
-	tokens   string // the table of single-use tokens
-	totp     string // the tables of second factors
-	recovery string
-	passkeys string // the table of passkeys
+	tokens     string // the table of single-use tokens
+	totp       string // the tables of second factors
+	recovery   string
+	passkeys   string // the table of passkeys
+	identities string // the table of linked identities
 }
 
 // New returns a user store for T on db. Call Migrate to create or update
@@ -99,15 +110,17 @@ func New[T any, P interface {
 
 // Migrate creates or updates the table of T (GORM's AutoMigrate), the
 // table of single-use tokens (see IssueToken), the tables of second
-// factors (see SetTOTP and SetRecoveryCodes) and the table of passkeys
-// (see AddPasskey), whatever T is. On MySQL and MariaDB it also gives the
+// factors (see SetTOTP and SetRecoveryCodes), the table of passkeys (see
+// AddPasskey) and the table of linked identities (see LinkIdentity),
+// whatever T is. On MySQL and MariaDB it also gives the
 // username column (and the email column, for a T that embeds
 // models.Email) a binary collation without padding (utf8mb4_nopad_bin on
 // MariaDB, utf8mb4_0900_bin on MySQL 8, utf8mb4_bin where neither exists):
 // under the default, utf8mb4_general_ci, "âlice" and "alice" are equal, so
 // a lookup by one name would find the other's user and a unique index
 // would refuse a look-alike as taken. The user_id columns of the other
-// tables (and the tokens' purpose column) get the same collation.
+// tables (and the tokens' purpose column, and the identities' provider
+// and subject columns) get the same collation.
 // PostgreSQL's and SQLite's default comparisons are exact already.
 //
 // Migrate answers an error for a T whose pointer implements
@@ -139,7 +152,10 @@ func (s *Store[T, P]) Migrate() error {
 	if err := s.migrateFactors(f.totp, f.recovery); err != nil {
 		return err
 	}
-	return s.migratePasskeys(f.passkeys)
+	if err := s.migratePasskeys(f.passkeys); err != nil {
+		return err
+	}
+	return s.migrateIdentities(f.identities)
 }
 
 // exactColumns gives the varchar columns of table a binary collation on
@@ -239,7 +255,7 @@ func (s *Store[T, P]) fields() (*fields, error) {
 		f := &s.f
 		f.table, f.tokens = stmt.Schema.Table, stmt.Schema.Table+"_tokens"
 		f.totp, f.recovery = f.table+"_totp", f.table+"_recovery_codes"
-		f.passkeys = f.table + "_passkeys"
+		f.passkeys, f.identities = f.table+"_passkeys", f.table+"_identities"
 		f.pk = stmt.Schema.PrioritizedPrimaryField
 		if f.pk == nil {
 			s.err = fmt.Errorf("gormusers: %T has no primary key", new(T))
