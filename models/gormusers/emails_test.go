@@ -70,7 +70,8 @@ func subscribers(t *testing.T, db *gorm.DB) *gormusers.Store[Subscriber, *Subscr
 	s := gormusers.New[Subscriber](db)
 	t.Cleanup(func() {
 		_ = db.Migrator().DropTable(subscriberTable, subscriberTable+"_tokens",
-			subscriberTable+"_totp", subscriberTable+"_recovery_codes", subscriberTable+"_passkeys")
+			subscriberTable+"_totp", subscriberTable+"_recovery_codes", subscriberTable+"_passkeys",
+			subscriberTable+"_identities")
 	})
 	if err := s.Migrate(); err != nil {
 		t.Fatal(err)
@@ -271,7 +272,8 @@ func TestNoEmail(t *testing.T) {
 	if _, err := s.ConsumeToken(ctx, tok.Hash, tok.Purpose); err != nil {
 		t.Error(err)
 	}
-	_ = db.Migrator().DropTable(memberTable+"_tokens", memberTable+"_totp", memberTable+"_recovery_codes", memberTable+"_passkeys")
+	_ = db.Migrator().DropTable(memberTable+"_tokens", memberTable+"_totp", memberTable+"_recovery_codes", memberTable+"_passkeys",
+		memberTable+"_identities")
 }
 
 func second[T any](_ T, err error) error { return err }

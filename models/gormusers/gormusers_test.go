@@ -52,7 +52,7 @@ func open(t *testing.T, name string, d gorm.Dialector) *gorm.DB {
 	}
 	t.Cleanup(func() {
 		_ = db.Migrator().DropTable(memberTable, memberTable+"_tokens", memberTable+"_totp", memberTable+"_recovery_codes",
-			memberTable+"_passkeys")
+			memberTable+"_passkeys", memberTable+"_identities")
 		sqlDB, _ := db.DB()
 		_ = sqlDB.Close()
 	})
