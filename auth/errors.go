@@ -112,6 +112,33 @@ var (
 	// registered already, or one passkey too many for the account.
 	ErrPasskeyExists = errors.New("auth: that passkey is registered already, or the account has as many as allowed")
 
+	// The errors of a sign-in with another provider (the auth/oauth
+	// package's).
+
+	// ErrNoProvider: no provider of that name.
+	ErrNoProvider = errors.New("auth: no such provider")
+	// ErrProviderState: a provider's callback whose state is missing,
+	// used, expired, or another browser's.
+	ErrProviderState = errors.New("auth: the sign-in with the provider is not this browser's, or has expired")
+	// ErrProviderRefused: the provider refused (its error, a code it would
+	// not exchange), or what it sent does not verify (an ID token's issuer,
+	// audience, expiry, signature or nonce).
+	ErrProviderRefused = errors.New("auth: the sign-in with the provider failed")
+	// ErrProviderUnavailable: the provider could not be reached.
+	ErrProviderUnavailable = errors.New("auth: the provider could not be reached")
+	// ErrNoAccount: an identity linked to no account, where sign-up is off.
+	ErrNoAccount = errors.New("auth: no account is linked to that identity")
+	// ErrLinkRequired: an identity whose email is an existing account's,
+	// which the provider may not link by email: the user signs in another
+	// way and links it from their account.
+	ErrLinkRequired = errors.New("auth: an account with that email exists; sign in to it and link the provider")
+	// ErrIdentityTaken: a link of an identity another account has.
+	ErrIdentityTaken = errors.New("auth: that identity is linked to another account")
+	// ErrNoIdentity: an identity the user does not have.
+	ErrNoIdentity = errors.New("auth: no such linked identity")
+	// ErrLastSignInMethod: removing the last way the user has to sign in.
+	ErrLastSignInMethod = errors.New("auth: that is the account's last way to sign in")
+
 	// ErrNoMail: a mail feature of an Auth without Config.Recovery.
 	ErrNoMail = errors.New("auth: this application sends no mail")
 

@@ -500,6 +500,34 @@ func (a *Auth[U]) FindUserByID(ctx context.Context, id string) (U, error) {
 	return u, err
 }
 
+// FindUserByEmail returns the user with this address (normalized, see
+// NormalizeEmail, and matched exactly): models.ErrUserNotFound for none or
+// a malformed address, ErrNoEmail for a user store that keeps no
+// addresses; a failing user store, an error matching
+// sessionstore.ErrUnavailable.
+func (a *Auth[U]) FindUserByEmail(ctx context.Context, email string) (U, error) {
+	var zero U
+	es, ok := a.users.(models.EmailStore[U])
+	if !ok {
+		return zero, ErrNoEmail
+	}
+	e, err := NormalizeEmail(email)
+	if err != nil {
+		return zero, models.ErrUserNotFound
+	}
+	u, err := es.FindByEmail(ctx, e)
+	switch {
+	case errors.Is(err, models.ErrUserNotFound):
+		return zero, err
+	case err != nil:
+		return zero, sessionstore.Unavailable(err)
+	}
+	if eo, ok := any(u).(models.EmailOwner); ok && eo.AuthEmail() != e {
+		return zero, models.ErrUserNotFound
+	}
+	return u, nil
+}
+
 func (a *Auth[U]) findUser(ctx context.Context, name string) (U, error) {
 	var zero U
 	u, err := a.users.FindByUsername(ctx, name)
@@ -523,6 +551,17 @@ type NewUser struct {
 	// Register mails to it (with Config.Recovery). It needs a user type
 	// and store with addresses (models.Email, models.EmailStore).
 	Email string
+
+	// EmailVerified marks Email verified at once, and mails no link: for
+	// an address another party verified (an OpenID Provider that says so,
+	// and that the application trusts for it).
+	EmailVerified bool
+
+	// NoPassword creates a user who signs in by other means only (a
+	// provider, a passkey): Password must be empty, and the stored hash is
+	// empty, which no password matches (a sign-in with one costs the same
+	// time as with a wrong one). The user can get a password by reset.
+	NoPassword bool
 }
 
 // Register creates a user with the username (normalized), password
@@ -549,8 +588,12 @@ func (a *Auth[U]) Register(ctx context.Context, nu NewUser) (U, error) {
 	if err != nil {
 		return zero, err
 	}
-	pw, err := a.checkNewPassword(ctx, name, nu.Password)
-	if err != nil {
+	var pw string
+	if nu.NoPassword {
+		if nu.Password != "" {
+			return zero, fmt.Errorf("%w: NoPassword with a password", ErrInvalidPassword)
+		}
+	} else if pw, err = a.checkNewPassword(ctx, name, nu.Password); err != nil {
 		return zero, err
 	}
 	email := ""
@@ -565,11 +608,11 @@ func (a *Auth[U]) Register(ctx context.Context, nu NewUser) (U, error) {
 	c, ok := ctx.(*gin.Context)
 	if !ok {
 		var u U
-		if serr := a.slot(ctx, func() { u, err = a.create(ctx, name, pw, email) }); serr != nil {
+		if serr := a.slot(ctx, func() { u, err = a.create(ctx, name, pw, email, nu) }); serr != nil {
 			return zero, serr
 		}
 		if err == nil {
-			a.registered(ctx, u, email)
+			a.registered(ctx, u, email, nu.EmailVerified)
 		}
 		return u, err
 	}
@@ -588,7 +631,7 @@ func (a *Auth[U]) Register(ctx context.Context, nu NewUser) (U, error) {
 	var u U
 	err = a.gated(c, at, func() ([]Verdict, error) {
 		var err error
-		u, err = a.create(c.Request.Context(), name, pw, email)
+		u, err = a.create(c.Request.Context(), name, pw, email, nu)
 		switch {
 		case errors.Is(err, ErrUsernameTaken), errors.Is(err, ErrEmailTaken):
 			return []Verdict{Failed, Unjudged}, err
@@ -601,14 +644,14 @@ func (a *Auth[U]) Register(ctx context.Context, nu NewUser) (U, error) {
 		return zero, err
 	}
 	c.Set(readKey, &userRead{u.AuthID(), epoch})
-	a.registered(c, u, email)
+	a.registered(c, u, email, nu.EmailVerified)
 	return u, nil
 }
 
 // registered reports a new user, and mails a new address its link.
-func (a *Auth[U]) registered(ctx context.Context, u U, email string) {
+func (a *Auth[U]) registered(ctx context.Context, u U, email string, verified bool) {
 	a.emit(ctx, Event{Type: EventRegister, UserID: u.AuthID(), Username: u.AuthUsername()})
-	if email == "" || a.rec == nil {
+	if email == "" || a.rec == nil || verified {
 		return
 	}
 	a.later(func(ctx context.Context) {
@@ -620,13 +663,19 @@ func (a *Auth[U]) registered(ctx context.Context, u U, email string) {
 
 // create hashes the password and creates the user, with the address when
 // there is one; the caller holds a bcrypt slot.
-func (a *Auth[U]) create(ctx context.Context, name, pw, email string) (U, error) {
+func (a *Auth[U]) create(ctx context.Context, name, pw, email string, nu NewUser) (U, error) {
 	var zero U
-	hash, err := a.hasher.hash(pw)
-	if err != nil {
-		return zero, err
+	hash := ""
+	if !nu.NoPassword {
+		var err error
+		if hash, err = a.hasher.hash(pw); err != nil {
+			return zero, err
+		}
 	}
-	var u U
+	var (
+		u   U
+		err error
+	)
 	if email == "" {
 		u, err = a.users.Create(ctx, name, hash)
 	} else {
@@ -639,6 +688,14 @@ func (a *Auth[U]) create(ctx context.Context, name, pw, email string) (U, error)
 		return zero, ErrEmailTaken
 	case err != nil:
 		return zero, sessionstore.Unavailable(err)
+	}
+	if email != "" && nu.EmailVerified {
+		if err := a.users.(models.EmailStore[U]).MarkEmailVerified(ctx, u.AuthID(), email); err != nil {
+			return zero, sessionstore.Unavailable(err)
+		}
+		if fresh, err := a.users.FindByID(ctx, u.AuthID()); err == nil {
+			u = fresh
+		}
 	}
 	return u, nil
 }

@@ -56,12 +56,14 @@ func (a *Auth[U]) notify(e Event) {
 
 // factorChanges say what a factor_change event did, for its notice.
 var factorChanges = map[string]string{
-	"totp_enabled":    "An authenticator app was set up to guard your account's sign-in",
-	"totp_disabled":   "The authenticator app was removed from your account",
-	"recovery_codes":  "New recovery codes were made for your account; the old ones no longer work",
-	"operator_reset":  "The second factor of your account was removed by support",
-	"passkey_added":   "A passkey was added to your account",
-	"passkey_removed": "A passkey was removed from your account",
+	"totp_enabled":      "An authenticator app was set up to guard your account's sign-in",
+	"totp_disabled":     "The authenticator app was removed from your account",
+	"recovery_codes":    "New recovery codes were made for your account; the old ones no longer work",
+	"operator_reset":    "The second factor of your account was removed by support",
+	"passkey_added":     "A passkey was added to your account",
+	"passkey_removed":   "A passkey was removed from your account",
+	"provider_linked":   "An account at another provider was linked to sign in to your account",
+	"provider_unlinked": "An account at another provider was unlinked from your account",
 }
 
 // noticeTo mails the user a notice, if they have a verified address. A

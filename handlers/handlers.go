@@ -56,6 +56,7 @@ type options struct {
 	reauthPath   string
 	secondFactor bool
 	passkeys     any // a Passkeys[U] of Mount's U
+	providers    any // a Providers[U] of Mount's U
 	cop          *http.CrossOriginProtection
 	extra        []gin.HandlerFunc
 }
@@ -161,6 +162,13 @@ func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts .
 			panic("handlers: WithPasskeys was given passkeys of another user type than Mount's Auth")
 		}
 		h.mountPasskeys(g, p, chain, recent)
+	}
+	if o.providers != nil {
+		p, ok := o.providers.(Providers[U])
+		if !ok {
+			panic("handlers: WithProviders was given providers of another user type than Mount's Auth")
+		}
+		h.mountProviders(g, p, chain, recent)
 	}
 }
 

@@ -34,7 +34,9 @@ var (
 	NoEmail                  = &Problem{400, "no_email", "The account has no email address."}
 	InvalidToken             = &Problem{400, "invalid_token", "The link is invalid or has expired. Ask for a new one."}
 	InvalidPasskeyName       = &Problem{400, "bad_request", "A passkey's name is at most 64 printable characters."}
+	ProviderState            = &Problem{400, "invalid_state", "That sign-in link is not this browser's, or has expired. Start again."}
 	PasskeyRejected          = &Problem{400, "passkey_rejected", "The passkey's answer could not be verified. Try again."}
+	ProviderRefused          = &Problem{401, "provider_refused", "The sign-in with the provider did not succeed. Start again."}
 	Unauthenticated          = &Problem{401, "unauthenticated", "Sign in to continue."}
 	SessionExpired           = &Problem{401, "session_expired", "Your session has expired. Sign in again."}
 	InvalidCode              = &Problem{401, "invalid_code", "That code is not right, or was used already."}
@@ -45,10 +47,16 @@ var (
 	EmailUnverified          = &Problem{403, "email_unverified", "Verify your email address first: we sent you a link."}
 	CrossOrigin              = &Problem{403, "cross_origin", "Cross-origin requests are not allowed here."}
 	NotFound                 = &Problem{404, "not_found", "No such session."}
+	NoProvider               = &Problem{404, "not_found", "No such provider."}
+	NoIdentity               = &Problem{404, "not_found", "No such linked account."}
 	NoPasskey                = &Problem{404, "not_found", "No such passkey."}
 	NoMail                   = &Problem{404, "not_found", "This application sends no mail."}
 	SecondFactorEnabled      = &Problem{409, "second_factor_enabled", "An authenticator app is set up already. Remove it first."}
 	NoSecondFactor           = &Problem{400, "no_second_factor", "No authenticator app is set up."}
+	NoAccount                = &Problem{403, "no_account", "No account is linked to that one. Sign in another way and link it from your account."}
+	LinkRequired             = &Problem{409, "link_required", "An account with that email address exists. Sign in to it, then link the provider from your account."}
+	IdentityTaken            = &Problem{409, "identity_taken", "That account is linked to another user."}
+	LastSignInMethod         = &Problem{409, "last_sign_in_method", "That is your account's last way to sign in. Add a password or a passkey first."}
 	PasskeyExists            = &Problem{409, "passkey_exists", "That passkey is registered already, or the account has as many as allowed."}
 	UsernameTaken            = &Problem{409, "username_taken", "That username is taken."}
 	EmailTaken               = &Problem{409, "email_taken", "That email address belongs to another account."}
@@ -60,6 +68,7 @@ var (
 	TooManySignups           = &Problem{429, "too_many_attempts", "Too many registrations from your network. Try again later."}
 	Internal                 = &Problem{500, "internal_error", "Something went wrong."}
 	StoreUnavailable         = &Problem{503, "store_unavailable", "The session store is unavailable. Try again shortly."}
+	ProviderUnavailable      = &Problem{503, "provider_unavailable", "The provider could not be reached. Try again shortly."}
 	Busy                     = &Problem{503, "busy", "Too many sign-ins at once. Try again shortly."}
 	PasswordCheckUnavailable = &Problem{503, "password_check_unavailable", "The new password could not be checked right now. Nothing was changed; try again shortly."}
 )

@@ -46,7 +46,10 @@ func decodeProofs(s string) []Proof {
 	}
 	var out []Proof
 	for pair := range strings.SplitSeq(s, ",") {
-		f, ms, ok := strings.Cut(pair, ":")
+		// The time follows the last colon: a factor's name may hold one
+		// ("provider:google").
+		i := strings.LastIndexByte(pair, ':')
+		f, ms, ok := pair[:max(i, 0)], pair[i+1:], i >= 0
 		n, err := strconv.ParseInt(ms, 10, 64)
 		if !ok || f == "" || err != nil {
 			continue

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/auth/oauth"
 	"github.com/ginauth/ginauth/auth/passkey"
 	"github.com/ginauth/ginauth/handlers"
 	"github.com/ginauth/ginauth/internal/fakeclock"
@@ -39,6 +40,8 @@ type App struct {
 	Server *httptest.Server                    // the router, over HTTP
 	// Passkeys are the passkey ceremonies, with Config.Passkeys.
 	Passkeys *passkey.Passkeys[*Account]
+	// Providers are the provider sign-ins, with Config.Providers.
+	Providers *oauth.Providers[*Account]
 }
 
 // Config is what an application instance is built from: its session
@@ -50,6 +53,10 @@ type Config struct {
 	// Passkeys, when set, mounts the passkey routes (its Store and Now
 	// are set from the app's).
 	Passkeys *passkey.Config
+	// Providers, when set, mounts the routes of sign-in with other
+	// providers (its Store, Now and, when empty, BaseURL are set from the
+	// app's).
+	Providers *oauth.Config
 }
 
 // Option changes the Config of an App before it is built.
@@ -103,6 +110,19 @@ func NewApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 		mount = append(mount, handlers.WithPasskeys(keys))
 	}
 	r := gin.New()
+	srv := httptest.NewUnstartedServer(r)
+	var providers *oauth.Providers[*Account]
+	if cfg.Providers != nil {
+		pc := *cfg.Providers
+		pc.Store, pc.Now = users, clock.Now
+		if pc.BaseURL == "" {
+			pc.BaseURL = "http://" + srv.Listener.Addr().String()
+		}
+		if providers, err = oauth.New(a, pc); err != nil {
+			t.Fatal(err)
+		}
+		mount = append(mount, handlers.WithProviders(providers))
+	}
 	r.Use(sm.Middleware())
 	handlers.Mount(r.Group("/"), a, mount...)
 	r.GET("/private", middleware.RequireAuth(a), func(c *gin.Context) {
@@ -171,9 +191,9 @@ func NewApp(t testing.TB, store sessionstore.IndexedStore, db *gorm.DB, clock *f
 	r.POST("/app-action", middleware.CrossOrigin(cop), func(c *gin.Context) {
 		c.Status(http.StatusNoContent)
 	})
-	srv := httptest.NewServer(r)
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return &App{Auth: a, Users: users, Store: store, Clock: clock, Server: srv, Passkeys: keys}
+	return &App{Auth: a, Users: users, Store: store, Clock: clock, Server: srv, Passkeys: keys, Providers: providers}
 }
 
 // NewEnv builds one application on the backend, on a clock of its own.
