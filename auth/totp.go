@@ -424,7 +424,9 @@ func (a *Auth[U]) codeAttempt(c *gin.Context, uid, username, factor string, chec
 		at.keys = nil
 	}
 	ok := false
-	err := a.gated(c, at, func() ([]Verdict, error) {
+	// No bcrypt slot: a code is checked with an HMAC (or a SHA-256) and a
+	// store query, and must not wait behind password hashing.
+	err := a.throttled(c, at, func() ([]Verdict, error) {
 		var err error
 		if ok, err = check(); err != nil {
 			return nil, err
