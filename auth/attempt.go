@@ -11,8 +11,8 @@ import (
 )
 
 // attempt is one throttled attempt at a password (a login, a registration,
-// a password change): the keys it counts against, and what to say when a
-// lockout refuses it.
+// a password change) or at a second-factor code: the keys it counts
+// against, and what to say when a lockout refuses it.
 type attempt struct {
 	keys    []ThrottleKey
 	lockout Event // reported when a lockout refuses the attempt
@@ -35,7 +35,23 @@ type attempt struct {
 // that was never judged counts nothing. A client that hangs up while it
 // waits for a slot counts one failure against its address.
 func (a *Auth[U]) gated(gc *gin.Context, at attempt, work func() ([]Verdict, error)) error {
-	release, err := a.reserve(gc, at)
+	return a.judged(gc, at, true, work)
+}
+
+// throttled runs work, a check that is cheap next to bcrypt (a
+// second-factor code: an HMAC or a hash, and a store query), throttled as
+// gated runs bcrypt work, but without a bcrypt slot: the check neither
+// waits behind password hashing nor holds up a password, and counts
+// against no MaxConcurrentHashes. A lockout of any key refuses it (429);
+// otherwise it reserves the attempt on its keys, runs work, and settles
+// the reservation with its verdicts, as gated does.
+func (a *Auth[U]) throttled(gc *gin.Context, at attempt, work func() ([]Verdict, error)) error {
+	return a.judged(gc, at, false, work)
+}
+
+// judged is gated (hashing: with a bcrypt slot) and throttled.
+func (a *Auth[U]) judged(gc *gin.Context, at attempt, hashing bool, work func() ([]Verdict, error)) error {
+	release, err := a.reserve(gc, at, hashing)
 	if err != nil {
 		return err
 	}
@@ -60,19 +76,26 @@ func (a *Auth[U]) gated(gc *gin.Context, at attempt, work func() ([]Verdict, err
 	return err
 }
 
-// reserve takes a bcrypt slot for the attempt and, holding it, reserves the
-// attempt on its keys; it returns the slot's release. Waiting for a turn,
-// and for other attempts on the same keys to be judged, takes
-// HashQueueTimeout at most in all.
-func (a *Auth[U]) reserve(gc *gin.Context, at attempt) (release func(), err error) {
+// reserve takes a bcrypt slot for the attempt (when hashing) and, holding
+// it, reserves the attempt on its keys; it returns the slot's release (a
+// no-op without one). Waiting for a turn, and for other attempts on the
+// same keys to be judged, takes HashQueueTimeout at most in all.
+func (a *Auth[U]) reserve(gc *gin.Context, at attempt, hashing bool) (release func(), err error) {
 	ctx := gc.Request.Context()
 	wctx, cancel := context.WithTimeout(ctx, a.gate.wait)
 	defer cancel()
 	pause := 2 * time.Millisecond
 	for {
-		release, err := a.take(gc, wctx, at)
-		if err != nil || len(at.keys) == 0 {
-			return release, err
+		release := func() {}
+		if hashing {
+			slot, err := a.take(gc, wctx, at)
+			if err != nil {
+				return nil, err
+			}
+			release = slot
+		}
+		if len(at.keys) == 0 {
+			return release, nil
 		}
 		wait, err := a.throttle.Store.Reserve(ctx, a.now(), at.keys)
 		if err == nil && wait == 0 {

@@ -68,7 +68,9 @@ type ThrottlePolicy struct {
 	// spelling of a name escapes its account's count. Default: the 5th
 	// consecutive failure within 15 minutes locks the account for one
 	// minute (the 6th attempt is refused), doubling per further failure up
-	// to 15 minutes. A success clears it.
+	// to 15 minutes. A success clears it. Second-factor codes (the
+	// second step of a sign-in, a re-authentication with a code) count on
+	// a count of their own per account, under the same rule.
 	PerAccount ThrottleRule
 
 	// PerDevice applies instead of PerAccount (and PerIP) to a browser
@@ -76,18 +78,25 @@ type ThrottlePolicy struct {
 	// successful sign-in of that account gave it (OWASP's "device
 	// cookies"). Whoever locks an account from outside then locks out
 	// unknown clients only, never its owner's browsers; each such browser
-	// has this budget of its own. Default: that of PerAccount.
+	// has this budget of its own. Default: that of PerAccount. Such a
+	// browser's second-factor codes count on a budget of their own too,
+	// under the same rule: whoever has the password and locks the code
+	// step from another browser does not lock out the owner's known
+	// browsers either.
 	PerDevice ThrottleRule
 
 	// NoDeviceCookies turns device cookies off: every client is then
-	// throttled per account, and a lockout also locks out the owner.
+	// throttled per account, at the password and at the code step, and
+	// a lockout also locks out the owner.
 	NoDeviceCookies bool
 
 	// PerIP applies to each client address (an IPv6 client's /64), across
 	// accounts, so that one address cannot spray passwords over many.
-	// Default: 30 failures within 15 minutes, then the same backoff. A
-	// success does not clear it. Requests whose address cannot be known
-	// (see Config.TrustedProxies) are not counted per address.
+	// Wrong second-factor codes from a browser without a device cookie
+	// of the account count on it too, with the wrong passwords. Default:
+	// 30 failures within 15 minutes, then the same backoff. A success
+	// does not clear it. Requests whose address cannot be known (see
+	// Config.TrustedProxies) are not counted per address.
 	PerIP ThrottleRule
 
 	// Registrations applies to each client address at registration: every

@@ -197,7 +197,7 @@ func totpStep(secret []byte, code string, now time.Time) (int64, bool) {
 // show once. A second factor now guards every sign-in; the user's other
 // sessions end (a factor change), and this one is signed in again with
 // both factors proven. A wrong code answers ErrInvalidCode, and guesses
-// are throttled per account.
+// are throttled as CompleteLogin's are.
 func (a *Auth[U]) ConfirmTOTP(c *gin.Context, code string) ([]string, error) {
 	if a.sf == nil {
 		return nil, ErrNoSecondFactor
@@ -413,26 +413,55 @@ func (a *Auth[U]) recentSecondFactor(c *gin.Context, window time.Duration) bool 
 }
 
 // codeAttempt judges a code (check reports whether it is right) under the
-// per-account throttle of second-factor codes: wrong codes count as
-// failures, a right one clears them; ErrInvalidCode for a wrong one.
+// throttle of second-factor codes, keyed as the password's is: from a
+// browser that holds a device cookie of the account (one that signed in
+// to it before), on that device's own budget (PerDevice); from any other,
+// on the account's (PerAccount) and on its client address's (PerIP,
+// shared with passwords). Whoever knows the password and guesses codes
+// from a browser of their own so locks out the browsers that never signed
+// in, never the owner's known ones, and gets no more guesses from a new
+// browser or address. Wrong codes count on every key; a right one clears
+// the account's (or the device's) and leaves the address its failures.
+// ErrInvalidCode for a wrong code.
 func (a *Auth[U]) codeAttempt(c *gin.Context, uid, username, factor string, check func() (bool, error)) error {
-	at := attempt{
-		keys:    []ThrottleKey{{Key: "2fa:" + uid, Rule: a.throttle.PerAccount}},
-		lockout: Event{UserID: uid, Username: username, Action: "second_factor"},
+	// The first key is the account's (or the device's); the address's,
+	// when known, comes second.
+	at := attempt{lockout: Event{UserID: uid, Username: username, Action: "second_factor"}}
+	device := ""
+	if a.deviceCookies() {
+		device = session.From(c).Device(uid) // nil-safe
 	}
-	if a.throttle.Disabled {
-		at.keys = nil
+	switch {
+	case a.throttle.Disabled:
+	case device != "":
+		// Apart from the device's password budget ("dev:"), as the
+		// account's codes are apart from its passwords.
+		at.keys = []ThrottleKey{{Key: "2fa-dev:" + device, Rule: a.throttle.PerDevice}}
+	default:
+		at.keys = []ThrottleKey{{Key: "2fa:" + uid, Rule: a.throttle.PerAccount}}
+		if k, ok := a.addressKey(c); ok {
+			at.keys = append(at.keys, k)
+		}
 	}
 	ok := false
-	err := a.gated(c, at, func() ([]Verdict, error) {
+	// No bcrypt slot: a code is checked with an HMAC (or a SHA-256) and a
+	// store query, and must not wait behind password hashing.
+	err := a.throttled(c, at, func() ([]Verdict, error) {
 		var err error
 		if ok, err = check(); err != nil {
 			return nil, err
 		}
+		v := make([]Verdict, len(at.keys))
 		if !ok {
-			return []Verdict{Failed}, nil
+			for i := range v {
+				v[i] = Failed
+			}
+			return v, nil
 		}
-		return []Verdict{Cleared}, nil
+		if len(v) > 0 {
+			v[0] = Cleared
+		}
+		return v, nil
 	})
 	if err != nil {
 		return err

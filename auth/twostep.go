@@ -123,8 +123,13 @@ func (a *Auth[U]) pending(c *gin.Context) (pendingLogin, U, error) {
 // ErrUnauthenticated without a pending sign-in (none, expired, or its
 // password changed since), ErrInvalidCode for a wrong, malformed, used or
 // replayed code (each time step is accepted once per user, on every
-// instance; each recovery code once), and ErrTooManyAttempts once the
-// account's code guesses reach the throttle.
+// instance; each recovery code once), and ErrTooManyAttempts once code
+// guesses reach the throttle: from a browser that signed in to the
+// account before (it holds a device cookie), that browser's own
+// (ThrottlePolicy.PerDevice); from any other, the account's, shared by
+// every such browser (PerAccount), and its client address's (PerIP). So
+// whoever has the password and locks the code step from elsewhere does
+// not lock out the owner's known browsers.
 func (a *Auth[U]) CompleteLogin(c *gin.Context, code, recoveryCode string) (U, error) {
 	p, user, err := a.pending(c)
 	if err != nil {
@@ -201,8 +206,8 @@ func (a *Auth[U]) useRecoveryCode(c *gin.Context, uid, code string) (bool, error
 
 // ReauthenticateCode is Reauthenticate with a code from the user's
 // authenticator app instead of the password: it proves the second factor
-// (which DisableTOTP asks for). Wrong codes count on the account's code
-// throttle.
+// (which DisableTOTP asks for). Wrong codes count on the throttle of
+// codes, as CompleteLogin's do.
 func (a *Auth[U]) ReauthenticateCode(c *gin.Context, code string) error {
 	if a.sf == nil {
 		return ErrNoSecondFactor
