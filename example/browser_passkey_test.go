@@ -43,6 +43,7 @@ func passkeyApp(t *testing.T) (*app, string, *fakeclock.Clock) {
 	}
 	clock := fakeclock.New(time.Time{})
 	cfg.now = clock.Now
+	cfg.bcryptCost = testBcryptCost // the passwords are not what is tested: cheap hashes keep the test quick
 	a, err := newApp(cfg, io.Discard)
 	if err != nil {
 		ln.Close()
@@ -93,10 +94,12 @@ func TestBrowserPasskey(t *testing.T) {
 			t.Errorf("the browser refused what a page asked for: %s", r)
 		}
 	}()
-	if _, err := chromedp.Call(tab.ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+	ctx, cancel := tab.bounded()
+	defer cancel()
+	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := chromedp.Call(tab.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+	_, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 		Options: &webauthn.VirtualAuthenticatorOptions{
 			Protocol:                    webauthn.AuthenticatorProtocolCtap2,
 			Transport:                   webauthn.AuthenticatorTransportInternal,
