@@ -20,6 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/auth/passkey"
 	"github.com/ginauth/ginauth/auth/redisauth"
 	"github.com/ginauth/ginauth/auth/sqlauth"
 	"github.com/ginauth/ginauth/handlers"
@@ -63,6 +64,9 @@ type app struct {
 	mail *mail.Queue
 	// mailTally counts what became of a command's mails (see deliverMail).
 	mailTally *mailTally
+	// passkeys are the passkey ceremonies; nil when passkeys are off (see
+	// config.loadPasskeys).
+	passkeys *passkey.Passkeys[*Account]
 }
 
 func (a *app) close() {
@@ -196,10 +200,42 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = a.auth.Close() })
+	if err := a.openPasskeys(); err != nil {
+		return nil, err
+	}
 	if a.handler, err = newRouter(a); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// openPasskeys turns passkeys on, kept in the users' database (the table
+// the users' Migrate creates), unless the configuration says they are
+// off, which the log says with why. An RP ID that does not fit BASE_URL
+// (PASSKEY_RP_ID) stops the app here, not every ceremony in the browser.
+func (a *app) openPasskeys() error {
+	cfg := a.cfg
+	if cfg.passkeyRPID == "" {
+		if !cfg.command {
+			a.log.Info("passkeys are off: " + cfg.passkeysOff)
+		}
+		return nil
+	}
+	p, err := passkey.New(a.auth, passkey.Config{
+		RPID:    cfg.passkeyRPID,
+		Origins: []string{cfg.passkeyOrigin},
+		Store:   a.users,
+		RPName:  "ginauth example",
+		Now:     cfg.now,
+	})
+	if err != nil {
+		return fmt.Errorf("passkeys (PASSKEY_RP_ID %q, origin %s from BASE_URL): %w", cfg.passkeyRPID, cfg.passkeyOrigin, err)
+	}
+	a.passkeys = p
+	if !cfg.command && cfg.passkeyLocalhost {
+		a.log.Info(fmt.Sprintf("passkeys work when the site is opened at %s: browsers give none to an IP address such as BASE_URL's", cfg.passkeyOrigin))
+	}
+	return nil
 }
 
 // openStores opens the session store of SESSION_STORE and, where several
@@ -453,18 +489,29 @@ func newRouter(a *app) (*gin.Engine, error) {
 	cop := http.NewCrossOriginProtection()
 	r.Use(middleware.CrossOrigin(cop))
 	r.Use(a.auth.Sessions().Middleware())
-	handlers.Mount(r.Group("/"), a.auth, handlers.WithRegister(), handlers.WithCrossOrigin(cop), handlers.WithSecondFactor())
+	opts := []handlers.Option{handlers.WithRegister(), handlers.WithCrossOrigin(cop), handlers.WithSecondFactor()}
+	if a.passkeys != nil {
+		opts = append(opts, handlers.WithPasskeys[*Account](a.passkeys))
+	}
+	handlers.Mount(r.Group("/"), a.auth, opts...)
 	limit := sessionLimit{Max: a.cfg.maxSessions, EndOldest: a.cfg.overLimit == session.EndOldest}
-	newPages(a.auth, a.users, a.cfg.now, limit).mount(r)
+	pg := newPages(a.auth, a.users, a.cfg.now, limit)
+	if a.passkeys != nil {
+		pg.passkeys, pg.passkeyOrigin, pg.passkeyLocalhost = a.passkeys, a.cfg.passkeyOrigin, a.cfg.passkeyLocalhost
+	}
+	pg.mount(r)
 	return r, nil
 }
 
 // contentSecurityPolicy lets the pages load their own stylesheet and images
 // (and data: images: the QR code of a second factor's enrolment, which
-// exists only in that answer) and nothing else, run no script (they have none), post forms only to this
-// site, and be framed by no page (clickjacking).
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
-	"frame-ancestors 'none'; base-uri 'none'"
+// exists only in that answer) and nothing else, run no script but the
+// site's own files (the one of passkeys, /static/passkey.js: no inline
+// script, no eval), fetch only from this site (that script's calls to the
+// /webauthn routes), post forms only to this site, and be framed by no
+// page (clickjacking).
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; " +
+	"img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // securityHeaders sets, on every answer, the policy above, its older
 // equivalent against framing, and tells browsers not to guess a content

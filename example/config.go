@@ -63,6 +63,14 @@ type config struct {
 	// baseURL the app's address as people reach it, which the links in
 	// mails begin with (BASE_URL, without a trailing slash).
 	smtpURL, mailFrom, baseURL string
+	// passkeyRPID and passkeyOrigin are the relying party of passkeys
+	// and the origin they are used from (PASSKEYS, PASSKEY_RP_ID,
+	// BASE_URL); both "" when passkeys are off, and passkeysOff then says
+	// why. passkeyLocalhost says that BASE_URL's host is a loopback IP
+	// address, to which browsers give no passkeys: they work at
+	// passkeyOrigin, http://localhost:PORT, instead.
+	passkeyRPID, passkeyOrigin, passkeysOff string
+	passkeyLocalhost                        bool
 	// command is set for an operator's command, which acts on what the
 	// servers use: it records nothing, and checks that its environment
 	// names the servers' session store. createTables is set for the
@@ -198,6 +206,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err := c.loadMail(getenv("BASE_URL")); err != nil {
 		return c, err
 	}
+	if err := c.loadPasskeys(getenv("PASSKEYS"), getenv("PASSKEY_RP_ID")); err != nil {
+		return c, err
+	}
 	if c.secure && c.randomFactorKey {
 		return c, errors.New("COOKIE_SECURE is true but SECOND_FACTOR_KEY is not set: behind HTTPS the key that seals " +
 			"the authenticator apps' secrets must outlive the process and be the same on every instance, or the users " +
@@ -272,6 +283,62 @@ func (c *config) loadMail(baseURL string) error {
 			"use https, or http on localhost only", baseURL)
 	}
 	c.baseURL = strings.TrimSuffix(u.String(), "/")
+	return nil
+}
+
+// loadPasskeys sets the relying party of passkeys from BASE_URL (read
+// first): the RP ID is PASSKEY_RP_ID, or BASE_URL's host name, and the
+// origin BASE_URL's. Browsers give passkeys to a domain name only: on a
+// loopback IP address (the default BASE_URL, http://127.0.0.1:8080) they
+// work at http://localhost:PORT, the same server; on another IP address
+// they are off, and so they are over http on a host other than localhost
+// (app.localhost, say), which WebAuthn refuses. PASSKEYS=false turns
+// them off. Whether PASSKEY_RP_ID fits BASE_URL is passkey.New's to say,
+// when the app starts.
+func (c *config) loadPasskeys(on, rpID string) error {
+	if on != "" {
+		b, err := strconv.ParseBool(on)
+		if err != nil {
+			return fmt.Errorf("PASSKEYS: %w", err)
+		}
+		if !b {
+			c.passkeysOff = "PASSKEYS is false"
+			return nil
+		}
+	}
+	u, err := url.Parse(c.baseURL)
+	if err != nil {
+		return fmt.Errorf("BASE_URL: %w", err)
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if port == "80" && u.Scheme == "http" || port == "443" && u.Scheme == "https" {
+		port = "" // a browser's origin names no default port
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if !ip.IsLoopback() {
+			if rpID == "" {
+				c.passkeysOff = fmt.Sprintf("BASE_URL's host %s is an IP address, and browsers give passkeys "+
+					"only to a domain name: set BASE_URL to the app's https:// address by name", host)
+				return nil
+			}
+		} else {
+			host, c.passkeyLocalhost = "localhost", true
+		}
+	} else if u.Scheme == "http" && host != "localhost" && rpID == "" {
+		c.passkeysOff = fmt.Sprintf("browsers use passkeys over https, or on http://localhost only, not on http://%s", host)
+		return nil
+	}
+	if rpID == "" {
+		rpID = host
+	}
+	c.passkeyRPID = rpID
+	c.passkeyOrigin = u.Scheme + "://" + host
+	if strings.Contains(host, ":") { // an IPv6 address: refused by passkey.New
+		c.passkeyOrigin = u.Scheme + "://[" + host + "]"
+	}
+	if port != "" {
+		c.passkeyOrigin += ":" + port
+	}
 	return nil
 }
 

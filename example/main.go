@@ -2,7 +2,8 @@
 // sign in (with "remember me"), see their account and the devices signed in
 // to it, change their password, revoke sessions, and sign out here or
 // everywhere; they turn on two-step sign-in (an authenticator app, with
-// recovery codes; /account/2fa); with an email address, they verify it, choose a new password
+// recovery codes; /account/2fa), and sign in with passkeys instead of
+// passwords (/account/passkeys); with an email address, they verify it, choose a new password
 // when they forget theirs, and get security notices, by mail. The JSON API of the prebuilt routes is mounted at the root
 // too, so curl works as well as a browser. It is also the command an
 // operator acts on users and sessions with (see the admin commands below).
@@ -60,6 +61,16 @@
 //	BASE_URL          the app's address as people reach it, which the links in mails begin
 //	                  with, such as https://example.org (default http://ADDR, on localhost
 //	                  when ADDR is every interface's); http only for localhost
+//	PASSKEYS          false turns passkeys off; default true: on wherever browsers allow them
+//	PASSKEY_RP_ID     the domain passkeys belong to (default BASE_URL's host name): a parent
+//	                  domain, such as example.org for https://app.example.org, lets the
+//	                  domain's other sites use them too; one that is not BASE_URL's host nor a
+//	                  parent of it stops the app at start. Passkeys are used from BASE_URL's
+//	                  origin, which must be https, or http://localhost. When BASE_URL's host is
+//	                  a loopback IP address (the default), they work at http://localhost:PORT,
+//	                  the same server by name (browsers give an IP address none); on another
+//	                  IP address, or over http on a name other than localhost, they are off,
+//	                  and the log says why
 //	TRUSTED_PROXIES   comma-separated IPs/CIDRs of proxies whose X-Forwarded-* to believe,
 //	                  or "unix" for a proxy on a Unix socket
 //	HTTP_READ_HEADER_TIMEOUT  Go duration: to read a request's headers (default 10s)

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/auth/passkey"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
 	"github.com/ginauth/ginauth/models/gormusers"
@@ -47,6 +48,13 @@ type pages struct {
 	now   func() time.Time
 	limit sessionLimit
 	tmpl  map[string]*template.Template
+
+	// passkeys are the passkey ceremonies, nil when passkeys are off;
+	// passkeyOrigin is where they work, and passkeyLocalhost says that
+	// it is http://localhost:PORT standing for BASE_URL's loopback IP.
+	passkeys         *passkey.Passkeys[*Account]
+	passkeyOrigin    string
+	passkeyLocalhost bool
 }
 
 // sessionLimit is what the pages say of MAX_SESSIONS_PER_USER and
@@ -67,7 +75,7 @@ func newPages(a *auth.Auth[*Account], users *gormusers.Store[Account, *Account],
 		"stamp":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	}
 	layout := template.Must(template.New("layout").Funcs(funcs).ParseFS(web, "web/templates/layout.html"))
-	for _, name := range []string{"home", "login", "register", "account", "sessions", "forgot", "reset", "verify", "endsession", "reauth", "login2fa", "twofactor"} {
+	for _, name := range []string{"home", "login", "register", "account", "sessions", "forgot", "reset", "verify", "endsession", "reauth", "login2fa", "twofactor", "passkeys"} {
 		t := template.Must(layout.Clone())
 		p.tmpl[name] = template.Must(t.ParseFS(web, "web/templates/"+name+".html"))
 	}
@@ -98,6 +106,7 @@ func (p *pages) mount(r *gin.Engine) {
 	account.POST("/theme", p.theme)
 	account.POST("/sessions/:id/revoke", p.revoke)
 	p.mountTwoFactor(r, account)
+	p.mountPasskeys(account)
 }
 
 // page is what every template gets.
@@ -122,6 +131,12 @@ type page struct {
 	Setup         *totpSetup // twofactor: an enrolment under way
 	RecoveryCodes []string   // twofactor: a new set, shown once
 	CodeOnly      bool       // reauth: only a code will do (turning the factor off)
+
+	Script       bool             // the page runs /static/passkey.js: it has a passkey button
+	PasskeysOn   bool             // passkeys are on
+	PasskeyAt    string           // passkeys work at this address only, not at this page's
+	PasskeyCount int              // account, passkeys, reauth, login2fa: the user's passkeys
+	Passkeys     []models.Passkey // passkeys
 }
 
 type notice struct{ Kind, Text string }
@@ -177,6 +192,7 @@ func (p *pages) login(c *gin.Context) {
 	}
 	pg := p.page(c, "login")
 	pg.ReturnTo = returnTo(c)
+	p.passkeyState(c, pg, true)
 	switch {
 	case c.Query("expired") == "true":
 		pg.note("warn", "Your session has ended. Sign in again to continue.")
@@ -264,9 +280,10 @@ func (p *pages) account(c *gin.Context) {
 		return
 	}
 	pg.Sessions = len(list)
-	if !p.factorState(c, pg) {
+	if !p.factorState(c, pg) || !p.countPasskeys(c, pg, me.AuthID()) {
 		return
 	}
+	p.passkeyState(c, pg, false)
 	if r := c.Query("revoked"); r != "" {
 		if n, ok := count(r); ok {
 			pg.note("info", fmt.Sprintf("Your password is changed. %d other %s signed out.", n, plural(n, "session was", "sessions were")))
@@ -360,6 +377,12 @@ func (p *pages) reauth(c *gin.Context) {
 		return
 	}
 	pg.CodeOnly = pg.TwoFactor && c.Query("method") == "code"
+	if !p.countPasskeys(c, pg, pg.User.AuthID()) {
+		return
+	}
+	// A passkey proves a factor other than the password: it will do for
+	// the code too.
+	p.passkeyState(c, pg, pg.PasskeyCount > 0)
 	switch code := c.Query("error"); code {
 	case "":
 	case "1":
@@ -516,6 +539,8 @@ var problemTexts = map[string]string{
 	"no_email":               "Your account has no email address yet. Add one first.",
 	"email_unverified":       "Verify your email address first: we mailed you a link.",
 	"reauth_required":        "Confirm your password to continue.",
+	"passkey_rejected":       "The passkey's answer could not be verified. Try again.",
+	"passkey_exists":         "That passkey is added already, or your account has as many as it may.",
 	"invalid_code":           "That code is not right, or was used already.",
 	"second_factor_enabled":  "Two-step sign-in is on already.",
 	"no_second_factor":       "Two-step sign-in is not on, or its setup was started over: set it up again.",

@@ -60,6 +60,10 @@ func (p *pages) loginSecondStep(c *gin.Context) {
 	}
 	pg := p.page(c, "login2fa")
 	pg.ReturnTo = returnTo(c)
+	if !p.pendingPasskeys(c, pg) {
+		return
+	}
+	p.passkeyState(c, pg, pg.PasskeyCount > 0)
 	switch code := c.Query("error"); code {
 	case "":
 	case "invalid_code":
