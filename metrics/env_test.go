@@ -39,7 +39,7 @@ var testSecret = []byte("metrics-test-secret-0123456789abcdef")
 func newMetrics(t testing.TB) (*metrics.Metrics, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	m, err := metrics.New(metrics.Options{Registerer: reg})
+	m, err := metrics.New(metrics.Options{Registerer: reg, Providers: []string{"corp"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +237,7 @@ var allowedLabels = map[string][]string{
 	"result":    {"success", "invalid_credentials", "locked", "busy", "https_required", "error", "hit", "miss", "failure"},
 	"action":    {"login", "register", "password_change", "reauth", "second_factor"},
 	"method":    {"totp", "recovery_code", "passkey"},
+	"provider":  {"corp"},
 	"reason":    {"logout_all", "password_change", "session_revoked", "password_reset"},
 	"stage":     {"requested", "completed"},
 	"event":     {"verified", "change_requested", "changed", "added", "removed", "clone"},

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"strings"
 
 	"github.com/ginauth/ginauth/auth"
 )
@@ -40,6 +41,8 @@ type eventMetrics struct {
 	resets          *prometheus.CounterVec
 	emails          *prometheus.CounterVec
 	passkeys        *prometheus.CounterVec
+	providerLogins  *prometheus.CounterVec
+	providers       map[string]bool
 
 	// The series, resolved once: counting an event looks up no label.
 	loginSuccess, loginInvalid, loginLocked, loginBusy, loginError prometheus.Counter
@@ -52,7 +55,7 @@ type eventMetrics struct {
 	passkeyAdded, passkeyRemoved, passkeyClone                     prometheus.Counter
 }
 
-func newEventMetrics(ns string) eventMetrics {
+func newEventMetrics(ns string, providers []string) eventMetrics {
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help})
 	}
@@ -90,6 +93,16 @@ func newEventMetrics(ns string) eventMetrics {
 			Namespace: ns, Name: "passkeys_total",
 			Help: "Passkey events: added (registered), removed, clone (a sign-in refused because the authenticator's counter did not move forward).",
 		}, []string{"event"}),
+		providerLogins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "provider_logins_total",
+			Help: "Sign-ins with other providers by provider (the configured names) and result (success: a session signed in or waiting for its second factor; failure: a callback refused).",
+		}, []string{"provider", "result"}),
+		providers: map[string]bool{},
+	}
+	for _, p := range providers {
+		e.providers[p] = true
+		e.providerLogins.WithLabelValues(p, "success")
+		e.providerLogins.WithLabelValues(p, "failure")
 	}
 	e.loginSuccess = e.logins.WithLabelValues(loginSuccess)
 	e.loginInvalid = e.logins.WithLabelValues(loginInvalidCredentials)
@@ -123,7 +136,7 @@ func newEventMetrics(ns string) eventMetrics {
 }
 
 func (e *eventMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{e.logins, e.lockouts, e.registrations, e.logouts, e.logoutAlls, e.passwordChanges, e.reauths, e.secondFactor, e.revoked, e.resets, e.emails, e.passkeys}
+	return []prometheus.Collector{e.logins, e.lockouts, e.registrations, e.logouts, e.logoutAlls, e.passwordChanges, e.reauths, e.secondFactor, e.revoked, e.resets, e.emails, e.passkeys, e.providerLogins}
 }
 
 // count moves the metrics that ev concerns. Events of a type it does not
@@ -134,7 +147,11 @@ func (e *eventMetrics) count(ev auth.Event) {
 	case auth.EventLoginSuccess:
 		e.loginSuccess.Inc()
 		e.secondFactorResult(ev.Action, "success")
+		e.providerResult(ev.Action, "success")
 	case auth.EventLoginFailure:
+		if e.providerResult(ev.Action, "failure") {
+			return
+		}
 		if ev.Action != actionPasswordChange && ev.Action != actionReauth {
 			e.loginInvalid.Inc()
 		}
@@ -217,6 +234,19 @@ func (m *Metrics) OnEvent(next func(auth.Event)) func(auth.Event) {
 		m.events.count(ev)
 		next(ev)
 	}
+}
+
+// providerResult counts a sign-in with a configured provider (Action
+// "provider:<name>"), and reports whether action was one.
+func (e *eventMetrics) providerResult(action, result string) bool {
+	name, ok := strings.CutPrefix(action, "provider:")
+	if !ok {
+		return false
+	}
+	if e.providers[name] {
+		e.providerLogins.WithLabelValues(name, result).Inc()
+	}
+	return true
 }
 
 // secondFactorResult counts a second-factor code of a known method; the

@@ -80,6 +80,11 @@ func TestOnEventCountsEachEvent(t *testing.T) {
 			map[string]float64{"ginauth_passkeys_total{event=clone}": 1}},
 		{"reauth with a passkey", auth.Event{Type: auth.EventReauth, Action: "passkey"},
 			map[string]float64{"ginauth_reauths_total": 1, "ginauth_second_factor_total{method=passkey,result=success}": 1}},
+		{"provider sign-in", auth.Event{Type: auth.EventLoginSuccess, Action: "provider:corp"},
+			map[string]float64{"ginauth_logins_total{result=success}": 1, "ginauth_provider_logins_total{provider=corp,result=success}": 1}},
+		{"provider callback refused", auth.Event{Type: auth.EventLoginFailure, Action: "provider:corp"},
+			map[string]float64{"ginauth_provider_logins_total{provider=corp,result=failure}": 1}},
+		{"a provider not configured", auth.Event{Type: auth.EventLoginFailure, Action: "provider:other"}, map[string]float64{}},
 		// What the metrics do not know moves nothing, so that labels keep
 		// their fixed set of values.
 		{"unknown event", auth.Event{Type: "something_new"}, map[string]float64{}},

@@ -17,6 +17,12 @@ type Options struct {
 
 	// Namespace is the first part of every metric name. Default "ginauth".
 	Namespace string
+
+	// Providers are the names of the application's sign-in providers
+	// (auth/oauth's Provider.Name): the fixed set of values of
+	// ginauth_provider_logins_total's provider label. Sign-ins with a
+	// provider not named here count in no series.
+	Providers []string
 }
 
 // Metrics holds ginauth's Prometheus metrics and feeds them from the hooks
@@ -48,7 +54,7 @@ func New(opts Options) (*Metrics, error) {
 		opts.Namespace = "ginauth"
 	}
 	m := &Metrics{
-		events: newEventMetrics(opts.Namespace),
+		events: newEventMetrics(opts.Namespace, opts.Providers),
 		hashes: newHashMetrics(opts.Namespace),
 		cache:  newCacheMetrics(opts.Namespace),
 		stores: newStoreMetrics(opts.Namespace),

@@ -26,6 +26,7 @@ var wantFamilies = map[string]int{
 	"ginauth_password_resets_total":     2,
 	"ginauth_email_changes_total":       3,
 	"ginauth_passkeys_total":            3,
+	"ginauth_provider_logins_total":     2,
 	"ginauth_bcrypt_in_flight":          1,
 	"ginauth_bcrypt_queue_wait_seconds": 1,
 	"ginauth_bcrypt_busy_total":         1,
