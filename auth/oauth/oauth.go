@@ -323,12 +323,23 @@ func (p *Providers[U]) Start(c *gin.Context, name, returnTo string, link bool) (
 // factor "provider:<name>": a user with a second factor is asked for it
 // (auth.SecondFactorRequired).
 func (p *Providers[U]) Callback(c *gin.Context) (U, string, error) {
-	var zero U
 	name := c.Param("provider")
 	pr := p.byName[name]
 	if pr == nil {
+		var zero U
 		return zero, "", auth.ErrNoProvider
 	}
+	u, returnTo, err := p.callback(c, pr)
+	if err != nil && !errors.As(err, new(*auth.SecondFactorRequired)) && !errors.Is(err, auth.ErrLinkRequired) {
+		// ErrLinkRequired was reported with the account it names.
+		p.a.Emit(c, auth.Event{Type: auth.EventLoginFailure, Action: Factor(name)})
+	}
+	return u, returnTo, err
+}
+
+func (p *Providers[U]) callback(c *gin.Context, pr *provider) (U, string, error) {
+	var zero U
+	name := pr.Name
 	f, err := p.take(c, name)
 	if err != nil {
 		return zero, "", err

@@ -215,7 +215,7 @@ func TestProviderState(t *testing.T) {
 
 // TestProviderIDToken: an ID token that does not verify signs nobody in.
 func TestProviderIDToken(t *testing.T) {
-	a, op, _ := opApp(t)
+	a, op, ev := opApp(t)
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +244,9 @@ func TestProviderIDToken(t *testing.T) {
 				t.Fatal("signed in")
 			}
 		})
+	}
+	if n := ev.count(auth.EventLoginFailure, "provider:test"); n != len(cases) {
+		t.Errorf("%d login_failure events for %d refused callbacks", n, len(cases))
 	}
 }
 
