@@ -56,7 +56,8 @@ type config struct {
 	overLimit   session.OverLimit
 	// bcryptCost is, for tests only, the cost of new password hashes, which
 	// then may be under auth's floor of 10; 0 is auth's default (12). No
-	// environment variable sets it.
+	// environment variable sets it: loadConfig takes it from
+	// bcryptCostForTests.
 	bcryptCost int
 	// smtpURL is where mail goes (SMTP_URL); "": to the log, for
 	// development. mailFrom is the sender of the mails (MAIL_FROM), and
@@ -78,6 +79,15 @@ type config struct {
 	command, createTables bool
 }
 
+// bcryptCostForTests is the bcryptCost of every config loadConfig returns:
+// 0, auth's default, except in this package's tests, whose TestMain sets
+// it to bcrypt's least. Under the race detector a hash or a comparison at
+// cost 12 takes nearly 3 seconds, and the tests make hundreds of them
+// through the pages, the API and the operator's commands; that the default
+// is what an app without it gets is tested once, in
+// TestDefaultBcryptCost. Nothing but the tests sets it.
+var bcryptCostForTests int
+
 func loadConfig(getenv func(string) string) (config, error) {
 	or := func(name, def string) string {
 		if v := getenv(name); v != "" {
@@ -97,6 +107,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		smtpURL:     getenv("SMTP_URL"),
 		mailFrom:    or("MAIL_FROM", defaultMailFrom),
 		now:         time.Now,
+		bcryptCost:  bcryptCostForTests,
 
 		createTables: true,
 

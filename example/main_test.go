@@ -16,10 +16,50 @@ import (
 	"github.com/ginauth/ginauth/session"
 )
 
+// TestMain makes the password hashes of every app and command of the tests
+// cheap (see bcryptCostForTests): none of them is about bcrypt's cost but
+// TestDefaultBcryptCost, which checks the default without it.
+func TestMain(m *testing.M) {
+	bcryptCostForTests = testBcryptCost
+	os.Exit(m.Run())
+}
+
+// What an app gets when nothing lowers the cost: loadConfig leaves
+// bcryptCost unset, and the app hashes passwords at auth's default, 12.
+func TestDefaultBcryptCost(t *testing.T) {
+	saved := bcryptCostForTests
+	bcryptCostForTests = 0
+	env := map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "example.db"), "SESSION_STORE": "memory",
+		"SESSION_SECRET": "example-test-secret-0123456789abcdef"}
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	bcryptCostForTests = saved
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.bcryptCost != 0 {
+		t.Fatalf("loadConfig set bcryptCost %d", cfg.bcryptCost)
+	}
+	a, err := newApp(cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(srv.Close)
+	signUp(t, srv.URL, "dee", "dee's password")
+	u, err := a.users.FindByUsername(t.Context(), "dee")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(u.PasswordHash, "$2a$12$") {
+		t.Errorf("the password hash %.7s..., want bcrypt at cost 12", u.PasswordHash)
+	}
+}
+
 // testApp builds the example app from env (SQLite in the test's temp dir
-// unless env says otherwise, a memory session store by default, a cheap
-// bcrypt cost is not needed: the default is what people get) on a fake
-// clock, served over real HTTP.
+// unless env says otherwise, a memory session store by default, passwords
+// hashed at testBcryptCost, see TestMain) on a fake clock, served over
+// real HTTP.
 func testApp(t *testing.T, env map[string]string) (*app, *httptest.Server, *fakeclock.Clock) {
 	t.Helper()
 	full := map[string]string{
@@ -287,6 +327,6 @@ func TestPages(t *testing.T) {
 	}
 }
 
-// testBcryptCost is the cost of the password hashes of tests that make
-// many: bcrypt's least.
+// testBcryptCost is the cost of the password hashes of the tests (see
+// TestMain): bcrypt's least.
 const testBcryptCost = 4
