@@ -457,6 +457,21 @@ func (p *Providers[U]) profile(ctx context.Context, pr *provider, conf *oauth2.C
 		if err := idt.Claims(&cl); err != nil {
 			return Profile{}, fmt.Errorf("%w: the ID token's claims: %v", auth.ErrProviderRefused, err)
 		}
+		if cl.Email == "" && cl.PreferredUsername == "" && cl.Nickname == "" && pr.oidc.UserInfoEndpoint() != "" {
+			// Many providers put the profile at the user-info endpoint
+			// only, when they issue an access token too (OpenID Connect
+			// Core 5.4). Its answer counts only for the ID token's subject.
+			ui, err := pr.oidc.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+			if err != nil {
+				return Profile{}, fmt.Errorf("%w: %s's user info: %v", auth.ErrProviderUnavailable, pr.Name, err)
+			}
+			if ui.Subject != idt.Subject {
+				return Profile{}, fmt.Errorf("%w: the user info is another subject's", auth.ErrProviderRefused)
+			}
+			if err := ui.Claims(&cl); err != nil {
+				return Profile{}, fmt.Errorf("%w: the user info's claims: %v", auth.ErrProviderRefused, err)
+			}
+		}
 		name := cl.PreferredUsername
 		if name == "" {
 			name = cl.Nickname

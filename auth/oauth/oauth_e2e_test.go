@@ -232,6 +232,10 @@ func TestProviderIDToken(t *testing.T) {
 		{"no nonce", func(c map[string]any) { delete(c, "nonce") }, nil},
 		{"a bad signature", nil, other},
 		{"no subject", func(c map[string]any) { c["sub"] = "" }, nil},
+		// No profile in the ID token: it is read from the user info, whose
+		// answer here names no subject (the test provider's user info
+		// speaks like GitHub's), so it is not the ID token's user's.
+		{"user info of another subject", func(c map[string]any) { delete(c, "email"); delete(c, "preferred_username") }, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
