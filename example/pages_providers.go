@@ -26,6 +26,7 @@ import (
 type providerLink struct {
 	Name, Label string
 	Start, Link string
+	Linked      bool // account: the user has an identity there already
 }
 
 // identityView is one of the user's linked identities on the account
@@ -104,6 +105,11 @@ func (p *pages) identities(c *gin.Context, pg *page) bool {
 		})
 	}
 	p.providerLinks(pg, "")
+	for i, pr := range pg.Providers {
+		for _, id := range ids {
+			pg.Providers[i].Linked = pg.Providers[i].Linked || id.Provider == pr.Name
+		}
+	}
 	switch {
 	case c.Query("linked") != "":
 		pg.note("info", p.labelOr(c.Query("linked"), "The provider")+" is linked to your account: you can sign in with it.")
