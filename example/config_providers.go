@@ -97,11 +97,11 @@ func parseProvider(entry string) (oauth.Provider, error) {
 		if !ok || !knownKey(key) {
 			// Neither the field nor its key is repeated: it may be the
 			// end of a secret that held a ",".
-			return oauth.Provider{}, fmt.Errorf("field %d is not one of name=, issuer=, client_id=, client_secret=, label=, trust_email= "+
+			return oauth.Provider{Name: fields["name"]}, fmt.Errorf("field %d is not one of name=, issuer=, client_id=, client_secret=, label=, trust_email= "+
 				"(no value may hold \",\" or \";\")", i+1)
 		}
 		if _, dup := fields[key]; dup {
-			return oauth.Provider{}, fmt.Errorf("%s is given twice", key)
+			return oauth.Provider{Name: fields["name"]}, fmt.Errorf("%s is given twice", key)
 		}
 		fields[key] = strings.TrimSpace(value)
 	}

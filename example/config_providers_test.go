@@ -59,7 +59,7 @@ func TestConfigProviders(t *testing.T) {
 		{name: "no client id", env: map[string]string{"OIDC_PROVIDERS": strings.Replace(corp, "client_id=app-1,", "", 1)}, err: "client_id= is required"},
 		{name: "no secret", env: map[string]string{"OIDC_PROVIDERS": strings.Replace(corp, "client_secret="+secret, "client_secret=", 1)}, err: "client_secret= is required"},
 		{name: "secret with a space", env: map[string]string{"OIDC_PROVIDERS": corp + " " + secret}, err: "printable text, with no spaces"},
-		{name: "secret cut by a comma", env: map[string]string{"OIDC_PROVIDERS": corp + "," + secret}, err: "field 5 is not one of name="},
+		{name: "secret cut by a comma", env: map[string]string{"OIDC_PROVIDERS": corp + "," + secret}, err: "provider 1 (corp): field 5 is not one of name="},
 		{name: "secret cut by a comma, with =", env: map[string]string{"OIDC_PROVIDERS": corp + ",x" + secret + "=y"}, err: "field 5 is not one of"},
 		{name: "misspelt key", env: map[string]string{"OIDC_PROVIDERS": strings.Replace(corp, "client_id", "clientid", 1)}, err: "field 3 is not one of"},
 		{name: "key twice", env: map[string]string{"OIDC_PROVIDERS": corp + ",client_secret=" + secret}, err: "client_secret is given twice"},
