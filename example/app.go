@@ -20,6 +20,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/auth/oauth"
 	"github.com/ginauth/ginauth/auth/passkey"
 	"github.com/ginauth/ginauth/auth/redisauth"
 	"github.com/ginauth/ginauth/auth/sqlauth"
@@ -67,6 +68,9 @@ type app struct {
 	// passkeys are the passkey ceremonies; nil when passkeys are off (see
 	// config.loadPasskeys).
 	passkeys *passkey.Passkeys[*Account]
+	// providers are the sign-ins with OpenID Providers; nil when none is
+	// configured (OIDC_PROVIDERS).
+	providers *oauth.Providers[*Account]
 }
 
 func (a *app) close() {
@@ -203,6 +207,9 @@ func newApp(cfg config, logw io.Writer) (_ *app, err error) {
 	if err := a.openPasskeys(); err != nil {
 		return nil, err
 	}
+	if err := a.openProviders(); err != nil {
+		return nil, err
+	}
 	if a.handler, err = newRouter(a); err != nil {
 		return nil, err
 	}
@@ -234,6 +241,38 @@ func (a *app) openPasskeys() error {
 	a.passkeys = p
 	if !cfg.command && cfg.passkeyLocalhost {
 		a.log.Info(fmt.Sprintf("passkeys work when the site is opened at %s: browsers give none to an IP address such as BASE_URL's", cfg.passkeyOrigin))
+	}
+	return nil
+}
+
+// openProviders turns on sign-in with the OpenID Providers of
+// OIDC_PROVIDERS, their identities kept in the users' database (the table
+// the users' Migrate creates), and logs, for each, the redirect URI to
+// register with it. None configured: no routes, no buttons.
+func (a *app) openProviders() error {
+	cfg := a.cfg
+	if len(cfg.providers) == 0 {
+		return nil
+	}
+	p, err := oauth.New(a.auth, oauth.Config{
+		Providers: cfg.providers,
+		BaseURL:   cfg.baseURL,
+		Store:     a.users,
+		SignUp:    cfg.oauthSignUp,
+		Now:       cfg.now,
+	})
+	if err != nil {
+		return fmt.Errorf("OIDC_PROVIDERS (with BASE_URL %s): %w", cfg.baseURL, err)
+	}
+	a.providers = p
+	if !cfg.command {
+		for _, pr := range p.List() {
+			a.log.Info(fmt.Sprintf("sign-in with %s (%s): register %s/oauth/%s/callback as a redirect URI with the provider",
+				pr.Label, pr.Issuer, cfg.baseURL, pr.Name))
+		}
+		if !cfg.oauthSignUp {
+			a.log.Info("OAUTH_SIGNUP is false: a provider signs in only the accounts that linked it")
+		}
 	}
 	return nil
 }
@@ -350,7 +389,11 @@ const migrationLock = 0x67696e61757468 // "ginauth"
 func (a *app) openMetrics(scfg *session.Config, acfg *auth.Config[*Account]) (*metrics.Metrics, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m, err := metrics.New(metrics.Options{Registerer: reg})
+	var providers []string
+	for _, p := range a.cfg.providers {
+		providers = append(providers, p.Name)
+	}
+	m, err := metrics.New(metrics.Options{Registerer: reg, Providers: providers})
 	if err != nil {
 		return nil, err
 	}
@@ -493,11 +536,17 @@ func newRouter(a *app) (*gin.Engine, error) {
 	if a.passkeys != nil {
 		opts = append(opts, handlers.WithPasskeys[*Account](a.passkeys))
 	}
+	if a.providers != nil {
+		opts = append(opts, handlers.WithProviders[*Account](a.providers))
+	}
 	handlers.Mount(r.Group("/"), a.auth, opts...)
 	limit := sessionLimit{Max: a.cfg.maxSessions, EndOldest: a.cfg.overLimit == session.EndOldest}
 	pg := newPages(a.auth, a.users, a.cfg.now, limit)
 	if a.passkeys != nil {
 		pg.passkeys, pg.passkeyOrigin, pg.passkeyLocalhost = a.passkeys, a.cfg.passkeyOrigin, a.cfg.passkeyLocalhost
+	}
+	if a.providers != nil {
+		pg.providers, pg.oauthSignUp = a.providers, a.cfg.oauthSignUp
 	}
 	pg.mount(r)
 	return r, nil

@@ -18,6 +18,7 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 
+	"github.com/ginauth/ginauth/auth/oauth"
 	"github.com/ginauth/ginauth/mail/smtpmail"
 	"github.com/ginauth/ginauth/session"
 )
@@ -72,6 +73,12 @@ type config struct {
 	// passkeyOrigin, http://localhost:PORT, instead.
 	passkeyRPID, passkeyOrigin, passkeysOff string
 	passkeyLocalhost                        bool
+	// providers are the OpenID Providers people may sign in with
+	// (OIDC_PROVIDERS or OIDC_PROVIDERS_FILE; none when unset), and
+	// oauthSignUp lets a first sign-in with one create an account
+	// (OAUTH_SIGNUP, default true).
+	providers   []oauth.Provider
+	oauthSignUp bool
 	// command is set for an operator's command, which acts on what the
 	// servers use: it records nothing, and checks that its environment
 	// names the servers' session store. createTables is set for the
@@ -218,6 +225,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	if err := c.loadPasskeys(getenv("PASSKEYS"), getenv("PASSKEY_RP_ID")); err != nil {
+		return c, err
+	}
+	if err := c.loadProviders(getenv("OIDC_PROVIDERS"), getenv("OIDC_PROVIDERS_FILE"), getenv("OAUTH_SIGNUP")); err != nil {
 		return c, err
 	}
 	if c.secure && c.randomFactorKey {

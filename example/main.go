@@ -3,7 +3,8 @@
 // to it, change their password, revoke sessions, and sign out here or
 // everywhere; they turn on two-step sign-in (an authenticator app, with
 // recovery codes; /account/2fa), and sign in with passkeys instead of
-// passwords (/account/passkeys); with an email address, they verify it, choose a new password
+// passwords (/account/passkeys), or with OpenID Providers (OIDC_PROVIDERS;
+// linked from the account page); with an email address, they verify it, choose a new password
 // when they forget theirs, and get security notices, by mail. The JSON API of the prebuilt routes is mounted at the root
 // too, so curl works as well as a browser. It is also the command an
 // operator acts on users and sessions with (see the admin commands below).
@@ -71,6 +72,20 @@
 //	                  the same server by name (browsers give an IP address none); on another
 //	                  IP address, or over http on a name other than localhost, they are off,
 //	                  and the log says why
+//	OIDC_PROVIDERS    OpenID Providers people may sign in with, separated by ";", each
+//	                  name=NAME,issuer=URL,client_id=ID,client_secret=SECRET[,label=LABEL]
+//	                  [,trust_email=true]: NAME (lower-case letters, digits, dashes; at most
+//	                  32) is in the redirect URI to register with the provider,
+//	                  BASE_URL/oauth/NAME/callback (logged at start), and in the identities
+//	                  kept, so renaming one unlinks them; URL is the issuer (https, or http on
+//	                  localhost); LABEL names the buttons (default NAME); trust_email lets an
+//	                  address the provider says is verified sign in to the account with that
+//	                  verified address (only for a provider that owns its addresses). No value
+//	                  may hold "," or ";". Unset: no providers, no buttons, no routes
+//	OIDC_PROVIDERS_FILE a file holding OIDC_PROVIDERS' value (line breaks separate providers
+//	                  too), to keep the client secrets out of the environment
+//	OAUTH_SIGNUP      false: a provider signs in only accounts that linked it (from the
+//	                  account page); default true: a first sign-in creates an account
 //	TRUSTED_PROXIES   comma-separated IPs/CIDRs of proxies whose X-Forwarded-* to believe,
 //	                  or "unix" for a proxy on a Unix socket
 //	HTTP_READ_HEADER_TIMEOUT  Go duration: to read a request's headers (default 10s)

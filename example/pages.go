@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/ginauth/ginauth/auth"
+	"github.com/ginauth/ginauth/auth/oauth"
 	"github.com/ginauth/ginauth/auth/passkey"
 	"github.com/ginauth/ginauth/middleware"
 	"github.com/ginauth/ginauth/models"
@@ -55,6 +56,11 @@ type pages struct {
 	passkeys         *passkey.Passkeys[*Account]
 	passkeyOrigin    string
 	passkeyLocalhost bool
+
+	// providers are the sign-ins with OpenID Providers, nil when none is
+	// configured; oauthSignUp says that they create accounts too.
+	providers   *oauth.Providers[*Account]
+	oauthSignUp bool
 }
 
 // sessionLimit is what the pages say of MAX_SESSIONS_PER_USER and
@@ -107,6 +113,7 @@ func (p *pages) mount(r *gin.Engine) {
 	account.POST("/sessions/:id/revoke", p.revoke)
 	p.mountTwoFactor(r, account)
 	p.mountPasskeys(account)
+	p.mountProviders(account)
 }
 
 // page is what every template gets.
@@ -137,6 +144,9 @@ type page struct {
 	PasskeyAt    string           // passkeys work at this address only, not at this page's
 	PasskeyCount int              // account, passkeys, reauth, login2fa: the user's passkeys
 	Passkeys     []models.Passkey // passkeys
+
+	Providers  []providerLink // login, register, account: the providers offered
+	Identities []identityView // account: the user's linked identities
 }
 
 type notice struct{ Kind, Text string }
@@ -193,6 +203,7 @@ func (p *pages) login(c *gin.Context) {
 	pg := p.page(c, "login")
 	pg.ReturnTo = returnTo(c)
 	p.passkeyState(c, pg, true)
+	p.providerLinks(pg, pg.ReturnTo)
 	switch {
 	case c.Query("expired") == "true":
 		pg.note("warn", "Your session has ended. Sign in again to continue.")
@@ -224,6 +235,10 @@ func (p *pages) login(c *gin.Context) {
 	case "too_many_sessions":
 		pg.note("error", p.tooManySessions())
 	default:
+		if text, ok := p.providerText(code, false); ok {
+			pg.note("error", text)
+			break
+		}
 		pg.note("error", problemText(code, c.Query("retry")))
 	}
 	p.render(c, pg)
@@ -241,6 +256,9 @@ func (p *pages) tooManySessions() string {
 func (p *pages) register(c *gin.Context) {
 	pg := p.page(c, "register")
 	pg.ReturnTo = returnTo(c)
+	if p.oauthSignUp {
+		p.providerLinks(pg, pg.ReturnTo)
+	}
 	switch code := c.Query("error"); code {
 	case "":
 	case "username_taken":
@@ -280,7 +298,7 @@ func (p *pages) account(c *gin.Context) {
 		return
 	}
 	pg.Sessions = len(list)
-	if !p.factorState(c, pg) || !p.countPasskeys(c, pg, me.AuthID()) {
+	if !p.factorState(c, pg) || !p.countPasskeys(c, pg, me.AuthID()) || !p.identities(c, pg) {
 		return
 	}
 	p.passkeyState(c, pg, false)
@@ -319,6 +337,10 @@ func (p *pages) account(c *gin.Context) {
 	case "bad_request":
 		pg.note("error", "Fill in your current password and the new one.")
 	default:
+		if text, ok := p.providerText(code, true); ok {
+			pg.note("error", text)
+			break
+		}
 		pg.note("error", problemText(code, c.Query("retry")))
 	}
 	p.render(c, pg)
