@@ -160,4 +160,15 @@ func TestBrowserOIDC(t *testing.T) {
 	if !strings.Contains(who, "Signed in as") {
 		t.Errorf("the account page says %q", who)
 	}
+
+	// The account has no password: the page says so, and confirming it is
+	// you is a new sign-in with the provider, which comes back.
+	tab.wantText("#pw ~ p.help", "Your account has no password")
+	tab.open("/reauth?returnTo=%2Faccount%2Fsessions")
+	if n := tab.eval(`String(document.querySelectorAll("#password").length)`); n != "0" {
+		t.Errorf("the re-authentication page asks an account without a password for one (%s fields)", n)
+	}
+	tab.wantText("#with-provider ~ .actions", "Sign in again with Corp SSO")
+	signInAtOP()
+	tab.wantAt("/account/sessions")
 }

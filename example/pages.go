@@ -405,6 +405,9 @@ func (p *pages) reauth(c *gin.Context) {
 	// A passkey proves a factor other than the password: it will do for
 	// the code too.
 	p.passkeyState(c, pg, pg.PasskeyCount > 0)
+	if !p.reauthProviders(c, pg) {
+		return
+	}
 	switch code := c.Query("error"); code {
 	case "":
 	case "1":

@@ -183,3 +183,34 @@ func (p *pages) providerText(code string, account bool) (string, bool) {
 	}
 	return "", false
 }
+
+// reauthProviders offers, on the re-authentication page, a new sign-in
+// with each provider the user is linked to: a sign-in is an
+// authentication, and it is the only one an account without a password or
+// passkey has. It comes back to the page's returnTo. It answers the
+// failure and reports false.
+func (p *pages) reauthProviders(c *gin.Context, pg *page) bool {
+	if p.providers == nil {
+		return true
+	}
+	ids, err := p.providers.Identities(c)
+	if err != nil {
+		middleware.WriteError(c, err)
+		return false
+	}
+	for _, pr := range p.providers.List() {
+		linked := false
+		for _, id := range ids {
+			linked = linked || id.Provider == pr.Name
+		}
+		if !linked {
+			continue
+		}
+		start := "/oauth/" + pr.Name + "/start"
+		if pg.ReturnTo != "" {
+			start += "?" + url.Values{middleware.ReturnToParam: {pg.ReturnTo}}.Encode()
+		}
+		pg.Providers = append(pg.Providers, providerLink{Name: pr.Name, Label: pr.Label, Start: start})
+	}
+	return true
+}
