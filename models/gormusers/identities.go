@@ -154,13 +154,7 @@ func (s *Store[T, P]) LinkIdentity(ctx context.Context, id models.Identity) erro
 	if err != nil {
 		return err
 	}
-	err = retryDeadlocks(ctx, func() error {
-		return s.db.WithContext(ctx).Table(table).Create(&row).Error
-	})
-	if err != nil && s.duplicate(err) {
-		return models.ErrIdentityExists
-	}
-	return err
+	return s.insertOnce(ctx, table, &row, models.ErrIdentityExists)
 }
 
 // identity returns the row of (provider, subject), which hash to h, or

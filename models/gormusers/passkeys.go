@@ -210,11 +210,17 @@ func (s *Store[T, P]) AddPasskey(ctx context.Context, p models.Passkey) error {
 	if err != nil {
 		return err
 	}
-	err = retryDeadlocks(ctx, func() error {
-		return s.db.WithContext(ctx).Table(table).Create(&row).Error
+	return s.insertOnce(ctx, table, &row, models.ErrFactorExists)
+}
+
+// insertOnce inserts row into table, running it again after a deadlock;
+// the database's refusal of a key another row has answers exists.
+func (s *Store[T, P]) insertOnce(ctx context.Context, table string, row any, exists error) error {
+	err := retryDeadlocks(ctx, func() error {
+		return s.db.WithContext(ctx).Table(table).Create(row).Error
 	})
 	if err != nil && s.duplicate(err) {
-		return models.ErrFactorExists
+		return exists
 	}
 	return err
 }
