@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -520,7 +521,7 @@ func newRouter(a *app) (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(ipProxies); err != nil {
 		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
-	r.Use(securityHeaders)
+	r.Use(securityHeaders(contentSecurityPolicy(a.cfg.providers)))
 	// A load balancer's probe: the process is up and serves HTTP. It does
 	// not ask the shared stores: were they down, every instance would leave
 	// the pool at once, and clients would get the balancer's error page
@@ -557,20 +558,32 @@ func newRouter(a *app) (*gin.Engine, error) {
 // exists only in that answer) and nothing else, run no script but the
 // site's own files (the one of passkeys, /static/passkey.js: no inline
 // script, no eval), fetch only from this site (that script's calls to the
-// /webauthn routes), post forms only to this site, and be framed by no
+// /webauthn routes), post forms only to this site and to the origins of
+// the sign-in providers (a form that links a provider is answered by a
+// redirect to it, which form-action also governs), and be framed by no
 // page (clickjacking).
-const contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; " +
-	"img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+func contentSecurityPolicy(providers []oauth.Provider) string {
+	formAction := "'self'"
+	for _, p := range providers {
+		if u, err := url.Parse(p.Issuer); err == nil && u.Host != "" {
+			formAction += " " + u.Scheme + "://" + u.Host
+		}
+	}
+	return "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; " +
+		"img-src 'self' data:; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
+}
 
-// securityHeaders sets, on every answer, the policy above, its older
-// equivalent against framing, and tells browsers not to guess a content
-// type other than the one sent.
-func securityHeaders(c *gin.Context) {
-	h := c.Writer.Header()
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
+// securityHeaders sets, on every answer, the policy, its older equivalent
+// against framing, and tells browsers not to guess a content type other
+// than the one sent.
+func securityHeaders(policy string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("Content-Security-Policy", policy)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+	}
 }
 
 // markedUsers is the users' store as auth sees it, its failures marked

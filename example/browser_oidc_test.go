@@ -104,6 +104,13 @@ func TestBrowserOIDC(t *testing.T) {
 
 	browser := startChromium(t)
 	tab := newTab(t, browser, base, "browser", artifacts(t), false)
+	var refused cspReports
+	refused.watch(t, tab.ctx)
+	defer func() {
+		for _, r := range refused.all() {
+			t.Errorf("the browser refused what a page asked for: %s", r)
+		}
+	}()
 	signInAtOP := func() {
 		t.Helper()
 		tab.submit(`main a[href^="/oauth/corp/start"]`)
@@ -134,7 +141,7 @@ func TestBrowserOIDC(t *testing.T) {
 	who := tab.text("#who")
 	tab.wantText("#providers ~ .identity", "Corp SSO")
 	tab.wantText("#providers ~ .identity", "not since it was linked")
-	tab.wantText(`#providers ~ .actions a[href^="/oauth/corp/start?link=1"]`, "Link another Corp SSO account")
+	tab.wantText(`#providers ~ .actions form[action="/oauth/corp/start"] button`, "Link another Corp SSO account")
 	tab.shot("account-providers")
 
 	// Its only way to sign in cannot be unlinked.
@@ -171,4 +178,16 @@ func TestBrowserOIDC(t *testing.T) {
 	tab.wantText("#with-provider ~ .actions", "Sign in again with Corp SSO")
 	signInAtOP()
 	tab.wantAt("/account/sessions")
+
+	// Linking is a form post answered by a redirect to the provider, which
+	// the page's form-action allows; the same identity again changes
+	// nothing.
+	tab.open("/account")
+	tab.submit(`#providers ~ .actions form[action="/oauth/corp/start"] button`)
+	tab.fill(map[string]string{"#username": "grace", "#password": "op password"})
+	tab.submit(`button[type=submit]`)
+	tab.wantAt("/account?linked=corp")
+	if n := tab.eval(`String(document.querySelectorAll(".identity").length)`); n != "1" {
+		t.Errorf("%s identities listed after linking the same one again, want 1", n)
+	}
 }

@@ -21,8 +21,9 @@ import (
 // to the page handler below.
 
 // providerLink is a configured provider as the pages offer it: the
-// addresses that start a sign-in with it (back to the page asked for) and
-// a link to the signed-in user's account.
+// address that starts a sign-in with it (back to the page asked for), and
+// where a link of it to the signed-in user's account comes back to (the
+// account page's form posts it).
 type providerLink struct {
 	Name, Label string
 	Start, Link string
@@ -81,7 +82,9 @@ func (p *pages) providerLinks(pg *page, returnTo string) {
 		if returnTo != "" {
 			start += "?" + url.Values{middleware.ReturnToParam: {returnTo}}.Encode()
 		}
-		link := "/oauth/" + pr.Name + "/start?" + url.Values{"link": {"1"}, middleware.ReturnToParam: {"/account?linked=" + pr.Name}}.Encode()
+		// Linking is a form post (handlers.WithProviders refuses a GET):
+		// Link is where it comes back to.
+		link := "/account?linked=" + pr.Name
 		pg.Providers = append(pg.Providers, providerLink{Name: pr.Name, Label: pr.Label, Start: start, Link: link})
 	}
 }

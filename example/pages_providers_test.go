@@ -41,7 +41,7 @@ func TestProviderPages(t *testing.T) {
 	case strings.Contains(page, "555"):
 		t.Error("the account page repeats the address's provider name")
 	case !strings.Contains(page, "Sign-in providers") || !strings.Contains(page, "None linked yet") ||
-		!strings.Contains(page, `href="/oauth/corp/start?link=1&amp;returnTo=%2Faccount%3Flinked%3Dcorp">Link Corp SSO</a>`):
+		!strings.Contains(page, `<form method="post" action="/oauth/corp/start" class="inline"><input type="hidden" name="link" value="1"><input type="hidden" name="returnTo" value="/account?linked=corp"><button type="submit" class="secondary">Link Corp SSO</button></form>`):
 		t.Errorf("the account page's providers:\n%s", page)
 	}
 	if page, _ := b.get("/account?error=last_sign_in_method"); !strings.Contains(page, "it is the last way you have to sign in") {

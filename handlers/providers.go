@@ -26,7 +26,8 @@ type Providers[U models.Authenticatable] interface {
 // WithProviders mounts the routes of sign-in with other providers
 // (oauth.New's result, for the Auth given to Mount):
 //
-//	GET    /oauth/:provider/start?returnTo=&link=1   303 to the provider (link=1: the signed-in user links it; recent authentication)
+//	GET    /oauth/:provider/start?returnTo=          303 to the provider
+//	POST   /oauth/:provider/start  link=1&returnTo=  (a form) 303 to the provider: the signed-in user links it (recent authentication)
 //	GET    /oauth/:provider/callback                 303 to returnTo, signed in (or to the login page's /2fa for a second factor)
 //	GET    /oauth/identities                         200 {"identities":[{"provider","handle","email","createdAt","lastUsedAt"}]}
 //	DELETE /oauth/identities/:provider/:handle       (recent authentication) 204
@@ -41,6 +42,7 @@ func WithProviders[U models.Authenticatable](p Providers[U]) Option {
 func (h *routes[U]) mountProviders(g *gin.RouterGroup, p Providers[U], chain func(bool, gin.HandlerFunc) []gin.HandlerFunc, recent gin.HandlerFunc) {
 	r := providerRoutes[U]{h: h, p: p}
 	g.GET("/oauth/:provider/start", chain(false, r.start)...)
+	g.POST("/oauth/:provider/start", chain(false, r.start)...)
 	g.GET("/oauth/:provider/callback", chain(false, r.callback)...)
 	g.GET("/oauth/identities", chain(true, r.identities)...)
 	g.DELETE("/oauth/identities/:provider/:handle", append(chain(false, recent), r.unlink)...)
@@ -52,12 +54,28 @@ type providerRoutes[U models.Authenticatable] struct {
 }
 
 func (r providerRoutes[U]) start(c *gin.Context) {
-	returnTo := c.Query(middleware.ReturnToParam)
-	link := c.Query("link") == "1"
+	returnTo, link := c.Query(middleware.ReturnToParam), c.Query("link") == "1"
+	if c.Request.Method == http.MethodPost {
+		var flag string
+		form, err := readBody(c, field{name: middleware.ReturnToParam, str: &returnTo}, field{name: "link", str: &flag})
+		if err != nil || !form {
+			middleware.WriteError(c, middleware.BadRequest(`Post a form of "link" and "returnTo".`))
+			return
+		}
+		link = flag == "1"
+	} else if link {
+		// A link started by a GET could be started by any site the user
+		// visits (a navigation carries the cookie), linking to the account
+		// whatever provider account the browser is signed in to there:
+		// linking is a form post, which CrossOrigin guards.
+		middleware.WriteError(c, middleware.BadRequest("Linking a provider starts with a form post (POST with link=1)."))
+		return
+	}
 	to, err := r.p.Start(c, c.Param("provider"), returnTo, link)
 	if errors.Is(err, auth.ErrReauthRequired) {
-		// Back here after the re-authentication.
-		c.Redirect(http.StatusSeeOther, r.h.reauthPath+"?"+url.Values{middleware.ReturnToParam: {c.Request.URL.RequestURI()}}.Encode())
+		// Back to the page of the form after the re-authentication, where
+		// the user links again.
+		c.Redirect(http.StatusSeeOther, r.h.reauthPath+"?"+url.Values{middleware.ReturnToParam: {middleware.ReturnTo(returnTo)}}.Encode())
 		return
 	}
 	if err != nil {

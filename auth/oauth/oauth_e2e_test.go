@@ -99,6 +99,17 @@ func start(t *testing.T, cl *apptest.Client, query string) string {
 	return r.Header.Get("Location")
 }
 
+// startLink begins a link of the provider by the signed-in client (a form
+// post) and returns the provider's address it was sent to.
+func startLink(t *testing.T, cl *apptest.Client, name, returnTo string) string {
+	t.Helper()
+	r := cl.Do("POST", "/oauth/"+name+"/start", url.Values{"link": {"1"}, "returnTo": {returnTo}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("POST /oauth/%s/start = %d %s", name, r.Status, r.Body)
+	}
+	return r.Header.Get("Location")
+}
+
 // atProvider follows the browser to the provider, which signs op.User in
 // at once and sends it back: the callback's path and query.
 func atProvider(t *testing.T, cl *apptest.Client, loc string) string {
@@ -364,11 +375,16 @@ func TestProviderLink(t *testing.T) {
 	cl.Register("linda", pw)
 	op.User = opUser{Sub: "linda-sub", Username: "linda2"}
 
+	// A link starts with a form post: a GET, which any site can make the
+	// browser send, is refused, and so is a cross-site post.
+	cl.Want(cl.Do("GET", "/oauth/test/start?link=1&returnTo=%2Faccount", nil), http.StatusBadRequest, "bad_request")
+	cl.Want(cl.Do("POST", "/oauth/test/start", url.Values{"link": {"1"}}, "Sec-Fetch-Site", "cross-site"), http.StatusForbidden, "cross_origin")
+
 	a.Clock.Advance(auth.DefaultReauthWindow + time.Minute)
-	r := cl.Do("GET", "/oauth/test/start?link=1&returnTo=%2Faccount", nil)
-	wantRedirect(t, r, "/reauth?returnTo=")
+	r := cl.Do("POST", "/oauth/test/start", url.Values{"link": {"1"}, "returnTo": {"/account"}})
+	wantRedirect(t, r, "/reauth?returnTo=%2Faccount")
 	cl.Want(cl.Do("POST", "/reauth", map[string]any{"password": pw}), http.StatusOK, "")
-	wantRedirect(t, cl.Do("GET", atProvider(t, cl, start(t, cl, "test/start?link=1&returnTo=%2Faccount")), nil), "/account")
+	wantRedirect(t, cl.Do("GET", atProvider(t, cl, startLink(t, cl, "test", "/account")), nil), "/account")
 	ids := cl.Do("GET", "/oauth/identities", nil).JSON["identities"].([]any)
 	if len(ids) != 1 {
 		t.Fatalf("%d identities after a link", len(ids))
@@ -386,7 +402,7 @@ func TestProviderLink(t *testing.T) {
 	// Another user cannot link the same identity.
 	bob := a.Client(t)
 	bob.Register("bob", pw)
-	cb := bob.Do("GET", atProvider(t, bob, start(t, bob, "test/start?link=1&returnTo=%2Faccount")), nil)
+	cb := bob.Do("GET", atProvider(t, bob, startLink(t, bob, "test", "/account")), nil)
 	wantRedirect(t, cb, "/account?error=identity_taken")
 
 	// Unlinking: linda has a password, so she may.
