@@ -333,8 +333,15 @@ func TestResetSecondFactor(t *testing.T) {
 	owner := a.Client(t)
 	owner.Register("rae", "rae's good password")
 	enrol(t, a, owner)
-	if n, err := a.Auth.ResetSecondFactor(context.Background(), a.UserID(t, "rae")); err != nil || n != 1 {
+	uid := a.UserID(t, "rae")
+	if err := a.Users.AddPasskey(context.Background(), models.Passkey{ID: []byte("rae's lost phone"), UserID: uid, PublicKey: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.Auth.ResetSecondFactor(context.Background(), uid); err != nil || n != 1 {
 		t.Fatalf("ResetSecondFactor = %d, %v; want 1 session ended", n, err)
+	}
+	if keys, err := a.Users.Passkeys(context.Background(), uid); err != nil || len(keys) != 0 {
+		t.Errorf("after the reset, %d passkeys, %v; want none", len(keys), err)
 	}
 	owner.Want(owner.Do("GET", "/me", nil), http.StatusUnauthorized, "")
 	a.Client(t).Login("rae", "rae's good password") // one step again

@@ -473,8 +473,9 @@ func (a *Auth[U]) codeAttempt(c *gin.Context, uid, username, factor string, chec
 	return nil
 }
 
-// ResetSecondFactor removes a user's authenticator app and recovery codes
-// for support (a user who lost both), ends every session of the user, and
+// ResetSecondFactor removes a user's authenticator app, recovery codes and
+// passkeys (when the user store keeps them: models.PasskeyStore) for
+// support (a user who lost them), ends every session of the user, and
 // reports EventFactorChange with Action "operator_reset" for the audit
 // trail, and returns how many sessions it ended. It is an operator's
 // operation: give it an operator's context and confirm who is asking by
@@ -496,6 +497,17 @@ func (a *Auth[U]) ResetSecondFactor(ctx context.Context, userID string) (int, er
 	}
 	if err := a.sf.factors.SetRecoveryCodes(ctx, userID, nil); err != nil {
 		return 0, sessionstore.Unavailable(err)
+	}
+	if ps, ok := a.users.(models.PasskeyStore); ok {
+		keys, err := ps.Passkeys(ctx, userID)
+		if err != nil {
+			return 0, sessionstore.Unavailable(err)
+		}
+		for _, k := range keys {
+			if err := ps.DeletePasskey(ctx, userID, k.ID); err != nil && !errors.Is(err, models.ErrNoFactor) {
+				return 0, sessionstore.Unavailable(err)
+			}
+		}
 	}
 	n, err := a.sessions.RevokeAll(ctx, userID)
 	if err != nil {

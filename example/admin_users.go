@@ -315,8 +315,8 @@ type twoFactorResetJSON struct {
 
 // usersTwoFactorReset is support's way back in for a user who lost their
 // authenticator app and their recovery codes: auth.ResetSecondFactor
-// removes the app's enrolment (confirmed or not) and the recovery codes,
-// and ends every session of the user, so that whoever signs in next does
+// removes the app's enrolment (confirmed or not), the recovery codes and
+// the passkeys, and ends every session of the user, so that whoever signs in next does
 // so with the password alone, and nothing signed in under the old factors
 // lives on. The factors go first: a session store that cannot be reached
 // leaves the user able to sign in, and the operator runs sessions
