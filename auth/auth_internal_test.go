@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -270,5 +271,38 @@ func TestFindUserMatchesExactly(t *testing.T) {
 				t.Errorf("FindUser(%q) = %v, %v; want %v, %v", tt.lookup, got, err, tt.want, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestMailBacklogShare: one client address holds at most jobsPerAddress
+// of the background backlog, so that a few addresses asking as fast as
+// their throttle allows cannot fill it; another address's work, and a
+// notice (no address), still get in, and the share comes back as the
+// address's jobs run.
+func TestMailBacklogShare(t *testing.T) {
+	a := &Auth[*models.User]{rec: &recovery[*models.User]{jobs: make(chan func(context.Context), jobBacklog)}, log: slog.New(slog.DiscardHandler)}
+	ran := 0
+	job := func(context.Context) { ran++ }
+	for range 3 * jobsPerAddress {
+		a.laterFor("ip:203.0.113.7", job)
+	}
+	if n := len(a.rec.jobs); n != jobsPerAddress {
+		t.Fatalf("one address queued %d jobs, want its share, %d", n, jobsPerAddress)
+	}
+	a.laterFor("ip:198.51.100.9", job)
+	a.later(job)
+	if n := len(a.rec.jobs); n != jobsPerAddress+2 {
+		t.Fatalf("after another address's job and a notice: %d queued, want %d", n, jobsPerAddress+2)
+	}
+	(<-a.rec.jobs)(context.Background()) // one of the first address's runs
+	a.laterFor("ip:203.0.113.7", job)
+	if n := len(a.rec.jobs); n != jobsPerAddress+2 || ran != 1 {
+		t.Fatalf("after one of its jobs ran, the address could queue one more: %d queued (want %d), %d ran", n, jobsPerAddress+2, ran)
+	}
+	for len(a.rec.jobs) > 0 {
+		(<-a.rec.jobs)(context.Background())
+	}
+	if len(a.rec.waiting) != 0 {
+		t.Errorf("counts left after every job ran: %v", a.rec.waiting)
 	}
 }

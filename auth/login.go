@@ -654,7 +654,7 @@ func (a *Auth[U]) registered(ctx context.Context, u U, email string, verified bo
 	if email == "" || a.rec == nil || verified {
 		return
 	}
-	a.later(func(ctx context.Context) {
+	a.laterFor(a.addressOf(ctx), func(ctx context.Context) {
 		if err := a.sendVerification(ctx, u, email); err != nil {
 			a.log.Warn("ginauth: a new user's verification mail not sent", "err", err)
 		}

@@ -140,12 +140,23 @@ type recovery[U models.Authenticatable] struct {
 	stop context.CancelFunc
 	done chan struct{}
 	once sync.Once
+
+	// waiting counts the jobs in the backlog by the client address (its
+	// throttle key: the IPv6 /64) that asked for them.
+	mu      sync.Mutex
+	waiting map[string]int
 }
 
 // jobBacklog bounds the work that requests hand to the background (the
 // lookups and mails of password resets, notices): past it, such work is
-// dropped and logged, and the requests still answer at once.
-const jobBacklog = 1024
+// dropped and logged, and the requests still answer at once. One client
+// address may hold at most jobsPerAddress of it, so that a few addresses
+// asking as fast as their throttle allows cannot fill it and starve
+// everyone else's mail (and the security notices, which wait in it too).
+const (
+	jobBacklog     = 1024
+	jobsPerAddress = 16
+)
 
 func (r Recovery) withDefaults() (Recovery, *url.URL, error) {
 	u, err := url.Parse(r.BaseURL)
@@ -248,10 +259,51 @@ func (r *recovery[U]) link(path, token string) string {
 // later runs job in the background, off the request: the request's answer
 // never waits for (nor reveals) what it finds. Past the backlog, the job
 // is dropped.
-func (a *Auth[U]) later(job func(ctx context.Context)) {
+func (a *Auth[U]) later(job func(ctx context.Context)) { a.laterFor("", job) }
+
+// addressOf is the throttle key of the client address of ctx, when it is
+// a request's *gin.Context; "" otherwise.
+func (a *Auth[U]) addressOf(ctx context.Context) string {
+	if c, ok := ctx.(*gin.Context); ok {
+		if k, ok := a.addressKey(c); ok {
+			return k.Key
+		}
+	}
+	return ""
+}
+
+// laterFor is later for a job a client address asked for: past that
+// address's share of the backlog (jobsPerAddress), it is dropped too. ""
+// is no address (a notice).
+func (a *Auth[U]) laterFor(address string, job func(ctx context.Context)) {
+	r := a.rec
+	release := func() {}
+	if address != "" {
+		r.mu.Lock()
+		full := r.waiting[address] >= jobsPerAddress
+		if !full {
+			if r.waiting == nil {
+				r.waiting = map[string]int{}
+			}
+			r.waiting[address]++
+		}
+		r.mu.Unlock()
+		if full {
+			a.log.Warn("ginauth: a client address has its share of the account mail backlog waiting; dropping its request's mail")
+			return
+		}
+		release = func() {
+			r.mu.Lock()
+			if r.waiting[address]--; r.waiting[address] <= 0 {
+				delete(r.waiting, address)
+			}
+			r.mu.Unlock()
+		}
+	}
 	select {
-	case a.rec.jobs <- job:
+	case r.jobs <- func(ctx context.Context) { release(); job(ctx) }:
 	default:
+		release()
 		a.log.Warn("ginauth: the backlog of account mail work is full; dropping a request's mail")
 	}
 }
@@ -432,7 +484,7 @@ func (a *Auth[U]) SendPasswordReset(ctx context.Context, l Lookup) error {
 		return retry(ErrTooManyMails, wait)
 	}
 	cl := a.clientOf(c)
-	a.later(func(ctx context.Context) {
+	a.laterFor(a.addressOf(c), func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(withClient(ctx, cl), 30*time.Second)
 		defer cancel()
 		if err := a.sendReset(ctx, l, true); err != nil && !errors.Is(err, models.ErrUserNotFound) && !errors.Is(err, ErrNoEmail) {
