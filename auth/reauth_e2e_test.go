@@ -99,3 +99,35 @@ func TestReauthThrottle(t *testing.T) {
 	// The owner's sign-in elsewhere is not locked by it.
 	a.Client(t).Login("jo", "jo's good password")
 }
+
+// TestRevokeNeedsRecentAuth: ending another session of one's own asks for
+// a recent authentication (ASVS 7.5.2), so that a stolen session cannot
+// sign the owner out of theirs; the owner, who just signed in, can.
+func TestRevokeNeedsRecentAuth(t *testing.T) {
+	a := apptest.NewEnv(t, apptest.Backends[0])
+	owner := a.Client(t)
+	owner.Register("ivy", "ivy's good password")
+	thief := a.Client(t)
+	thief.Login("ivy", "ivy's good password")
+	a.Clock.Advance(auth.DefaultReauthWindow + time.Minute)
+
+	var ownerID string
+	for _, s := range thief.Do("GET", "/sessions", nil).JSON["sessions"].([]any) {
+		if s := s.(map[string]any); s["current"] != true {
+			ownerID = s["id"].(string)
+		}
+	}
+	thief.Want(thief.Do("DELETE", "/sessions/"+ownerID, nil), http.StatusForbidden, "reauth_required")
+	owner.Want(owner.Do("GET", "/me", nil), http.StatusOK, "")
+
+	// The owner proves the password again, and ends the thief's session.
+	owner.Want(owner.Do("POST", "/reauth", map[string]any{"password": "ivy's good password"}), http.StatusOK, "")
+	var thiefID string
+	for _, s := range owner.Do("GET", "/sessions", nil).JSON["sessions"].([]any) {
+		if s := s.(map[string]any); s["current"] != true {
+			thiefID = s["id"].(string)
+		}
+	}
+	owner.Want(owner.Do("DELETE", "/sessions/"+thiefID, nil), http.StatusNoContent, "")
+	thief.Want(thief.Do("GET", "/me", nil), http.StatusUnauthorized, "")
+}

@@ -110,7 +110,10 @@ func (p *pages) mount(r *gin.Engine) {
 	account.GET("/sessions", p.sessions)
 	account.POST("/profile", p.profile)
 	account.POST("/theme", p.theme)
-	account.POST("/sessions/:id/revoke", p.revoke)
+	// Ending another session asks for a recent authentication (ASVS
+	// 7.5.2), as DELETE /sessions/:id does: a stolen session cannot sign
+	// the owner out of theirs.
+	account.POST("/sessions/:id/revoke", middleware.RequireRecentAuth(p.a, 0), p.revoke)
 	p.mountTwoFactor(r, account)
 	p.mountPasskeys(account)
 	p.mountProviders(account)

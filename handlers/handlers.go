@@ -104,7 +104,7 @@ func WithMiddleware(h ...gin.HandlerFunc) Option {
 //	GET    /me            200 {"user"}
 //	GET    /session-info  200 {"loginTime","lastActivity","ipAddress","userAgent","expiresAt","absoluteExpiresAt"}
 //	GET    /sessions      200 {"sessions":[{"id","current","createdAt","lastActivity","ipAddress","userAgent"}]}
-//	DELETE /sessions/:id  204
+//	DELETE /sessions/:id  (recent authentication) 204
 //	POST   /password      {"currentPassword","newPassword"}: 200 {"revoked"}
 //	POST   /reauth        {"password"}: 200, the session's authentication renewed ("sudo mode")
 //
@@ -134,6 +134,7 @@ func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts .
 		}
 		return append(hs, last)
 	}
+	recent := middleware.RequireRecentAuth(a, 0, middleware.WithLoginPath(o.loginPath), middleware.WithReauthPath(o.reauthPath))
 	if o.register {
 		g.POST("/register", chain(false, h.register)...)
 	}
@@ -143,11 +144,10 @@ func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts .
 	g.GET("/me", chain(true, h.me)...)
 	g.GET("/session-info", chain(true, h.sessionInfo)...)
 	g.GET("/sessions", chain(true, h.sessions)...)
-	g.DELETE("/sessions/:id", chain(true, h.revoke)...)
+	g.DELETE("/sessions/:id", append(chain(false, recent), h.revoke)...)
 	g.POST("/password", chain(true, h.password)...)
 	g.POST("/password/forgot", chain(false, h.forgot)...)
 	g.POST("/password/reset", chain(false, h.reset)...)
-	recent := middleware.RequireRecentAuth(a, 0, middleware.WithLoginPath(o.loginPath), middleware.WithReauthPath(o.reauthPath))
 	g.POST("/reauth", chain(true, h.reauth)...)
 	g.POST("/email", append(chain(false, recent), h.changeEmail)...)
 	g.POST("/email/verify", chain(false, h.verifyEmail)...)
