@@ -364,13 +364,15 @@ func (s *Store) Update(ctx context.Context, key sessionstore.Key, rec *sessionst
 		return err
 	}
 	now := ms(s.now())
-	res := s.q(ctx).Where("key_hash = ? AND rev = ? AND user_id = ? AND expires_at > ?", key.String(), rec.Rev, rec.UserID, now).
-		Updates(map[string]any{
-			"data":          string(data),
-			"rev":           gorm.Expr("rev + 1"),
-			"last_activity": notBefore("last_activity", ms(rec.LastActivity)),
-			"expires_at":    notBefore("expires_at", ms(rec.ExpiresAt)),
-		})
+	res := again(ctx, func() *gorm.DB {
+		return s.q(ctx).Where("key_hash = ? AND rev = ? AND user_id = ? AND expires_at > ?", key.String(), rec.Rev, rec.UserID, now).
+			Updates(map[string]any{
+				"data":          string(data),
+				"rev":           gorm.Expr("rev + 1"),
+				"last_activity": notBefore("last_activity", ms(rec.LastActivity)),
+				"expires_at":    notBefore("expires_at", ms(rec.ExpiresAt)),
+			})
+	})
 	if res.Error != nil {
 		return gormErr(res.Error)
 	}
@@ -388,13 +390,17 @@ func (s *Store) Update(ctx context.Context, key sessionstore.Key, rec *sessionst
 	return sessionstore.ErrConflict
 }
 
-// Touch implements Store: one UPDATE of two columns.
+// Touch implements Store: one UPDATE of two columns (run again if the
+// database aborts it as a deadlock's victim: it changes the expiry index
+// that a DestroyUser may hold).
 func (s *Store) Touch(ctx context.Context, key sessionstore.Key, lastActivity, expiresAt time.Time) error {
-	err := s.q(ctx).Where("key_hash = ? AND expires_at > ?", key.String(), ms(s.now())).
-		Updates(map[string]any{
-			"last_activity": notBefore("last_activity", ms(lastActivity)),
-			"expires_at":    notBefore("expires_at", ms(expiresAt)),
-		}).Error
+	err := again(ctx, func() *gorm.DB {
+		return s.q(ctx).Where("key_hash = ? AND expires_at > ?", key.String(), ms(s.now())).
+			Updates(map[string]any{
+				"last_activity": notBefore("last_activity", ms(lastActivity)),
+				"expires_at":    notBefore("expires_at", ms(expiresAt)),
+			})
+	}).Error
 	return gormErr(err)
 }
 
