@@ -1,6 +1,8 @@
 // Package handlers mounts ginauth's prebuilt routes on any Gin router
 // group: register, login, logout, logout-all, me, session-info, the list of
-// one's sessions, revoking one, and password change.
+// one's sessions, revoking one, password change and re-authentication, and,
+// with options, recovery by mail, second factors, passkeys and sign-in with
+// other providers.
 //
 //	handlers.Mount(r.Group("/auth"), a, handlers.WithRegister())
 //
@@ -117,6 +119,9 @@ func WithMiddleware(h ...gin.HandlerFunc) Option {
 //	POST   /email/verify        {"token"}: 200
 //	POST   /email/verify/resend signed in: 202
 //	POST   /sessions/end        {"token"} from a new sign-in's notice: 200
+//
+// Options add the routes of second factors (WithSecondFactor), passkeys
+// (WithPasskeys) and sign-in with other providers (WithProviders).
 func Mount[U models.Authenticatable](g *gin.RouterGroup, a *auth.Auth[U], opts ...Option) {
 	o := options{bodyLimit: DefaultBodyLimit, loginPath: middleware.DefaultLoginPath, reauthPath: middleware.DefaultReauthPath}
 	for _, opt := range opts {
