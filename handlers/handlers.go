@@ -1,8 +1,8 @@
 // Package handlers mounts ginauth's prebuilt routes on any Gin router
 // group: register, login, logout, logout-all, me, session-info, the list of
-// one's sessions, revoking one, password change and re-authentication, and,
-// with options, recovery by mail, second factors, passkeys and sign-in with
-// other providers.
+// one's sessions, revoking one, password change, re-authentication,
+// recovery by mail (with auth.Config.Recovery), and, with options, second
+// factors, passkeys and sign-in with other providers.
 //
 //	handlers.Mount(r.Group("/auth"), a, handlers.WithRegister())
 //
