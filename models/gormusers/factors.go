@@ -150,11 +150,8 @@ func (s *Store[T, P]) SetTOTP(ctx context.Context, userID string, sealed []byte)
 			WHERE ? = ?`
 		vars = append(vars, clause.Column{Table: table, Name: "confirmed"}, false)
 	}
-	var n int64
-	err = retryDeadlocks(ctx, func() error {
-		res := s.db.WithContext(ctx).Exec(insert, vars...)
-		n = res.RowsAffected
-		return res.Error
+	n, err := affected(ctx, func() *gorm.DB {
+		return s.db.WithContext(ctx).Exec(insert, vars...)
 	})
 	switch {
 	case err != nil:
@@ -185,16 +182,13 @@ func (s *Store[T, P]) ConfirmTOTP(ctx context.Context, userID string, sealed []b
 	if err != nil {
 		return err
 	}
-	var n int64
-	err = retryDeadlocks(ctx, func() error {
-		res := s.db.WithContext(ctx).Table(table).
+	n, err := affected(ctx, func() *gorm.DB {
+		return s.db.WithContext(ctx).Table(table).
 			Where("? = ? AND ? = ? AND ? = ?",
 				clause.Column{Name: "user_id"}, userID,
 				clause.Column{Name: "confirmed"}, false,
 				clause.Column{Name: "sealed"}, sealed).
 			Updates(map[string]any{"confirmed": true, "last_step": step, "updated_at": time.Now().UnixMilli()})
-		n = res.RowsAffected
-		return res.Error
 	})
 	if err != nil {
 		return err
@@ -217,16 +211,13 @@ func (s *Store[T, P]) UseTOTPStep(ctx context.Context, userID string, step int64
 	if err != nil {
 		return false, err
 	}
-	var n int64
-	err = retryDeadlocks(ctx, func() error {
-		res := s.db.WithContext(ctx).Table(table).
+	n, err := affected(ctx, func() *gorm.DB {
+		return s.db.WithContext(ctx).Table(table).
 			Where("? = ? AND ? = ? AND ? < ?",
 				clause.Column{Name: "user_id"}, userID,
 				clause.Column{Name: "confirmed"}, true,
 				clause.Column{Name: "last_step"}, step).
 			Updates(map[string]any{"last_step": step, "updated_at": time.Now().UnixMilli()})
-		n = res.RowsAffected
-		return res.Error
 	})
 	if err != nil {
 		return false, err
@@ -326,13 +317,10 @@ func (s *Store[T, P]) UseRecoveryCode(ctx context.Context, userID string, hash [
 	if err != nil {
 		return false, err
 	}
-	var n int64
-	err = retryDeadlocks(ctx, func() error {
-		res := s.db.WithContext(ctx).Table(table).
+	n, err := affected(ctx, func() *gorm.DB {
+		return s.db.WithContext(ctx).Table(table).
 			Where("? = ? AND ? = ?", clause.Column{Name: "user_id"}, userID, clause.Column{Name: "hash"}, hash[:]).
 			Delete(&recoveryRow{})
-		n = res.RowsAffected
-		return res.Error
 	})
 	return n == 1 && err == nil, err
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/ginauth/ginauth/internal/sqltable"
@@ -239,16 +240,13 @@ func (s *Store[T, P]) UseIdentity(ctx context.Context, provider, subject, email 
 	if err != nil {
 		return err
 	}
-	var n int64
-	err = retryDeadlocks(ctx, func() error {
-		res := s.db.WithContext(ctx).Table(table).
+	n, err := affected(ctx, func() *gorm.DB {
+		return s.db.WithContext(ctx).Table(table).
 			Where("? = ? AND ? = ? AND ? = ?",
 				clause.Column{Name: "key_hash"}, h,
 				clause.Column{Name: "provider"}, provider,
 				clause.Column{Name: "subject"}, subject).
 			Updates(map[string]any{"email": email, "last_used_at": at.UnixMilli()})
-		n = res.RowsAffected
-		return res.Error
 	})
 	if err != nil || n > 0 {
 		return err
@@ -275,17 +273,14 @@ func (s *Store[T, P]) UnlinkIdentity(ctx context.Context, userID, provider, subj
 	if err != nil {
 		return err
 	}
-	var n int64
-	err = retryDeadlocks(ctx, func() error {
-		res := s.db.WithContext(ctx).Table(table).
+	n, err := affected(ctx, func() *gorm.DB {
+		return s.db.WithContext(ctx).Table(table).
 			Where("? = ? AND ? = ? AND ? = ? AND ? = ?",
 				clause.Column{Name: "key_hash"}, h,
 				clause.Column{Name: "provider"}, provider,
 				clause.Column{Name: "subject"}, subject,
 				clause.Column{Name: "user_id"}, userID).
 			Delete(&identityRow{})
-		n = res.RowsAffected
-		return res.Error
 	})
 	if err == nil && n == 0 {
 		err = models.ErrNoFactor

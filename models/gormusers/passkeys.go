@@ -316,16 +316,13 @@ func (s *Store[T, P]) UsePasskey(ctx context.Context, id []byte, was, now uint32
 	if err != nil {
 		return false, err
 	}
-	var n int64
-	err = retryDeadlocks(ctx, func() error {
-		res := s.db.WithContext(ctx).Table(table).
+	n, err := affected(ctx, func() *gorm.DB {
+		return s.db.WithContext(ctx).Table(table).
 			Where("? = ? AND ? = ? AND ? = ?",
 				clause.Column{Name: "id_hash"}, h,
 				clause.Column{Name: "credential_id"}, id,
 				clause.Column{Name: "sign_count"}, int64(was)).
 			Updates(map[string]any{"sign_count": int64(now), "backed_up": backedUp, "last_used_at": at.UnixMilli()})
-		n = res.RowsAffected
-		return res.Error
 	})
 	if err != nil {
 		return false, err
@@ -361,16 +358,13 @@ func (s *Store[T, P]) RenamePasskey(ctx context.Context, userID string, id []byt
 	if err != nil {
 		return err
 	}
-	var n int64
-	err = retryDeadlocks(ctx, func() error {
-		res := s.db.WithContext(ctx).Table(table).
+	n, err := affected(ctx, func() *gorm.DB {
+		return s.db.WithContext(ctx).Table(table).
 			Where("? = ? AND ? = ? AND ? = ?",
 				clause.Column{Name: "id_hash"}, h,
 				clause.Column{Name: "credential_id"}, id,
 				clause.Column{Name: "user_id"}, userID).
 			Updates(map[string]any{"name": name})
-		n = res.RowsAffected
-		return res.Error
 	})
 	if err != nil || n > 0 {
 		return err
@@ -398,16 +392,13 @@ func (s *Store[T, P]) DeletePasskey(ctx context.Context, userID string, id []byt
 	if err != nil {
 		return err
 	}
-	var n int64
-	err = retryDeadlocks(ctx, func() error {
-		res := s.db.WithContext(ctx).Table(table).
+	n, err := affected(ctx, func() *gorm.DB {
+		return s.db.WithContext(ctx).Table(table).
 			Where("? = ? AND ? = ? AND ? = ?",
 				clause.Column{Name: "id_hash"}, h,
 				clause.Column{Name: "credential_id"}, id,
 				clause.Column{Name: "user_id"}, userID).
 			Delete(&passkeyRow{})
-		n = res.RowsAffected
-		return res.Error
 	})
 	if err == nil && n == 0 {
 		err = models.ErrNoFactor

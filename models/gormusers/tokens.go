@@ -130,6 +130,18 @@ const deadlockRetries = 4
 // chose it as a deadlock's victim and rolled it back: InnoDB does so when
 // concurrent upserts of one user's token lock the two unique indexes in
 // opposite orders, and tells the client to try again.
+// affected runs stmt, one INSERT, UPDATE or DELETE, again after a
+// deadlock (as retryDeadlocks), and returns how many rows it counted.
+func affected(ctx context.Context, stmt func() *gorm.DB) (int64, error) {
+	var n int64
+	err := retryDeadlocks(ctx, func() error {
+		res := stmt()
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, err
+}
+
 func retryDeadlocks(ctx context.Context, write func() error) error {
 	return retryDeadlocksN(ctx, deadlockRetries, write)
 }
