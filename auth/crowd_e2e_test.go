@@ -21,26 +21,6 @@ import (
 	"github.com/ginauth/ginauth/problem"
 )
 
-// events collects account events from any goroutine.
-type events struct {
-	mu   sync.Mutex
-	list []auth.Event
-}
-
-func (e *events) add(ev auth.Event) { e.mu.Lock(); e.list = append(e.list, ev); e.mu.Unlock() }
-
-func (e *events) count(typ auth.EventType) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.list {
-		if ev.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
 // patient sends a request again while it is answered 503 with Retry-After,
 // as a client honouring it would (without the wait: the server's clock is
 // not the test's), and returns the first other answer.
@@ -62,8 +42,8 @@ func patient(t testing.TB, cl *apptest.Client, method, path string, body any, he
 func TestHonestCrowdBehindOneAddress(t *testing.T) {
 	apptest.EachBackend(t, func(t *testing.T, b apptest.Backend) {
 		const n = 50
-		var ev events
-		a := apptest.NewEnv(t, b, withBarrier(n), func(c *apptest.Config) { c.Auth.OnEvent = ev.add })
+		var ev apptest.Events
+		a := apptest.NewEnv(t, b, withBarrier(n), func(c *apptest.Config) { c.Auth.OnEvent = ev.Add })
 		clients := make([]*apptest.Client, n)
 		for i := range clients {
 			clients[i] = a.Client(t)
@@ -87,10 +67,10 @@ func TestHonestCrowdBehindOneAddress(t *testing.T) {
 		}
 		crowd("/register", http.StatusCreated)
 		crowd("/login", http.StatusOK)
-		if n := ev.count(auth.EventLockout); n != 0 {
+		if n := ev.Count(auth.EventLockout, ""); n != 0 {
 			t.Errorf("%d lockout events for a crowd that failed nothing", n)
 		}
-		if n := ev.count(auth.EventLoginFailure); n != 0 {
+		if n := ev.Count(auth.EventLoginFailure, ""); n != 0 {
 			t.Errorf("%d login failures for a crowd that failed nothing", n)
 		}
 	})
@@ -101,8 +81,8 @@ func TestHonestCrowdBehindOneAddress(t *testing.T) {
 // the account.
 func TestParallelCorrectSignInsOfOneAccount(t *testing.T) {
 	const n = 12
-	var ev events
-	a := apptest.NewEnv(t, apptest.Backends[0], withBarrier(n), func(c *apptest.Config) { c.Auth.OnEvent = ev.add })
+	var ev apptest.Events
+	a := apptest.NewEnv(t, apptest.Backends[0], withBarrier(n), func(c *apptest.Config) { c.Auth.OnEvent = ev.Add })
 	a.Client(t).Register("olga", "olga's password")
 	var wg sync.WaitGroup
 	rs := make([]*apptest.Response, n)
@@ -119,7 +99,7 @@ func TestParallelCorrectSignInsOfOneAccount(t *testing.T) {
 			t.Errorf("sign-in %d: %d %s", i, r.Status, r.Body)
 		}
 	}
-	if n := ev.count(auth.EventLockout); n != 0 {
+	if n := ev.Count(auth.EventLockout, ""); n != 0 {
 		t.Errorf("%d lockout events for sign-ins that all had the right password", n)
 	}
 	// Nothing was counted: five wrong passwords still answer 401.
@@ -169,8 +149,8 @@ func TestLockoutSparesTheOwnersDevice(t *testing.T) {
 // throttled like a login: five wrong answers, then the sixth, even right,
 // is 429 with a lockout event.
 func TestPasswordChangeIsThrottled(t *testing.T) {
-	var ev events
-	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) { c.Auth.OnEvent = ev.add })
+	var ev apptest.Events
+	a := apptest.NewEnv(t, apptest.Backends[0], func(c *apptest.Config) { c.Auth.OnEvent = ev.Add })
 	cl := a.Client(t)
 	cl.Register("walt", "walt's password")
 	cl.Login("walt", "walt's password")
@@ -181,8 +161,8 @@ func TestPasswordChangeIsThrottled(t *testing.T) {
 		cl.Want(change("not the password"), http.StatusUnauthorized, "invalid_credentials")
 	}
 	cl.Want(change("walt's password"), http.StatusTooManyRequests, "too_many_attempts")
-	if ev.count(auth.EventLockout) != 1 {
-		t.Errorf("%d lockout events, want 1", ev.count(auth.EventLockout))
+	if ev.Count(auth.EventLockout, "") != 1 {
+		t.Errorf("%d lockout events, want 1", ev.Count(auth.EventLockout, ""))
 	}
 	a.Clock.Advance(time.Minute)
 	cl.Want(change("walt's password"), http.StatusOK, "")

@@ -36,10 +36,10 @@ func from(ip string) []string { return []string{"X-Forwarded-For", ip} }
 // it holds a device cookie of the account, and its codes count on a
 // budget of its own, which is bounded too.
 func TestSecondFactorLockoutSparesTheOwnersDevice(t *testing.T) {
-	var ev events
+	var ev apptest.Events
 	a := sfAppWith(t, func(c *apptest.Config) {
 		c.Session.TrustedProxies = []string{"127.0.0.1"}
-		c.Auth.OnEvent = ev.add
+		c.Auth.OnEvent = ev.Add
 	})
 	const pw = "uma's good password"
 	owner := a.Client(t)
@@ -62,7 +62,7 @@ func TestSecondFactorLockoutSparesTheOwnersDevice(t *testing.T) {
 		attacker.Want(attacker.Do("POST", "/login/2fa", map[string]any{"code": "123456"}, from("203.0.113.66")...), http.StatusUnauthorized, "invalid_code")
 	}
 	attacker.Want(attacker.Do("POST", "/login/2fa", map[string]any{"code": code(t, a, secret)}, from("203.0.113.66")...), http.StatusTooManyRequests, "too_many_attempts")
-	if n := lockouts(&ev, "second_factor"); n != 1 {
+	if n := ev.Count(auth.EventLockout, "second_factor"); n != 1 {
 		t.Errorf("%d second-factor lockout events, want 1", n)
 	}
 
@@ -89,7 +89,7 @@ func TestSecondFactorLockoutSparesTheOwnersDevice(t *testing.T) {
 		owner.Want(owner.Do("POST", "/login/2fa", map[string]any{"code": "654321"}, from("198.51.100.9")...), http.StatusUnauthorized, "invalid_code")
 	}
 	owner.Want(owner.Do("POST", "/login/2fa", map[string]any{"code": next}, from("198.51.100.9")...), http.StatusTooManyRequests, "too_many_attempts")
-	if n := lockouts(&ev, "second_factor"); n != 4 {
+	if n := ev.Count(auth.EventLockout, "second_factor"); n != 4 {
 		t.Errorf("%d second-factor lockout events, want 4", n)
 	}
 }
@@ -175,19 +175,6 @@ func TestSecondFactorTakesNoHashSlot(t *testing.T) {
 	}
 	release()
 	<-done
-}
-
-// lockouts counts the lockout events of an action.
-func lockouts(ev *events, action string) int {
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	n := 0
-	for _, e := range ev.list {
-		if e.Type == auth.EventLockout && e.Action == action {
-			n++
-		}
-	}
-	return n
 }
 
 // slotHolder is a Metrics that counts the hashes started and can keep the

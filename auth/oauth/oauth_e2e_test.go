@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,25 +26,6 @@ import (
 )
 
 const pw = "a long enough password"
-
-type events struct {
-	mu  sync.Mutex
-	all []auth.Event
-}
-
-func (e *events) add(ev auth.Event) { e.mu.Lock(); e.all = append(e.all, ev); e.mu.Unlock() }
-
-func (e *events) count(typ auth.EventType, action string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.all {
-		if ev.Type == typ && (action == "" || ev.Action == action) {
-			n++
-		}
-	}
-	return n
-}
 
 // hubProfile reads the test provider's GitHub-like user info.
 func hubProfile(body []byte) (oauth.Profile, error) {
@@ -65,15 +45,15 @@ func hubProfile(body []byte) (oauth.Profile, error) {
 // opApp is an application with the test provider as "test" (OpenID
 // Connect, trusted for email) and "hub" (plain OAuth 2.0, not trusted),
 // second factors, and sign-up on.
-func opApp(t *testing.T, change ...func(*oauth.Config)) (*apptest.App, *testOP, *events) {
+func opApp(t *testing.T, change ...func(*oauth.Config)) (*apptest.App, *testOP, *apptest.Events) {
 	t.Helper()
 	clock := fakeclock.New(time.Time{})
 	op := newTestOP(t, clock.Now)
 	store, db := apptest.Backends[0].Open(t, clock)
-	ev := &events{}
+	ev := &apptest.Events{}
 	a := apptest.NewApp(t, store, db, clock, func(c *apptest.Config) {
 		c.Auth.SecondFactor = auth.SecondFactor{Keys: [][]byte{[]byte("second-factor-test-key-0123456789abcdef")}}
-		c.Auth.OnEvent = ev.add
+		c.Auth.OnEvent = ev.Add
 		c.Providers = &oauth.Config{
 			Providers: []oauth.Provider{
 				{Name: "test", Label: "Test", Issuer: op.URL(), ClientID: op.clientID, ClientSecret: op.secret, TrustEmail: true},
@@ -170,7 +150,7 @@ func TestProviderSignUpAndSignIn(t *testing.T) {
 	if !strings.Contains(string(again.Do("GET", "/sessions", nil).Body), `"factor":"provider:test"`) {
 		t.Error("the sessions list does not say the provider signed in")
 	}
-	if ev.count(auth.EventLoginSuccess, "provider:test") != 2 {
+	if ev.Count(auth.EventLoginSuccess, "provider:test") != 2 {
 		t.Error("no login_success events with the provider")
 	}
 	// The account has no password: none signs in.
@@ -260,7 +240,7 @@ func TestProviderIDToken(t *testing.T) {
 			}
 		})
 	}
-	if n := ev.count(auth.EventLoginFailure, "provider:test"); n != len(cases) {
+	if n := ev.Count(auth.EventLoginFailure, "provider:test"); n != len(cases) {
 		t.Errorf("%d login_failure events for %d refused callbacks", n, len(cases))
 	}
 }
@@ -389,7 +369,7 @@ func TestProviderLink(t *testing.T) {
 	if len(ids) != 1 {
 		t.Fatalf("%d identities after a link", len(ids))
 	}
-	if ev.count(auth.EventFactorChange, "provider_linked") != 1 {
+	if ev.Count(auth.EventFactorChange, "provider_linked") != 1 {
 		t.Error("no factor_change event for the link")
 	}
 	// The provider now signs in to linda's account.

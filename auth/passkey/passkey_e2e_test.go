@@ -31,40 +31,20 @@ const (
 	pw     = "a long enough password"
 )
 
-// events collects an app's account events.
-type events struct {
-	mu  sync.Mutex
-	all []auth.Event
-}
-
-func (e *events) add(ev auth.Event) { e.mu.Lock(); e.all = append(e.all, ev); e.mu.Unlock() }
-
-func (e *events) count(typ auth.EventType, action string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.all {
-		if ev.Type == typ && (action == "" || ev.Action == action) {
-			n++
-		}
-	}
-	return n
-}
-
 // pkApp is an application with passkeys and second factors, on SQLite,
 // and its events.
-func pkApp(t *testing.T) (*apptest.App, *events) {
+func pkApp(t *testing.T) (*apptest.App, *apptest.Events) {
 	clock := fakeclock.New(time.Time{})
 	store, db := apptest.Backends[0].Open(t, clock)
 	return pkAppOn(t, store, db, clock)
 }
 
-func pkAppOn(t *testing.T, store sessionstore.IndexedStore, db *gorm.DB, clock *fakeclock.Clock) (*apptest.App, *events) {
+func pkAppOn(t *testing.T, store sessionstore.IndexedStore, db *gorm.DB, clock *fakeclock.Clock) (*apptest.App, *apptest.Events) {
 	t.Helper()
-	ev := &events{}
+	ev := &apptest.Events{}
 	a := apptest.NewApp(t, store, db, clock, func(c *apptest.Config) {
 		c.Auth.SecondFactor = auth.SecondFactor{Keys: [][]byte{[]byte("second-factor-test-key-0123456789abcdef")}}
-		c.Auth.OnEvent = ev.add
+		c.Auth.OnEvent = ev.Add
 		c.Passkeys = &passkey.Config{RPID: rpID, Origins: []string{origin}}
 	})
 	return a, ev
@@ -144,7 +124,7 @@ func TestPasskeySignIn(t *testing.T) {
 		t.Error("adding a passkey kept the session ID")
 	}
 	other.Want(other.Do("GET", "/me", nil), http.StatusUnauthorized, "")
-	if ev.count(auth.EventFactorChange, "passkey_added") != 1 {
+	if ev.Count(auth.EventFactorChange, "passkey_added") != 1 {
 		t.Error("no factor_change event for the new passkey")
 	}
 
@@ -166,7 +146,7 @@ func TestPasskeySignIn(t *testing.T) {
 	if f := factors(t, a, fresh); !slices.Equal(f, []string{session.FactorPasskey}) {
 		t.Errorf("factors of a passkey sign-in = %v", f)
 	}
-	if ev.count(auth.EventLoginSuccess, session.FactorPasskey) != 1 {
+	if ev.Count(auth.EventLoginSuccess, session.FactorPasskey) != 1 {
 		t.Error("no login_success event with Action passkey")
 	}
 
@@ -215,7 +195,7 @@ func TestPasskeyRefusals(t *testing.T) {
 			k.counter = liar.counter
 		})
 	}
-	if n := ev.count(auth.EventLoginFailure, session.FactorPasskey); n != len(cases) {
+	if n := ev.Count(auth.EventLoginFailure, session.FactorPasskey); n != len(cases) {
 		t.Errorf("%d login_failure events for %d refused answers", n, len(cases))
 	}
 
@@ -289,7 +269,7 @@ func TestPasskeyCounter(t *testing.T) {
 	cl := a.Client(t)
 	cl.Want(signIn(t, cl, &clone), http.StatusBadRequest, "passkey_rejected")
 	cl.Want(cl.Do("GET", "/me", nil), http.StatusUnauthorized, "")
-	if ev.count(auth.EventPasskeyClone, "") != 1 {
+	if ev.Count(auth.EventPasskeyClone, "") != 1 {
 		t.Error("no passkey_clone event")
 	}
 	// The original goes on.

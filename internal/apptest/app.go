@@ -6,6 +6,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -228,4 +229,28 @@ func (a *App) UserID(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return u.AuthID()
+}
+
+// Events collects an application's account events, from any goroutine:
+// give its Add to auth.Config.OnEvent.
+type Events struct {
+	mu   sync.Mutex
+	list []auth.Event
+}
+
+// Add records ev.
+func (e *Events) Add(ev auth.Event) { e.mu.Lock(); e.list = append(e.list, ev); e.mu.Unlock() }
+
+// Count counts the events of type typ and, unless action is "", of that
+// Action.
+func (e *Events) Count(typ auth.EventType, action string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.list {
+		if ev.Type == typ && (action == "" || ev.Action == action) {
+			n++
+		}
+	}
+	return n
 }
