@@ -96,8 +96,8 @@ func (r providerRoutes[U]) callback(c *gin.Context) {
 		}
 		c.Redirect(http.StatusSeeOther, r.h.loginPath+"/2fa?"+q.Encode())
 	case err != nil:
-		_, signedIn := r.h.a.User(c)
-		r.back(c, returnTo, signedIn == nil, err)
+		_, anonymous := r.h.a.User(c)
+		r.back(c, returnTo, anonymous == nil, err) // signed in: a link went wrong
 	default:
 		c.Redirect(http.StatusSeeOther, middleware.ReturnTo(returnTo))
 	}

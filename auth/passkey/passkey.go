@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -202,21 +203,12 @@ func (p *Passkeys[U]) take(c *gin.Context, purposes ...string) (ceremony, error)
 	switch {
 	case err != nil || !found:
 		return cer, fmt.Errorf("%w: no ceremony to finish (begin one first)", auth.ErrPasskeyRejected)
-	case !contains(purposes, cer.Purpose):
+	case !slices.Contains(purposes, cer.Purpose):
 		return cer, fmt.Errorf("%w: the ceremony begun was another", auth.ErrPasskeyRejected)
 	case p.cfg.Now().Sub(time.UnixMilli(cer.At)) > p.cfg.ChallengeTTL:
 		return cer, fmt.Errorf("%w: the ceremony expired", auth.ErrPasskeyRejected)
 	}
 	return cer, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // rejected wraps a WebAuthn error: the client sees ErrPasskeyRejected's
