@@ -393,6 +393,10 @@ func TestPasskeyReauth(t *testing.T) {
 		t.Error("the rename did not take")
 	}
 	owner.Want(owner.Do("PATCH", "/webauthn/credentials/"+handle, map[string]any{"name": strings.Repeat("x", 65)}), http.StatusBadRequest, "")
+	// 64 characters of two bytes each: a name the routes accept, which the
+	// store keeps.
+	owner.Want(owner.Do("PATCH", "/webauthn/credentials/"+handle, map[string]any{"name": strings.Repeat("é", 64)}), http.StatusNoContent, "")
+	owner.Want(owner.Do("PATCH", "/webauthn/credentials/"+handle, map[string]any{"name": "old phone"}), http.StatusNoContent, "")
 	owner.Want(owner.Do("DELETE", "/webauthn/credentials/AAAA", nil), http.StatusNotFound, "not_found")
 	owner.Want(owner.Do("DELETE", "/webauthn/credentials/"+handle, nil), http.StatusNoContent, "")
 	other.Want(other.Do("GET", "/me", nil), http.StatusUnauthorized, "")

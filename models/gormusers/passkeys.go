@@ -23,7 +23,7 @@ import (
 //	id_hash          primary key: the SHA-256 of the credential ID (32 bytes)
 //	credential_id    the credential ID itself (1 to 1023 bytes)
 //	user_id          the user's AuthID; indexed
-//	name             the user's label for it (at most 64 bytes, may be empty)
+//	name             the user's label for it (at most 64 characters, may be empty)
 //	public_key       its COSE public key (1 to 4096 bytes)
 //	attestation_type the registration's attestation format (at most 64 bytes)
 //	aaguid           the authenticator's AAGUID (at most 16 bytes)
@@ -58,7 +58,7 @@ type passkeyRow struct {
 // (ML-DSA-87's is 2592 bytes).
 const (
 	maxCredentialID    = 1023 // the WebAuthn limit
-	maxPasskeyName     = 64
+	maxPasskeyName     = 64   // characters: the column is varchar(64), and names are people's text
 	maxPublicKey       = 4096
 	maxAttestationType = 64
 	maxAAGUID          = 16
@@ -107,6 +107,18 @@ func checkText(what, v string, max int) error {
 	return nil
 }
 
+// checkName refuses a passkey's name the column cannot keep: a varchar(64)
+// holds 64 characters, whatever their bytes, on PostgreSQL and MySQL.
+func checkName(name string) error {
+	if err := checkText("name", name, 4*maxPasskeyName); err != nil {
+		return err
+	}
+	if n := utf8.RuneCountInString(name); n > maxPasskeyName {
+		return fmt.Errorf("%w: name of %d characters (at most %d)", ErrFactorField, n, maxPasskeyName)
+	}
+	return nil
+}
+
 // passkeyRowOf checks p and returns its row.
 func passkeyRowOf(p models.Passkey) (passkeyRow, error) {
 	h, err := checkPasskeyID(p.ID)
@@ -116,7 +128,7 @@ func passkeyRowOf(p models.Passkey) (passkeyRow, error) {
 	if err := checkUserID(p.UserID); err != nil {
 		return passkeyRow{}, err
 	}
-	if err := checkText("name", p.Name, maxPasskeyName); err != nil {
+	if err := checkName(p.Name); err != nil {
 		return passkeyRow{}, err
 	}
 	if err := checkText("attestation type", p.AttestationType, maxAttestationType); err != nil {
@@ -197,7 +209,8 @@ func (r passkeyRow) passkey() models.Passkey {
 // ErrFactorField is for a field the table cannot keep as it is: a
 // credential ID of 0 or more than 1023 bytes, no user ID or one of more
 // than 191, a public key of 0 or more than 4096 bytes, an AAGUID of more
-// than 16, a name or attestation type of more than 64 bytes, transports
+// than 16, a name of more than 64 characters or an attestation type of
+// more than 64 bytes, transports
 // of more than 255 bytes joined by commas (or one empty or with a comma),
 // and text that is not UTF-8 or holds a NUL. The name is kept as given, ""
 // included: trimming it, or naming an unnamed passkey, is the caller's.
@@ -341,7 +354,7 @@ func (s *Store[T, P]) UsePasskey(ctx context.Context, id []byte, was, now uint32
 
 // RenamePasskey implements models.PasskeyStore with one UPDATE of the row
 // with this ID and user, so that another user's passkey is never renamed.
-// The name is kept as given, at most 64 bytes of UTF-8 (ErrFactorField
+// The name is kept as given, at most 64 characters of UTF-8 (ErrFactorField
 // otherwise).
 func (s *Store[T, P]) RenamePasskey(ctx context.Context, userID string, id []byte, name string) error {
 	h, err := checkPasskeyID(id)
@@ -351,7 +364,7 @@ func (s *Store[T, P]) RenamePasskey(ctx context.Context, userID string, id []byt
 	if err := checkUserID(userID); err != nil {
 		return err
 	}
-	if err := checkText("name", name, maxPasskeyName); err != nil {
+	if err := checkName(name); err != nil {
 		return err
 	}
 	table, err := s.passkeyTable()

@@ -97,7 +97,7 @@ func TestPasskeyStore(t *testing.T) {
 			big := passkeyAt(6, "3", t0)
 			big.ID = bytes.Repeat([]byte{0, 0xff, 'a', 0x80}, 256)[:1023]
 			big.PublicKey = bytes.Repeat([]byte{0xff, 0, 1}, 2000)[:4096]
-			big.Name = strings.Repeat("é", 32)
+			big.Name = strings.Repeat("é", 64) // 64 characters, 128 bytes
 			big.AttestationType = strings.Repeat("a", 64)
 			big.SignCount = math.MaxUint32
 			big.Transports = []string{strings.Repeat("t", 127), strings.Repeat("u", 127)}
@@ -248,7 +248,7 @@ func TestPasskeyStore(t *testing.T) {
 				{"a long user ID", with(func(p *models.Passkey) { p.UserID = long })},
 				{"no public key", with(func(p *models.Passkey) { p.PublicKey = nil })},
 				{"a long public key", with(func(p *models.Passkey) { p.PublicKey = make([]byte, 4097) })},
-				{"a long name", with(func(p *models.Passkey) { p.Name = strings.Repeat("é", 32) + "a" })},
+				{"a long name", with(func(p *models.Passkey) { p.Name = strings.Repeat("é", 64) + "a" })},
 				{"a name that is not UTF-8", with(func(p *models.Passkey) { p.Name = "\xff" })},
 				{"a name with NUL", with(func(p *models.Passkey) { p.Name = "a\x00b" })},
 				{"a long attestation type", with(func(p *models.Passkey) { p.AttestationType = strings.Repeat("a", 65) })},
