@@ -360,7 +360,7 @@ func (p *Passkeys[U]) FinishRegistration(c *gin.Context, name string, response [
 	if err != nil {
 		return models.Passkey{}, rejected(err)
 	}
-	if len(cred.ID) > 1023 || len(cred.PublicKey) > 1024 {
+	if len(cred.ID) > maxCredentialID || len(cred.PublicKey) > maxPublicKey {
 		return models.Passkey{}, fmt.Errorf("%w: a credential ID or public key longer than any authenticator makes", auth.ErrPasskeyRejected)
 	}
 	key := models.Passkey{
@@ -455,7 +455,10 @@ func (p *Passkeys[U]) FinishLogin(c *gin.Context, response []byte, remember bool
 		return zero, p.failed(c, "", rejected(err))
 	}
 	ctx := c.Request.Context()
-	key, err := p.store.Passkey(ctx, parsed.RawID)
+	key, err := models.Passkey{}, models.ErrNoFactor
+	if len(parsed.RawID) <= maxCredentialID {
+		key, err = p.store.Passkey(ctx, parsed.RawID)
+	}
 	switch {
 	case errors.Is(err, models.ErrNoFactor):
 		return zero, p.failed(c, cer.UserID, fmt.Errorf("%w: an unknown passkey", auth.ErrPasskeyRejected))
@@ -559,9 +562,9 @@ func (p *Passkeys[U]) Rename(c *gin.Context, handle, name string) error {
 	if err != nil {
 		return err
 	}
-	id, err := base64.RawURLEncoding.DecodeString(handle)
-	if err != nil || len(id) == 0 {
-		return auth.ErrNoPasskey
+	id, err := handleID(handle)
+	if err != nil {
+		return err
 	}
 	if name, err = cleanName(name, p.cfg.Now()); err != nil {
 		return err
@@ -587,9 +590,9 @@ func (p *Passkeys[U]) Remove(c *gin.Context, handle string) error {
 	if err := p.a.RecentAuth(c, auth.DefaultReauthWindow); err != nil {
 		return err
 	}
-	id, err := base64.RawURLEncoding.DecodeString(handle)
-	if err != nil || len(id) == 0 {
-		return auth.ErrNoPasskey
+	id, err := handleID(handle)
+	if err != nil {
+		return err
 	}
 	switch err := p.store.DeletePasskey(c.Request.Context(), u.AuthID(), id); {
 	case errors.Is(err, models.ErrNoFactor):
@@ -598,6 +601,24 @@ func (p *Passkeys[U]) Remove(c *gin.Context, handle string) error {
 		return storeErr(err)
 	}
 	return p.a.FactorChanged(c, "passkey_removed")
+}
+
+// maxCredentialID is WebAuthn's bound on a credential ID's length: no
+// passkey has a longer one.
+const maxCredentialID = 1023
+
+// maxPublicKey bounds a credential's COSE public key: about 80 bytes for
+// P-256, 530 for RSA-4096, 2592 for ML-DSA-87; what gormusers keeps.
+const maxPublicKey = 4096
+
+// handleID is the credential ID a handle (models.Passkey.Handle) names:
+// auth.ErrNoPasskey for one that names none.
+func handleID(handle string) ([]byte, error) {
+	id, err := base64.RawURLEncoding.DecodeString(handle)
+	if err != nil || len(id) == 0 || len(id) > maxCredentialID {
+		return nil, auth.ErrNoPasskey
+	}
+	return id, nil
 }
 
 // keys lists a user's passkeys.

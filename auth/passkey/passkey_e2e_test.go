@@ -181,6 +181,7 @@ func TestPasskeyRefusals(t *testing.T) {
 			k.priv = newSoftKey(t, rpID, origin).priv
 		}},
 		{"an unknown passkey", func(k *softKey, _ map[string]any) { k.id = []byte("no such credential id, 32 bytes") }},
+		{"an ID longer than WebAuthn allows", func(k *softKey, _ map[string]any) { k.id = make([]byte, 1024) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -398,6 +399,8 @@ func TestPasskeyReauth(t *testing.T) {
 	owner.Want(owner.Do("PATCH", "/webauthn/credentials/"+handle, map[string]any{"name": strings.Repeat("é", 64)}), http.StatusNoContent, "")
 	owner.Want(owner.Do("PATCH", "/webauthn/credentials/"+handle, map[string]any{"name": "old phone"}), http.StatusNoContent, "")
 	owner.Want(owner.Do("DELETE", "/webauthn/credentials/AAAA", nil), http.StatusNotFound, "not_found")
+	owner.Want(owner.Do("DELETE", "/webauthn/credentials/"+strings.Repeat("A", 1400), nil), http.StatusNotFound, "not_found")
+	owner.Want(owner.Do("PATCH", "/webauthn/credentials/"+strings.Repeat("A", 1400), map[string]any{"name": "x"}), http.StatusNotFound, "not_found")
 	owner.Want(owner.Do("DELETE", "/webauthn/credentials/"+handle, nil), http.StatusNoContent, "")
 	other.Want(other.Do("GET", "/me", nil), http.StatusUnauthorized, "")
 	if n := len(owner.Do("GET", "/webauthn/credentials", nil).JSON["passkeys"].([]any)); n != 1 {
