@@ -167,6 +167,17 @@ type phaseResult struct {
 	latencies []time.Duration
 }
 
+// add counts the answers of q in r: one stack's slices of an interleaved
+// phase add up to its whole phase. The latencies are left unsorted.
+func (r *phaseResult) add(q phaseResult) {
+	r.ok += q.ok
+	r.elapsed += q.elapsed
+	r.latencies = append(r.latencies, q.latencies...)
+	for s, n := range q.failed {
+		r.failed[s] += n
+	}
+}
+
 // perSecond returns the 200 answers per second.
 func (r phaseResult) perSecond() float64 {
 	if r.elapsed <= 0 {

@@ -31,6 +31,7 @@ import (
 type options struct {
 	rounds      int
 	duration    time.Duration
+	slice       time.Duration
 	warmup      time.Duration
 	conns       int
 	loginConns  int
@@ -74,6 +75,7 @@ func parseOptions(args []string) (options, error) {
 	}
 	fs.IntVar(&o.rounds, "rounds", 3, "`number` of rounds; every stack runs once per round and the median is reported")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured phase (GET /me, then POST /login)")
+	fs.DurationVar(&o.slice, "slice", time.Second, "length of one stack's turn: the stacks take turns, each measured phase cut into slices, so that a slowdown of the machine falls on all of them")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured GET /me load before the measured phase")
 	fs.IntVar(&o.conns, "conns", 64, "concurrent keep-alive connections, each a signed-in client, for GET /me")
 	fs.IntVar(&o.loginConns, "login-conns", 8, "concurrent connections for POST /login (and for signing the clients in)")
@@ -92,6 +94,8 @@ func parseOptions(args []string) (options, error) {
 		return o, fmt.Errorf("-rounds must be at least 1")
 	case o.duration <= 0:
 		return o, fmt.Errorf("-duration must be positive")
+	case o.slice <= 0:
+		return o, fmt.Errorf("-slice must be positive")
 	case o.warmup < 0:
 		return o, fmt.Errorf("-warmup must not be negative")
 	case o.conns < 1 || o.loginConns < 1:

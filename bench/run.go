@@ -37,6 +37,7 @@ type measurement struct {
 	loginRPS    float64 // POST /login answered 200, per second
 	loginRedis  float64 // Redis commands per successful POST /login
 	driverCPU   float64 // the load driver's own CPU per GET /me, in µs
+	redisCPU    float64 // redis-server's CPU per GET /me, in µs
 	meFailed    map[int]int64
 	loginFailed map[int]int64
 }
@@ -78,15 +79,15 @@ func compare(o options) error {
 
 	results := map[string][]measurement{}
 	for round := 1; round <= o.rounds; round++ {
-		for _, name := range e.opts.stacks {
-			st, _ := findStack(name)
-			m, err := e.runStack(ctx, st, round)
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if err != nil {
-				return fmt.Errorf("round %d, stack %s: %w", round, name, err)
-			}
+		ms, err := e.runRound(ctx, round)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			return fmt.Errorf("round %d: %w", round, err)
+		}
+		for i, name := range e.opts.stacks {
+			m := ms[i]
 			progress("round %d/%d %-16s GET /me %8.0f req/s  %6.1f µs CPU/req  p99 %6.2f ms | login %6.1f/s",
 				round, o.rounds, name, m.meRPS, m.meCPU, m.meP99, m.loginRPS)
 			results[name] = append(results[name], m)
@@ -101,101 +102,204 @@ func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 }
 
-// runStack starts the stack as a child process and measures its two
-// phases: GET /me from signed-in clients, then POST /login from new ones.
-func (e *runEnv) runStack(ctx context.Context, st stack, round int) (measurement, error) {
-	var m measurement
-	o := e.opts
-	if err := e.redis.flush(ctx); err != nil {
-		return m, err
-	}
-	ch, err := e.startChild(ctx, st, round)
-	if err != nil {
-		return m, err
-	}
-	defer ch.stop()
-	base := "http://" + ch.addr
-	pid := ch.cmd.Process.Pid
-
-	// Sign the clients in, check that a session works, and warm up.
-	meClients := newClients(0, o.conns)
-	defer closeClients(meClients)
-	if err := signIn(ctx, base, meClients, o.users, o.loginConns); err != nil {
-		return m, ch.explain(err)
-	}
-	if status, _, err := meClients[0].do(meRequest(ctx, base)); err != nil || status != http.StatusOK {
-		return m, ch.explain(fmt.Errorf("GET /me with a new session: status %d, error %v", status, err))
-	}
-	if o.warmup > 0 {
-		hammer(ctx, meClients, o.warmup, meLoad(base, false))
-	}
-
-	// GET /me.
-	before, err := e.snap(ctx, pid)
-	if err != nil {
-		return m, ch.explain(err)
-	}
-	ch.signal(syscall.SIGUSR1) // starts the CPU profile, with -profile
-	me := hammer(ctx, meClients, o.duration, meLoad(base, true))
-	ch.signal(syscall.SIGUSR2)
-	after, err := e.snap(ctx, pid)
-	if err != nil {
-		return m, ch.explain(err)
-	}
-	rss, err := proc.RSSKB(pid)
-	if err != nil {
-		return m, ch.explain(err)
-	}
-	closeClients(meClients)
-	if me.ok == 0 {
-		return m, ch.explain(fmt.Errorf("no GET /me answered 200 (others: %v)", me.failed))
-	}
-	m.meRPS = me.perSecond()
-	m.meP99 = float64(me.percentile(0.99)) / float64(time.Millisecond)
-	m.meCPU = e.micros(after.app-before.app) / float64(me.ok)
-	m.driverCPU = e.micros(after.driver-before.driver) / float64(me.ok)
-	m.meRedis = float64(after.redis-before.redis-e.redis.own) / float64(me.ok)
-	m.rssMB = float64(rss) / 1024
-	m.meFailed = me.failed
-
-	// POST /login.
-	loginClients := newClients(o.conns, o.loginConns)
-	defer closeClients(loginClients)
-	before, err = e.snap(ctx, pid)
-	if err != nil {
-		return m, ch.explain(err)
-	}
-	login := hammer(ctx, loginClients, o.duration, loginLoad(base, o.users))
-	after, err = e.snap(ctx, pid)
-	if err != nil {
-		return m, ch.explain(err)
-	}
-	m.loginRPS = login.perSecond()
-	if login.ok > 0 {
-		m.loginRedis = float64(after.redis-before.redis-e.redis.own) / float64(login.ok)
-	}
-	m.loginFailed = login.failed
-	if ch.hasExited() {
-		return m, ch.explain(fmt.Errorf("the stack exited during the run"))
-	}
-	return m, nil
+// running is one stack's child process during a round.
+type running struct {
+	st   stack
+	ch   *child
+	base string
+	pid  int
 }
 
-// snapshot holds the counters read between phases.
+// runRound measures every stack in one round. All the stacks run at once,
+// each in its own child process, and take turns under load: every phase
+// (GET /me from signed-in clients, then POST /login from new ones) is cut
+// into slices of -slice, and each pass over the stacks gives each one
+// slice, starting one stack further each pass. A slowdown of the machine
+// that lasts seconds, which a shared VM has, thus falls on every stack
+// alike instead of on whichever ran at the time.
+func (e *runEnv) runRound(ctx context.Context, round int) ([]measurement, error) {
+	o := e.opts
+	if err := e.redis.flush(ctx); err != nil {
+		return nil, err
+	}
+	rs := make([]*running, 0, len(o.stacks))
+	defer func() {
+		for _, r := range rs {
+			r.ch.stop()
+		}
+	}()
+	meClients := make([][]*client, len(o.stacks))
+	defer func() {
+		for _, cs := range meClients {
+			closeClients(cs)
+		}
+	}()
+	for i, name := range o.stacks {
+		st, _ := findStack(name)
+		ch, err := e.startChild(ctx, st, round)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		r := &running{st: st, ch: ch, base: "http://" + ch.addr, pid: ch.cmd.Process.Pid}
+		rs = append(rs, r)
+		// Sign the clients in and check that a session works.
+		meClients[i] = newClients(0, o.conns)
+		if err := signIn(ctx, r.base, meClients[i], o.users, o.loginConns); err != nil {
+			return nil, r.fail(err)
+		}
+		if status, _, err := meClients[i][0].do(meRequest(ctx, r.base)); err != nil || status != http.StatusOK {
+			return nil, r.fail(fmt.Errorf("GET /me with a new session: status %d, error %v", status, err))
+		}
+	}
+	if o.warmup > 0 {
+		for i, r := range rs {
+			hammer(ctx, meClients[i], o.warmup, meLoad(r.base, false))
+		}
+	}
+
+	ms := make([]measurement, len(rs))
+	for _, r := range rs {
+		r.ch.signal(syscall.SIGUSR1) // starts the CPU profile, with -profile
+	}
+	me, err := e.interleave(ctx, rs, func(i int) ([]*client, load) { return meClients[i], meLoad(rs[i].base, true) })
+	for _, r := range rs {
+		r.ch.signal(syscall.SIGUSR2)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range rs {
+		rss, err := proc.RSSKB(r.pid)
+		if err != nil {
+			return nil, r.fail(err)
+		}
+		closeClients(meClients[i])
+		p := me[i]
+		if p.ok == 0 {
+			return nil, r.fail(fmt.Errorf("no GET /me answered 200 (others: %v)", p.failed))
+		}
+		ms[i] = measurement{
+			meRPS:     p.perSecond(),
+			meP99:     float64(p.percentile(0.99)) / float64(time.Millisecond),
+			meCPU:     e.micros(p.appTicks) / float64(p.ok),
+			driverCPU: e.micros(p.driverTicks) / float64(p.ok),
+			redisCPU:  e.micros(p.redisTicks) / float64(p.ok),
+			meRedis:   float64(p.redis) / float64(p.ok),
+			rssMB:     float64(rss) / 1024,
+			meFailed:  p.failed,
+		}
+	}
+
+	loginClients := make([][]*client, len(rs))
+	for i := range rs {
+		loginClients[i] = newClients(o.conns, o.loginConns)
+		defer closeClients(loginClients[i])
+	}
+	login, err := e.interleave(ctx, rs, func(i int) ([]*client, load) { return loginClients[i], loginLoad(rs[i].base, o.users) })
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range rs {
+		p := login[i]
+		ms[i].loginRPS = p.perSecond()
+		if p.ok > 0 {
+			ms[i].loginRedis = float64(p.redis) / float64(p.ok)
+		}
+		ms[i].loginFailed = p.failed
+		if r.ch.hasExited() {
+			return nil, r.fail(fmt.Errorf("the stack exited during the run"))
+		}
+	}
+	return ms, nil
+}
+
+// fail names the stack and adds what its child printed to err.
+func (r *running) fail(err error) error {
+	return fmt.Errorf("%s: %w", r.st.name, r.ch.explain(err))
+}
+
+// measured is one stack's share of an interleaved phase: what the load
+// driver saw over its slices, and the counters read around them.
+type measured struct {
+	phaseResult
+	appTicks    int64 // the app's CPU over the whole phase
+	driverTicks int64 // the driver's CPU during the stack's slices
+	redisTicks  int64 // redis-server's CPU during the stack's slices
+	redis       int64 // Redis commands during the stack's slices
+}
+
+// interleave runs one phase on every stack, -duration each, in turns of
+// -slice; what(i) gives stack i's clients and load. A stack's app CPU is
+// read once around the whole phase, since it is idle in the others'
+// slices; the driver's CPU and Redis's commands are read around each
+// slice, since they serve every stack.
+func (e *runEnv) interleave(ctx context.Context, rs []*running, what func(i int) ([]*client, load)) ([]measured, error) {
+	o := e.opts
+	out := make([]measured, len(rs))
+	appBefore := make([]int64, len(rs))
+	for i, r := range rs {
+		t, err := proc.CPUTicks(r.pid)
+		if err != nil {
+			return nil, r.fail(err)
+		}
+		appBefore[i] = t
+		out[i].failed = map[int]int64{}
+	}
+	slice := min(o.slice, o.duration)
+	loads := make([]load, len(rs))
+	clients := make([][]*client, len(rs))
+	for i := range rs {
+		clients[i], loads[i] = what(i)
+	}
+	for pass, left := 0, o.duration; left > 0; pass, left = pass+1, left-slice {
+		d := min(slice, left)
+		for k := range rs {
+			i := (pass + k) % len(rs)
+			before, err := e.snap(ctx)
+			if err != nil {
+				return nil, err
+			}
+			p := hammer(ctx, clients[i], d, loads[i])
+			after, err := e.snap(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			m := &out[i]
+			m.add(p)
+			m.driverTicks += after.driver - before.driver
+			m.redisTicks += after.redisCPU - before.redisCPU
+			m.redis += after.redis - before.redis - e.redis.own
+		}
+	}
+	for i, r := range rs {
+		t, err := proc.CPUTicks(r.pid)
+		if err != nil {
+			return nil, r.fail(err)
+		}
+		out[i].appTicks = t - appBefore[i]
+		slices.Sort(out[i].latencies)
+	}
+	return out, nil
+}
+
+// snapshot holds the counters read around a slice.
 type snapshot struct {
-	app    int64 // the app's CPU ticks
-	driver int64 // this process's CPU ticks
-	redis  int64 // Redis's executed commands
+	driver   int64 // this process's CPU ticks
+	redisCPU int64 // redis-server's CPU ticks
+	redis    int64 // Redis's executed commands
 }
 
 // snap reads the counters.
-func (e *runEnv) snap(ctx context.Context, pid int) (snapshot, error) {
+func (e *runEnv) snap(ctx context.Context) (snapshot, error) {
 	var s snapshot
 	var err error
-	if s.app, err = proc.CPUTicks(pid); err != nil {
+	if s.driver, err = proc.CPUTicks(os.Getpid()); err != nil {
 		return s, err
 	}
-	if s.driver, err = proc.CPUTicks(os.Getpid()); err != nil {
+	if s.redisCPU, err = proc.CPUTicks(e.redis.cmd.Process.Pid); err != nil {
 		return s, err
 	}
 	if s.redis, err = e.redis.commands(ctx); err != nil {
