@@ -142,18 +142,31 @@ func (p *parser) int() (int, bool) {
 // accepted only when formatting the parsed time gives the same text back.
 func (p *parser) time() (time.Time, bool) {
 	s, ok := p.str()
-	if !ok || len(s) > len(time.RFC3339Nano) {
+	if !ok || !canonicalUTC(s) {
 		return time.Time{}, false
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, false
 	}
-	var buf [len(time.RFC3339Nano)]byte
-	if string(t.AppendFormat(buf[:0], time.RFC3339Nano)) != s {
-		return time.Time{}, false
-	}
 	return t, true
+}
+
+// canonicalUTC reports whether s has the shape MarshalBody gives a UTC time
+// (RFC 3339 as Time.MarshalJSON writes it: 2006-01-02T15:04:05, then a
+// fraction without trailing zeros, if any, and Z). A string of that shape
+// that time.Parse accepts formats back to itself, so nothing the scanner
+// reads differs from what encoding/json reads; any other string goes to
+// encoding/json.
+func canonicalUTC(s string) bool {
+	n := len(s)
+	if n != 20 && (n < 22 || n > 30) {
+		return false
+	}
+	if s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[n-1] != 'Z' {
+		return false
+	}
+	return n == 20 || (s[19] == '.' && s[n-2] != '0')
 }
 
 // object reads a JSON object whose names have no escapes, handing each

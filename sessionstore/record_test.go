@@ -151,6 +151,8 @@ func FuzzUnmarshalBody(f *testing.F) {
 	f.Add([]byte(`{"v":1,"values":{"a":1},"types":{"a":"int"}}`))
 	f.Add([]byte(`{"v":1,"values":{"a":"x"},"types":{"a":"time.Time"}}`))
 	f.Add([]byte(`{"v":1,"created":"2026-11-28T09:00:00+01:00","uid":"x"}`))
+	f.Add([]byte(`{"v":1,"created":"2026-11-28T09:00:00.50Z"}`))
+	f.Add([]byte(`{"v":1,"created":"2026-02-30T09:00:00.5Z"}`))
 	f.Add([]byte{0xff, 0x00})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fast, slow sessionstore.Record
