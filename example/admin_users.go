@@ -80,11 +80,7 @@ func usersCreate(r *adminRun, operands []string) error {
 // through auth's SetPassword, which applies the rules of /register and ends
 // every session of the user, on every instance.
 func usersPasswd(r *adminRun, operands []string) error {
-	a, err := r.open()
-	if err != nil {
-		return err
-	}
-	u, err := r.findUser(a, operands[0])
+	a, u, err := r.openUser(operands[0])
 	if err != nil {
 		return err
 	}
@@ -120,11 +116,7 @@ func usersPasswd(r *adminRun, operands []string) error {
 // meanwhile. (A session left behind would end at its next request anyway:
 // its user is gone.)
 func usersDelete(r *adminRun, operands []string) error {
-	a, err := r.open()
-	if err != nil {
-		return err
-	}
-	u, err := r.findUser(a, operands[0])
+	a, u, err := r.openUser(operands[0])
 	if err != nil {
 		return err
 	}
@@ -151,6 +143,19 @@ func usersDelete(r *adminRun, operands []string) error {
 	return r.print(doc, func(w io.Writer) {
 		fmt.Fprintf(w, "deleted user %q (id %s); %d %s ended\n", doc.Username, id, n, plural(n, "session", "sessions"))
 	})
+}
+
+// openUser opens the app and finds the user that the command names.
+func (r *adminRun) openUser(name string) (*app, *Account, error) {
+	a, err := r.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := r.findUser(a, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, u, nil
 }
 
 // findUser returns the user that name names once normalized, as at sign-in,
@@ -242,11 +247,7 @@ func usersSetEmail(r *adminRun, operands []string) error {
 			return failed("setting the address", err)
 		}
 	}
-	a, err := r.open()
-	if err != nil {
-		return err
-	}
-	u, err := r.findUser(a, operands[0])
+	a, u, err := r.openUser(operands[0])
 	if err != nil {
 		return err
 	}
@@ -279,11 +280,7 @@ func usersSetEmail(r *adminRun, operands []string) error {
 // waits until it is delivered. The user's password and sessions stay as
 // they are until the link is used.
 func usersSendReset(r *adminRun, operands []string) error {
-	a, err := r.open()
-	if err != nil {
-		return err
-	}
-	u, err := r.findUser(a, operands[0])
+	a, u, err := r.openUser(operands[0])
 	if err != nil {
 		return err
 	}
@@ -324,11 +321,7 @@ type twoFactorResetJSON struct {
 // Support must make sure of the person's identity before: the command
 // lowers the account to its password.
 func usersTwoFactorReset(r *adminRun, operands []string) error {
-	a, err := r.open()
-	if err != nil {
-		return err
-	}
-	u, err := r.findUser(a, operands[0])
+	a, u, err := r.openUser(operands[0])
 	if err != nil {
 		return err
 	}
