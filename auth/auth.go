@@ -116,7 +116,7 @@ func (a *Auth[U]) listen(bus UserInvalidation) {
 	}()
 }
 
-// Close stops listening for user invalidations (Config.UserInvalidation)
+// Close stops listening for user invalidations (Config.UserCache.Invalidation)
 // and stops the background work of Recovery: work requests handed over
 // and not yet started (the lookup of a "forgot password", a notice) is
 // dropped; mail already queued is the mail.Queue's to deliver or drop.
@@ -173,9 +173,9 @@ func (a *Auth[U]) cacheEpoch() uint64 {
 
 // InvalidateUser drops the user from the cache, so the next request reads
 // it from the user store again. Call it after you update or delete a user
-// (Passport's userCache.delete). With Config.UserInvalidation it reaches
+// (Passport's userCache.delete). With Config.UserCache.Invalidation it reaches
 // every instance; without it, this process only, and other instances drop
-// the user when their entry expires (UserCacheTTL).
+// the user when their entry expires (UserCache.TTL).
 func (a *Auth[U]) InvalidateUser(id string) {
 	if a.cache == nil {
 		return

@@ -23,7 +23,7 @@ type UserInvalidation interface {
 // subscribes to it through SubscribeWithState: it logs each change of the
 // link, and reports it to Config.Metrics when that is an InvalidationMetrics.
 // Without the link, an instance hears of changed users only as its cache
-// entries expire (Config.UserCacheTTL).
+// entries expire (Config.UserCache.TTL).
 type ReportingInvalidation interface {
 	UserInvalidation
 	// SubscribeWithState is Subscribe, and also calls state(true, nil)

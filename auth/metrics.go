@@ -9,7 +9,7 @@ import "time"
 // goroutine, so it must be quick, and safe for concurrent use.
 type Metrics interface {
 	// HashStarted is called when a bcrypt computation gets a slot
-	// (Config.MaxConcurrentHashes), after waiting wait for it; HashDone
+	// (Config.Passwords.MaxConcurrentHashes), after waiting wait for it; HashDone
 	// when it ends. Their difference is the computations in flight.
 	HashStarted(wait time.Duration)
 	HashDone()
@@ -22,12 +22,12 @@ type Metrics interface {
 }
 
 // InvalidationMetrics is a Metrics that also follows the link of
-// Config.UserInvalidation (the metrics package's does). An Auth finds it
+// Config.UserCache.Invalidation (the metrics package's does). An Auth finds it
 // by type assertion: a Metrics without it is not told.
 type InvalidationMetrics interface {
 	Metrics
 	// UserInvalidationListening is called when the subscription to
-	// Config.UserInvalidation starts listening (true) and when it loses
+	// Config.UserCache.Invalidation starts listening (true) and when it loses
 	// its link (false), once per change, from the subscription's
 	// goroutine: while it is false, this instance hears of changed users
 	// only as its cache entries expire. It is called only for a

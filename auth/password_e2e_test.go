@@ -193,14 +193,14 @@ func TestUsersOutsideRequests(t *testing.T) {
 		laptop.Login("admin", "a new password")
 		list, err := a.Auth.Sessions().List(ctx, admin.AuthID())
 		if err != nil || len(list) != 2 || list[0].Current || list[1].Current || list[0].IPAddress != "127.0.0.1" {
-			t.Fatalf("UserSessions = %+v, %v; want the two sessions, none current", list, err)
+			t.Fatalf("Sessions().List = %+v, %v; want the two sessions, none current", list, err)
 		}
 		other, _ := a.Auth.Register(ctx, auth.NewUser{Username: "other", Password: "the other's password"})
 		if err := a.Auth.Revoke(ctx, other.AuthID(), list[0].ID); !errors.Is(err, sessionstore.ErrNotFound) {
 			t.Errorf("revoking admin's session as another user's = %v, want ErrNotFound", err)
 		}
 		if err := a.Auth.Revoke(ctx, admin.AuthID(), list[0].ID); err != nil {
-			t.Fatalf("RevokeUserSession = %v", err)
+			t.Fatalf("Revoke = %v", err)
 		}
 		if err := a.Auth.Revoke(ctx, admin.AuthID(), list[0].ID); !errors.Is(err, sessionstore.ErrNotFound) {
 			t.Errorf("revoking it again = %v, want ErrNotFound", err)
@@ -214,11 +214,11 @@ func TestUsersOutsideRequests(t *testing.T) {
 			t.Fatalf("after revoking one session of two: GET /me answered %d and %d", p, l)
 		}
 		if n, err := a.Auth.RevokeAll(ctx, admin.AuthID()); err != nil || n != 1 {
-			t.Errorf("RevokeUserSessions = %d, %v; want 1", n, err)
+			t.Errorf("RevokeAll = %d, %v; want 1", n, err)
 		}
 		survivor.Want(survivor.Do("GET", "/me", nil), http.StatusUnauthorized, "session_expired")
 		if list, err := a.Auth.Sessions().List(ctx, admin.AuthID()); err != nil || len(list) != 0 {
-			t.Errorf("UserSessions after revoking all = %v, %v", list, err)
+			t.Errorf("Sessions().List after RevokeAll = %v, %v", list, err)
 		}
 
 		mu.Lock()

@@ -48,7 +48,7 @@ func (r ThrottleRule) valid() bool {
 //
 // An attempt is checked for a lockout as it arrives (a locked key is
 // refused at once, with no bcrypt work), then waits for a bcrypt slot
-// (Config.MaxConcurrentHashes, shared fairly between client addresses),
+// (Config.Passwords.MaxConcurrentHashes, shared fairly between client addresses),
 // and only then reserves its place on its keys, atomically with a second
 // check. A reservation is not a failure: it only keeps more attempts than
 // a key has failures left from being judged at once. The attempt's verdict

@@ -37,7 +37,7 @@ func TestUserCache(t *testing.T) {
 			t.Errorf("email after invalidation = %v", got)
 		}
 
-		// Without invalidation, an entry lasts UserCacheTTL (5 minutes).
+		// Without invalidation, an entry lasts UserCache.TTL (5 minutes).
 		db.Model(&apptest.Account{}).Where("id = ?", id).Update("nickname", "gracie")
 		a.Clock.Advance(4 * time.Minute)
 		if got := cl.Do("GET", "/me", nil).JSON["user"].(map[string]any)["nickname"]; got != "grace" {

@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// hashMetrics follow the bcrypt slots (auth.Config.MaxConcurrentHashes).
+// hashMetrics follow the bcrypt slots (auth.Config.Passwords.MaxConcurrentHashes).
 type hashMetrics struct {
 	inFlight prometheus.Gauge
 	wait     prometheus.Histogram
@@ -21,7 +21,7 @@ func newHashMetrics(ns string) hashMetrics {
 	return hashMetrics{
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Name: "bcrypt_in_flight",
-			Help: "bcrypt computations running now (at most Config.MaxConcurrentHashes).",
+			Help: "bcrypt computations running now (at most Config.Passwords.MaxConcurrentHashes).",
 		}),
 		wait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Name: "bcrypt_queue_wait_seconds",
@@ -30,7 +30,7 @@ func newHashMetrics(ns string) hashMetrics {
 		}),
 		busy: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Name: "bcrypt_busy_total",
-			Help: "Requests turned away busy because no bcrypt slot was free in time (Config.HashQueueTimeout), or the client left while waiting.",
+			Help: "Requests turned away busy because no bcrypt slot was free in time (Config.Passwords.HashQueueTimeout), or the client left while waiting.",
 		}),
 	}
 }

@@ -2,7 +2,7 @@ package metrics
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// cacheMetrics count the lookups of the user cache (auth.Config.UserCacheSize).
+// cacheMetrics count the lookups of the user cache (auth.Config.UserCache.Size).
 type cacheMetrics struct {
 	lookups   *prometheus.CounterVec
 	hit, miss prometheus.Counter

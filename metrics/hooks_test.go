@@ -18,10 +18,10 @@ func TestBcryptHooks(t *testing.T) {
 	m.HashDone()
 	m.HashBusy()
 	want := `
-# HELP ginauth_bcrypt_busy_total Requests turned away busy because no bcrypt slot was free in time (Config.HashQueueTimeout), or the client left while waiting.
+# HELP ginauth_bcrypt_busy_total Requests turned away busy because no bcrypt slot was free in time (Config.Passwords.HashQueueTimeout), or the client left while waiting.
 # TYPE ginauth_bcrypt_busy_total counter
 ginauth_bcrypt_busy_total 1
-# HELP ginauth_bcrypt_in_flight bcrypt computations running now (at most Config.MaxConcurrentHashes).
+# HELP ginauth_bcrypt_in_flight bcrypt computations running now (at most Config.Passwords.MaxConcurrentHashes).
 # TYPE ginauth_bcrypt_in_flight gauge
 ginauth_bcrypt_in_flight 2
 # HELP ginauth_bcrypt_queue_wait_seconds How long a bcrypt computation waited for a slot before it started (0 when one was free).

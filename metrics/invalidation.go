@@ -2,7 +2,7 @@ package metrics
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// invalidationMetrics follow the link of auth.Config.UserInvalidation.
+// invalidationMetrics follow the link of auth.Config.UserCache.Invalidation.
 // Both series appear at the first report, so that an application without
 // a shared invalidation exports neither (and no alert fires on a link it
 // does not have), and a counter exists at 0 before its first loss.
@@ -15,7 +15,7 @@ func newInvalidationMetrics(ns string) invalidationMetrics {
 	return invalidationMetrics{
 		listening: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "user_invalidation_listening",
-			Help: "1 while this instance listens for the user invalidations of other instances (Config.UserInvalidation), 0 while its link is down: it then hears of changed users only as its cache entries expire.",
+			Help: "1 while this instance listens for the user invalidations of other instances (Config.UserCache.Invalidation), 0 while its link is down: it then hears of changed users only as its cache entries expire.",
 		}, nil),
 		losses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "user_invalidation_losses_total",

@@ -29,7 +29,7 @@ func TestUserInvalidationListeningHook(t *testing.T) {
 	m.UserInvalidationListening(false)
 	m.UserInvalidationListening(true)
 	want := `
-# HELP ginauth_user_invalidation_listening 1 while this instance listens for the user invalidations of other instances (Config.UserInvalidation), 0 while its link is down: it then hears of changed users only as its cache entries expire.
+# HELP ginauth_user_invalidation_listening 1 while this instance listens for the user invalidations of other instances (Config.UserCache.Invalidation), 0 while its link is down: it then hears of changed users only as its cache entries expire.
 # TYPE ginauth_user_invalidation_listening gauge
 ginauth_user_invalidation_listening 1
 # HELP ginauth_user_invalidation_losses_total Times the user invalidation link was lost (or could not be made at start); invalidations sent meanwhile never reach this instance.

@@ -37,7 +37,7 @@ const (
 var pingInterval = 30 * time.Second
 
 // UserInvalidation is an auth.UserInvalidation over Redis pub/sub: give it
-// to auth.Config.UserInvalidation, and InvalidateUser on any instance drops
+// to auth.Config.UserCache.Invalidation, and InvalidateUser on any instance drops
 // the user from every instance's cache.
 //
 // A subscription survives outages by itself: when its connection is lost
@@ -47,7 +47,7 @@ var pingInterval = 30 * time.Second
 // It reports each loss and recovery (SubscribeWithState), which an
 // auth.Auth logs and counts in its metrics. Messages sent while an
 // instance is disconnected are lost to it; the cache's TTL
-// (auth.Config.UserCacheTTL) bounds how stale a user can then be.
+// (auth.Config.UserCache.TTL) bounds how stale a user can then be.
 type UserInvalidation struct {
 	c       redis.UniversalClient
 	channel string

@@ -10,7 +10,7 @@
 //     auth.Config.Throttle.Store.
 //   - NewUserInvalidation: InvalidateUser carried to every instance's user
 //     cache over PostgreSQL's LISTEN/NOTIFY, with pgx. Give it to
-//     auth.Config.UserInvalidation.
+//     auth.Config.UserCache.Invalidation.
 //
 // Both fail closed in the way ginauth expects of a shared store: a database
 // that cannot answer gives errors matching sessionstore.ErrUnavailable

@@ -45,7 +45,7 @@ const (
 var pingInterval = 30 * time.Second
 
 // UserInvalidation is an auth.UserInvalidation over PostgreSQL's
-// LISTEN/NOTIFY: give it to auth.Config.UserInvalidation, and InvalidateUser
+// LISTEN/NOTIFY: give it to auth.Config.UserCache.Invalidation, and InvalidateUser
 // on any instance drops the user from every instance's cache. Publish sends
 // NOTIFY through a pool of at most two connections (unless the DSN sets
 // pool_max_conns); each Subscribe listens on a connection of its own.
@@ -55,7 +55,7 @@ var pingInterval = 30 * time.Second
 // silent connection is pinged every 30 seconds to find out), it connects
 // again after a pause that starts at 100ms and doubles up to 5s, and
 // listens again. Notifications sent while an instance is disconnected are
-// lost to it; the cache's TTL (auth.Config.UserCacheTTL) bounds how stale a
+// lost to it; the cache's TTL (auth.Config.UserCache.TTL) bounds how stale a
 // user can then be.
 //
 // Connections carry application_name "ginauth-invalidation" unless the DSN
