@@ -59,44 +59,39 @@ func newEventMetrics(ns string, providers []string) eventMetrics {
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help})
 	}
+	vec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help}, labels)
+	}
 	e := eventMetrics{
-		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "logins_total",
-			Help: "Logins by result: success (a session signed in, after registration too), invalid_credentials (wrong password or unknown user), locked (refused by throttling), busy (no bcrypt slot in time), https_required (refused: the Secure cookie could not be sent over plain HTTP), error (a store could not answer).",
-		}, []string{"result"}),
-		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "lockouts_total",
-			Help: "Attempts refused by throttling, by what they attempted: login, register, password_change, reauth, second_factor.",
-		}, []string{"action"}),
+		logins: vec("logins_total",
+			"Logins by result: success (a session signed in, after registration too), invalid_credentials (wrong password or unknown user), locked (refused by throttling), busy (no bcrypt slot in time), https_required (refused: the Secure cookie could not be sent over plain HTTP), error (a store could not answer).",
+			"result"),
+		lockouts: vec("lockouts_total",
+			"Attempts refused by throttling, by what they attempted: login, register, password_change, reauth, second_factor.",
+			"action"),
 		registrations:   counter("registrations_total", "Accounts registered through the login flow."),
 		logouts:         counter("logouts_total", "Sessions signed out by their own user."),
 		logoutAlls:      counter("logout_all_total", "Logouts from every session of an account."),
 		passwordChanges: counter("password_changes_total", "Passwords changed by their signed-in user."),
 		reauths:         counter("reauths_total", "Re-authentications: a signed-in user proved a factor again (sudo mode)."),
-		secondFactor: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "second_factor_total",
-			Help: "Second factors by method (totp, recovery_code, passkey) and result (success: a sign-in or re-authentication completed with it; failure: a wrong, used or replayed code, or a passkey answer refused).",
-		}, []string{"method", "result"}),
-		revoked: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "sessions_revoked_total",
-			Help: "Sessions ended from elsewhere, by the event that ended them: logout_all, password_change and password_reset (the account's other sessions), session_revoked (one session, by its handle).",
-		}, []string{"reason"}),
-		resets: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "password_resets_total",
-			Help: "Password resets by stage: requested (a link mailed to an account), completed (a password set with a link).",
-		}, []string{"stage"}),
-		emails: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "email_changes_total",
-			Help: "Email address events: verified (an address confirmed), change_requested (a link mailed to a new address), changed (a new address took effect).",
-		}, []string{"event"}),
-		passkeys: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "passkeys_total",
-			Help: "Passkey events: added (registered), removed, clone (a sign-in refused because the authenticator's counter did not move forward).",
-		}, []string{"event"}),
-		providerLogins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Name: "provider_logins_total",
-			Help: "Sign-ins with other providers by provider (the configured names) and result (success: a session signed in or waiting for its second factor; failure: a callback refused).",
-		}, []string{"provider", "result"}),
+		secondFactor: vec("second_factor_total",
+			"Second factors by method (totp, recovery_code, passkey) and result (success: a sign-in or re-authentication completed with it; failure: a wrong, used or replayed code, or a passkey answer refused).",
+			"method", "result"),
+		revoked: vec("sessions_revoked_total",
+			"Sessions ended from elsewhere, by the event that ended them: logout_all, password_change and password_reset (the account's other sessions), session_revoked (one session, by its ID).",
+			"reason"),
+		resets: vec("password_resets_total",
+			"Password resets by stage: requested (a link mailed to an account), completed (a password set with a link).",
+			"stage"),
+		emails: vec("email_changes_total",
+			"Email address events: verified (an address confirmed), change_requested (a link mailed to a new address), changed (a new address took effect).",
+			"event"),
+		passkeys: vec("passkeys_total",
+			"Passkey events: added (registered), removed, clone (a sign-in refused because the authenticator's counter did not move forward).",
+			"event"),
+		providerLogins: vec("provider_logins_total",
+			"Sign-ins with other providers by provider (the configured names) and result (success: a session signed in or waiting for its second factor; failure: a callback refused).",
+			"provider", "result"),
 		providers: map[string]bool{},
 	}
 	for _, p := range providers {

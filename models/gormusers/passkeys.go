@@ -372,12 +372,7 @@ func (s *Store[T, P]) RenamePasskey(ctx context.Context, userID string, id []byt
 		return err
 	}
 	n, err := affected(ctx, func() *gorm.DB {
-		return s.db.WithContext(ctx).Table(table).
-			Where("? = ? AND ? = ? AND ? = ?",
-				clause.Column{Name: "id_hash"}, h,
-				clause.Column{Name: "credential_id"}, id,
-				clause.Column{Name: "user_id"}, userID).
-			Updates(map[string]any{"name": name})
+		return s.userPasskey(ctx, table, userID, id, h).Updates(map[string]any{"name": name})
 	})
 	if err != nil || n > 0 {
 		return err
@@ -388,6 +383,16 @@ func (s *Store[T, P]) RenamePasskey(ctx context.Context, userID string, id []byt
 		err = models.ErrNoFactor
 	}
 	return err
+}
+
+// userPasskey is a query on the row of the passkey id (whose hash is h)
+// when userID owns it, so that no other user's passkey is touched.
+func (s *Store[T, P]) userPasskey(ctx context.Context, table, userID string, id, h []byte) *gorm.DB {
+	return s.db.WithContext(ctx).Table(table).
+		Where("? = ? AND ? = ? AND ? = ?",
+			clause.Column{Name: "id_hash"}, h,
+			clause.Column{Name: "credential_id"}, id,
+			clause.Column{Name: "user_id"}, userID)
 }
 
 // DeletePasskey implements models.PasskeyStore with one DELETE of the row
@@ -406,12 +411,7 @@ func (s *Store[T, P]) DeletePasskey(ctx context.Context, userID string, id []byt
 		return err
 	}
 	n, err := affected(ctx, func() *gorm.DB {
-		return s.db.WithContext(ctx).Table(table).
-			Where("? = ? AND ? = ? AND ? = ?",
-				clause.Column{Name: "id_hash"}, h,
-				clause.Column{Name: "credential_id"}, id,
-				clause.Column{Name: "user_id"}, userID).
-			Delete(&passkeyRow{})
+		return s.userPasskey(ctx, table, userID, id, h).Delete(&passkeyRow{})
 	})
 	if err == nil && n == 0 {
 		err = models.ErrNoFactor
