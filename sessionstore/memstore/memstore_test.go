@@ -119,9 +119,11 @@ func TestMemoryStoreSweeper(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = m.Close() // idempotent
-	if after := runtime.NumGoroutine(); after > before {
-		t.Errorf("goroutines: %d before, %d after Close", before, after)
-	}
+	// Close waits for the sweeper to finish; its goroutine may still be
+	// counted for a moment as it returns. One left running fails here.
+	testenv.Eventually(t, fmt.Sprintf("no more goroutines than the %d before New", before), func() bool {
+		return runtime.NumGoroutine() <= before
+	})
 }
 
 // The figures of a burst: 100,000 sessions created, then expired and swept.
